@@ -1,0 +1,349 @@
+"""OpenAI-compatible Chat Completions client for structured (pydantic) answers, over httpx.
+
+Every failure becomes a Temporal ApplicationError whose retryability says what to do:
+transient ones (429, 5xx, timeouts, resets, malformed answers) are retried by Temporal's
+retry policy — this client never retries on its own, so an attempt is visible in the history —
+and the ones a retry cannot fix (bad key, unknown model, oversize prompt) fail at once with a
+message that says what to change.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any, Literal, TypeVar
+
+import httpx
+from pydantic import BaseModel, ValidationError
+from temporalio.exceptions import ApplicationError
+
+from activities.llm_settings import LLMSettings, ResponseFormatMode
+from workflows.models import LLMUsage, SamplingParams
+
+log = logging.getLogger(__name__)
+T = TypeVar("T", bound=BaseModel)
+MAX_RETRY_AFTER_SECONDS = 600.0
+# Fallback order in auto mode, after a provider rejects a response_format form.
+_NEXT_MODE: dict[ResponseFormatMode, ResponseFormatMode] = {
+    "json_schema": "json_object",
+    "json_object": "prompt",
+}
+
+
+class ChatMessage(BaseModel):
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class _FormatRejected(Exception):
+    """The provider refused this response_format form (400/422 naming it)."""
+
+
+def schema_name(model: type[BaseModel]) -> str:
+    return model.__name__
+
+
+def parse_structured(content: str, schema: type[T], *, truncated: bool = False) -> T:
+    """Validate a model's answer, tolerating Markdown fences and prose around the JSON object.
+
+    An answer cut off at the token limit is repaired by closing its open string and brackets;
+    if that still does not validate, the caller re-asks.
+    """
+    text = content.strip()
+    fenced = re.search(r"```(?:json)?\s*(.*?)```", text, re.DOTALL)
+    if fenced:
+        text = fenced.group(1).strip()
+    if not text.startswith("{"):
+        start, end = text.find("{"), text.rfind("}")
+        if start != -1 and end > start:
+            text = text[start : end + 1]
+    try:
+        return schema.model_validate_json(text)
+    except ValidationError:
+        if not truncated:
+            raise
+        return schema.model_validate_json(close_truncated_json(text))
+
+
+def close_truncated_json(text: str) -> str:
+    """Close the string, arrays and objects a cut-off JSON text left open."""
+    closers: list[str] = []
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "{[":
+            closers.append("}" if ch == "{" else "]")
+        elif ch in "}]" and closers:
+            closers.pop()
+    if escaped:
+        text = text[:-1]
+    if in_string:
+        text += '"'
+    text = re.sub(r"[,:]\s*$", "", text.rstrip())
+    return text + "".join(reversed(closers))
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """Retry-After as seconds (delta-seconds or HTTP-date), capped; None when absent/unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
+
+
+class LLMClient:
+    def __init__(self, settings: LLMSettings, http: httpx.AsyncClient | None = None) -> None:
+        self.settings = settings
+        self._mode: ResponseFormatMode = (
+            "json_schema" if settings.response_format == "auto" else settings.response_format
+        )
+        self._http = http or httpx.AsyncClient(
+            timeout=httpx.Timeout(
+                settings.request_timeout_seconds, connect=settings.connect_timeout_seconds
+            ),
+            # Many concurrent questions share the pool; Temporal bounds concurrency anyway.
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    @property
+    def response_format_mode(self) -> ResponseFormatMode:
+        return self._mode
+
+    async def structured(
+        self,
+        messages: list[ChatMessage],
+        schema: type[T],
+        sampling: SamplingParams,
+        *,
+        judge: bool = False,
+    ) -> tuple[T, LLMUsage]:
+        """Ask for an answer matching `schema`; re-ask on a malformed one (bounded)."""
+        model = self.settings.judge_model if judge else self.settings.model
+        conversation = list(messages)
+        usage = LLMUsage()
+        problems: list[str] = []
+        attempts = 1 + sampling.json_repair_attempts
+        while len(problems) < attempts:
+            body = self._body(conversation, schema, sampling, model)
+            try:
+                data = await self._post(body)
+            except _FormatRejected:
+                self._downgrade_mode()
+                continue
+            usage = usage.plus(_usage_of(data, body))
+            content, finish_reason = _content_of(data)
+            try:
+                return parse_structured(content, schema, truncated=finish_reason == "length"), usage
+            except (ValidationError, ValueError) as err:
+                problem = _describe_invalid(err, content, finish_reason)
+                problems.append(problem)
+                log.warning("malformed %s answer from %s: %s", schema_name(schema), model, problem)
+                conversation = [
+                    *messages,
+                    ChatMessage(role="assistant", content=content[:4000]),
+                    ChatMessage(
+                        role="user",
+                        content=(
+                            f"That answer is not valid: {problem}. Reply again with only one "
+                            f"JSON object that matches the {schema_name(schema)} schema, "
+                            "shorter if it was cut off."
+                        ),
+                    ),
+                ]
+        raise ApplicationError(
+            f"{model} gave no valid {schema_name(schema)} JSON in {attempts} tries "
+            f"(last problem: {problems[-1]})",
+            {"usage": usage.model_dump()},
+            type="LLMInvalidOutput",
+        )
+
+    # ------------------------------------------------------------------ request building
+
+    def _body(
+        self, messages: list[ChatMessage], schema: type[T], sampling: SamplingParams, model: str
+    ) -> dict[str, Any]:
+        json_schema = schema.model_json_schema()
+        name = schema_name(schema)
+        instruction = f"Reply with one JSON object only (schema {name})."
+        if self._mode == "prompt":
+            # The provider enforces nothing: the schema itself has to be in the prompt.
+            instruction = (
+                "Reply with one JSON object only, no prose, matching this JSON schema.\n"
+                f"Schema name: {name}\n{json.dumps(json_schema)}"
+            )
+        wire = [m.model_dump() for m in messages]
+        wire[0] = {**wire[0], "content": f"{wire[0]['content']}\n\n{instruction}"}
+        body: dict[str, Any] = {
+            "model": model,
+            "messages": wire,
+            "temperature": sampling.temperature,
+            "max_tokens": sampling.max_output_tokens,
+            "seed": sampling.seed,
+        }
+        if self._mode == "json_schema":
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": name, "schema": json_schema, "strict": False},
+            }
+        elif self._mode == "json_object":
+            body["response_format"] = {"type": "json_object", "schema": json_schema}
+        return body
+
+    def _downgrade_mode(self) -> None:
+        following = _NEXT_MODE.get(self._mode)
+        if self.settings.response_format != "auto" or following is None:
+            raise ApplicationError(
+                f"{self.settings.base_url} rejects response_format {self._mode!r}: set "
+                "TTDR_LLM_RESPONSE_FORMAT to json_schema, json_object or prompt",
+                type="LLMBadRequest",
+                non_retryable=True,
+            )
+        log.info("provider rejected response_format %s; using %s", self._mode, following)
+        self._mode = following
+
+    # ------------------------------------------------------------------ transport
+
+    async def _post(self, body: dict[str, Any]) -> dict[str, Any]:
+        url = f"{self.settings.base_url}/chat/completions"
+        headers = {"Content-Type": "application/json"}
+        if self.settings.api_key is not None:
+            headers["Authorization"] = f"Bearer {self.settings.api_key.get_secret_value()}"
+        try:
+            response = await self._http.post(url, json=body, headers=headers)
+        except httpx.TimeoutException as err:
+            raise ApplicationError(
+                f"LLM request to {self.settings.base_url} timed out ({type(err).__name__})",
+                type="LLMTimeout",
+            ) from None
+        except httpx.TransportError as err:
+            raise ApplicationError(
+                f"cannot reach the LLM at {self.settings.base_url}: {type(err).__name__}: {err}",
+                type="LLMUnavailable",
+            ) from None
+        if response.status_code == 200:
+            try:
+                data = response.json()
+            except ValueError:
+                raise ApplicationError(
+                    "the LLM endpoint answered 200 with a body that is not JSON",
+                    type="LLMBadResponse",
+                ) from None
+            if not isinstance(data, dict) or not data.get("choices"):
+                raise ApplicationError(
+                    "the LLM endpoint answered without choices", type="LLMBadResponse"
+                )
+            return data
+        raise self._http_error(response, body)
+
+    def _http_error(self, response: httpx.Response, body: dict[str, Any]) -> Exception:
+        status = response.status_code
+        message = _provider_message(response)
+        where = self.settings.base_url
+        lowered = message.lower()
+        if status in (401, 403):
+            return ApplicationError(
+                f"{where} refused the request ({status}: {message}): set TTDR_LLM_API_KEY "
+                "(or OPENAI_API_KEY) to a valid key with access to model "
+                f"{body['model']!r}",
+                type="LLMAuthError",
+                non_retryable=True,
+            )
+        # llama-cpp-python answers an unknown response_format type with a 500.
+        if status in (400, 422, 500) and "response_format" in body and _mentions_format(lowered):
+            return _FormatRejected(message)
+        if status == 429 or status >= 500 or status in (408, 409):
+            delay = retry_after_seconds(response.headers.get("Retry-After"))
+            return ApplicationError(
+                f"{where} answered {status} ({message}); will retry"
+                + (f" after {delay:g}s as Retry-After asks" if delay is not None else ""),
+                type="LLMRateLimited" if status == 429 else "LLMServerError",
+                next_retry_delay=timedelta(seconds=delay) if delay is not None else None,
+            )
+        if "context" in lowered and ("length" in lowered or "window" in lowered):
+            return ApplicationError(
+                f"the prompt is too long for model {body['model']!r} ({message}): lower "
+                "max_output_tokens / search_results_per_question or use a longer-context model",
+                type="LLMContextTooLong",
+                non_retryable=True,
+            )
+        if status == 404 or ("model" in lowered and ("not found" in lowered or "exist" in lowered)):
+            return ApplicationError(
+                f"{where} does not serve model {body['model']!r} ({status}: {message}): check "
+                "TTDR_LLM_MODEL / TTDR_LLM_JUDGE_MODEL and TTDR_LLM_BASE_URL",
+                type="LLMNotFound",
+                non_retryable=True,
+            )
+        return ApplicationError(
+            f"{where} rejected the request ({status}: {message})",
+            type="LLMBadRequest",
+            non_retryable=True,
+        )
+
+
+def _mentions_format(message: str) -> bool:
+    return any(word in message for word in ("response_format", "json_schema", "json_object"))
+
+
+def _provider_message(response: httpx.Response) -> str:
+    try:
+        error = response.json().get("error")
+    except (ValueError, AttributeError):
+        error = None
+    if isinstance(error, dict) and error.get("message"):
+        return str(error["message"])[:500]
+    if isinstance(error, str):
+        return error[:500]
+    return (response.text or response.reason_phrase)[:500]
+
+
+def _content_of(data: dict[str, Any]) -> tuple[str, str | None]:
+    choice = data["choices"][0]
+    message = choice.get("message") or {}
+    return str(message.get("content") or ""), choice.get("finish_reason")
+
+
+def _usage_of(data: dict[str, Any], body: dict[str, Any]) -> LLMUsage:
+    usage = data.get("usage") or {}
+    prompt_tokens = usage.get("prompt_tokens")
+    completion_tokens = usage.get("completion_tokens")
+    if prompt_tokens is None or completion_tokens is None:
+        # Some local servers omit usage; estimate (~4 characters a token) rather than count 0.
+        prompt_chars = sum(len(m["content"]) for m in body["messages"])
+        content, _ = _content_of(data)
+        prompt_tokens = prompt_tokens if prompt_tokens is not None else prompt_chars // 4
+        if completion_tokens is None:
+            completion_tokens = len(content) // 4
+    return LLMUsage(calls=1, input_tokens=int(prompt_tokens), output_tokens=int(completion_tokens))
+
+
+def _describe_invalid(err: Exception, content: str, finish_reason: str | None) -> str:
+    if not content.strip():
+        return "the completion was empty"
+    cut = " (cut off at the token limit)" if finish_reason == "length" else ""
+    if isinstance(err, ValidationError):
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "the answer"
+        return f"{where}: {first['msg']}{cut}"
+    return f"not JSON{cut}"

@@ -1,0 +1,82 @@
+"""Which LLM endpoint the worker talks to, from the worker's environment (never from workflows).
+
+Resolution order: TTDR_LLM_* variables, then the OpenAI SDK's own OPENAI_* variables. With neither a
+base URL nor a key there is no endpoint: the worker then serves the embedded local model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+OPENAI_DEFAULT_MODEL = "gpt-4.1-mini"
+ResponseFormatMode = Literal["auto", "json_schema", "json_object", "prompt"]
+
+
+class LLMConfigError(ValueError):
+    """The LLM settings in the environment are unusable; the message says what to set."""
+
+
+class LLMSettings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    base_url: str
+    api_key: SecretStr | None = None
+    model: str = Field(min_length=1)
+    judge_model: str = Field(min_length=1)
+    # auto: OpenAI-style json_schema first, then llama.cpp-style json_object+schema, then the
+    # schema in the prompt, moving on only when the provider rejects the previous form.
+    response_format: ResponseFormatMode = "auto"
+    request_timeout_seconds: float = Field(600.0, gt=0, le=3600)
+    connect_timeout_seconds: float = Field(10.0, gt=0, le=300)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"must start with http:// or https:// (got {value!r})")
+        return value.rstrip("/")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> LLMSettings | None:
+        """The configured endpoint, or None when nothing is configured (embedded model)."""
+        base_url = env.get("TTDR_LLM_BASE_URL") or env.get("OPENAI_BASE_URL")
+        api_key = env.get("TTDR_LLM_API_KEY") or env.get("OPENAI_API_KEY")
+        if not base_url and not api_key:
+            return None
+        model = env.get("TTDR_LLM_MODEL")
+        if not model:
+            if base_url and base_url.rstrip("/") != OPENAI_BASE_URL:
+                raise LLMConfigError(
+                    f"TTDR_LLM_BASE_URL is {base_url} but TTDR_LLM_MODEL is not set: "
+                    "name the model that endpoint serves"
+                )
+            model = OPENAI_DEFAULT_MODEL
+        raw = {
+            "base_url": base_url or OPENAI_BASE_URL,
+            "api_key": api_key,
+            "model": model,
+            "judge_model": env.get("TTDR_LLM_JUDGE_MODEL") or model,
+            "response_format": env.get("TTDR_LLM_RESPONSE_FORMAT", "auto"),
+            "request_timeout_seconds": env.get("TTDR_LLM_TIMEOUT_SECONDS", "600"),
+        }
+        try:
+            return cls.model_validate(raw)
+        except ValidationError as err:
+            first = err.errors()[0]
+            field = str(first["loc"][0]) if first["loc"] else "?"
+            raise LLMConfigError(f"bad LLM setting {_ENV_NAME[field]}: {first['msg']}") from None
+
+
+_ENV_NAME = {
+    "base_url": "TTDR_LLM_BASE_URL",
+    "api_key": "TTDR_LLM_API_KEY",
+    "model": "TTDR_LLM_MODEL",
+    "judge_model": "TTDR_LLM_JUDGE_MODEL",
+    "response_format": "TTDR_LLM_RESPONSE_FORMAT",
+    "request_timeout_seconds": "TTDR_LLM_TIMEOUT_SECONDS",
+    "?": "LLM settings",
+}

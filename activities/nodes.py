@@ -1,0 +1,199 @@
+"""The TTD-DR nodes as Temporal activities, each registered under the node's own name.
+
+Each node builds its prompt (activities/prompts/<node>.py), makes its LLM call(s) and returns
+the small result the workflow needs. Retrieved text never leaves retrieval_engine: the history
+gets the synthesised answer, source metadata and a short quote per source.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Awaitable
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from pydantic import BaseModel
+from temporalio import activity
+
+from activities.llm import ChatMessage, LLMClient
+from activities.prompts import (
+    draft_generator,
+    gap_analyzer,
+    information_integrator,
+    quality_assessor,
+    report_synthesizer,
+    research_planner,
+    retrieval_engine,
+)
+from activities.search.base import SearchProvider, SearchResult
+from workflows.citations import finalise_citations, strip_own_sources_section
+from workflows.models import (
+    QUOTE_MAX_CHARS,
+    Assessment,
+    AssessorInput,
+    DraftInput,
+    DraftOutput,
+    GapInput,
+    GapOutput,
+    IntegratorInput,
+    IntegratorOutput,
+    LLMUsage,
+    NumberedSource,
+    PlannerInput,
+    PlannerOutput,
+    ReportInput,
+    ReportOutput,
+    ResearchPlan,
+    RetrievalInput,
+    RetrievalOutput,
+    SamplingParams,
+    Source,
+)
+
+T = TypeVar("T")
+S = TypeVar("S", bound=BaseModel)
+PASSAGE_PROMPT_CHARS = 1500  # per retrieved passage shown to the model
+NO_DOCUMENTS_ANSWER = "No relevant documents were found for this question."
+
+
+async def with_heartbeat(awaitable: Awaitable[T]) -> T:
+    """Await a long call while heartbeating, so a dead worker is noticed within the heartbeat
+    timeout and a cancellation of the activity reaches (and cancels) the call."""
+    task = asyncio.ensure_future(awaitable)
+    if not activity.in_activity():
+        return await task
+    timeout = activity.info().heartbeat_timeout
+    every = max(timeout.total_seconds() / 3, 0.5) if timeout else 10.0
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=every)
+            if done:
+                return task.result()
+            activity.heartbeat()
+    finally:
+        task.cancel()
+
+
+def _quote(text: str) -> str:
+    flat = re.sub(r"\s+", " ", text).strip()
+    return flat if len(flat) <= QUOTE_MAX_CHARS else flat[: QUOTE_MAX_CHARS - 1] + "…"
+
+
+def _sources_section(cited: list[NumberedSource]) -> str:
+    if not cited:
+        return "## Sources\n\nNo source was cited."
+    lines = [f"{s.number}. {s.source.title} — {s.source.location}" for s in cited]
+    return "## Sources\n\n" + "\n".join(lines)
+
+
+class ResearchActivities:
+    """Holds the worker's LLM client and search provider; one instance serves all nodes."""
+
+    def __init__(self, llm: LLMClient, search: SearchProvider) -> None:
+        self._llm = llm
+        self._search = search
+
+    def all(self) -> list[object]:
+        return [
+            self.research_planner,
+            self.draft_generator,
+            self.gap_analyzer,
+            self.retrieval_engine,
+            self.information_integrator,
+            self.quality_assessor,
+            self.report_synthesizer,
+        ]
+
+    async def _ask(
+        self,
+        messages: list[ChatMessage],
+        schema: type[S],
+        sampling: SamplingParams,
+        *,
+        judge: bool = False,
+    ) -> tuple[S, LLMUsage]:
+        return await with_heartbeat(self._llm.structured(messages, schema, sampling, judge=judge))
+
+    @activity.defn(name="research_planner")
+    async def research_planner(self, inp: PlannerInput) -> PlannerOutput:
+        answer, usage = await self._ask(
+            research_planner.messages(inp), research_planner.PlanAnswer, inp.sampling
+        )
+        return PlannerOutput(plan=ResearchPlan(sections=answer.sections), usage=usage)
+
+    @activity.defn(name="draft_generator")
+    async def draft_generator(self, inp: DraftInput) -> DraftOutput:
+        answer, usage = await self._ask(
+            draft_generator.messages(inp), draft_generator.DraftAnswer, inp.sampling
+        )
+        return DraftOutput(draft=answer.draft.strip(), usage=usage)
+
+    @activity.defn(name="gap_analyzer")
+    async def gap_analyzer(self, inp: GapInput) -> GapOutput:
+        answer, usage = await self._ask(
+            gap_analyzer.messages(inp), gap_analyzer.GapAnswer, inp.sampling
+        )
+        questions = [q.strip() for q in answer.questions if q.strip()]
+        return GapOutput(questions=questions, usage=usage)
+
+    @activity.defn(name="retrieval_engine")
+    async def retrieval_engine(self, inp: RetrievalInput) -> RetrievalOutput:
+        results = await with_heartbeat(self._search.search(inp.search_question, inp.top_k))
+        sources = [self._source_of(r) for r in results]
+        if not results:
+            return RetrievalOutput(answer=NO_DOCUMENTS_ANSWER, sources=[])
+        documents = [
+            retrieval_engine.document_block(i, r.title, r.location, r.text[:PASSAGE_PROMPT_CHARS])
+            for i, r in enumerate(results, 1)
+        ]
+        answer, usage = await self._ask(
+            retrieval_engine.messages(inp, documents),
+            retrieval_engine.RetrievalAnswer,
+            inp.sampling,
+        )
+        return RetrievalOutput(answer=answer.answer.strip(), sources=sources, usage=usage)
+
+    @staticmethod
+    def _source_of(result: SearchResult) -> Source:
+        return Source(
+            id=result.id,
+            title=result.title,
+            location=result.location,
+            provider=result.provider,
+            retrieved_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            quote=_quote(result.text),
+        )
+
+    @activity.defn(name="information_integrator")
+    async def information_integrator(self, inp: IntegratorInput) -> IntegratorOutput:
+        answer, usage = await self._ask(
+            information_integrator.messages(inp),
+            information_integrator.IntegratorAnswer,
+            inp.sampling,
+        )
+        return IntegratorOutput(draft=answer.draft.strip(), usage=usage)
+
+    @activity.defn(name="quality_assessor")
+    async def quality_assessor(self, inp: AssessorInput) -> Assessment:
+        answer, usage = await self._ask(
+            quality_assessor.messages(inp),
+            quality_assessor.JudgeAnswer,
+            inp.sampling,
+            judge=True,
+        )
+        return Assessment(
+            score=answer.score / 10, done=answer.done, critique=answer.critique, usage=usage
+        )
+
+    @activity.defn(name="report_synthesizer")
+    async def report_synthesizer(self, inp: ReportInput) -> ReportOutput:
+        answer, usage = await self._ask(
+            report_synthesizer.messages(inp), report_synthesizer.ReportAnswer, inp.sampling
+        )
+        body = strip_own_sources_section(answer.markdown)
+        markdown, cited, removed = finalise_citations(body, inp.sources)
+        if inp.stop_note:
+            markdown = f"> **Note:** {inp.stop_note}\n\n{markdown}"
+        markdown = f"{markdown}\n\n{_sources_section(cited)}\n"
+        return ReportOutput(markdown=markdown, cited=cited, removed_citations=removed, usage=usage)

@@ -1,0 +1,40 @@
+"""retrieval_engine: answer one search question from retrieved passages, citing them (A_t)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from activities.llm import ChatMessage
+from activities.prompts._common import UNTRUSTED_NOTE
+from workflows.models import RetrievalInput
+
+
+class RetrievalAnswer(BaseModel):
+    answer: str = Field(min_length=1, description="answer citing documents as [n]")
+
+
+SYSTEM = (
+    "You answer a search question using only the numbered documents given. Cite every claim with "
+    "the number of the document that supports it, like [2] or [1][3]. If the documents do not "
+    "answer the question, say so plainly rather than guessing. Be concise and factual. "
+    + UNTRUSTED_NOTE
+)
+
+
+def document_block(number: int, title: str, location: str, text: str) -> str:
+    header = f'<document number="{number}" title="{title}" location="{location}">'
+    return f"{header}\n{text}\n</document>"
+
+
+def messages(inp: RetrievalInput, documents: list[str]) -> list[ChatMessage]:
+    docs = "\n\n".join(documents) if documents else "(no documents were found)"
+    return [
+        ChatMessage(role="system", content=SYSTEM),
+        ChatMessage(
+            role="user",
+            content=(
+                f"Overall research question (context): {inp.question}\n\n"
+                f"Search question to answer: {inp.search_question}\n\n{docs}"
+            ),
+        ),
+    ]

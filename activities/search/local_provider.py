@@ -1,0 +1,52 @@
+"""`local`: the embedded default provider, BM25 over the worker's document folders."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from activities.search.base import SearchResult
+from activities.search.demo_corpus import materialise_demo_corpus
+from activities.search.local_index import LocalIndex
+
+
+def cache_dir_from_env(env: Mapping[str, str]) -> Path:
+    default = Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ttdr"
+    return Path(env.get("TTDR_CACHE_DIR") or default).expanduser()
+
+
+def corpus_roots_from_env(env: Mapping[str, str], cache_dir: Path) -> list[Path]:
+    """TTDR_CORPUS: folders separated by the OS path separator; unset = the demo corpus."""
+    raw = env.get("TTDR_CORPUS", "").strip()
+    if not raw:
+        return [materialise_demo_corpus(cache_dir)]
+    return [Path(part).expanduser() for part in raw.split(os.pathsep) if part.strip()]
+
+
+class LocalSearch:
+    name = "local"
+
+    def __init__(self, index: LocalIndex) -> None:
+        self._index = index
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> LocalSearch:
+        cache_dir = cache_dir_from_env(env)
+        return cls(LocalIndex.open(corpus_roots_from_env(env, cache_dir), cache_dir / "index"))
+
+    async def search(self, query: str, k: int) -> list[SearchResult]:
+        # bm25s scoring is CPU work: keep it off the worker's event loop.
+        hits = await asyncio.to_thread(self._index.search, query, k)
+        return [
+            SearchResult(
+                id=hit.passage.id,
+                title=hit.passage.title,
+                location=hit.passage.source_path,
+                provider=self.name,
+                text=hit.passage.text,
+                score=hit.score,
+            )
+            for hit in hits
+        ]

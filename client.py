@@ -1,0 +1,218 @@
+"""Start and follow research runs: `python client.py research "QUESTION" [options]`.
+
+Exit codes: 0 success, 1 the research failed, 2 bad input or unreachable server (nothing started).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import sys
+import uuid
+from pathlib import Path
+from typing import NoReturn
+
+from pydantic import ValidationError
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import FailureError
+from temporalio.service import RPCError
+
+from workflows.config import ResearchConfig
+from workflows.models import ResearchProgress, ResearchReport, ResearchRequest
+from workflows.research import WORKFLOW_NAME
+
+DEFAULT_WEB_UI = "http://localhost:8233"
+POLL_SECONDS = 1.0
+
+
+class UsageError(Exception):
+    """Bad input: reported in one line, exit code 2, no workflow started."""
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def _first_validation_problem(err: ValidationError) -> str:
+    problem = err.errors()[0]
+    where = ".".join(str(p) for p in problem["loc"])
+    message = problem["msg"].removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message
+
+
+def build_request(
+    question: str, config_file: Path | None, max_iterations: int | None
+) -> ResearchRequest:
+    """Validate everything before contacting the server; raise UsageError with one clear line."""
+    raw: dict[str, object] = {}
+    if config_file is not None:
+        try:
+            raw = json.loads(config_file.read_text(encoding="utf-8"))
+        except OSError as err:
+            raise UsageError(f"cannot read config {config_file}: {err.strerror}") from None
+        except json.JSONDecodeError as err:
+            raise UsageError(f"config {config_file} is not valid JSON: {err}") from None
+        if not isinstance(raw, dict):
+            raise UsageError(f"config {config_file} must hold a JSON object")
+    if max_iterations is not None:
+        raw["max_iterations"] = max_iterations
+    try:
+        config = ResearchConfig.model_validate(raw)
+    except ValidationError as err:
+        raise UsageError(f"invalid config: {_first_validation_problem(err)}") from None
+    try:
+        return ResearchRequest(question=question, config=config)
+    except ValidationError as err:
+        raise UsageError(f"invalid question: {_first_validation_problem(err)}") from None
+
+
+def new_workflow_id(question: str) -> str:
+    slug = "-".join(re.findall(r"[a-z0-9]+", question.lower())[:6])[:48] or "research"
+    return f"research-{slug}-{uuid.uuid4().hex[:8]}"
+
+
+def web_ui_link(workflow_id: str, namespace: str) -> str:
+    base = os.environ.get("TTDR_WEB_UI_URL", DEFAULT_WEB_UI).rstrip("/")
+    return f"{base}/namespaces/{namespace}/workflows/{workflow_id}"
+
+
+class TemporalUnreachable(UsageError):
+    """The Temporal server did not answer at the configured address."""
+
+
+def _connect_reason(err: Exception) -> str:
+    text = str(err)
+    if "ConnectionRefused" in text or "Connection refused" in text:
+        return "connection refused"
+    if "dns error" in text.lower() or "failed to lookup" in text.lower():
+        return "unknown host"
+    return text.splitlines()[0][:200]
+
+
+async def connect_temporal(address: str, namespace: str) -> Client:
+    """A client with the pydantic data converter, or TemporalUnreachable with one clear line."""
+    try:
+        return await Client.connect(
+            address, namespace=namespace, data_converter=pydantic_data_converter
+        )
+    except RuntimeError as err:
+        raise TemporalUnreachable(
+            f"cannot reach the Temporal server at {address} ({_connect_reason(err)}): start it "
+            "(./scripts/demo starts the embedded dev server) or set TEMPORAL_ADDRESS"
+        ) from None
+
+
+def describe_progress(p: ResearchProgress) -> str:
+    parts = [p.phase]
+    if p.node:
+        parts.append(p.node)
+    if p.iteration:
+        parts.append(f"iteration {p.iteration}/{p.max_iterations}")
+    if p.quality_history:
+        parts.append(f"quality {p.quality_history[-1]:.2f}")
+    parts.append(f"{p.usage.calls} LLM calls, {p.usage.total_tokens} tokens")
+    return " · ".join(parts)
+
+
+async def follow(handle: WorkflowHandle[object, ResearchReport]) -> ResearchReport:
+    """Print progress lines as the run moves on, then return its result."""
+    result = asyncio.ensure_future(handle.result())
+    last = ""
+    while not result.done():
+        try:
+            progress = await handle.query("progress", result_type=ResearchProgress)
+            line = describe_progress(progress)
+            if line != last:
+                print(f"  {line}", flush=True)
+                last = line
+        except RPCError:
+            pass  # no worker has picked the run up yet, or it just finished
+        await asyncio.wait({result}, timeout=POLL_SECONDS)
+    return result.result()
+
+
+def root_cause(err: BaseException) -> str:
+    messages = []
+    current: BaseException | None = err
+    while current is not None:
+        if isinstance(current, FailureError) and str(current):
+            messages.append(str(current))
+        current = current.__cause__
+    return messages[-1] if messages else str(err)
+
+
+def write_report(report: ResearchReport, out: Path) -> Path:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(report.markdown, encoding="utf-8")
+    out.with_suffix(".json").write_text(report.model_dump_json(indent=2), encoding="utf-8")
+    return out
+
+
+async def research(args: argparse.Namespace) -> int:
+    request = build_request(args.question, args.config, args.max_iterations)
+    address = os.environ.get("TEMPORAL_ADDRESS", "localhost:7233")
+    namespace = os.environ.get("TEMPORAL_NAMESPACE", "default")
+    task_queue = os.environ.get("TTDR_TASK_QUEUE", "ttdr")
+    client = await connect_temporal(address, namespace)
+    workflow_id = args.id or new_workflow_id(request.question)
+    try:
+        handle = await client.start_workflow(
+            WORKFLOW_NAME,
+            request,
+            id=workflow_id,
+            task_queue=task_queue,
+            result_type=ResearchReport,
+        )
+    except RPCError as err:
+        raise UsageError(f"could not start workflow {workflow_id}: {err.message}") from None
+    print(f"workflow_id: {workflow_id}")
+    print(f"web_ui: {web_ui_link(workflow_id, namespace)}", flush=True)
+    if args.no_wait:
+        return 0
+    try:
+        report = await follow(handle)
+    except WorkflowFailureError as err:
+        print(f"error: research {workflow_id} failed: {root_cause(err)}", file=sys.stderr)
+        return 1
+    out = write_report(report, args.out or Path("reports") / f"{workflow_id}.md")
+    print(
+        f"done: {report.iterations} iteration(s), stop: {report.stop_reason}, "
+        f"{len(report.sources)} source(s) cited, {report.usage_total.calls} LLM calls, "
+        f"{report.usage_total.total_tokens} tokens"
+    )
+    print(f"report: {out}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="client.py", description=__doc__.splitlines()[0])
+    commands = top.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("research", help="start a research run and wait for its report")
+    run.add_argument("question")
+    run.add_argument("--id", help="workflow id (default: research-<slug>-<random>)")
+    run.add_argument("--max-iterations", type=int, help="override config.max_iterations")
+    run.add_argument("--config", type=Path, help="ResearchConfig as a JSON file")
+    run.add_argument("--out", type=Path, help="report path (default reports/<id>.md)")
+    run.add_argument("--no-wait", action="store_true", help="start the run and exit")
+    run.set_defaults(handler=research)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return asyncio.run(args.handler(args))
+    except UsageError as err:
+        _fail(str(err), 2)
+    except KeyboardInterrupt:
+        print("\ninterrupted: the run goes on in Temporal", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

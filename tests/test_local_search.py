@@ -1,0 +1,269 @@
+"""The local-documents search: chunking, ranking, the on-disk cache, and the demo corpus."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from activities.search import local_index
+from activities.search.demo_corpus import materialise_demo_corpus
+from activities.search.local_index import CorpusError, LocalIndex, SearchHit
+
+_PHOTOSYNTHESIS = """# Photosynthesis
+
+Photosynthesis is the process by which green plants convert light energy into chemical
+energy. Chlorophyll in the chloroplasts absorbs sunlight, and the plant uses that energy to
+turn carbon dioxide and water into glucose, releasing oxygen as a by-product.
+
+## The light reactions
+
+The light-dependent reactions take place in the thylakoid membranes and produce ATP and
+NADPH, splitting water molecules and releasing oxygen.
+"""
+
+_VOLCANOES = """Volcanoes
+=========
+
+A volcano is a rupture in the crust of a planet that allows hot lava, volcanic ash and gases
+to escape from a magma chamber below the surface. Stratovolcanoes are built from layers of
+hardened lava and tephra.
+"""
+
+_TIDES = """Ocean tides are the rise and fall of sea levels caused by the gravitational pull of the
+Moon and the Sun acting on the rotating Earth. Spring tides happen at new and full moon.
+"""
+
+_HTML = """<!doctype html>
+<html><head><title>Glaciers &amp; ice</title>
+<style>body { color: red; } .hidden-css-rule { display: none }</style>
+<script>var trackingSecret = "zebracode"; function beacon() {}</script>
+</head><body>
+<h1>Glaciers</h1>
+<p>A <b>glacier</b> is a persistent body of dense ice that moves under its own weight.</p>
+<ul><li>Valley glaciers</li><li>Ice sheets</li></ul>
+</body></html>
+"""
+
+
+def _write_corpus(root: Path) -> Path:
+    (root / "sub").mkdir(parents=True)
+    (root / "photosynthesis.md").write_text(_PHOTOSYNTHESIS)
+    (root / "volcanoes.rst").write_text(_VOLCANOES)
+    (root / "sub" / "tides.txt").write_text(_TIDES)
+    (root / "glaciers.html").write_text(_HTML)
+    (root / "ignored.py").write_text("# not an indexable suffix\nphotosynthesis = 1\n")
+    return root
+
+
+def _rewrite(path: Path, text: str) -> None:
+    """Rewrite `path`, making sure its mtime changes even on coarse-mtime filesystems."""
+    before = path.stat().st_mtime_ns
+    path.write_text(text)
+    os.utime(path, ns=(before + 10**9, before + 10**9))
+
+
+def _top_file(hits: list[SearchHit]) -> str:
+    assert hits, "expected at least one hit"
+    return Path(hits[0].passage.source_path).name
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    return _write_corpus(tmp_path / "docs")
+
+
+def test_right_passage_ranks_first(corpus: Path, tmp_path: Path) -> None:
+    index = LocalIndex.open([corpus], tmp_path / "cache")
+
+    hits = index.search("how do plants turn light into chemical energy chlorophyll")
+    assert _top_file(hits) == "photosynthesis.md"
+    assert hits[0].passage.title == "Photosynthesis"
+    assert hits[0].passage.source_path == str((corpus / "photosynthesis.md").resolve())
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert all(h.score > 0 for h in hits)
+
+    volcano = index.search("magma lava ash", k=1)
+    assert len(volcano) == 1
+    assert _top_file(volcano) == "volcanoes.rst"
+    assert volcano[0].passage.title == "Volcanoes"  # reST underlined heading
+    assert _top_file(index.search("gravitational pull of the moon")) == "tides.txt"
+    assert index.search("tides")[0].passage.title == "tides"  # no heading: the file stem
+
+
+def test_no_match_and_nonpositive_k_return_nothing(corpus: Path, tmp_path: Path) -> None:
+    index = LocalIndex.open([corpus], tmp_path / "cache")
+    assert index.search("quasar neutrino") == []
+    assert index.search("the and of") == []  # only stopwords
+    assert index.search("volcano", k=0) == []
+    assert 0 < len(index.search("glacier", k=100)) <= index.passage_count
+
+
+def test_ids_are_stable_across_rebuilds(corpus: Path, tmp_path: Path) -> None:
+    first = LocalIndex.open([corpus], tmp_path / "cache-a")
+    second = LocalIndex.open([corpus], tmp_path / "cache-b")
+    assert first.rebuilt and second.rebuilt
+    query = "volcano glacier photosynthesis tides oxygen"
+    ids_a = [h.passage.id for h in first.search(query, k=10)]
+    ids_b = [h.passage.id for h in second.search(query, k=10)]
+    assert ids_a == ids_b
+    assert len(set(ids_a)) == len(ids_a) == first.passage_count
+    assert all(len(i) == 16 and int(i, 16) >= 0 for i in ids_a)
+
+
+def test_cache_is_reused_when_nothing_changed(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "cache"
+    built = LocalIndex.open([corpus], cache)
+    assert built.rebuilt
+
+    def no_reading(*_args: object) -> None:
+        raise AssertionError("the files were re-read although nothing changed")
+
+    monkeypatch.setattr(local_index, "_file_passages", no_reading)
+    loaded = LocalIndex.open([corpus], cache)
+    assert not loaded.rebuilt
+    assert loaded.passage_count == built.passage_count
+    query = "glacier ice photosynthesis"
+    assert loaded.search(query) == built.search(query)
+
+
+def test_cache_is_rebuilt_when_files_change(corpus: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    assert LocalIndex.open([corpus], cache).rebuilt
+
+    _rewrite(corpus / "sub" / "tides.txt", "Tidal bores: a wave of quicksilver surf.\n")
+    changed = LocalIndex.open([corpus], cache)
+    assert changed.rebuilt
+    assert _top_file(changed.search("quicksilver surf")) == "tides.txt"
+    assert changed.search("gravitational pull moon") == []
+
+    (corpus / "sub" / "comets.md").write_text("# Comets\n\nComets have icy nuclei and tails.\n")
+    added = LocalIndex.open([corpus], cache)
+    assert added.rebuilt
+    assert _top_file(added.search("icy nuclei tails")) == "comets.md"
+    assert added.passage_count == changed.passage_count + 1
+
+    (corpus / "volcanoes.rst").unlink()
+    removed = LocalIndex.open([corpus], cache)
+    assert removed.rebuilt
+    assert removed.search("magma lava") == []
+    assert not LocalIndex.open([corpus], cache).rebuilt
+    # Only the current generation is kept on disk.
+    assert len([p for p in cache.glob("local-index-*/gen-*")]) == 1
+
+
+def test_concurrent_opens_share_one_complete_cache(corpus: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        indexes = list(pool.map(lambda _: LocalIndex.open([corpus], cache), range(4)))
+    assert len({i.passage_count for i in indexes}) == 1
+    assert len(list(cache.glob("local-index-*/gen-*"))) == 1
+    assert not list(cache.glob("local-index-*/.tmp-*"))  # losers cleaned up their builds
+    assert not LocalIndex.open([corpus], cache).rebuilt
+
+
+def test_html_is_converted_to_text(corpus: Path, tmp_path: Path) -> None:
+    index = LocalIndex.open([corpus], tmp_path / "cache")
+    hits = index.search("glacier dense ice weight")
+    assert _top_file(hits) == "glaciers.html"
+    passage = hits[0].passage
+    assert passage.title == "Glaciers & ice"
+    assert "A glacier is a persistent body of dense ice" in passage.text
+    assert "Valley glaciers" in passage.text
+    for leaked in ("<", ">", "trackingSecret", "zebracode", "color: red", "hidden-css-rule"):
+        assert leaked not in passage.text
+    assert index.search("zebracode trackingSecret beacon") == []
+
+
+def test_long_files_are_split_into_bounded_passages(tmp_path: Path) -> None:
+    root = tmp_path / "long"
+    root.mkdir()
+    paragraphs = [f"Paragraph {i} talks about topic{i} " + "filler words " * 40 for i in range(30)]
+    (root / "long.md").write_text("# Long\n\n" + "\n\n".join(paragraphs) + "\n")
+    (root / "one-line.txt").write_text("word " * 2000)
+    index = LocalIndex.open([root], tmp_path / "cache")
+    assert index.passage_count > 10
+    hit = index.search("topic17", k=1)[0]
+    assert "Paragraph 17" in hit.passage.text
+    assert 400 <= len(hit.passage.text) <= 1200
+
+
+def test_missing_root_raises(tmp_path: Path) -> None:
+    missing = tmp_path / "nope"
+    with pytest.raises(CorpusError, match="does not exist") as info:
+        LocalIndex.open([missing], tmp_path / "cache")
+    assert str(missing) in str(info.value)
+    assert isinstance(info.value, ValueError)
+
+
+def test_empty_corpus_raises(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "code.py").write_text("print('not indexable')\n")
+    with pytest.raises(CorpusError, match="no indexable files"):
+        LocalIndex.open([empty], tmp_path / "cache")
+    (empty / "blank.md").write_text("\n\n   \n")
+    with pytest.raises(CorpusError, match="contain no text"):
+        LocalIndex.open([empty], tmp_path / "cache")
+    with pytest.raises(CorpusError, match="no folders"):
+        LocalIndex.open([], tmp_path / "cache")
+
+
+# --- the demo corpus: Python's bundled documentation --------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, LocalIndex]:
+    cache = tmp_path_factory.mktemp("demo-cache")
+    root = materialise_demo_corpus(cache)
+    return root, LocalIndex.open([root], cache)
+
+
+def _top_paths(demo: tuple[Path, LocalIndex], query: str, k: int = 3) -> list[str]:
+    root, index = demo
+    return [
+        Path(h.passage.source_path).relative_to(root).as_posix() for h in index.search(query, k)
+    ]
+
+
+def test_demo_corpus_layout(demo: tuple[Path, LocalIndex]) -> None:
+    root, index = demo
+    assert root.name.startswith("demo-corpus-py3.")
+    assert (
+        (root / "topics" / "with.txt")
+        .read_text()
+        .startswith("# with (Python language reference)\n")
+    )
+    assert (
+        (root / "modules" / "json.md")
+        .read_text()
+        .startswith("# json (Python standard library module)\n")
+    )
+    assert "## dumps(" in (root / "modules" / "json.md").read_text()
+    modules = {p.stem for p in (root / "modules").iterdir()}
+    assert {"json", "json.decoder", "collections", "pathlib"} <= modules
+    assert not any(m.startswith(("test.", "idlelib", "lib2to3", "ensurepip")) for m in modules)
+    assert index.passage_count > 1000
+    # Second call: already complete, nothing rewritten.
+    assert materialise_demo_corpus(root.parent) == root
+
+
+def test_demo_with_statement_query(demo: tuple[Path, LocalIndex]) -> None:
+    top = _top_paths(demo, "context manager __enter__ __exit__ with statement")
+    assert any(p in {"topics/with.txt", "topics/context-managers.txt"} for p in top), top
+
+
+def test_demo_json_query(demo: tuple[Path, LocalIndex]) -> None:
+    top = _top_paths(demo, "json dumps serialize object to a JSON formatted str")
+    assert "modules/json.md" in top, top
+
+
+def test_demo_index_loads_from_cache(demo: tuple[Path, LocalIndex]) -> None:
+    root, index = demo
+    reopened = LocalIndex.open([root], root.parent)
+    assert not reopened.rebuilt
+    assert reopened.passage_count == index.passage_count

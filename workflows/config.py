@@ -1,0 +1,126 @@
+"""ResearchConfig: every knob of a research run, validated before any workflow starts.
+
+The config travels inside the workflow input, so it must hold no secrets and no environment
+reads: everything the workflow needs to decide is here, passed in by the client.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+NodeName = Literal[
+    "research_planner",
+    "draft_generator",
+    "gap_analyzer",
+    "retrieval_engine",
+    "information_integrator",
+    "quality_assessor",
+    "report_synthesizer",
+]
+NODE_NAMES: tuple[NodeName, ...] = (
+    "research_planner",
+    "draft_generator",
+    "gap_analyzer",
+    "retrieval_engine",
+    "information_integrator",
+    "quality_assessor",
+    "report_synthesizer",
+)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RetryConfig(_Strict):
+    """Temporal retry policy for every node activity (LLM/search faults are retried here)."""
+
+    maximum_attempts: int = Field(5, ge=1, le=20)
+    initial_interval_seconds: float = Field(1.0, gt=0, le=60)
+    backoff_coefficient: float = Field(2.0, ge=1, le=10)
+    maximum_interval_seconds: float = Field(60.0, gt=0, le=3600)
+
+    @model_validator(mode="after")
+    def _interval_order(self) -> RetryConfig:
+        if self.maximum_interval_seconds < self.initial_interval_seconds:
+            raise ValueError(
+                "retry.maximum_interval_seconds must be >= retry.initial_interval_seconds"
+            )
+        return self
+
+
+class NodeTimeouts(_Strict):
+    """Start-to-close timeout of one attempt of each node, in seconds.
+
+    Generous defaults: a local CPU model or a long report on a slow provider takes minutes.
+    `heartbeat_seconds` bounds how long a dead worker goes unnoticed during a long LLM call.
+    """
+
+    research_planner: float = Field(300, ge=1, le=3600)
+    draft_generator: float = Field(600, ge=1, le=3600)
+    gap_analyzer: float = Field(300, ge=1, le=3600)
+    retrieval_engine: float = Field(300, ge=1, le=3600)
+    information_integrator: float = Field(600, ge=1, le=3600)
+    quality_assessor: float = Field(300, ge=1, le=3600)
+    report_synthesizer: float = Field(900, ge=1, le=3600)
+    heartbeat_seconds: float = Field(30, ge=1, le=600)
+
+    def for_node(self, node: NodeName) -> timedelta:
+        return timedelta(seconds=getattr(self, node))
+
+
+class ResearchConfig(_Strict):
+    """Loop bounds, budgets, sampling and reliability settings of one research run."""
+
+    max_iterations: int = Field(5, ge=1, le=30, description="denoising steps at most")
+    quality_threshold: float = Field(
+        0.8, ge=0.0, le=1.0, description="stop once the judge scores the draft at least this"
+    )
+    questions_per_iteration: int = Field(
+        2, ge=1, le=8, description="search questions per step, answered in parallel"
+    )
+    search_results_per_question: int = Field(5, ge=1, le=20)
+    max_llm_calls: int = Field(200, ge=1, le=5000, description="LLM-call budget of the whole run")
+    max_total_tokens: int = Field(
+        2_000_000, ge=1000, le=100_000_000, description="token budget (input + output)"
+    )
+    max_output_tokens: int = Field(
+        1500, ge=64, le=32_000, description="cap on one completion's length"
+    )
+    temperature: float = Field(0.7, ge=0.0, le=2.0)
+    judge_temperature: float = Field(0.0, ge=0.0, le=2.0)
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="base sampling seed sent to the LLM")
+    json_repair_attempts: int = Field(
+        1, ge=0, le=3, description="re-asks after a malformed structured answer"
+    )
+    timeouts: NodeTimeouts = NodeTimeouts()
+    retry: RetryConfig = RetryConfig()
+
+    @model_validator(mode="after")
+    def _budget_fits_one_iteration(self) -> ResearchConfig:
+        needed = minimum_llm_calls(self)
+        if self.max_llm_calls < needed:
+            raise ValueError(
+                f"max_llm_calls={self.max_llm_calls} cannot fit a single iteration: plan, "
+                f"draft, one loop step with {self.questions_per_iteration} question(s) and the "
+                f"report need at least {needed} calls"
+            )
+        return self
+
+    def max_calls_per_node_call(self) -> int:
+        """Worst case of LLM calls one node activity makes (first ask + JSON re-asks)."""
+        return 1 + self.json_repair_attempts
+
+
+def calls_per_iteration(config: ResearchConfig) -> int:
+    """LLM calls of one loop step when every answer is valid the first time."""
+    # gap_analyzer + one retrieval_engine per question + information_integrator + assessor
+    return 1 + config.questions_per_iteration + 1 + 1
+
+
+def minimum_llm_calls(config: ResearchConfig) -> int:
+    """research_planner + draft_generator + one iteration + report_synthesizer."""
+    return 2 + calls_per_iteration(config) + 1

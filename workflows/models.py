@@ -1,0 +1,251 @@
+"""Data that crosses a boundary: workflow input/result, node activity inputs/outputs, progress.
+
+Everything here goes into the Temporal history, so it holds what the next step needs and no more:
+no web page bodies (sources carry a short quote), no secrets.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from workflows.config import NodeName, ResearchConfig
+
+MAX_QUESTION_CHARS = 2000
+QUOTE_MAX_CHARS = 300
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---------------------------------------------------------------- request / usage
+
+
+class ResearchRequest(_Model):
+    question: str
+    config: ResearchConfig = ResearchConfig()
+
+    @field_validator("question")
+    @classmethod
+    def _clean_question(cls, value: str) -> str:
+        question = value.strip()
+        if not question:
+            raise ValueError("the question is empty")
+        if len(question) > MAX_QUESTION_CHARS:
+            raise ValueError(
+                f"the question has {len(question)} characters; the limit is {MAX_QUESTION_CHARS}"
+            )
+        # Binary or control characters are never a real question (tabs/newlines are fine).
+        if any(
+            unicodedata.category(ch) in ("Cc", "Cs", "Co") and ch not in "\t\n\r" for ch in question
+        ):
+            raise ValueError("the question contains control or binary characters")
+        return question
+
+
+class LLMUsage(_Model):
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+    def plus(self, other: LLMUsage) -> LLMUsage:
+        return LLMUsage(
+            calls=self.calls + other.calls,
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+        )
+
+
+# ---------------------------------------------------------------- research content
+
+
+class PlanSection(_Model):
+    title: str = Field(min_length=1)
+    focus: str = Field(min_length=1, description="what this part of the report must establish")
+
+
+class ResearchPlan(_Model):
+    sections: list[PlanSection]
+
+    def as_text(self) -> str:
+        return "\n".join(f"{i}. {s.title}: {s.focus}" for i, s in enumerate(self.sections, 1))
+
+
+class Source(_Model):
+    """A retrieved document passage or page: metadata and a short quote, never the body."""
+
+    id: str = Field(description="stable id: passage id or canonical URL hash")
+    title: str
+    location: str = Field(description="file path or URL")
+    provider: str = Field(description="search provider that returned it, e.g. 'local'")
+    retrieved_at: str = Field(description="ISO-8601 time of retrieval")
+    quote: str = Field("", max_length=QUOTE_MAX_CHARS)
+
+
+class QAPair(_Model):
+    """One denoising step's question and its answer; [n] in the answer are run-wide numbers."""
+
+    iteration: int
+    question: str
+    answer: str
+    source_numbers: list[int] = []
+
+
+class NumberedSource(_Model):
+    number: int
+    source: Source
+
+
+# ---------------------------------------------------------------- node inputs / outputs
+
+
+class NodeOutput(_Model):
+    usage: LLMUsage = LLMUsage()
+
+
+class SamplingParams(_Model):
+    """What the workflow decides about one LLM call; the activity adds model and key."""
+
+    temperature: float
+    max_output_tokens: int
+    seed: int
+    json_repair_attempts: int
+
+
+class PlannerInput(_Model):
+    question: str
+    sampling: SamplingParams
+
+
+class PlannerOutput(NodeOutput):
+    plan: ResearchPlan
+
+
+class DraftInput(_Model):
+    question: str
+    plan: ResearchPlan
+    sampling: SamplingParams
+
+
+class DraftOutput(NodeOutput):
+    draft: str
+
+
+class GapInput(_Model):
+    question: str
+    plan: ResearchPlan
+    draft: str
+    earlier: list[QAPair]
+    count: int = Field(ge=1)
+    iteration: int
+    sampling: SamplingParams
+
+
+class GapOutput(NodeOutput):
+    questions: list[str]
+
+
+class RetrievalInput(_Model):
+    question: str = Field(description="the user's research question, for context")
+    search_question: str
+    top_k: int
+    iteration: int
+    sampling: SamplingParams
+
+
+class RetrievalOutput(NodeOutput):
+    """answer cites [i] = sources[i-1] (numbers local to this answer)."""
+
+    answer: str
+    sources: list[Source]
+
+
+class IntegratorInput(_Model):
+    question: str
+    plan: ResearchPlan
+    draft: str
+    new_answers: list[QAPair]
+    sources: list[NumberedSource]
+    iteration: int
+    sampling: SamplingParams
+
+
+class IntegratorOutput(NodeOutput):
+    draft: str
+
+
+class AssessorInput(_Model):
+    question: str
+    plan: ResearchPlan
+    draft: str
+    iteration: int
+    max_iterations: int
+    sampling: SamplingParams
+
+
+class Assessment(NodeOutput):
+    score: float = Field(ge=0.0, le=1.0)
+    done: bool
+    critique: str
+
+
+class ReportInput(_Model):
+    question: str
+    plan: ResearchPlan
+    draft: str
+    findings: list[QAPair]
+    sources: list[NumberedSource]
+    stop_note: str = ""
+    sampling: SamplingParams
+
+
+class ReportOutput(NodeOutput):
+    markdown: str = Field(description="body with [n] citations renumbered 1..m, Sources list")
+    cited: list[NumberedSource]
+    removed_citations: int
+
+
+# ---------------------------------------------------------------- progress and result
+
+Phase = Literal["planning", "drafting", "denoising", "reporting", "completed"]
+StopReason = Literal[
+    "judge_done",
+    "quality_threshold",
+    "max_iterations",
+    "llm_call_budget",
+    "token_budget",
+    "no_new_questions",
+]
+
+
+class ResearchProgress(_Model):
+    phase: Phase
+    node: NodeName | None
+    iteration: int
+    max_iterations: int
+    quality_history: list[float]
+    questions_asked: int
+    sources_found: int
+    usage: LLMUsage
+    stop_reason: StopReason | None = None
+
+
+class ResearchReport(_Model):
+    question: str
+    markdown: str
+    plan: ResearchPlan
+    sources: list[NumberedSource] = Field(description="the sources cited, as numbered in text")
+    sources_retrieved: int
+    removed_citations: int
+    iterations: int
+    quality_history: list[float]
+    stop_reason: StopReason
+    usage_by_node: dict[str, LLMUsage]
+    usage_total: LLMUsage
