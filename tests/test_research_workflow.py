@@ -1,0 +1,171 @@
+"""The TTD-DR loop end to end: real dev server, real worker, fake LLM on loopback."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from temporalio.client import Client
+
+from tests.fake_llm import FakeLLMServer
+from tests.scripted_llm import BOGUS_CITATION, Script
+from workflows.citations import cited_numbers
+from workflows.config import ResearchConfig
+from workflows.models import ResearchReport, ResearchRequest
+from workflows.research import WORKFLOW_NAME
+
+QUESTION = "How does Python's with statement work, and what must a context manager implement?"
+
+
+async def run_research(client: Client, task_queue: str, **config: object) -> ResearchReport:
+    request = ResearchRequest(question=QUESTION, config=ResearchConfig.model_validate(config))
+    return await client.execute_workflow(
+        WORKFLOW_NAME,
+        request,
+        id=f"test-{uuid.uuid4().hex[:10]}",
+        task_queue=task_queue,
+        result_type=ResearchReport,
+    )
+
+
+def llm_calls_by_schema(server: FakeLLMServer) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for request in server.requests:
+        if request.path.endswith("/chat/completions") and request.name:
+            counts[request.name] = counts.get(request.name, 0) + 1
+    return counts
+
+
+async def test_full_run_reaches_cited_report(
+    client: Client, task_queue: str, fake_server: FakeLLMServer, script: Script
+) -> None:
+    report = await run_research(client, task_queue, max_iterations=2, questions_per_iteration=2)
+
+    assert report.stop_reason == "max_iterations"
+    assert report.iterations == 2
+    assert report.markdown.startswith("# Report")
+    assert "## Sources" in report.markdown
+    assert report.sources, "the report cites retrieved sources"
+    # The model's own "References" list is replaced by the real one.
+    assert "A source the model made up" not in report.markdown
+    assert len(report.plan.sections) == 3
+    assert report.quality_history == [0.3, 0.3]
+
+
+async def test_llm_calls_per_node_are_exact(
+    client: Client, task_queue: str, fake_server: FakeLLMServer, script: Script
+) -> None:
+    report = await run_research(client, task_queue, max_iterations=3, questions_per_iteration=2)
+
+    expected = {
+        "PlanAnswer": 1,
+        "DraftAnswer": 1,
+        "GapAnswer": 3,
+        "RetrievalAnswer": 6,
+        "IntegratorAnswer": 3,
+        "JudgeAnswer": 3,
+        "ReportAnswer": 1,
+    }
+    assert llm_calls_by_schema(fake_server) == expected
+    by_node = {node: usage.calls for node, usage in report.usage_by_node.items()}
+    assert by_node == {
+        "research_planner": 1,
+        "draft_generator": 1,
+        "gap_analyzer": 3,
+        "retrieval_engine": 6,
+        "information_integrator": 3,
+        "quality_assessor": 3,
+        "report_synthesizer": 1,
+    }
+    assert report.usage_total.calls == 18
+    assert report.usage_total.input_tokens > 0 and report.usage_total.output_tokens > 0
+    # The judge runs on the judge model, everything else on the main one.
+    models = {r.name: r.body["model"] for r in fake_server.requests if r.name}
+    assert models["JudgeAnswer"] == "fake-judge"
+    assert models["DraftAnswer"] == "fake-model"
+
+
+async def test_loop_stops_when_judge_says_done(
+    client: Client, task_queue: str, fake_server: FakeLLMServer, script: Script
+) -> None:
+    script.judge_done_at = 2
+    report = await run_research(client, task_queue, max_iterations=6)
+
+    assert report.stop_reason == "judge_done"
+    assert report.iterations == 2
+    assert fake_server.count("GapAnswer") == 2
+    assert fake_server.count("ReportAnswer") == 1
+
+
+async def test_loop_stops_at_quality_threshold(
+    client: Client, task_queue: str, fake_server: FakeLLMServer, script: Script
+) -> None:
+    script.judge_scores = [4, 6, 9]
+    report = await run_research(client, task_queue, max_iterations=6, quality_threshold=0.85)
+
+    assert report.stop_reason == "quality_threshold"
+    assert report.quality_history == [0.4, 0.6, 0.9]
+    assert fake_server.count("JudgeAnswer") == 3
+
+
+async def test_never_passes_max_iterations(
+    client: Client, task_queue: str, fake_server: FakeLLMServer, script: Script
+) -> None:
+    script.judge_scores = [1]
+    report = await run_research(client, task_queue, max_iterations=4, questions_per_iteration=1)
+
+    assert report.iterations == 4
+    assert report.stop_reason == "max_iterations"
+    assert fake_server.count("GapAnswer") == 4
+    assert fake_server.count("JudgeAnswer") == 4
+
+
+async def test_questions_of_one_iteration_run_concurrently(
+    client: Client, task_queue: str, fake_server: FakeLLMServer, script: Script
+) -> None:
+    fake_server.set_delay("RetrievalAnswer", 0.8)
+    await run_research(client, task_queue, max_iterations=1, questions_per_iteration=3)
+
+    answers = fake_server.calls("RetrievalAnswer")
+    assert len(answers) == 3
+    latest_start = max(r.started_at for r in answers)
+    earliest_end = min(r.finished_at for r in answers if r.finished_at is not None)
+    # All three were in flight at the same moment: concurrent, not one after another.
+    assert latest_start < earliest_end
+
+
+async def test_every_citation_resolves_to_a_retrieved_source(
+    client: Client, task_queue: str, fake_server: FakeLLMServer, script: Script
+) -> None:
+    report = await run_research(client, task_queue, max_iterations=2, questions_per_iteration=2)
+
+    body = report.markdown.split("## Sources")[0]
+    numbers = cited_numbers(body)
+    assert numbers, "the report cites something"
+    assert sorted(numbers) == list(range(1, len(report.sources) + 1))
+    assert [s.number for s in report.sources] == list(range(1, len(report.sources) + 1))
+    assert f"[{BOGUS_CITATION}]" not in report.markdown
+    assert report.removed_citations == 1
+    # Each cited source was shown to the model in a retrieval prompt of this very run.
+    retrieval_prompts = "\n".join(r.prompt for r in fake_server.calls("RetrievalAnswer"))
+    for numbered in report.sources:
+        assert f'location="{numbered.source.location}"' in retrieval_prompts
+        assert numbered.source.provider == "local"
+        listed = re.search(rf"^{numbered.number}\. (.+) — (.+)$", report.markdown, re.MULTILINE)
+        assert listed is not None and listed.group(2) == numbered.source.location
+
+
+async def test_llm_call_budget_ends_loop_with_a_report_that_says_so(
+    client: Client, task_queue: str, fake_server: FakeLLMServer, script: Script
+) -> None:
+    # 2 (plan, draft) + 2 iterations x 4 calls + 1 report = 11 calls; the third iteration
+    # would not fit, so the run stops after two and still writes its report.
+    report = await run_research(
+        client, task_queue, max_iterations=10, questions_per_iteration=1, max_llm_calls=12
+    )
+
+    assert report.stop_reason == "llm_call_budget"
+    assert report.iterations == 2
+    assert report.usage_total.calls <= 12
+    assert fake_server.count() <= 12
+    assert "stopped early" in report.markdown
