@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -56,16 +57,21 @@ def parse_structured(content: str, schema: type[T], *, truncated: bool = False) 
     fenced = re.search(r"```(?:json)?\s*(.*?)```", text, re.DOTALL)
     if fenced:
         text = fenced.group(1).strip()
+    start = text.find("{")
+    # A cut-off answer ends mid-object (and mid-fence): all from its first brace is the JSON.
+    tail = text[start:] if start != -1 else text
     if not text.startswith("{"):
-        start, end = text.find("{"), text.rfind("}")
+        end = text.rfind("}")
         if start != -1 and end > start:
             text = text[start : end + 1]
     try:
-        return schema.model_validate_json(text)
-    except ValidationError:
+        # strict=False: small models put raw newlines inside JSON strings; that is harmless.
+        data = json.loads(text, strict=False)
+    except json.JSONDecodeError:
         if not truncated:
             raise
-        return schema.model_validate_json(close_truncated_json(text))
+        data = json.loads(close_truncated_json(tail), strict=False)
+    return schema.model_validate(data)
 
 
 def close_truncated_json(text: str) -> str:
@@ -106,7 +112,11 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
             when = parsedate_to_datetime(value)
         except (TypeError, ValueError):
             return None
+        if when.tzinfo is None:  # "-0000" or no zone: HTTP-dates are always GMT
+            when = when.replace(tzinfo=UTC)
         seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    if math.isnan(seconds):
+        return None
     return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
 
 
@@ -346,4 +356,4 @@ def _describe_invalid(err: Exception, content: str, finish_reason: str | None) -
         first = err.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "the answer"
         return f"{where}: {first['msg']}{cut}"
-    return f"not JSON{cut}"
+    return f"not JSON ({err}){cut}"

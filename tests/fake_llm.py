@@ -653,9 +653,11 @@ class FakeLLMServer:
         with self._lock:
             self._records.append(record)
 
+        # Each record is completed before its response goes out, so a client that has its
+        # answer always sees the finished record (no race with this handler thread).
         def fail(status: int, payload: JSON, headers: dict[str, str] | None = None) -> None:
-            h.send_json(status, payload, headers)
             self._finish(record, status)
+            h.send_json(status, payload, headers)
 
         if self.api_key is not None and h.headers.get("Authorization") != f"Bearer {self.api_key}":
             return fail(401, error_body(401))
@@ -683,8 +685,8 @@ class FakeLLMServer:
 
         if is_models:
             models = {"object": "list", "data": [_model_entry(self.model)]}
-            h.send_json(200, models)
-            return self._finish(record, 200)
+            self._finish(record, 200)
+            return h.send_json(200, models)
 
         with self._lock:
             responder = self._responders.get(name) or self._responders.get(None)
@@ -716,8 +718,8 @@ class FakeLLMServer:
                 "total_tokens": prompt_tokens + completion_tokens,
             },
         }
-        h.send_json(200, completion)
         self._finish(record, 200, content)
+        h.send_json(200, completion)
 
 
 def _model_entry(model: str) -> JSON:

@@ -85,8 +85,8 @@ def strip_own_sources_section(markdown: str) -> str:
     """
     matches = list(_OWN_SOURCES_HEADING.finditer(markdown))
     if matches and not _ANY_HEADING.search(markdown, matches[-1].end()):
-        return markdown[: matches[-1].start()].rstrip()
-    return markdown.rstrip()
+        return markdown[: matches[-1].start()].strip()
+    return markdown.strip()
 
 
 def finalise_citations(

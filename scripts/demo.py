@@ -1,0 +1,113 @@
+"""The main job (run it through ./scripts/demo, which prepares .venv first).
+
+Starts the embedded Temporal dev server with its Web UI (histories kept in .ttdr/temporal.db),
+a worker (which starts the embedded llama.cpp model when no LLM endpoint is configured), runs
+one research on the demo question over the demo corpus, prints where everything is, keeps the
+server up for inspection until Ctrl-C when attached to a terminal, then stops what it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from activities.llm_settings import LLMSettings  # noqa: E402
+from embedded.process import EmbeddedServiceError, ManagedProcess, port_open  # noqa: E402
+from embedded.temporal_server import TemporalDevServer  # noqa: E402
+
+DEMO_QUESTION = (
+    "How does Python's `with` statement work, what must an object implement to be a context "
+    "manager, and when should contextlib be used instead of writing the class by hand?"
+)
+STATE_DIR = ROOT / ".ttdr"
+# A 135M model on a CPU: few iterations and short answers keep the demo to a few minutes.
+LOCAL_MODEL_CONFIG = ROOT / "scripts" / "demo-config-local-model.json"
+REMOTE_MODEL_CONFIG = ROOT / "scripts" / "demo-config.json"
+
+
+def wait_for_worker(worker: ManagedProcess, timeout_seconds: float) -> None:
+    def ready() -> bool:
+        return "worker ready" in worker.log_path.read_text(errors="replace")
+
+    try:
+        worker.wait_until(ready, timeout_seconds)
+    except EmbeddedServiceError:
+        tail = worker.log_path.read_text(errors="replace").strip().splitlines()[-3:]
+        raise EmbeddedServiceError(
+            "the worker did not start: " + (" | ".join(tail) or f"see {worker.log_path}")
+        ) from None
+
+
+def hold_until_interrupted(ui_url: str) -> None:
+    print(f"\nTemporal Web UI: {ui_url}  (press Ctrl-C to stop the server and the worker)")
+    try:
+        signal.pause()
+    except KeyboardInterrupt:
+        print()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="run one TTD-DR research on the demo setup")
+    parser.add_argument("question", nargs="?", default=DEMO_QUESTION)
+    parser.add_argument("--config", type=Path, help="ResearchConfig JSON (default: demo profile)")
+    args = parser.parse_args()
+
+    env = dict(os.environ)
+    embedded_model = LLMSettings.from_env(env) is None
+    config = args.config or (LOCAL_MODEL_CONFIG if embedded_model else REMOTE_MODEL_CONFIG)
+    logs = STATE_DIR / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    (logs / "worker.log").unlink(missing_ok=True)
+
+    server: TemporalDevServer | None = None
+    worker: ManagedProcess | None = None
+    ui_url = env.get("TTDR_WEB_UI_URL", "http://localhost:8233")
+    try:
+        if "TEMPORAL_ADDRESS" not in env:
+            if port_open("127.0.0.1", 7233):
+                print("a Temporal server already listens on localhost:7233: using it")
+            else:
+                print("starting the embedded Temporal dev server (histories in .ttdr/temporal.db)")
+                server = TemporalDevServer(
+                    STATE_DIR / "temporal.db", log_path=logs / "temporal.log"
+                )
+                server.start()
+                ui_url = server.ui_url
+        env.setdefault("TTDR_WEB_UI_URL", ui_url)
+
+        print(
+            "starting the worker" + (" and the embedded llama.cpp model" if embedded_model else "")
+        )
+        worker = ManagedProcess(
+            "worker", [sys.executable, str(ROOT / "worker.py")], logs / "worker.log", env=env
+        )
+        wait_for_worker(worker, timeout_seconds=180)
+
+        started = time.monotonic()
+        command = [sys.executable, str(ROOT / "client.py"), "research", args.question]
+        code = subprocess.call([*command, "--config", str(config)], env=env, cwd=ROOT)
+        print(f"research finished in {time.monotonic() - started:.0f}s with exit code {code}")
+        if sys.stdin.isatty() and server is not None:
+            hold_until_interrupted(ui_url)
+        return code
+    except EmbeddedServiceError as err:
+        print(f"demo: {err}", file=sys.stderr)
+        return 2
+    finally:
+        if worker is not None:
+            worker.stop()
+        if server is not None:
+            server.stop()
+            print("stopped the dev server; its histories stay in .ttdr/temporal.db")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
