@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from temporalio import activity
@@ -25,9 +25,10 @@ from activities.prompts import (
     report_synthesizer,
     research_planner,
     retrieval_engine,
+    self_evolution_enhancer,
 )
 from activities.search.base import SearchProvider, SearchResult
-from workflows.citations import finalise_citations, strip_own_sources_section
+from workflows.config import EVOLVABLE_UNITS, EvolutionStep, evolution_activity
 from workflows.models import (
     QUOTE_MAX_CHARS,
     Assessment,
@@ -38,8 +39,10 @@ from workflows.models import (
     GapOutput,
     IntegratorInput,
     IntegratorOutput,
+    JudgeVariantInput,
+    JudgeVariantOutput,
     LLMUsage,
-    NumberedSource,
+    MergeInput,
     PlannerInput,
     PlannerOutput,
     ReportInput,
@@ -47,8 +50,11 @@ from workflows.models import (
     ResearchPlan,
     RetrievalInput,
     RetrievalOutput,
+    ReviseVariantInput,
     SamplingParams,
     Source,
+    UnitDraftOutput,
+    VariantVerdict,
 )
 
 T = TypeVar("T")
@@ -80,13 +86,6 @@ def _quote(text: str) -> str:
     return flat if len(flat) <= QUOTE_MAX_CHARS else flat[: QUOTE_MAX_CHARS - 1] + "…"
 
 
-def _sources_section(cited: list[NumberedSource]) -> str:
-    if not cited:
-        return "## Sources\n\nNo source was cited."
-    lines = [f"{s.number}. {s.source.title} — {s.source.location}" for s in cited]
-    return "## Sources\n\n" + "\n".join(lines)
-
-
 class ResearchActivities:
     """Holds the worker's LLM client and search provider; one instance serves all nodes."""
 
@@ -94,7 +93,7 @@ class ResearchActivities:
         self._llm = llm
         self._search = search
 
-    def all(self) -> list[object]:
+    def all(self) -> list[Callable[..., Awaitable[Any]]]:
         return [
             self.research_planner,
             self.draft_generator,
@@ -103,6 +102,7 @@ class ResearchActivities:
             self.information_integrator,
             self.quality_assessor,
             self.report_synthesizer,
+            *self.evolution_activities(),
         ]
 
     async def _ask(
@@ -188,12 +188,70 @@ class ResearchActivities:
 
     @activity.defn(name="report_synthesizer")
     async def report_synthesizer(self, inp: ReportInput) -> ReportOutput:
+        # The body keeps run-wide citation numbers: the workflow checks and renumbers them
+        # once the report is final (after self-evolution, if any).
         answer, usage = await self._ask(
             report_synthesizer.messages(inp), report_synthesizer.ReportAnswer, inp.sampling
         )
-        body = strip_own_sources_section(answer.markdown)
-        markdown, cited, removed = finalise_citations(body, inp.sources)
-        if inp.stop_note:
-            markdown = f"> **Note:** {inp.stop_note}\n\n{markdown}"
-        markdown = f"{markdown}\n\n{_sources_section(cited)}\n"
-        return ReportOutput(markdown=markdown, cited=cited, removed_citations=removed, usage=usage)
+        return ReportOutput(body=answer.markdown.strip(), usage=usage)
+
+    # ------------------------------------------------------------------ self_evolution_enhancer
+
+    async def evolution_judge(self, inp: JudgeVariantInput) -> JudgeVariantOutput:
+        answer, usage = await self._ask(
+            self_evolution_enhancer.judge_messages(inp),
+            self_evolution_enhancer.VariantCritique,
+            inp.sampling,
+            judge=True,
+        )
+        verdict = VariantVerdict(score=answer.score / 10, critique=answer.critique.strip())
+        return JudgeVariantOutput(verdict=verdict, usage=usage)
+
+    async def evolution_revise(self, inp: ReviseVariantInput) -> UnitDraftOutput:
+        unit = inp.context.unit
+        answer, usage = await self._ask(
+            self_evolution_enhancer.revise_messages(inp),
+            self_evolution_enhancer.REVISED_SCHEMA[unit],
+            inp.sampling,
+        )
+        return UnitDraftOutput(
+            candidate=self_evolution_enhancer.to_candidate(unit, answer), usage=usage
+        )
+
+    async def evolution_merge(self, inp: MergeInput) -> UnitDraftOutput:
+        unit = inp.context.unit
+        answer, usage = await self._ask(
+            self_evolution_enhancer.merge_messages(inp),
+            self_evolution_enhancer.MERGED_SCHEMA[unit],
+            inp.sampling,
+        )
+        return UnitDraftOutput(
+            candidate=self_evolution_enhancer.to_candidate(unit, answer), usage=usage
+        )
+
+    def evolution_activities(self) -> list[Callable[..., Awaitable[Any]]]:
+        """Each step registered once per unit (self_evolution_enhancer.<unit>.<step>), so the
+        Web UI, histories and traces name the unit and the step without opening a payload."""
+        steps: dict[EvolutionStep, Callable[..., Awaitable[Any]]] = {
+            "judge": self.evolution_judge,
+            "revise": self.evolution_revise,
+            "merge": self.evolution_merge,
+        }
+        return [
+            _named_activity(evolution_activity(unit, step), impl)
+            for unit in EVOLVABLE_UNITS
+            for step, impl in steps.items()
+        ]
+
+
+def _named_activity(
+    name: str, impl: Callable[..., Awaitable[Any]]
+) -> Callable[..., Awaitable[Any]]:
+    """A distinct activity function named `name`, with impl's typed signature."""
+
+    async def run(inp: Any) -> Any:
+        return await impl(inp)
+
+    run.__annotations__ = dict(impl.__annotations__)
+    run.__name__ = name.replace(".", "_")
+    return activity.defn(name=name)(run)

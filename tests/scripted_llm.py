@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from tests.fake_llm import FakeLLMServer, RecordedRequest
 
 BOGUS_CITATION = 99
+_VERSION = r'<version number="(\d+)"(?: score="([\d.]+)")?>\n(.*?)(?:\nCritique: .*?)?\n</version>'
 TOPICS = [
     "with statement context manager __enter__ __exit__",
     "generator yield iterator protocol",
@@ -39,6 +40,10 @@ class Script:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def install(self, server: FakeLLMServer) -> None:
+        server.respond("VariantCritique", self.critique)
+        for unit in ("Plan", "Questions", "Answer", "Report"):
+            server.respond(f"Revised{unit}", self.revise)
+            server.respond(f"Merged{unit}", self.merge)
         server.respond("PlanAnswer", self.plan)
         server.respond("DraftAnswer", self.draft)
         server.respond("GapAnswer", self.gaps)
@@ -46,6 +51,27 @@ class Script:
         server.respond("IntegratorAnswer", self.integrate)
         server.respond("JudgeAnswer", self.judge)
         server.respond("ReportAnswer", self.report)
+
+    # ---------------------------------------------------------------- self-evolution steps
+
+    def critique(self, request: RecordedRequest) -> dict:
+        """Fitness from the candidate's sampling temperature: hotter variants score higher, so
+        tests know which variant should win."""
+        candidate = _between(request.prompt, "<candidate>", "</candidate>")
+        found = re.findall(r"t=(\d\.\d\d)", candidate)
+        score = max(0, min(10, round(float(found[0]) * 10) - 2)) if found else 5
+        return {"critique": f"needs more depth (t={found[0] if found else '?'})", "score": score}
+
+    def revise(self, request: RecordedRequest) -> dict:
+        candidate = _between(request.prompt, "<candidate>", "</candidate>")
+        return _as_answer(request.name or "", candidate, "revised")
+
+    def merge(self, request: RecordedRequest) -> dict:
+        versions = re.findall(_VERSION, request.prompt, re.DOTALL)
+        best = max(versions, key=lambda v: float(v[1] or 0))
+        return _as_answer(request.name or "", best[2], f"merged from {len(versions)}")
+
+    # ---------------------------------------------------------------- the nodes
 
     def plan(self, _: RecordedRequest) -> dict:
         return {
@@ -63,8 +89,11 @@ class Script:
         wanted = int(re.search(r"exactly (\d+) new search", request.prompt).group(1))
         with self._lock:
             call = next(self._gap_calls)
+        # The sampling temperature shows in the text, so variants differ and a judge can tell.
+        temperature = request.body["temperature"]
         questions = [
-            f"{TOPICS[(call * wanted + i) % len(TOPICS)]} (round {call + 1}, part {i + 1})"
+            f"{TOPICS[(call * wanted + i) % len(TOPICS)]} (round {call + 1}, part {i + 1}, "
+            f"t={temperature:.2f})"
             for i in range(wanted)
         ]
         return {"questions": questions}
@@ -72,7 +101,8 @@ class Script:
     def retrieval(self, request: RecordedRequest) -> dict:
         numbers = re.findall(r'<document number="(\d+)"', request.prompt)
         cited = "".join(f"[{n}]" for n in numbers[:2])
-        return {"answer": f"According to the documents, this is how it works {cited}."}
+        temperature = request.body["temperature"]
+        return {"answer": f"According to the documents, it works so {cited} (t={temperature:.2f})."}
 
     def integrate(self, request: RecordedRequest) -> dict:
         cited = sorted(set(re.findall(r"^\[(\d+)\] ", request.prompt, re.MULTILINE)), key=int)
@@ -97,3 +127,23 @@ class Script:
                 "## References\n\n1. A source the model made up"
             )
         }
+
+
+def _between(text: str, start: str, end: str) -> str:
+    return text.split(start, 1)[1].split(end, 1)[0].strip()
+
+
+def _as_answer(schema: str, rendered: str, mark: str) -> dict:
+    """A revised or merged candidate in the unit's answer shape, marked so tests can see it."""
+    if schema.endswith("Plan"):
+        sections = [
+            {"title": line.split(". ", 1)[1].split(": ", 1)[0], "focus": f"{mark}"}
+            for line in rendered.splitlines()
+            if ". " in line
+        ]
+        return {"sections": sections}
+    if schema.endswith("Questions"):
+        return {"questions": [f"{line[2:]} [{mark}]" for line in rendered.splitlines()]}
+    if schema.endswith("Answer"):
+        return {"answer": f"{rendered} ({mark})"}
+    return {"markdown": f"{rendered}\n\n({mark})"}

@@ -18,6 +18,8 @@ QUESTION = "How does Python's with statement work, and what must a context manag
 
 
 async def run_research(client: Client, task_queue: str, **config: object) -> ResearchReport:
+    """One run; self-evolution is off unless the test asks for it (its own tests cover it)."""
+    config.setdefault("evolution", "off")
     request = ResearchRequest(question=QUESTION, config=ResearchConfig.model_validate(config))
     return await client.execute_workflow(
         WORKFLOW_NAME,

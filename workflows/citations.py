@@ -103,3 +103,21 @@ def finalise_citations(
     text, removed = remap_citations(body, mapping)
     cited = [NumberedSource(number=mapping[old], source=by_number[old]) for old in order]
     return text, cited, removed
+
+
+def sources_section(cited: list[NumberedSource]) -> str:
+    if not cited:
+        return "## Sources\n\nNo source was cited."
+    lines = [f"{s.number}. {s.source.title} — {s.source.location}" for s in cited]
+    return "## Sources\n\n" + "\n".join(lines)
+
+
+def finalise_report(
+    body: str, known: list[NumberedSource], note: str = ""
+) -> tuple[str, list[NumberedSource], int]:
+    """The reader's report: the model's own reference list dropped, citations checked and
+    renumbered, an optional note on top, and the numbered Sources list the product writes."""
+    text, cited, removed = finalise_citations(strip_own_sources_section(body), known)
+    if note:
+        text = f"> **Note:** {note}\n\n{text}"
+    return f"{text}\n\n{sources_section(cited)}\n", cited, removed

@@ -72,6 +72,93 @@ class NodeTimeouts(_Strict):
         return timedelta(seconds=getattr(self, node))
 
 
+EvolvableUnit = Literal["plan", "questions", "answers", "report"]
+EVOLVABLE_UNITS: tuple[EvolvableUnit, ...] = ("plan", "questions", "answers", "report")
+UNIT_NODE: dict[EvolvableUnit, NodeName] = {
+    "plan": "research_planner",
+    "questions": "gap_analyzer",
+    "answers": "retrieval_engine",
+    "report": "report_synthesizer",
+}
+EVOLUTION_NODE = "self_evolution_enhancer"
+EvolutionStep = Literal["judge", "revise", "merge"]
+
+
+def evolution_activity(unit: EvolvableUnit, step: EvolutionStep) -> str:
+    """Activity type of one evolution step, e.g. self_evolution_enhancer.questions.judge."""
+    return f"{EVOLUTION_NODE}.{unit}.{step}"
+
+
+class UnitEvolution(_Strict):
+    """Self-evolution of one unit: k variants, each judged and revised s times, then merged."""
+
+    variants: int = Field(1, ge=1, le=8, description="k: variants sampled in parallel")
+    revision_steps: int = Field(0, ge=0, le=5, description="s: judge-and-revise rounds")
+
+    @property
+    def enabled(self) -> bool:
+        return self.variants > 1 or self.revision_steps > 0
+
+    def llm_calls(self) -> int:
+        """k samples + s rounds of (k judges + k revisions) + one merge when k > 1."""
+        k, s = self.variants, self.revision_steps
+        return k + 2 * s * k + (1 if k > 1 else 0)
+
+    def critical_path(self) -> int:
+        """LLM calls one after another: sample, s x (judge, revise), merge."""
+        return 1 + 2 * self.revision_steps + (1 if self.variants > 1 else 0)
+
+
+_OFF = UnitEvolution()
+EVOLUTION_PROFILES: dict[str, dict[str, UnitEvolution]] = {
+    # No evolution: every unit is one LLM call.
+    "off": {"plan": _OFF, "questions": _OFF, "answers": _OFF, "report": _OFF},
+    # The paper's ports: 5 question variants, 3 answer variants, 1 plan and report, one
+    # judge-and-revise round each. About 8x the calls of "off" per iteration.
+    "paper": {
+        "plan": UnitEvolution(variants=1, revision_steps=1),
+        "questions": UnitEvolution(variants=5, revision_steps=1),
+        "answers": UnitEvolution(variants=3, revision_steps=1),
+        "report": UnitEvolution(variants=1, revision_steps=1),
+    },
+    # For the embedded 135M model: evolve the search questions only, and the report once.
+    "cheap": {
+        "plan": _OFF,
+        "questions": UnitEvolution(variants=2, revision_steps=1),
+        "answers": _OFF,
+        "report": UnitEvolution(variants=1, revision_steps=1),
+    },
+}
+
+
+class EvolutionConfig(_Strict):
+    """Per-unit self-evolution: the product's test-time-scaling dial. Accepts a profile name
+    ("off", "paper", "cheap") in place of the object."""
+
+    plan: UnitEvolution = EVOLUTION_PROFILES["paper"]["plan"]
+    questions: UnitEvolution = EVOLUTION_PROFILES["paper"]["questions"]
+    answers: UnitEvolution = EVOLUTION_PROFILES["paper"]["answers"]
+    report: UnitEvolution = EVOLUTION_PROFILES["paper"]["report"]
+    variant_temperature_step: float = Field(
+        0.15, ge=0.0, le=0.5, description="variant i samples at temperature + i x step"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _profile_name(cls, value: object) -> object:
+        if isinstance(value, str):
+            if value not in EVOLUTION_PROFILES:
+                raise ValueError(
+                    f"unknown evolution profile {value!r}: use one of "
+                    f"{', '.join(EVOLUTION_PROFILES)} or an object"
+                )
+            return EVOLUTION_PROFILES[value]
+        return value
+
+    def for_unit(self, unit: EvolvableUnit) -> UnitEvolution:
+        return getattr(self, unit)
+
+
 class ResearchConfig(_Strict):
     """Loop bounds, budgets, sampling and reliability settings of one research run."""
 
@@ -96,6 +183,7 @@ class ResearchConfig(_Strict):
     json_repair_attempts: int = Field(
         1, ge=0, le=3, description="re-asks after a malformed structured answer"
     )
+    evolution: EvolutionConfig = EvolutionConfig()
     timeouts: NodeTimeouts = NodeTimeouts()
     retry: RetryConfig = RetryConfig()
 
@@ -106,7 +194,7 @@ class ResearchConfig(_Strict):
             raise ValueError(
                 f"max_llm_calls={self.max_llm_calls} cannot fit a single iteration: plan, "
                 f"draft, one loop step with {self.questions_per_iteration} question(s) and the "
-                f"report need at least {needed} calls"
+                f"report need at least {needed} calls with this evolution setting"
             )
         return self
 
@@ -117,10 +205,21 @@ class ResearchConfig(_Strict):
 
 def calls_per_iteration(config: ResearchConfig) -> int:
     """LLM calls of one loop step when every answer is valid the first time."""
-    # gap_analyzer + one retrieval_engine per question + information_integrator + assessor
-    return 1 + config.questions_per_iteration + 1 + 1
+    evolution = config.evolution
+    return (
+        evolution.questions.llm_calls()  # gap_analyzer
+        + config.questions_per_iteration * evolution.answers.llm_calls()  # retrieval_engine
+        + 1  # information_integrator
+        + 1  # quality_assessor
+    )
+
+
+def report_calls(config: ResearchConfig) -> int:
+    return config.evolution.report.llm_calls()
 
 
 def minimum_llm_calls(config: ResearchConfig) -> int:
     """research_planner + draft_generator + one iteration + report_synthesizer."""
-    return 2 + calls_per_iteration(config) + 1
+    return (
+        config.evolution.plan.llm_calls() + 1 + calls_per_iteration(config) + report_calls(config)
+    )

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from workflows.config import NodeName, ResearchConfig
+from workflows.config import EvolutionStep, EvolvableUnit, ResearchConfig
 
 MAX_QUESTION_CHARS = 2000
 QUOTE_MAX_CHARS = 300
@@ -207,9 +207,87 @@ class ReportInput(_Model):
 
 
 class ReportOutput(NodeOutput):
-    markdown: str = Field(description="body with [n] citations renumbered 1..m, Sources list")
-    cited: list[NumberedSource]
-    removed_citations: int
+    body: str = Field(description="the report body citing run-wide source numbers [n]")
+
+
+# ---------------------------------------------------------------- self-evolution
+
+CRITIQUE_KEPT_CHARS = 400
+
+
+class UnitDraft(_Model):
+    """One candidate output of an evolvable unit; exactly one field is set, by unit."""
+
+    plan: ResearchPlan | None = None  # unit "plan"
+    questions: list[str] | None = None  # unit "questions"
+    text: str | None = None  # units "answers" and "report": Markdown citing run-wide [n]
+
+
+class EvolutionContext(_Model):
+    """What the judge, reviser and merger of a unit need to know, and no more."""
+
+    unit: EvolvableUnit
+    question: str
+    plan: ResearchPlan | None = None
+    draft: str | None = None  # questions: the draft whose gaps they target; report: final draft
+    earlier_questions: list[str] = []
+    count: int | None = None  # questions: how many to ask
+    search_question: str | None = None  # answers
+    findings: list[QAPair] = []  # report
+    sources: list[NumberedSource] = []  # answers, report: what citations may point at
+
+
+class VariantVerdict(_Model):
+    score: float = Field(ge=0.0, le=1.0)
+    critique: str
+
+
+class JudgeVariantInput(_Model):
+    context: EvolutionContext
+    candidate: UnitDraft
+    variant: int
+    sampling: SamplingParams
+
+
+class JudgeVariantOutput(NodeOutput):
+    verdict: VariantVerdict
+
+
+class ReviseVariantInput(_Model):
+    context: EvolutionContext
+    candidate: UnitDraft
+    verdict: VariantVerdict
+    variant: int
+    sampling: SamplingParams
+
+
+class ScoredCandidate(_Model):
+    variant: int
+    candidate: UnitDraft
+    verdict: VariantVerdict | None = None
+
+
+class MergeInput(_Model):
+    context: EvolutionContext
+    candidates: list[ScoredCandidate]
+    sampling: SamplingParams
+
+
+class UnitDraftOutput(NodeOutput):
+    candidate: UnitDraft
+
+
+class EvolutionRecord(_Model):
+    """One judged variant (or a merge), kept in the workflow state to show why a variant won."""
+
+    unit: EvolvableUnit
+    iteration: int
+    item: int = Field(description="which question's answer (answers unit), else 1")
+    step: EvolutionStep
+    variant: int = Field(description="1..k; 0 for a merge")
+    round: int = Field(description="revision round of a judgement; 0 for a merge")
+    score: float | None = None
+    critique: str = Field("", max_length=CRITIQUE_KEPT_CHARS)
 
 
 # ---------------------------------------------------------------- progress and result
@@ -227,7 +305,7 @@ StopReason = Literal[
 
 class ResearchProgress(_Model):
     phase: Phase
-    node: NodeName | None
+    node: str | None = Field(description="activity running last: a node or an evolution step")
     iteration: int
     max_iterations: int
     quality_history: list[float]
@@ -249,3 +327,4 @@ class ResearchReport(_Model):
     stop_reason: StopReason
     usage_by_node: dict[str, LLMUsage]
     usage_total: LLMUsage
+    evolution: list[EvolutionRecord] = []

@@ -3,6 +3,10 @@
 plan → noisy draft → repeat { gap_analyzer → retrieval_engine per question (parallel) →
 information_integrator → quality_assessor } until done → report_synthesizer.
 
+The units plan, questions, answers and report are each produced by self-evolution when the
+config asks for it: k variants sampled in parallel, each judged and revised s times by
+`self_evolution_enhancer.<unit>.<step>` activities, then merged into one.
+
 Every LLM or search call happens in an activity; this module only decides, counts and keeps
 state, so a replay of its history reproduces every decision without calling anything again.
 """
@@ -10,7 +14,7 @@ state, so a replay of its history reproduces every decision without calling anyt
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import TypeVar
 
@@ -20,18 +24,33 @@ from temporalio.common import RetryPolicy
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
 
-    from workflows.citations import cited_numbers, remap_citations
-    from workflows.config import NodeName, ResearchConfig, calls_per_iteration
+    from workflows.citations import cited_numbers, finalise_report, remap_citations
+    from workflows.config import (
+        UNIT_NODE,
+        EvolvableUnit,
+        NodeName,
+        ResearchConfig,
+        UnitEvolution,
+        calls_per_iteration,
+        evolution_activity,
+        report_calls,
+    )
     from workflows.models import (
+        CRITIQUE_KEPT_CHARS,
         Assessment,
         AssessorInput,
         DraftInput,
         DraftOutput,
+        EvolutionContext,
+        EvolutionRecord,
         GapInput,
         GapOutput,
         IntegratorInput,
         IntegratorOutput,
+        JudgeVariantInput,
+        JudgeVariantOutput,
         LLMUsage,
+        MergeInput,
         NumberedSource,
         Phase,
         PlannerInput,
@@ -45,9 +64,13 @@ with workflow.unsafe.imports_passed_through():
         ResearchRequest,
         RetrievalInput,
         RetrievalOutput,
+        ReviseVariantInput,
         SamplingParams,
+        ScoredCandidate,
         Source,
         StopReason,
+        UnitDraft,
+        UnitDraftOutput,
     )
 
 WORKFLOW_NAME = "DeepResearchWorkflow"
@@ -58,7 +81,7 @@ Out = TypeVar("Out", bound=BaseModel)
 class DeepResearchWorkflow:
     def __init__(self) -> None:
         self._phase: Phase = "planning"
-        self._node: NodeName | None = None
+        self._node: str | None = None
         self._iteration = 0
         self._max_iterations = 0
         self._quality: list[float] = []
@@ -67,122 +90,111 @@ class DeepResearchWorkflow:
         self._source_numbers: dict[str, int] = {}
         self._retrieved_ids: set[str] = set()
         self._usage: dict[str, LLMUsage] = {}
+        self._evolution: list[EvolutionRecord] = []
         self._stop_reason: StopReason | None = None
         self._calls_started = 0
+        self._config = ResearchConfig()
 
     # ------------------------------------------------------------------ the loop
 
     @workflow.run
     async def run(self, request: ResearchRequest) -> ResearchReport:
-        config = request.config
+        config = self._config = request.config
         question = request.question
         self._max_iterations = config.max_iterations
 
-        plan = (
-            await self._unit(
-                "research_planner",
-                PlannerInput(question=question, sampling=self._sampling(config)),
-                PlannerOutput,
-                config,
-            )
-        ).plan
+        plan_draft = await self._unit(
+            "plan",
+            lambda sampling: PlannerInput(question=question, sampling=sampling),
+            PlannerOutput,
+            lambda out: UnitDraft(plan=out.plan),
+            lambda: EvolutionContext(unit="plan", question=question),
+        )
+        plan = plan_draft.plan or ResearchPlan(sections=[])
 
         self._phase = "drafting"
         draft = (
-            await self._unit(
+            await self._execute(
                 "draft_generator",
-                DraftInput(question=question, plan=plan, sampling=self._sampling(config)),
+                "draft_generator",
+                DraftInput(question=question, plan=plan, sampling=self._sampling()),
                 DraftOutput,
-                config,
             )
         ).draft
 
         self._phase = "denoising"
-        draft = await self._denoise(question, plan, draft, config)
+        draft = await self._denoise(question, plan, draft)
 
         self._phase = "reporting"
+        registry = self._numbered(range(1, len(self._sources) + 1))
+        stop_note = self._stop_note()
         report = await self._unit(
-            "report_synthesizer",
-            ReportInput(
+            "report",
+            lambda sampling: ReportInput(
                 question=question,
                 plan=plan,
                 draft=draft,
                 findings=self._findings,
-                sources=self._numbered(range(1, len(self._sources) + 1)),
-                stop_note=self._stop_note(config),
-                sampling=self._sampling(config),
+                sources=registry,
+                stop_note=stop_note,
+                sampling=sampling,
             ),
             ReportOutput,
-            config,
+            lambda out: UnitDraft(text=out.body),
+            lambda: EvolutionContext(
+                unit="report",
+                question=question,
+                plan=plan,
+                draft=draft,
+                findings=self._findings,
+                sources=registry,
+            ),
         )
+        # The citation check is pure code over the registry: only sources retrieved in this
+        # run can be cited, whatever the model (or the merge of several variants) wrote.
+        markdown, cited, removed = finalise_report(report.text or "", registry, stop_note)
         self._phase = "completed"
         self._node = None
         return ResearchReport(
             question=question,
-            markdown=report.markdown,
+            markdown=markdown,
             plan=plan,
-            sources=report.cited,
+            sources=cited,
             sources_retrieved=len(self._retrieved_ids),
-            removed_citations=report.removed_citations,
+            removed_citations=removed,
             iterations=self._iteration,
             quality_history=self._quality,
             stop_reason=self._stop_reason or "max_iterations",
             usage_by_node=self._usage,
             usage_total=self._total_usage(),
+            evolution=self._evolution,
         )
 
-    async def _denoise(
-        self, question: str, plan: ResearchPlan, draft: str, config: ResearchConfig
-    ) -> str:
+    async def _denoise(self, question: str, plan: ResearchPlan, draft: str) -> str:
         """Denoising steps R_{t-1} → R_t until the judge, the threshold or a bound stops it."""
+        config = self._config
         for iteration in range(1, config.max_iterations + 1):
-            if stop := self._budget_stop(config):
+            if stop := self._budget_stop():
                 self._stop_reason = stop
                 return draft
             self._iteration = iteration
-            gaps = await self._unit(
-                "gap_analyzer",
-                GapInput(
-                    question=question,
-                    plan=plan,
-                    draft=draft,
-                    earlier=self._findings,
-                    count=config.questions_per_iteration,
-                    iteration=iteration,
-                    sampling=self._sampling(config),
-                ),
-                GapOutput,
-                config,
-            )
-            questions = self._new_questions(gaps.questions, config.questions_per_iteration)
+            asked = await self._ask_questions(question, plan, draft, iteration)
+            questions = self._new_questions(asked, config.questions_per_iteration)
             if not questions:
                 self._stop_reason = "no_new_questions"
                 return draft
 
             answers = await asyncio.gather(
-                *(
-                    self._unit(
-                        "retrieval_engine",
-                        RetrievalInput(
-                            question=question,
-                            search_question=q,
-                            top_k=config.search_results_per_question,
-                            iteration=iteration,
-                            sampling=self._sampling(config),
-                        ),
-                        RetrievalOutput,
-                        config,
-                        detail=f"q{i}",
-                    )
-                    for i, q in enumerate(questions, 1)
-                )
+                *(self._answer(question, q, iteration, item) for item, q in enumerate(questions, 1))
             )
-            # Registered in question order, not completion order: numbering must replay the same.
+            # Recorded in question order, not completion order: the same run reads the same.
             new_pairs = [
-                self._register(iteration, q, a) for q, a in zip(questions, answers, strict=True)
+                self._record_finding(iteration, q, text)
+                for q, text in zip(questions, answers, strict=True)
             ]
 
-            revised = await self._unit(
+            revised = await self._execute(
+                "information_integrator",
                 "information_integrator",
                 IntegratorInput(
                     question=question,
@@ -193,14 +205,14 @@ class DeepResearchWorkflow:
                         sorted({n for p in new_pairs for n in p.source_numbers})
                     ),
                     iteration=iteration,
-                    sampling=self._sampling(config),
+                    sampling=self._sampling(),
                 ),
                 IntegratorOutput,
-                config,
             )
             draft = revised.draft
 
-            verdict = await self._unit(
+            verdict = await self._execute(
+                "quality_assessor",
                 "quality_assessor",
                 AssessorInput(
                     question=question,
@@ -208,10 +220,9 @@ class DeepResearchWorkflow:
                     draft=draft,
                     iteration=iteration,
                     max_iterations=config.max_iterations,
-                    sampling=self._sampling(config, judge=True),
+                    sampling=self._sampling(judge=True),
                 ),
                 Assessment,
-                config,
             )
             self._quality.append(verdict.score)
             if verdict.done:
@@ -223,37 +234,212 @@ class DeepResearchWorkflow:
         self._stop_reason = "max_iterations"
         return draft
 
-    # ------------------------------------------------------------------ node execution
+    async def _ask_questions(
+        self, question: str, plan: ResearchPlan, draft: str, iteration: int
+    ) -> list[str]:
+        """The next search questions (the questions unit), aimed at the draft's gaps."""
+        config = self._config
+        earlier = list(self._findings)
+        asked = await self._unit(
+            "questions",
+            lambda sampling: GapInput(
+                question=question,
+                plan=plan,
+                draft=draft,
+                earlier=earlier,
+                count=config.questions_per_iteration,
+                iteration=iteration,
+                sampling=sampling,
+            ),
+            GapOutput,
+            lambda out: UnitDraft(questions=out.questions),
+            lambda: EvolutionContext(
+                unit="questions",
+                question=question,
+                plan=plan,
+                draft=draft,
+                earlier_questions=[qa.question for qa in earlier],
+                count=config.questions_per_iteration,
+            ),
+        )
+        return asked.questions or []
+
+    async def _answer(self, question: str, search_question: str, iteration: int, item: int) -> str:
+        """One search question's answer (the answers unit), citing run-wide source numbers."""
+        cited_by_variants: set[int] = set()
+
+        def globalise(out: RetrievalOutput) -> UnitDraft:
+            text = self._globalise(out)
+            cited_by_variants.update(cited_numbers(text))
+            return UnitDraft(text=text)
+
+        answer = await self._unit(
+            "answers",
+            lambda sampling: RetrievalInput(
+                question=question,
+                search_question=search_question,
+                top_k=self._config.search_results_per_question,
+                iteration=iteration,
+                sampling=sampling,
+            ),
+            RetrievalOutput,
+            globalise,
+            lambda: EvolutionContext(
+                unit="answers",
+                question=question,
+                search_question=search_question,
+                sources=self._numbered(sorted(cited_by_variants)),
+            ),
+            item=item,
+        )
+        return answer.text or ""
+
+    # ------------------------------------------------------------------ units and evolution
 
     async def _unit(
         self,
-        node: NodeName,
-        inp: BaseModel,
+        unit: EvolvableUnit,
+        make_input: Callable[[SamplingParams], BaseModel],
         output_type: type[Out],
-        config: ResearchConfig,
+        to_candidate: Callable[[Out], UnitDraft],
+        make_context: Callable[[], EvolutionContext],
         *,
-        detail: str = "",
-    ) -> Out:
-        """Produce one unit's output. This is the seam for self-evolution
-        (`self_evolution_enhancer`): a unit configured with variants will sample, judge, revise
-        and merge here instead of making the single call below."""
-        return await self._execute(node, inp, output_type, config, detail=detail)
+        item: int = 1,
+    ) -> UnitDraft:
+        """Produce one unit's output: one call, or self-evolution when configured.
+
+        Variants are sampled in parallel and turned into candidates in variant order (so
+        numbering never depends on which finished first); each variant is then judged and
+        revised s times on its own chain, and the chains meet only at the merge. Critical
+        path: 1 + 2s + 1 calls, whatever k is.
+        """
+        evolution = self._config.evolution.for_unit(unit)
+        node = UNIT_NODE[unit]
+        k = evolution.variants
+        outputs = await asyncio.gather(
+            *(
+                self._execute(
+                    node,
+                    node,
+                    make_input(self._sampling(variant=v)),
+                    output_type,
+                    detail=self._detail(unit, item, f"variant {v}/{k}" if k > 1 else ""),
+                )
+                for v in range(1, k + 1)
+            )
+        )
+        candidates = [to_candidate(out) for out in outputs]
+        if not evolution.enabled:
+            return candidates[0]
+
+        context = make_context()
+        refined = await asyncio.gather(
+            *(
+                self._refine(unit, context, candidate, v, evolution, item)
+                for v, candidate in enumerate(candidates, 1)
+            )
+        )
+        if k == 1:
+            return refined[0].candidate
+        merged = await self._execute(
+            evolution_activity(unit, "merge"),
+            node,
+            MergeInput(context=context, candidates=refined, sampling=self._sampling()),
+            UnitDraftOutput,
+            detail=self._detail(unit, item, f"merge of {k}"),
+        )
+        self._evolution.append(
+            EvolutionRecord(
+                unit=unit,
+                iteration=self._iteration,
+                item=item,
+                step="merge",
+                variant=0,
+                round=0,
+                critique=f"merged {k} variants; scores "
+                + ", ".join(f"{c.verdict.score:.2f}" if c.verdict else "-" for c in refined),
+            )
+        )
+        return merged.candidate
+
+    async def _refine(
+        self,
+        unit: EvolvableUnit,
+        context: EvolutionContext,
+        candidate: UnitDraft,
+        variant: int,
+        evolution: UnitEvolution,
+        item: int,
+    ) -> ScoredCandidate:
+        """One variant's chain: judge it, revise it against the critique, s times."""
+        node = UNIT_NODE[unit]
+        verdict = None
+        for round_ in range(1, evolution.revision_steps + 1):
+            label = f"variant {variant}/{evolution.variants} round {round_}"
+            judged = await self._execute(
+                evolution_activity(unit, "judge"),
+                node,
+                JudgeVariantInput(
+                    context=context,
+                    candidate=candidate,
+                    variant=variant,
+                    sampling=self._sampling(judge=True),
+                ),
+                JudgeVariantOutput,
+                detail=self._detail(unit, item, label),
+            )
+            verdict = judged.verdict
+            self._evolution.append(
+                EvolutionRecord(
+                    unit=unit,
+                    iteration=self._iteration,
+                    item=item,
+                    step="judge",
+                    variant=variant,
+                    round=round_,
+                    score=verdict.score,
+                    critique=verdict.critique[:CRITIQUE_KEPT_CHARS],
+                )
+            )
+            revised = await self._execute(
+                evolution_activity(unit, "revise"),
+                node,
+                ReviseVariantInput(
+                    context=context,
+                    candidate=candidate,
+                    verdict=verdict,
+                    variant=variant,
+                    sampling=self._sampling(),
+                ),
+                UnitDraftOutput,
+                detail=self._detail(unit, item, label),
+            )
+            candidate = revised.candidate
+        return ScoredCandidate(variant=variant, candidate=candidate, verdict=verdict)
+
+    def _detail(self, unit: EvolvableUnit, item: int, extra: str) -> str:
+        parts = [f"q{item}"] if unit == "answers" else []
+        return " · ".join([*parts, extra] if extra else parts)
+
+    # ------------------------------------------------------------------ activity execution
 
     async def _execute(
         self,
+        activity_name: str,
         node: NodeName,
         inp: BaseModel,
         output_type: type[Out],
-        config: ResearchConfig,
         *,
         detail: str = "",
     ) -> Out:
-        self._node = node
+        """Run one activity with the node's timeout and the run's retry policy; count usage."""
+        config = self._config
+        self._node = activity_name
         where = f"iteration {self._iteration}" if self._phase == "denoising" else self._phase
-        summary = f"{node} · {where}" + (f" · {detail}" if detail else "")
+        summary = " · ".join(part for part in (activity_name, where, detail) if part)
         retry = config.retry
         result = await workflow.execute_activity(
-            node,
+            activity_name,
             inp,
             result_type=output_type,
             start_to_close_timeout=config.timeouts.for_node(node),
@@ -267,15 +453,19 @@ class DeepResearchWorkflow:
             summary=summary,
         )
         usage = getattr(result, "usage", LLMUsage())
-        self._usage[node] = self._usage.get(node, LLMUsage()).plus(usage)
+        self._usage[activity_name] = self._usage.get(activity_name, LLMUsage()).plus(usage)
         return result
 
-    def _sampling(self, config: ResearchConfig, *, judge: bool = False) -> SamplingParams:
-        # A fresh seed per call, derived from the config and a workflow counter: deterministic
-        # under replay, different between calls.
+    def _sampling(self, *, judge: bool = False, variant: int = 1) -> SamplingParams:
+        """Sampling of one call. The seed comes from the config and a workflow counter
+        (deterministic under replay, different between calls); variant v of a unit samples
+        hotter by (v - 1) x variant_temperature_step, so variants differ."""
+        config = self._config
         self._calls_started += 1
+        base = config.judge_temperature if judge else config.temperature
+        step = config.evolution.variant_temperature_step
         return SamplingParams(
-            temperature=config.judge_temperature if judge else config.temperature,
+            temperature=min(base + (variant - 1) * step, 2.0),
             max_output_tokens=config.max_output_tokens,
             seed=config.seed + self._calls_started,
             json_repair_attempts=config.json_repair_attempts,
@@ -283,11 +473,12 @@ class DeepResearchWorkflow:
 
     # ------------------------------------------------------------------ bookkeeping
 
-    def _budget_stop(self, config: ResearchConfig) -> StopReason | None:
+    def _budget_stop(self) -> StopReason | None:
         """Stop before an iteration that the remaining budget could not pay for in full,
-        keeping one call (and its tokens) for the report."""
+        keeping what the report needs."""
+        config = self._config
         used = self._total_usage()
-        calls_needed = calls_per_iteration(config) + 1
+        calls_needed = calls_per_iteration(config) + report_calls(config)
         if used.calls + calls_needed > config.max_llm_calls:
             return "llm_call_budget"
         tokens_per_call = used.total_tokens / used.calls if used.calls else 0
@@ -305,7 +496,7 @@ class DeepResearchWorkflow:
                 fresh.append(q.strip())
         return fresh[:limit]
 
-    def _register(self, iteration: int, question: str, answer: RetrievalOutput) -> QAPair:
+    def _globalise(self, answer: RetrievalOutput) -> str:
         """Give the answer's cited sources run-wide numbers and rewrite its [i] to them."""
         mapping: dict[int, int] = {}
         for local in cited_numbers(answer.answer):
@@ -313,11 +504,18 @@ class DeepResearchWorkflow:
                 mapping[local] = self._number_of(answer.sources[local - 1])
         self._retrieved_ids.update(s.id for s in answer.sources)
         text, _ = remap_citations(answer.answer, mapping)
+        return text
+
+    def _record_finding(self, iteration: int, question: str, text: str) -> QAPair:
+        """Keep an answer; a citation that is not a registered source (a revision or merge
+        may invent one) is dropped here."""
+        known = {n: n for n in range(1, len(self._sources) + 1)}
+        checked, _ = remap_citations(text, known)
         pair = QAPair(
             iteration=iteration,
             question=question,
-            answer=text,
-            source_numbers=sorted(set(mapping.values())),
+            answer=checked,
+            source_numbers=sorted(set(cited_numbers(checked))),
         )
         self._findings.append(pair)
         return pair
@@ -331,8 +529,9 @@ class DeepResearchWorkflow:
     def _numbered(self, numbers: Iterable[int]) -> list[NumberedSource]:
         return [NumberedSource(number=n, source=self._sources[n - 1]) for n in numbers]
 
-    def _stop_note(self, config: ResearchConfig) -> str:
+    def _stop_note(self) -> str:
         """What the report must tell its reader about a run that ended before it should have."""
+        config = self._config
         if self._stop_reason == "llm_call_budget":
             budget = f"{config.max_llm_calls} LLM calls"
         elif self._stop_reason == "token_budget":
@@ -365,3 +564,8 @@ class DeepResearchWorkflow:
             usage=self._total_usage(),
             stop_reason=self._stop_reason,
         )
+
+    @workflow.query(name="evolution")
+    def evolution(self) -> list[EvolutionRecord]:
+        """Every judged variant and merge so far: scores and critique summaries."""
+        return self._evolution
