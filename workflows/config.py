@@ -121,10 +121,11 @@ EVOLUTION_PROFILES: dict[str, dict[str, UnitEvolution]] = {
         "answers": UnitEvolution(variants=3, revision_steps=1),
         "report": UnitEvolution(variants=1, revision_steps=1),
     },
-    # For the embedded 135M model: evolve the search questions only, and the report once.
+    # For the embedded 135M model on a CPU: two question variants merged, and one
+    # judge-and-revise round of the report. Every step kind runs; the demo stays short.
     "cheap": {
         "plan": _OFF,
-        "questions": UnitEvolution(variants=2, revision_steps=1),
+        "questions": UnitEvolution(variants=2, revision_steps=0),
         "answers": _OFF,
         "report": UnitEvolution(variants=1, revision_steps=1),
     },

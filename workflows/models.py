@@ -67,8 +67,10 @@ class LLMUsage(_Model):
 
 
 class PlanSection(_Model):
-    title: str = Field(min_length=1)
-    focus: str = Field(min_length=1, description="what this part of the report must establish")
+    title: str = Field(min_length=1, max_length=200)
+    focus: str = Field(
+        min_length=1, max_length=800, description="what this part of the report must establish"
+    )
 
 
 class ResearchPlan(_Model):

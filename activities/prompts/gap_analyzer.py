@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, Field
 
 from activities.llm import ChatMessage
@@ -10,7 +12,7 @@ from workflows.models import GapInput
 
 
 class GapAnswer(BaseModel):
-    questions: list[str] = Field(min_length=1, max_length=8)
+    questions: list[Annotated[str, Field(max_length=400)]] = Field(min_length=1, max_length=8)
 
 
 SYSTEM = (

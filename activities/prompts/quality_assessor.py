@@ -10,7 +10,8 @@ from workflows.models import AssessorInput
 
 
 class JudgeAnswer(BaseModel):
-    critique: str = Field(description="what is missing, unsupported or wrong; brief")
+    # Bounded so that a small model cannot ramble past the token limit before the score.
+    critique: str = Field(max_length=1000, description="what is missing, unsupported or wrong")
     score: int = Field(ge=0, le=10, description="0 = useless, 10 = complete and well supported")
     done: bool = Field(description="true when more research would not improve the report")
 

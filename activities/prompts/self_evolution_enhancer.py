@@ -23,7 +23,7 @@ from workflows.models import (
 
 
 class VariantCritique(BaseModel):
-    critique: str = Field(description="concrete weaknesses and how to fix them; brief")
+    critique: str = Field(max_length=1000, description="concrete weaknesses and how to fix them")
     score: int = Field(ge=0, le=10, description="fitness: 0 = useless, 10 = excellent")
 
 
