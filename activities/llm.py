@@ -169,7 +169,13 @@ class LLMClient:
             except (ValidationError, ValueError) as err:
                 problem = _describe_invalid(err, content, finish_reason)
                 problems.append(problem)
-                log.warning("malformed %s answer from %s: %s", schema_name(schema), model, problem)
+                log.warning(
+                    "malformed %s answer from %s: %s; it began %r",
+                    schema_name(schema),
+                    model,
+                    problem,
+                    content[:200],
+                )
                 conversation = [
                     *messages,
                     ChatMessage(role="assistant", content=content[:4000]),

@@ -1,0 +1,1 @@
+"""Tracing, live inspection, history replay and profiling of research runs."""
