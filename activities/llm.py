@@ -54,7 +54,11 @@ def parse_structured(content: str, schema: type[T], *, truncated: bool = False) 
     if that still does not validate, the caller re-asks.
     """
     text = content.strip()
-    fenced = re.search(r"```(?:json)?\s*(.*?)```", text, re.DOTALL)
+    # Unwrap a fenced block only around the answer: fences inside a JSON string (Markdown in
+    # an answer) are content.
+    fenced = (
+        None if text.startswith("{") else re.search(r"```(?:json)?\s*(.*?)```", text, re.DOTALL)
+    )
     if fenced:
         text = fenced.group(1).strip()
     start = text.find("{")

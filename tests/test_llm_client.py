@@ -700,3 +700,11 @@ NOW = datetime(2015, 10, 21, 7, 27, 0, tzinfo=UTC)
 )
 def test_retry_after_seconds(value: str | None, seconds: float | None) -> None:
     assert retry_after_seconds(value, now=NOW) == seconds
+
+
+def test_fences_inside_a_json_string_are_content() -> None:
+    # Seen with the embedded 135M model: Markdown fences inside the answer string, cut off.
+    content = '{ "reason" : "see ```\ncode\n``` and then ```py\nmore'
+    verdict = parse_structured('{"score": 3, ' + content[1:], Verdict, truncated=True)
+    assert verdict.score == 3
+    assert verdict.reason.startswith("see ```\ncode\n``` and then")
