@@ -21,6 +21,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import FailureError
 from temporalio.service import RPCError
 
+from observability import inspect_cli
 from workflows.config import ResearchConfig
 from workflows.models import ResearchProgress, ResearchReport, ResearchRequest
 from workflows.research import WORKFLOW_NAME
@@ -200,6 +201,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, help="report path (default reports/<id>.md)")
     run.add_argument("--no-wait", action="store_true", help="start the run and exit")
     run.set_defaults(handler=research)
+    inspect_cli.register(commands)
     return top
 
 
@@ -215,4 +217,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run through the importable module, so that commands living in other modules (which
+    # import `client`) and main() share one set of classes, e.g. UsageError.
+    import client
+
+    sys.exit(client.main())

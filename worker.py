@@ -29,6 +29,7 @@ from activities.search.local_provider import LocalSearch, cache_dir_from_env
 from client import TemporalUnreachable, connect_temporal
 from embedded.llama_server import MODEL_ALIAS, LlamaServer
 from embedded.process import EmbeddedServiceError
+from observability.search_attributes import ensure_search_attributes
 from workflows.research import DeepResearchWorkflow
 
 log = logging.getLogger("ttdr.worker")
@@ -112,6 +113,9 @@ def search_from_env(env: Mapping[str, str]) -> SearchProvider:
 async def run_worker(env: Mapping[str, str]) -> None:
     target = TemporalTarget.from_env(env)
     client = await connect(target)
+    added = await ensure_search_attributes(client, target.namespace)
+    if added:
+        log.info("registered search attributes: %s", ", ".join(added))
     search = search_from_env(env)
     async with llm_client_from_env(env, cache_dir_from_env(env) / "logs") as llm:
         worker = build_worker(client, target.task_queue, llm, search)

@@ -17,6 +17,7 @@ from activities.llm import LLMClient
 from activities.llm_settings import LLMSettings
 from activities.search.local_provider import LocalSearch
 from embedded.temporal_server import temporal_cli
+from observability.search_attributes import ensure_search_attributes
 from tests.fake_llm import FakeLLMServer
 from tests.scripted_llm import Script
 from worker import build_worker
@@ -35,6 +36,8 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
         dev_server_existing_path=temporal_cli(),
         data_converter=pydantic_data_converter,
     )
+    # What the worker does at start-up: the workflow upserts these search attributes.
+    await ensure_search_attributes(env.client, "default")
     try:
         yield env
     finally:

@@ -147,6 +147,7 @@ class GapInput(_Model):
     earlier: list[QAPair]
     count: int = Field(ge=1)
     iteration: int
+    feedback: list[str] = []
     sampling: SamplingParams
 
 
@@ -176,6 +177,7 @@ class IntegratorInput(_Model):
     new_answers: list[QAPair]
     sources: list[NumberedSource]
     iteration: int
+    feedback: list[str] = []
     sampling: SamplingParams
 
 
@@ -315,6 +317,34 @@ class ResearchProgress(_Model):
     sources_found: int
     usage: LLMUsage
     stop_reason: StopReason | None = None
+    paused: bool = False
+    held_before: str | None = None
+
+
+class ControlStatus(_Model):
+    """What a pause / resume / step / breakpoint / feedback update answers."""
+
+    paused: bool
+    held_before: str | None = Field(description="activity the run is waiting before, if any")
+    breakpoints: list[str]
+    pending_feedback: list[str]
+    message: str
+
+
+class ResearchState(_Model):
+    """The whole live state, for `client.py state` (drafts can be long: this is a query result,
+    not history)."""
+
+    progress: ResearchProgress
+    control: ControlStatus
+    question: str
+    plan: ResearchPlan | None
+    draft: str
+    findings: list[QAPair]
+    sources: list[NumberedSource]
+    critiques: list[str] = Field(description="the quality judge's critiques, one per iteration")
+    feedback_applied: list[str]
+    evolution: list[EvolutionRecord]
 
 
 class ResearchReport(_Model):

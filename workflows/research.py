@@ -26,6 +26,8 @@ with workflow.unsafe.imports_passed_through():
 
     from workflows.citations import cited_numbers, finalise_report, remap_citations
     from workflows.config import (
+        EVOLUTION_NODE,
+        NODE_NAMES,
         UNIT_NODE,
         EvolvableUnit,
         NodeName,
@@ -39,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
         CRITIQUE_KEPT_CHARS,
         Assessment,
         AssessorInput,
+        ControlStatus,
         DraftInput,
         DraftOutput,
         EvolutionContext,
@@ -62,6 +65,7 @@ with workflow.unsafe.imports_passed_through():
         ResearchProgress,
         ResearchReport,
         ResearchRequest,
+        ResearchState,
         RetrievalInput,
         RetrievalOutput,
         ReviseVariantInput,
@@ -71,10 +75,15 @@ with workflow.unsafe.imports_passed_through():
         StopReason,
         UnitDraft,
         UnitDraftOutput,
+        VariantVerdict,
     )
+    from workflows.visibility import ITERATION, PHASE, QUALITY
 
 WORKFLOW_NAME = "DeepResearchWorkflow"
 Out = TypeVar("Out", bound=BaseModel)
+BREAKABLE = (*NODE_NAMES, EVOLUTION_NODE)
+DETAILS_DRAFT_CHARS = 400
+FEEDBACK_MAX_CHARS = 2000
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -94,14 +103,27 @@ class DeepResearchWorkflow:
         self._stop_reason: StopReason | None = None
         self._calls_started = 0
         self._config = ResearchConfig()
+        self._question = ""
+        self._plan: ResearchPlan | None = None
+        self._draft = ""
+        self._critiques: list[str] = []
+        # Live control (updates from client.py): pause, breakpoints, single steps, feedback.
+        self._paused = False
+        self._pause_at_next = False
+        self._releases = 0
+        self._held_before: str | None = None
+        self._breakpoints: set[str] = set()
+        self._feedback: list[str] = []
+        self._feedback_applied: list[str] = []
 
     # ------------------------------------------------------------------ the loop
 
     @workflow.run
     async def run(self, request: ResearchRequest) -> ResearchReport:
         config = self._config = request.config
-        question = request.question
+        question = self._question = request.question
         self._max_iterations = config.max_iterations
+        self._set_phase("planning")
 
         plan_draft = await self._unit(
             "plan",
@@ -110,22 +132,23 @@ class DeepResearchWorkflow:
             lambda out: UnitDraft(plan=out.plan),
             lambda: EvolutionContext(unit="plan", question=question),
         )
-        plan = plan_draft.plan or ResearchPlan(sections=[])
+        plan = self._plan = plan_draft.plan or ResearchPlan(sections=[])
 
-        self._phase = "drafting"
+        self._set_phase("drafting")
         draft = (
             await self._execute(
                 "draft_generator",
                 "draft_generator",
-                DraftInput(question=question, plan=plan, sampling=self._sampling()),
+                lambda: DraftInput(question=question, plan=plan, sampling=self._sampling()),
                 DraftOutput,
             )
         ).draft
+        self._draft = draft
 
-        self._phase = "denoising"
+        self._set_phase("denoising")
         draft = await self._denoise(question, plan, draft)
 
-        self._phase = "reporting"
+        self._set_phase("reporting")
         registry = self._numbered(range(1, len(self._sources) + 1))
         stop_note = self._stop_note()
         report = await self._unit(
@@ -153,8 +176,8 @@ class DeepResearchWorkflow:
         # The citation check is pure code over the registry: only sources retrieved in this
         # run can be cited, whatever the model (or the merge of several variants) wrote.
         markdown, cited, removed = finalise_report(report.text or "", registry, stop_note)
-        self._phase = "completed"
         self._node = None
+        self._set_phase("completed")
         return ResearchReport(
             question=question,
             markdown=markdown,
@@ -178,53 +201,12 @@ class DeepResearchWorkflow:
                 self._stop_reason = stop
                 return draft
             self._iteration = iteration
-            asked = await self._ask_questions(question, plan, draft, iteration)
-            questions = self._new_questions(asked, config.questions_per_iteration)
-            if not questions:
+            workflow.upsert_search_attributes([ITERATION.value_set(iteration)])
+            step = await self._denoising_step(question, plan, draft, iteration)
+            if step is None:
                 self._stop_reason = "no_new_questions"
                 return draft
-
-            answers = await asyncio.gather(
-                *(self._answer(question, q, iteration, item) for item, q in enumerate(questions, 1))
-            )
-            # Recorded in question order, not completion order: the same run reads the same.
-            new_pairs = [
-                self._record_finding(iteration, q, text)
-                for q, text in zip(questions, answers, strict=True)
-            ]
-
-            revised = await self._execute(
-                "information_integrator",
-                "information_integrator",
-                IntegratorInput(
-                    question=question,
-                    plan=plan,
-                    draft=draft,
-                    new_answers=new_pairs,
-                    sources=self._numbered(
-                        sorted({n for p in new_pairs for n in p.source_numbers})
-                    ),
-                    iteration=iteration,
-                    sampling=self._sampling(),
-                ),
-                IntegratorOutput,
-            )
-            draft = revised.draft
-
-            verdict = await self._execute(
-                "quality_assessor",
-                "quality_assessor",
-                AssessorInput(
-                    question=question,
-                    plan=plan,
-                    draft=draft,
-                    iteration=iteration,
-                    max_iterations=config.max_iterations,
-                    sampling=self._sampling(judge=True),
-                ),
-                Assessment,
-            )
-            self._quality.append(verdict.score)
+            draft, verdict = step
             if verdict.done:
                 self._stop_reason = "judge_done"
                 return draft
@@ -233,6 +215,65 @@ class DeepResearchWorkflow:
                 return draft
         self._stop_reason = "max_iterations"
         return draft
+
+    async def _denoising_step(
+        self, question: str, plan: ResearchPlan, draft: str, iteration: int
+    ) -> tuple[str, Assessment] | None:
+        """One step: questions → answers (parallel) → revised draft → judged. None when the
+        gap analysis has no new question."""
+        config = self._config
+        asked = await self._ask_questions(question, plan, draft, iteration)
+        questions = self._new_questions(asked, config.questions_per_iteration)
+        if not questions:
+            return None
+
+        answers = await asyncio.gather(
+            *(self._answer(question, q, iteration, item) for item, q in enumerate(questions, 1))
+        )
+        # Recorded in question order, not completion order: the same run reads the same.
+        new_pairs = [
+            self._record_finding(iteration, q, text)
+            for q, text in zip(questions, answers, strict=True)
+        ]
+        cited = sorted({n for pair in new_pairs for n in pair.source_numbers})
+        revised = await self._execute(
+            "information_integrator",
+            "information_integrator",
+            lambda: IntegratorInput(
+                question=question,
+                plan=plan,
+                draft=draft,
+                new_answers=new_pairs,
+                sources=self._numbered(cited),
+                iteration=iteration,
+                feedback=self._feedback,
+                sampling=self._sampling(),
+            ),
+            IntegratorOutput,
+        )
+        self._draft = revised.draft
+        # Feedback shaped this iteration's questions and revision: it is applied now.
+        self._feedback_applied.extend(self._feedback)
+        self._feedback = []
+
+        verdict = await self._execute(
+            "quality_assessor",
+            "quality_assessor",
+            lambda: AssessorInput(
+                question=question,
+                plan=plan,
+                draft=revised.draft,
+                iteration=iteration,
+                max_iterations=config.max_iterations,
+                sampling=self._sampling(judge=True),
+            ),
+            Assessment,
+        )
+        self._quality.append(verdict.score)
+        self._critiques.append(verdict.critique[:CRITIQUE_KEPT_CHARS])
+        workflow.upsert_search_attributes([QUALITY.value_set(verdict.score)])
+        self._update_details()
+        return revised.draft, verdict
 
     async def _ask_questions(
         self, question: str, plan: ResearchPlan, draft: str, iteration: int
@@ -249,6 +290,7 @@ class DeepResearchWorkflow:
                 earlier=earlier,
                 count=config.questions_per_iteration,
                 iteration=iteration,
+                feedback=list(self._feedback),
                 sampling=sampling,
             ),
             GapOutput,
@@ -321,7 +363,7 @@ class DeepResearchWorkflow:
                 self._execute(
                     node,
                     node,
-                    make_input(self._sampling(variant=v)),
+                    lambda v=v: make_input(self._sampling(variant=v)),
                     output_type,
                     detail=self._detail(unit, item, f"variant {v}/{k}" if k > 1 else ""),
                 )
@@ -344,7 +386,7 @@ class DeepResearchWorkflow:
         merged = await self._execute(
             evolution_activity(unit, "merge"),
             node,
-            MergeInput(context=context, candidates=refined, sampling=self._sampling()),
+            lambda: MergeInput(context=context, candidates=refined, sampling=self._sampling()),
             UnitDraftOutput,
             detail=self._detail(unit, item, f"merge of {k}"),
         )
@@ -372,50 +414,65 @@ class DeepResearchWorkflow:
         item: int,
     ) -> ScoredCandidate:
         """One variant's chain: judge it, revise it against the critique, s times."""
-        node = UNIT_NODE[unit]
         verdict = None
         for round_ in range(1, evolution.revision_steps + 1):
-            label = f"variant {variant}/{evolution.variants} round {round_}"
-            judged = await self._execute(
-                evolution_activity(unit, "judge"),
-                node,
-                JudgeVariantInput(
-                    context=context,
-                    candidate=candidate,
-                    variant=variant,
-                    sampling=self._sampling(judge=True),
-                ),
-                JudgeVariantOutput,
-                detail=self._detail(unit, item, label),
+            candidate, verdict = await self._judge_and_revise(
+                unit, context, candidate, variant, round_, evolution.variants, item
             )
-            verdict = judged.verdict
-            self._evolution.append(
-                EvolutionRecord(
-                    unit=unit,
-                    iteration=self._iteration,
-                    item=item,
-                    step="judge",
-                    variant=variant,
-                    round=round_,
-                    score=verdict.score,
-                    critique=verdict.critique[:CRITIQUE_KEPT_CHARS],
-                )
-            )
-            revised = await self._execute(
-                evolution_activity(unit, "revise"),
-                node,
-                ReviseVariantInput(
-                    context=context,
-                    candidate=candidate,
-                    verdict=verdict,
-                    variant=variant,
-                    sampling=self._sampling(),
-                ),
-                UnitDraftOutput,
-                detail=self._detail(unit, item, label),
-            )
-            candidate = revised.candidate
         return ScoredCandidate(variant=variant, candidate=candidate, verdict=verdict)
+
+    async def _judge_and_revise(
+        self,
+        unit: EvolvableUnit,
+        context: EvolutionContext,
+        candidate: UnitDraft,
+        variant: int,
+        round_: int,
+        variants: int,
+        item: int,
+    ) -> tuple[UnitDraft, VariantVerdict]:
+        """One round of one variant: a fitness score and critique, then a revision against it."""
+        node = UNIT_NODE[unit]
+        label = f"variant {variant}/{variants} round {round_}"
+        judged = await self._execute(
+            evolution_activity(unit, "judge"),
+            node,
+            lambda: JudgeVariantInput(
+                context=context,
+                candidate=candidate,
+                variant=variant,
+                sampling=self._sampling(judge=True),
+            ),
+            JudgeVariantOutput,
+            detail=self._detail(unit, item, label),
+        )
+        verdict = judged.verdict
+        self._evolution.append(
+            EvolutionRecord(
+                unit=unit,
+                iteration=self._iteration,
+                item=item,
+                step="judge",
+                variant=variant,
+                round=round_,
+                score=verdict.score,
+                critique=verdict.critique[:CRITIQUE_KEPT_CHARS],
+            )
+        )
+        revised = await self._execute(
+            evolution_activity(unit, "revise"),
+            node,
+            lambda: ReviseVariantInput(
+                context=context,
+                candidate=candidate,
+                verdict=verdict,
+                variant=variant,
+                sampling=self._sampling(),
+            ),
+            UnitDraftOutput,
+            detail=self._detail(unit, item, label),
+        )
+        return revised.candidate, verdict
 
     def _detail(self, unit: EvolvableUnit, item: int, extra: str) -> str:
         parts = [f"q{item}"] if unit == "answers" else []
@@ -427,14 +484,20 @@ class DeepResearchWorkflow:
         self,
         activity_name: str,
         node: NodeName,
-        inp: BaseModel,
+        build_input: Callable[[], BaseModel],
         output_type: type[Out],
         *,
         detail: str = "",
     ) -> Out:
-        """Run one activity with the node's timeout and the run's retry policy; count usage."""
+        """Run one activity with the node's timeout and the run's retry policy; count usage.
+
+        The input is built after the live-control checkpoint, so that what a user changed
+        while the run was held (feedback) is in it."""
         config = self._config
+        await self._checkpoint(activity_name, node)
+        inp = build_input()
         self._node = activity_name
+        self._update_details()
         where = f"iteration {self._iteration}" if self._phase == "denoising" else self._phase
         summary = " · ".join(part for part in (activity_name, where, detail) if part)
         retry = config.retry
@@ -549,6 +612,110 @@ class DeepResearchWorkflow:
             total = total.plus(usage)
         return total
 
+    # ------------------------------------------------------------------ live control
+
+    async def _checkpoint(self, activity_name: str, node: NodeName) -> None:
+        """Hold before an activity while paused or at a breakpoint, until resume or step."""
+        if self._pause_at_next:
+            self._pause_at_next = False
+            self._paused = True
+        evolution_step = activity_name.startswith(EVOLUTION_NODE)
+        at_breakpoint = (EVOLUTION_NODE if evolution_step else node) in self._breakpoints
+        if not (self._paused or at_breakpoint):
+            return
+        released_before = self._releases
+        self._held_before = activity_name
+        self._update_details()
+        await workflow.wait_condition(lambda: self._releases > released_before and not self._paused)
+        self._held_before = None
+
+    def _control(self, message: str) -> ControlStatus:
+        return ControlStatus(
+            paused=self._paused,
+            held_before=self._held_before,
+            breakpoints=sorted(self._breakpoints),
+            pending_feedback=self._feedback,
+            message=message,
+        )
+
+    @workflow.update(name="pause")
+    def pause(self) -> ControlStatus:
+        self._paused = True
+        return self._control("pausing before the next node")
+
+    @workflow.update(name="resume")
+    def resume(self) -> ControlStatus:
+        self._paused = False
+        self._pause_at_next = False
+        self._releases += 1
+        return self._control("resumed")
+
+    @workflow.update(name="step")
+    def step(self) -> ControlStatus:
+        """Run the node it is held before, then hold again before the next one."""
+        self._paused = False
+        self._pause_at_next = True
+        self._releases += 1
+        return self._control("stepping one node")
+
+    @workflow.update(name="break_before")
+    def break_before(self, node: str) -> ControlStatus:
+        self._breakpoints.add(node)
+        return self._control(f"breakpoint set before {node}")
+
+    @break_before.validator
+    def _validate_break_before(self, node: str) -> None:
+        if node not in BREAKABLE:
+            raise ValueError(f"unknown node {node!r}: use one of {', '.join(BREAKABLE)}")
+
+    @workflow.update(name="clear_break")
+    def clear_break(self, node: str) -> ControlStatus:
+        self._breakpoints.discard(node)
+        return self._control(f"breakpoint before {node} cleared")
+
+    @clear_break.validator
+    def _validate_clear_break(self, node: str) -> None:
+        if node not in self._breakpoints:
+            raise ValueError(f"no breakpoint before {node!r}")
+
+    @workflow.update(name="feedback")
+    def feedback(self, note: str) -> ControlStatus:
+        self._feedback.append(note.strip())
+        return self._control("feedback noted: the next gap analysis and revision will use it")
+
+    @feedback.validator
+    def _validate_feedback(self, note: str) -> None:
+        if not note.strip():
+            raise ValueError("feedback is empty")
+        if len(note) > FEEDBACK_MAX_CHARS:
+            raise ValueError(f"feedback is over {FEEDBACK_MAX_CHARS} characters")
+        if self._phase in ("reporting", "completed"):
+            raise ValueError(f"the research is {self._phase}: feedback can no longer be used")
+
+    # ------------------------------------------------------------------ Web UI visibility
+
+    def _set_phase(self, phase: Phase) -> None:
+        self._phase = phase
+        workflow.upsert_search_attributes([PHASE.value_set(phase)])
+        self._update_details()
+
+    def _update_details(self) -> None:
+        """The run's current details in the Web UI: readable without opening a payload."""
+        lines = [f"**phase** {self._phase}"]
+        if self._iteration:
+            lines.append(f"**iteration** {self._iteration} of {self._max_iterations}")
+        if self._quality:
+            lines.append(f"**last score** {self._quality[-1]:.2f}")
+        if self._held_before:
+            lines.append(f"**held before** {self._held_before} (resume or step to go on)")
+        elif self._node:
+            lines.append(f"**node** {self._node}")
+        if self._draft:
+            short = self._draft[:DETAILS_DRAFT_CHARS]
+            more = "…" if len(self._draft) > DETAILS_DRAFT_CHARS else ""
+            lines.append(f"**draft**\n\n{short}{more}")
+        workflow.set_current_details("\n\n".join(lines))
+
     # ------------------------------------------------------------------ inspection
 
     @workflow.query(name="progress")
@@ -563,6 +730,23 @@ class DeepResearchWorkflow:
             sources_found=len(self._retrieved_ids),
             usage=self._total_usage(),
             stop_reason=self._stop_reason,
+            paused=self._paused,
+            held_before=self._held_before,
+        )
+
+    @workflow.query(name="state")
+    def state(self) -> ResearchState:
+        return ResearchState(
+            progress=self.progress(),
+            control=self._control(""),
+            question=self._question,
+            plan=self._plan,
+            draft=self._draft,
+            findings=self._findings,
+            sources=self._numbered(range(1, len(self._sources) + 1)),
+            critiques=self._critiques,
+            feedback_applied=self._feedback_applied,
+            evolution=self._evolution,
         )
 
     @workflow.query(name="evolution")

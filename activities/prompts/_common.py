@@ -26,3 +26,11 @@ def sources_block(sources: list[NumberedSource]) -> str:
         return "<sources>\n(none)\n</sources>"
     lines = [f"[{s.number}] {s.source.title} — {s.source.location}" for s in sources]
     return "<sources>\n" + "\n".join(lines) + "\n</sources>"
+
+
+def feedback_block(notes: list[str]) -> str:
+    """Notes the user sent to the running research; empty when there are none."""
+    if not notes:
+        return ""
+    body = "\n".join(f"- {note}" for note in notes)
+    return f"\n\n<user_feedback>\n{body}\n</user_feedback>"

@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from activities.llm import ChatMessage
-from activities.prompts._common import findings_block, plan_block
+from activities.prompts._common import feedback_block, findings_block, plan_block
 from workflows.models import GapInput
 
 
@@ -20,7 +20,8 @@ SYSTEM = (
     "draft and the findings so far, then name the search questions whose answers would most "
     "improve the draft: a plan section the draft covers thinly or not at all, a claim marked "
     "uncertain, a claim that looks wrong or unsupported. Each question must be specific and "
-    "self-contained (a search engine sees it alone), and must not repeat an earlier question."
+    "self-contained (a search engine sees it alone), and must not repeat an earlier question. "
+    "If the user sent feedback, let it steer which gaps come first."
 )
 
 
@@ -33,6 +34,7 @@ def messages(inp: GapInput) -> list[ChatMessage]:
                 f"Research question:\n{inp.question}\n\n{plan_block(inp.plan)}\n\n"
                 f"<draft>\n{inp.draft}\n</draft>\n\n{findings_block(inp.earlier)}\n\n"
                 f"Give exactly {inp.count} new search question(s)."
+                f"{feedback_block(inp.feedback)}"
             ),
         ),
     ]

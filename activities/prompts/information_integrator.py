@@ -5,7 +5,12 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from activities.llm import ChatMessage
-from activities.prompts._common import findings_block, plan_block, sources_block
+from activities.prompts._common import (
+    feedback_block,
+    findings_block,
+    plan_block,
+    sources_block,
+)
 from workflows.models import IntegratorInput
 
 
@@ -17,7 +22,8 @@ SYSTEM = (
     "You revise a draft research report with new findings. Fill gaps the findings cover, correct "
     "claims they contradict, remove claims they show to be wrong, and keep everything else that "
     "still holds. Keep the findings' citation numbers, like [3], next to the claims they support; "
-    "cite only numbers from the sources list. Return the whole revised draft, not a diff."
+    "cite only numbers from the sources list. Follow the user's feedback, if any, where the "
+    "evidence allows. Return the whole revised draft, not a diff."
 )
 
 
@@ -30,7 +36,7 @@ def messages(inp: IntegratorInput) -> list[ChatMessage]:
                 f"Research question:\n{inp.question}\n\n{plan_block(inp.plan)}\n\n"
                 f"<draft>\n{inp.draft}\n</draft>\n\n"
                 f"New findings:\n{findings_block(inp.new_answers)}"
-                f"\n\n{sources_block(inp.sources)}"
+                f"\n\n{sources_block(inp.sources)}{feedback_block(inp.feedback)}"
             ),
         ),
     ]

@@ -1,0 +1,240 @@
+"""Live inspection and control of a running research, as client.py commands:
+
+progress / state / watch read the workflow's queries; pause / resume / step / break / feedback
+are workflow updates (the caller gets an answer, or a clear rejection); cancel cancels the run
+(its state stays queryable).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Awaitable, Callable
+
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
+from temporalio.service import RPCError, RPCStatusCode
+
+from workflows.config import EVOLUTION_NODE, NODE_NAMES
+from workflows.models import ControlStatus, ResearchProgress, ResearchState
+
+WATCH_SECONDS = 1.0
+DRAFT_VIEW_CHARS = 1500
+
+
+class InspectError(Exception):
+    """One-line reason, exit code 2."""
+
+
+def _target() -> tuple[str, str]:
+    return (
+        os.environ.get("TEMPORAL_ADDRESS", "localhost:7233"),
+        os.environ.get("TEMPORAL_NAMESPACE", "default"),
+    )
+
+
+async def _handle(workflow_id: str) -> tuple[Client, WorkflowHandle]:
+    from client import connect_temporal  # client.py imports this module: import late
+
+    address, namespace = _target()
+    client = await connect_temporal(address, namespace)
+    handle = client.get_workflow_handle(workflow_id)
+    try:
+        await handle.describe()
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise InspectError(f"no workflow {workflow_id} in namespace {namespace}") from None
+        raise
+    return client, handle
+
+
+# ---------------------------------------------------------------- views
+
+
+def progress_line(p: ResearchProgress) -> str:
+    parts = [p.phase]
+    if p.held_before:
+        parts.append(f"HELD before {p.held_before}")
+    elif p.paused:
+        parts.append("pausing")
+    elif p.node:
+        parts.append(p.node)
+    if p.iteration:
+        parts.append(f"iteration {p.iteration}/{p.max_iterations}")
+    if p.quality_history:
+        parts.append(f"quality {p.quality_history[-1]:.2f}")
+    parts.append(f"{p.usage.calls} LLM calls, {p.usage.total_tokens} tokens")
+    if p.stop_reason:
+        parts.append(f"stop: {p.stop_reason}")
+    return " · ".join(parts)
+
+
+def state_view(s: ResearchState) -> str:
+    p = s.progress
+    out = [f"question: {s.question}", f"progress: {progress_line(p)}"]
+    scores = ", ".join(f"{q:.2f}" for q in p.quality_history) or "none yet"
+    out.append(f"quality history: {scores}")
+    control = s.control
+    out.append(
+        f"control: paused={control.paused} held_before={control.held_before or '-'} "
+        f"breakpoints={', '.join(control.breakpoints) or '-'}"
+    )
+    if control.pending_feedback or s.feedback_applied:
+        out.append(f"feedback pending: {control.pending_feedback} applied: {s.feedback_applied}")
+    if s.plan:
+        out.append("plan:\n  " + s.plan.as_text().replace("\n", "\n  "))
+    for qa in s.findings:
+        out.append(f"Q (iteration {qa.iteration}): {qa.question}\n  A: {qa.answer}")
+    if s.critiques:
+        out.append(f"last critique: {s.critiques[-1]}")
+    if s.evolution:
+        out.append(f"self-evolution: {len(s.evolution)} judged variants / merges (use --json)")
+    draft = s.draft[:DRAFT_VIEW_CHARS] + ("…" if len(s.draft) > DRAFT_VIEW_CHARS else "")
+    out.append(f"current draft ({len(s.draft)} characters):\n{draft or '(none yet)'}")
+    out.append(f"sources so far: {len(s.sources)}")
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------- commands
+
+
+async def cmd_progress(args: argparse.Namespace) -> int:
+    _, handle = await _handle(args.id)
+    progress = await handle.query("progress", result_type=ResearchProgress)
+    print(progress.model_dump_json(indent=2) if args.json else progress_line(progress))
+    return 0
+
+
+async def cmd_state(args: argparse.Namespace) -> int:
+    _, handle = await _handle(args.id)
+    state = await handle.query("state", result_type=ResearchState)
+    print(state.model_dump_json(indent=2) if args.json else state_view(state))
+    return 0
+
+
+async def cmd_watch(args: argparse.Namespace) -> int:
+    """Follow a run to its end: one line per change, a redrawn screen in a terminal."""
+    _, handle = await _handle(args.id)
+    tty = sys.stdout.isatty()
+    last = ""
+    while True:
+        description = await handle.describe()
+        running = description.status == WorkflowExecutionStatus.RUNNING
+        try:
+            state = await handle.query("state", result_type=ResearchState)
+        except RPCError:
+            state = None  # no worker to answer queries right now
+        view = state_view(state) if state else "(waiting for a worker to answer)"
+        if tty:
+            sys.stdout.write("\x1b[2J\x1b[H" + f"{args.id} · {description.status.name}\n\n{view}\n")
+            sys.stdout.flush()
+        elif state and (line := progress_line(state.progress)) != last:
+            print(line, flush=True)
+            last = line
+        if not running:
+            status = description.status.name if description.status else "UNKNOWN"
+            print(f"{args.id}: {status.lower()}")
+            return 0 if description.status == WorkflowExecutionStatus.COMPLETED else 1
+        await asyncio.sleep(WATCH_SECONDS)
+
+
+async def _update(
+    args: argparse.Namespace, name: str, argument: str | None = None
+) -> ControlStatus:
+    _, handle = await _handle(args.id)
+    try:
+        if argument is None:
+            return await handle.execute_update(name, result_type=ControlStatus)
+        return await handle.execute_update(name, argument, result_type=ControlStatus)
+    except WorkflowUpdateFailedError as err:
+        reason = str(err.cause) if err.cause else str(err)
+        raise InspectError(f"{name} rejected: {reason}") from None
+    except RPCError as err:
+        raise InspectError(f"{name} failed: {err.message}") from None
+
+
+def _print_status(status: ControlStatus) -> int:
+    print(
+        f"{status.message} (paused={status.paused}, held_before={status.held_before or '-'}, "
+        f"breakpoints={', '.join(status.breakpoints) or '-'})"
+    )
+    return 0
+
+
+def _simple_update(name: str) -> Callable[[argparse.Namespace], Awaitable[int]]:
+    async def run(args: argparse.Namespace) -> int:
+        return _print_status(await _update(args, name))
+
+    return run
+
+
+async def cmd_break(args: argparse.Namespace) -> int:
+    node = args.before
+    if node not in (*NODE_NAMES, EVOLUTION_NODE):
+        raise InspectError(
+            f"unknown node {node!r}: use one of {', '.join((*NODE_NAMES, EVOLUTION_NODE))}"
+        )
+    return _print_status(await _update(args, "clear_break" if args.clear else "break_before", node))
+
+
+async def cmd_feedback(args: argparse.Namespace) -> int:
+    if not args.text.strip():
+        raise InspectError("feedback is empty")
+    return _print_status(await _update(args, "feedback", args.text))
+
+
+async def cmd_cancel(args: argparse.Namespace) -> int:
+    _, handle = await _handle(args.id)
+    await handle.cancel()
+    print(f"cancellation requested for {args.id}; its state stays queryable (client.py state)")
+    return 0
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    def add(
+        name: str, handler: Callable[..., Awaitable[int]], help_text: str
+    ) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text)
+        sub.add_argument("id", help="workflow id")
+        sub.set_defaults(handler=_guarded(handler))
+        return sub
+
+    add("progress", cmd_progress, "phase, node, iteration, quality, usage").add_argument(
+        "--json", action="store_true"
+    )
+    add("state", cmd_state, "plan, questions and answers, current draft, usage").add_argument(
+        "--json", action="store_true"
+    )
+    add("watch", cmd_watch, "follow a run live until it ends")
+    add("pause", _simple_update("pause"), "hold before the next node")
+    add("resume", _simple_update("resume"), "continue a paused or held run")
+    add("step", _simple_update("step"), "run one node, then hold again")
+    brk = add("break", cmd_break, "hold every time the run reaches NODE")
+    brk.add_argument("--before", required=True, metavar="NODE")
+    brk.add_argument("--clear", action="store_true", help="remove that breakpoint")
+    add("feedback", cmd_feedback, "a note the next gap analysis and revision use").add_argument(
+        "text"
+    )
+    add("cancel", cmd_cancel, "cancel the run cleanly")
+
+
+def _guarded(
+    handler: Callable[[argparse.Namespace], Awaitable[int]],
+) -> Callable[..., Awaitable[int]]:
+    """InspectError → the one-line error path of client.py (exit code 2)."""
+
+    async def run(args: argparse.Namespace) -> int:
+        from client import UsageError
+
+        try:
+            return await handler(args)
+        except InspectError as err:
+            raise UsageError(str(err)) from None
+
+    return run
