@@ -221,4 +221,12 @@ if __name__ == "__main__":
     # import `client`) and main() share one set of classes, e.g. UsageError.
     import client
 
-    sys.exit(client.main())
+    try:
+        exit_code = client.main()
+    except SystemExit as leaving:  # argparse and the one-line error path
+        exit_code = leaving.code if isinstance(leaving.code, int) else 1
+    # Leave without interpreter finalisation: the Temporal SDK's native threads can still be
+    # winding down then, and an update's late callback has aborted the process (seen in tests).
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(exit_code)

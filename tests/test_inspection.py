@@ -9,7 +9,12 @@ from collections.abc import Callable
 
 import pytest
 from temporalio.api.sdk.v1 import WorkflowMetadata
-from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.client import (
+    Client,
+    WorkflowFailureError,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
 from temporalio.exceptions import CancelledError
 
 from tests.fake_llm import FakeLLMServer
@@ -150,8 +155,9 @@ async def test_bad_control_input_is_rejected_clearly(
     assert code == 2 and "feedback is empty" in err
     code, _, err = await run_client(client, task_queue, "state", "no-such-run")
     assert code == 2 and "no workflow no-such-run" in err
-    with pytest.raises(Exception, match="unknown node"):
+    with pytest.raises(WorkflowUpdateFailedError) as rejected:
         await handle.execute_update("break_before", "nope")
+    assert "unknown node 'nope'" in str(rejected.value.cause)
 
     await wait_for(handle, lambda p: p.held_before == "report_synthesizer")
     code, _, err = await run_client(client, task_queue, "feedback", handle.id, "too late?")
