@@ -21,7 +21,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import FailureError
 from temporalio.service import RPCError
 
-from observability import inspect_cli
+from observability import inspect_cli, tracing
 from workflows.config import ResearchConfig
 from workflows.models import ResearchProgress, ResearchReport, ResearchRequest
 from workflows.research import WORKFLOW_NAME
@@ -99,7 +99,11 @@ async def connect_temporal(address: str, namespace: str) -> Client:
     """A client with the pydantic data converter, or TemporalUnreachable with one clear line."""
     try:
         return await Client.connect(
-            address, namespace=namespace, data_converter=pydantic_data_converter
+            address,
+            namespace=namespace,
+            data_converter=pydantic_data_converter,
+            # The run's root span (StartWorkflow); a no-op when no tracer provider is set.
+            interceptors=[tracing.RunTracingInterceptor()],
         )
     except RuntimeError as err:
         raise TemporalUnreachable(
@@ -208,12 +212,20 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
+        provider = tracing.configure_tracing(
+            tracing.CLIENT_SERVICE, os.environ, announce=lambda line: print(line, file=sys.stderr)
+        )
+    except tracing.TracingConfigError as err:
+        _fail(str(err), 2)
+    try:
         return asyncio.run(args.handler(args))
     except UsageError as err:
         _fail(str(err), 2)
     except KeyboardInterrupt:
         print("\ninterrupted: the run goes on in Temporal", file=sys.stderr)
         return 130
+    finally:
+        tracing.shutdown_tracing(provider)  # export the root span before the process ends
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 Environment: TEMPORAL_ADDRESS (localhost:7233), TEMPORAL_NAMESPACE (default), TTDR_TASK_QUEUE
 (ttdr); the LLM endpoint (TTDR_LLM_* / OPENAI_*, see activities/llm_settings.py: with none set,
-the embedded llama.cpp model is started); TTDR_CORPUS / TTDR_CACHE_DIR for local search.
+the embedded llama.cpp model is started); TTDR_CORPUS / TTDR_CACHE_DIR for local search;
+OTEL_EXPORTER_OTLP_ENDPOINT / _PROTOCOL / OTEL_SERVICE_NAME for traces (observability/tracing.py).
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
+from opentelemetry.sdk.trace import TracerProvider
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -29,6 +32,7 @@ from activities.search.local_provider import LocalSearch, cache_dir_from_env
 from client import TemporalUnreachable, connect_temporal
 from embedded.llama_server import MODEL_ALIAS, LlamaServer
 from embedded.process import EmbeddedServiceError
+from observability import tracing
 from observability.search_attributes import ensure_search_attributes
 from workflows.research import DeepResearchWorkflow
 
@@ -69,8 +73,13 @@ def build_worker(client: Client, task_queue: str, llm: LLMClient, search: Search
         task_queue=task_queue,
         workflows=[DeepResearchWorkflow],
         activities=activities.all(),
+        # RunActivity:<node> spans with the node's attributes, under the run's trace.
+        interceptors=tracing.worker_interceptors(client),
         # Activities are async and I/O-bound (waiting on the LLM): many can be in flight at once.
         max_concurrent_activities=200,
+        # After a worker crash its sticky queue holds the run's next workflow task until this
+        # timeout (SDK default 10 s); a short one lets another worker take over sooner.
+        sticky_queue_schedule_to_start_timeout=timedelta(seconds=3),
     )
 
 
@@ -110,6 +119,16 @@ def search_from_env(env: Mapping[str, str]) -> SearchProvider:
         raise StartupError(f"local search: {err}") from None
 
 
+def tracing_from_env(env: Mapping[str, str]) -> TracerProvider | None:
+    """OTLP traces when OTEL_EXPORTER_OTLP_ENDPOINT is set (one line says where), else none."""
+    try:
+        return tracing.configure_tracing(
+            tracing.WORKER_SERVICE, env, announce=lambda line: print(line, flush=True)
+        )
+    except tracing.TracingConfigError as err:
+        raise StartupError(str(err)) from None
+
+
 async def run_worker(env: Mapping[str, str]) -> None:
     target = TemporalTarget.from_env(env)
     client = await connect(target)
@@ -139,7 +158,11 @@ def main() -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        asyncio.run(run_worker(os.environ))
+        provider = tracing_from_env(os.environ)
+        try:
+            asyncio.run(run_worker(os.environ))
+        finally:
+            tracing.shutdown_tracing(provider)  # also after SIGTERM: flush the last spans
     except StartupError as err:
         print(f"worker: {err}", file=sys.stderr)
         return 2

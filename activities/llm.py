@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 from temporalio.exceptions import ApplicationError
 
 from activities.llm_settings import LLMSettings, ResponseFormatMode
+from observability import tracing
 from workflows.models import LLMUsage, SamplingParams
 
 log = logging.getLogger(__name__)
@@ -246,6 +247,14 @@ class LLMClient:
     # ------------------------------------------------------------------ transport
 
     async def _post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """One request, traced as one `chat <model>` span under the node's RunActivity span."""
+        with tracing.llm_call_span(body, self.settings.base_url) as call:
+            data = await self._send(body, call)
+            usage = _usage_of(data, body)
+            call.record_response(data, usage.input_tokens, usage.output_tokens)
+            return data
+
+    async def _send(self, body: dict[str, Any], call: tracing.LLMCallSpan) -> dict[str, Any]:
         url = f"{self.settings.base_url}/chat/completions"
         headers = {"Content-Type": "application/json"}
         if self.settings.api_key is not None:
@@ -262,6 +271,7 @@ class LLMClient:
                 f"cannot reach the LLM at {self.settings.base_url}: {type(err).__name__}: {err}",
                 type="LLMUnavailable",
             ) from None
+        call.record_status(response.status_code)
         if response.status_code == 200:
             try:
                 data = response.json()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable
 from datetime import timedelta
+from functools import partial
 from typing import TypeVar
 
 from temporalio import workflow
@@ -227,9 +228,7 @@ class DeepResearchWorkflow:
         if not questions:
             return None
 
-        answers = await asyncio.gather(
-            *(self._answer(question, q, iteration, item) for item, q in enumerate(questions, 1))
-        )
+        answers = await self._answer_all(question, questions, iteration)
         # Recorded in question order, not completion order: the same run reads the same.
         new_pairs = [
             self._record_finding(iteration, q, text)
@@ -306,35 +305,59 @@ class DeepResearchWorkflow:
         )
         return asked.questions or []
 
-    async def _answer(self, question: str, search_question: str, iteration: int, item: int) -> str:
-        """One search question's answer (the answers unit), citing run-wide source numbers."""
-        cited_by_variants: set[int] = set()
+    async def _answer_all(self, question: str, questions: list[str], iteration: int) -> list[str]:
+        """The answers unit for every question of a step, citing run-wide source numbers.
 
-        def globalise(out: RetrievalOutput) -> UnitDraft:
-            text = self._globalise(out)
-            cited_by_variants.update(cited_numbers(text))
-            return UnitDraft(text=text)
-
-        answer = await self._unit(
-            "answers",
-            lambda sampling: RetrievalInput(
-                question=question,
-                search_question=search_question,
-                top_k=self._config.search_results_per_question,
-                iteration=iteration,
-                sampling=sampling,
-            ),
-            RetrievalOutput,
-            globalise,
-            lambda: EvolutionContext(
-                unit="answers",
-                question=question,
-                search_question=search_question,
-                sources=self._numbered(sorted(cited_by_variants)),
-            ),
-            item=item,
+        All variants of all questions are sampled at once; their sources then get run-wide
+        numbers in (question, variant) order — never in completion order, so the same answers
+        always give the same report — and each question's variants evolve on their own.
+        """
+        sampled = await asyncio.gather(
+            *(
+                self._sample(
+                    "answers",
+                    partial(self._retrieval_input, question, q, iteration),
+                    RetrievalOutput,
+                    item,
+                )
+                for item, q in enumerate(questions, 1)
+            )
         )
-        return answer.text or ""
+        candidates = [[UnitDraft(text=self._globalise(out)) for out in outs] for outs in sampled]
+        answers = await asyncio.gather(
+            *(
+                self._evolve(
+                    "answers",
+                    variants,
+                    partial(self._answers_context, question, q, variants),
+                    item,
+                )
+                for item, (q, variants) in enumerate(zip(questions, candidates, strict=True), 1)
+            )
+        )
+        return [answer.text or "" for answer in answers]
+
+    def _retrieval_input(
+        self, question: str, search_question: str, iteration: int, sampling: SamplingParams
+    ) -> RetrievalInput:
+        return RetrievalInput(
+            question=question,
+            search_question=search_question,
+            top_k=self._config.search_results_per_question,
+            iteration=iteration,
+            sampling=sampling,
+        )
+
+    def _answers_context(
+        self, question: str, search_question: str, variants: list[UnitDraft]
+    ) -> EvolutionContext:
+        cited = {n for variant in variants for n in cited_numbers(variant.text or "")}
+        return EvolutionContext(
+            unit="answers",
+            question=question,
+            search_question=search_question,
+            sources=self._numbered(sorted(cited)),
+        )
 
     # ------------------------------------------------------------------ units and evolution
 
@@ -348,32 +371,54 @@ class DeepResearchWorkflow:
         *,
         item: int = 1,
     ) -> UnitDraft:
-        """Produce one unit's output: one call, or self-evolution when configured.
+        """Produce one unit's output: one call, or self-evolution when configured."""
+        outputs = await self._sample(unit, make_input, output_type, item)
+        return await self._evolve(unit, [to_candidate(out) for out in outputs], make_context, item)
 
-        Variants are sampled in parallel and turned into candidates in variant order (so
-        numbering never depends on which finished first); each variant is then judged and
-        revised s times on its own chain, and the chains meet only at the merge. Critical
-        path: 1 + 2s + 1 calls, whatever k is.
-        """
-        evolution = self._config.evolution.for_unit(unit)
+    async def _sample(
+        self,
+        unit: EvolvableUnit,
+        make_input: Callable[[SamplingParams], BaseModel],
+        output_type: type[Out],
+        item: int,
+    ) -> list[Out]:
+        """The unit's k variants, sampled in parallel by its own node, in variant order."""
         node = UNIT_NODE[unit]
-        k = evolution.variants
-        outputs = await asyncio.gather(
-            *(
-                self._execute(
-                    node,
-                    node,
-                    lambda v=v: make_input(self._sampling(variant=v)),
-                    output_type,
-                    detail=self._detail(unit, item, f"variant {v}/{k}" if k > 1 else ""),
+        k = self._config.evolution.for_unit(unit).variants
+        return list(
+            await asyncio.gather(
+                *(
+                    self._execute(
+                        node,
+                        node,
+                        partial(self._variant_input, make_input, v),
+                        output_type,
+                        detail=self._detail(unit, item, f"variant {v}/{k}" if k > 1 else ""),
+                    )
+                    for v in range(1, k + 1)
                 )
-                for v in range(1, k + 1)
             )
         )
-        candidates = [to_candidate(out) for out in outputs]
+
+    def _variant_input(
+        self, make_input: Callable[[SamplingParams], BaseModel], variant: int
+    ) -> BaseModel:
+        return make_input(self._sampling(variant=variant))
+
+    async def _evolve(
+        self,
+        unit: EvolvableUnit,
+        candidates: list[UnitDraft],
+        make_context: Callable[[], EvolutionContext],
+        item: int,
+    ) -> UnitDraft:
+        """Self-evolution of sampled variants: each is judged and revised s times on its own
+        chain, and the chains meet only at the merge. Critical path: 1 + 2s + 1 calls (with
+        the sampling), whatever k is. Without evolution the single variant is the output."""
+        evolution = self._config.evolution.for_unit(unit)
         if not evolution.enabled:
             return candidates[0]
-
+        k = evolution.variants
         context = make_context()
         refined = await asyncio.gather(
             *(
@@ -385,7 +430,7 @@ class DeepResearchWorkflow:
             return refined[0].candidate
         merged = await self._execute(
             evolution_activity(unit, "merge"),
-            node,
+            UNIT_NODE[unit],
             lambda: MergeInput(context=context, candidates=refined, sampling=self._sampling()),
             UnitDraftOutput,
             detail=self._detail(unit, item, f"merge of {k}"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from activities.llm import ChatMessage
-from activities.prompts._common import UNTRUSTED_NOTE, findings_block, plan_block
+from activities.prompts._common import UNTRUSTED_NOTE, Score, findings_block, plan_block
 from activities.prompts.gap_analyzer import GapAnswer
 from activities.prompts.report_synthesizer import ReportAnswer
 from activities.prompts.research_planner import PlanAnswer
@@ -24,7 +24,8 @@ from workflows.models import (
 
 class VariantCritique(BaseModel):
     critique: str = Field(max_length=1000, description="concrete weaknesses and how to fix them")
-    score: int = Field(ge=0, le=10, description="fitness: 0 = useless, 10 = excellent")
+    # An enum, not a range: llama.cpp enforces enums in its grammar but not int bounds.
+    score: Score = Field(description="fitness: 0 = useless, 10 = excellent")
 
 
 # Distinct names per unit and step, so logs, providers' dashboards and tests can tell them apart.

@@ -10,6 +10,7 @@ from pathlib import Path
 from activities.search.base import SearchResult
 from activities.search.demo_corpus import materialise_demo_corpus
 from activities.search.local_index import LocalIndex
+from observability import tracing
 
 
 def cache_dir_from_env(env: Mapping[str, str]) -> Path:
@@ -37,8 +38,10 @@ class LocalSearch:
         return cls(LocalIndex.open(corpus_roots_from_env(env, cache_dir), cache_dir / "index"))
 
     async def search(self, query: str, k: int) -> list[SearchResult]:
-        # bm25s scoring is CPU work: keep it off the worker's event loop.
-        hits = await asyncio.to_thread(self._index.search, query, k)
+        with tracing.search_span(self.name, query, k) as span:
+            # bm25s scoring is CPU work: keep it off the worker's event loop.
+            hits = await asyncio.to_thread(self._index.search, query, k)
+            span.set_attribute("ttdr.search.result_count", len(hits))
         return [
             SearchResult(
                 id=hit.passage.id,
