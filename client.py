@@ -21,7 +21,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import FailureError
 from temporalio.service import RPCError
 
-from observability import inspect_cli, tracing
+from observability import inspect_cli, replay_cli, tracing
 from workflows.config import ResearchConfig
 from workflows.models import ResearchProgress, ResearchReport, ResearchRequest
 from workflows.research import WORKFLOW_NAME
@@ -206,6 +206,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--no-wait", action="store_true", help="start the run and exit")
     run.set_defaults(handler=research)
     inspect_cli.register(commands)
+    replay_cli.register(commands)
     return top
 
 

@@ -54,6 +54,7 @@ async def test_short_research_with_the_real_local_model(
         max_output_tokens=200,
         temperature=0.2,
         json_repair_attempts=2,
+        evolution="off",  # the demo runs the "cheap" profile on this model
     )
     request = ResearchRequest(question="What does the Python with statement do?", config=config)
     async with build_worker(client, queue, llm, local_search):
