@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 
+import pytest
 from temporalio.client import Client
 
 from tests.fake_llm import FakeLLMServer
@@ -163,7 +164,12 @@ async def test_llm_call_budget_ends_loop_with_a_report_that_says_so(
     # 2 (plan, draft) + 2 iterations x 4 calls + 1 report = 11 calls; the third iteration
     # would not fit, so the run stops after two and still writes its report.
     report = await run_research(
-        client, task_queue, max_iterations=10, questions_per_iteration=1, max_llm_calls=12
+        client,
+        task_queue,
+        max_iterations=10,
+        questions_per_iteration=1,
+        max_llm_calls=12,
+        json_repair_attempts=0,  # with re-asks, the budget also reserves one per call
     )
 
     assert report.stop_reason == "llm_call_budget"
@@ -171,3 +177,29 @@ async def test_llm_call_budget_ends_loop_with_a_report_that_says_so(
     assert report.usage_total.calls <= 12
     assert fake_server.count() <= 12
     assert "stopped early" in report.markdown
+
+
+@pytest.mark.parametrize(("re_asks", "iterations"), [(0, 2), (1, 1)])
+async def test_budget_reserves_room_for_re_asks(
+    client: Client,
+    task_queue: str,
+    fake_server: FakeLLMServer,
+    script: Script,
+    re_asks: int,
+    iterations: int,
+) -> None:
+    # An iteration (4 calls) plus the report (1) cost 5, or 10 if every call is re-asked once.
+    # After plan and draft (2 calls), a budget of 14 fits two iterations without re-asks
+    # (2+4+5 <= 14) but only one when re-asks must stay affordable (2+4+10 > 14).
+    report = await run_research(
+        client,
+        task_queue,
+        max_iterations=10,
+        questions_per_iteration=1,
+        max_llm_calls=14,
+        json_repair_attempts=re_asks,
+    )
+
+    assert report.iterations == iterations
+    assert report.stop_reason == "llm_call_budget"
+    assert report.usage_total.calls <= 14

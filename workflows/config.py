@@ -195,7 +195,7 @@ class ResearchConfig(_Strict):
             raise ValueError(
                 f"max_llm_calls={self.max_llm_calls} cannot fit a single iteration: plan, "
                 f"draft, one loop step with {self.questions_per_iteration} question(s) and the "
-                f"report need at least {needed} calls with this evolution setting"
+                f"report need at least {needed} calls with these evolution and re-ask settings"
             )
         return self
 
@@ -220,7 +220,7 @@ def report_calls(config: ResearchConfig) -> int:
 
 
 def minimum_llm_calls(config: ResearchConfig) -> int:
-    """research_planner + draft_generator + one iteration + report_synthesizer."""
-    return (
-        config.evolution.plan.llm_calls() + 1 + calls_per_iteration(config) + report_calls(config)
-    )
+    """research_planner + draft_generator + one iteration + report_synthesizer, in the worst
+    case: every call re-asked json_repair_attempts times after a malformed answer."""
+    calls = config.evolution.plan.llm_calls() + 1 + calls_per_iteration(config)
+    return (calls + report_calls(config)) * config.max_calls_per_node_call()

@@ -586,7 +586,10 @@ class DeepResearchWorkflow:
         keeping what the report needs."""
         config = self._config
         used = self._total_usage()
-        calls_needed = calls_per_iteration(config) + report_calls(config)
+        # Worst case: every call of the iteration and the report re-asked after a bad answer.
+        calls_needed = (
+            calls_per_iteration(config) + report_calls(config)
+        ) * config.max_calls_per_node_call()
         if used.calls + calls_needed > config.max_llm_calls:
             return "llm_call_budget"
         tokens_per_call = used.total_tokens / used.calls if used.calls else 0
