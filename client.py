@@ -124,13 +124,15 @@ def describe_progress(p: ResearchProgress) -> str:
     return " · ".join(parts)
 
 
-async def follow(handle: WorkflowHandle[object, ResearchReport]) -> ResearchReport:
-    """Print progress lines as the run moves on, then return its result."""
+async def follow(client: Client, handle: WorkflowHandle[object, ResearchReport]) -> ResearchReport:
+    """Print progress lines as the run moves on, then return its result (following the run
+    through continue-as-new: queries go to the latest run of the workflow id)."""
+    latest = client.get_workflow_handle(handle.id)
     result = asyncio.ensure_future(handle.result())
     last = ""
     while not result.done():
         try:
-            progress = await handle.query("progress", result_type=ResearchProgress)
+            progress = await latest.query("progress", result_type=ResearchProgress)
             line = describe_progress(progress)
             if line != last:
                 print(f"  {line}", flush=True)
@@ -180,7 +182,7 @@ async def research(args: argparse.Namespace) -> int:
     if args.no_wait:
         return 0
     try:
-        report = await follow(handle)
+        report = await follow(client, handle)
     except WorkflowFailureError as err:
         print(f"error: research {workflow_id} failed: {root_cause(err)}", file=sys.stderr)
         return 1

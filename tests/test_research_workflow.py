@@ -203,3 +203,33 @@ async def test_budget_reserves_room_for_re_asks(
     assert report.iterations == iterations
     assert report.stop_reason == "llm_call_budget"
     assert report.usage_total.calls <= 14
+
+
+async def test_long_run_continues_as_new_and_keeps_its_state(
+    client: Client, task_queue: str, fake_server: FakeLLMServer, script: Script
+) -> None:
+    script.judge_scores = [1, 2, 3, 4, 5]
+    workflow_id = f"test-can-{uuid.uuid4().hex[:8]}"
+    request = ResearchRequest(
+        question=QUESTION,
+        config=ResearchConfig.model_validate(
+            {"max_iterations": 5, "continue_as_new_every": 2, "evolution": "off"}
+        ),
+    )
+    report = await client.execute_workflow(
+        WORKFLOW_NAME, request, id=workflow_id, task_queue=task_queue, result_type=ResearchReport
+    )
+
+    # Three runs (iterations 1-2, 3-4, 5) make one research, as if it had never been cut.
+    runs = [w async for w in client.list_workflows(f'WorkflowId = "{workflow_id}"')]
+    assert len(runs) == 3
+    assert report.iterations == 5
+    assert report.quality_history == [0.1, 0.2, 0.3, 0.4, 0.5]
+    assert report.usage_by_node["gap_analyzer"].calls == 5
+    assert report.usage_by_node["research_planner"].calls == 1
+    assert fake_server.count("PlanAnswer") == 1 and fake_server.count("DraftAnswer") == 1
+    body = report.markdown.split("## Sources")[0]
+    assert sorted(cited_numbers(body)) == list(range(1, len(report.sources) + 1))
+    # The last run still sees the first run's findings.
+    gaps = fake_server.calls("GapAnswer")
+    assert "(round 1, part 1" in gaps[4].prompt

@@ -185,6 +185,12 @@ class ResearchConfig(_Strict):
         1, ge=0, le=3, description="re-asks after a malformed structured answer"
     )
     evolution: EvolutionConfig = EvolutionConfig()
+    continue_as_new_every: int = Field(
+        0,
+        ge=0,
+        le=30,
+        description="continue as new after this many iterations (0: when the server suggests)",
+    )
     timeouts: NodeTimeouts = NodeTimeouts()
     retry: RetryConfig = RetryConfig()
 

@@ -27,6 +27,8 @@ class _Model(BaseModel):
 class ResearchRequest(_Model):
     question: str
     config: ResearchConfig = ResearchConfig()
+    # Set only by the workflow itself when it continues as new: the state it carries over.
+    resume: ResearchCheckpoint | None = None
 
     @field_validator("question")
     @classmethod
@@ -360,3 +362,28 @@ class ResearchReport(_Model):
     usage_by_node: dict[str, LLMUsage]
     usage_total: LLMUsage
     evolution: list[EvolutionRecord] = []
+
+
+class ResearchCheckpoint(_Model):
+    """Everything a run carries into its continuation when it continues as new (a fresh
+    history), so that a long run's history stays far below Temporal's limits."""
+
+    next_iteration: int
+    plan: ResearchPlan
+    draft: str
+    findings: list[QAPair]
+    sources: list[Source]
+    retrieved_ids: list[str]
+    usage_by_node: dict[str, LLMUsage]
+    quality_history: list[float]
+    critiques: list[str]
+    evolution: list[EvolutionRecord]
+    calls_started: int
+    breakpoints: list[str]
+    pending_feedback: list[str]
+    feedback_applied: list[str]
+    paused: bool
+    continued: int = Field(description="how many times the run has continued as new")
+
+
+ResearchRequest.model_rebuild()

@@ -62,6 +62,7 @@ with workflow.unsafe.imports_passed_through():
         QAPair,
         ReportInput,
         ReportOutput,
+        ResearchCheckpoint,
         ResearchPlan,
         ResearchProgress,
         ResearchReport,
@@ -116,6 +117,7 @@ class DeepResearchWorkflow:
         self._breakpoints: set[str] = set()
         self._feedback: list[str] = []
         self._feedback_applied: list[str] = []
+        self._continued = 0
 
     # ------------------------------------------------------------------ the loop
 
@@ -124,8 +126,15 @@ class DeepResearchWorkflow:
         config = self._config = request.config
         question = self._question = request.question
         self._max_iterations = config.max_iterations
-        self._set_phase("planning")
+        if request.resume is not None:
+            # A continuation (continue-as-new): the plan and the draft exist already.
+            self._restore(request.resume)
+            self._set_phase("denoising")
+            plan, draft = request.resume.plan, request.resume.draft
+            draft = await self._denoise(question, plan, draft, request.resume.next_iteration)
+            return await self._report(question, plan, draft)
 
+        self._set_phase("planning")
         plan_draft = await self._unit(
             "plan",
             lambda sampling: PlannerInput(question=question, sampling=sampling),
@@ -147,8 +156,11 @@ class DeepResearchWorkflow:
         self._draft = draft
 
         self._set_phase("denoising")
-        draft = await self._denoise(question, plan, draft)
+        draft = await self._denoise(question, plan, draft, 1)
+        return await self._report(question, plan, draft)
 
+    async def _report(self, question: str, plan: ResearchPlan, draft: str) -> ResearchReport:
+        """The report unit, then the citation check and the result."""
         self._set_phase("reporting")
         registry = self._numbered(range(1, len(self._sources) + 1))
         stop_note = self._stop_note()
@@ -194,10 +206,20 @@ class DeepResearchWorkflow:
             evolution=self._evolution,
         )
 
-    async def _denoise(self, question: str, plan: ResearchPlan, draft: str) -> str:
+    async def _denoise(self, question: str, plan: ResearchPlan, draft: str, first: int) -> str:
         """Denoising steps R_{t-1} → R_t until the judge, the threshold or a bound stops it."""
         config = self._config
-        for iteration in range(1, config.max_iterations + 1):
+        for iteration in range(first, config.max_iterations + 1):
+            if iteration > first and self._should_continue_as_new(iteration - first):
+                # Handlers (updates) must be done before the run hands over to its successor.
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(
+                    ResearchRequest(
+                        question=question,
+                        config=config,
+                        resume=self._checkpoint_state(iteration, plan, draft),
+                    )
+                )
             if stop := self._budget_stop():
                 self._stop_reason = stop
                 return draft
@@ -659,6 +681,54 @@ class DeepResearchWorkflow:
         for usage in self._usage.values():
             total = total.plus(usage)
         return total
+
+    # ------------------------------------------------------------------ continue-as-new
+
+    def _should_continue_as_new(self, iterations_in_this_run: int) -> bool:
+        every = self._config.continue_as_new_every
+        if every and iterations_in_this_run >= every:
+            return True
+        return workflow.info().is_continue_as_new_suggested()
+
+    def _checkpoint_state(
+        self, next_iteration: int, plan: ResearchPlan, draft: str
+    ) -> ResearchCheckpoint:
+        return ResearchCheckpoint(
+            next_iteration=next_iteration,
+            plan=plan,
+            draft=draft,
+            findings=self._findings,
+            sources=self._sources,
+            retrieved_ids=sorted(self._retrieved_ids),
+            usage_by_node=self._usage,
+            quality_history=self._quality,
+            critiques=self._critiques,
+            evolution=self._evolution,
+            calls_started=self._calls_started,
+            breakpoints=sorted(self._breakpoints),
+            pending_feedback=self._feedback,
+            feedback_applied=self._feedback_applied,
+            paused=self._paused,
+            continued=self._continued + 1,
+        )
+
+    def _restore(self, saved: ResearchCheckpoint) -> None:
+        self._plan, self._draft = saved.plan, saved.draft
+        self._iteration = saved.next_iteration - 1
+        self._findings = list(saved.findings)
+        self._sources = list(saved.sources)
+        self._source_numbers = {s.id: n for n, s in enumerate(self._sources, 1)}
+        self._retrieved_ids = set(saved.retrieved_ids)
+        self._usage = dict(saved.usage_by_node)
+        self._quality = list(saved.quality_history)
+        self._critiques = list(saved.critiques)
+        self._evolution = list(saved.evolution)
+        self._calls_started = saved.calls_started
+        self._breakpoints = set(saved.breakpoints)
+        self._feedback = list(saved.pending_feedback)
+        self._feedback_applied = list(saved.feedback_applied)
+        self._paused = saved.paused
+        self._continued = saved.continued
 
     # ------------------------------------------------------------------ live control
 
