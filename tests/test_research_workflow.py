@@ -233,3 +233,16 @@ async def test_long_run_continues_as_new_and_keeps_its_state(
     # The last run still sees the first run's findings.
     gaps = fake_server.calls("GapAnswer")
     assert "(round 1, part 1" in gaps[4].prompt
+
+
+async def test_runaway_model_output_is_cut_with_a_note(
+    client: Client, task_queue: str, fake_server: FakeLLMServer, script: Script
+) -> None:
+    fake_server.respond("IntegratorAnswer", lambda _: {"draft": "# Draft\n\n" + "word " * 40_000})
+    fake_server.respond("RetrievalAnswer", lambda _: {"answer": "fact [1] " * 5_000})
+    report = await run_research(client, task_queue, max_iterations=1, questions_per_iteration=1)
+
+    judged = fake_server.calls("JudgeAnswer")[0].prompt
+    assert "[… cut: " in judged and len(judged) < 70_000
+    assert "[… cut: " in fake_server.calls("ReportAnswer")[0].prompt
+    assert report.iterations == 1

@@ -15,6 +15,16 @@ from workflows.config import EvolutionStep, EvolvableUnit, ResearchConfig
 
 MAX_QUESTION_CHARS = 2000
 QUOTE_MAX_CHARS = 300
+# What the run keeps of a model's text: every later prompt and the history carry it, so a
+# runaway completion is cut (with a note) instead of growing payloads towards Temporal's limits.
+ANSWER_MAX_CHARS = 8_000
+DRAFT_MAX_CHARS = 60_000
+
+
+def cap_text(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}\n\n[… cut: {len(text) - limit} more characters were dropped]"
 
 
 class _Model(BaseModel):

@@ -39,7 +39,9 @@ with workflow.unsafe.imports_passed_through():
         report_calls,
     )
     from workflows.models import (
+        ANSWER_MAX_CHARS,
         CRITIQUE_KEPT_CHARS,
+        DRAFT_MAX_CHARS,
         Assessment,
         AssessorInput,
         ControlStatus,
@@ -78,6 +80,7 @@ with workflow.unsafe.imports_passed_through():
         UnitDraft,
         UnitDraftOutput,
         VariantVerdict,
+        cap_text,
     )
     from workflows.visibility import ITERATION, PHASE, QUALITY
 
@@ -153,7 +156,7 @@ class DeepResearchWorkflow:
                 DraftOutput,
             )
         ).draft
-        self._draft = draft
+        draft = self._draft = cap_text(draft, DRAFT_MAX_CHARS)
 
         self._set_phase("denoising")
         draft = await self._denoise(question, plan, draft, 1)
@@ -272,7 +275,7 @@ class DeepResearchWorkflow:
             ),
             IntegratorOutput,
         )
-        self._draft = revised.draft
+        self._draft = cap_text(revised.draft, DRAFT_MAX_CHARS)
         # Feedback shaped this iteration's questions and revision: it is applied now.
         self._feedback_applied.extend(self._feedback)
         self._feedback = []
@@ -283,7 +286,7 @@ class DeepResearchWorkflow:
             lambda: AssessorInput(
                 question=question,
                 plan=plan,
-                draft=revised.draft,
+                draft=self._draft,
                 iteration=iteration,
                 max_iterations=config.max_iterations,
                 sampling=self._sampling(judge=True),
@@ -294,7 +297,7 @@ class DeepResearchWorkflow:
         self._critiques.append(verdict.critique[:CRITIQUE_KEPT_CHARS])
         workflow.upsert_search_attributes([QUALITY.value_set(verdict.score)])
         self._update_details()
-        return revised.draft, verdict
+        return self._draft, verdict
 
     async def _ask_questions(
         self, question: str, plan: ResearchPlan, draft: str, iteration: int
@@ -643,7 +646,7 @@ class DeepResearchWorkflow:
         """Keep an answer; a citation that is not a registered source (a revision or merge
         may invent one) is dropped here."""
         known = {n: n for n in range(1, len(self._sources) + 1)}
-        checked, _ = remap_citations(text, known)
+        checked, _ = remap_citations(cap_text(text, ANSWER_MAX_CHARS), known)
         pair = QAPair(
             iteration=iteration,
             question=question,
