@@ -213,3 +213,6 @@ async def test_cancel_stops_the_run_and_keeps_its_state(
     state = await handle.query("state", result_type=ResearchState)
     assert state.plan is not None and state.draft.startswith("# Draft")
     assert state.progress.iteration == 1
+    # The in-flight gap analysis was cancelled (through its heartbeats), not left running.
+    history = await handle.fetch_history()
+    assert any(e.HasField("activity_task_canceled_event_attributes") for e in history.events)

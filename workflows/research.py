@@ -21,6 +21,7 @@ from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
@@ -584,6 +585,9 @@ class DeepResearchWorkflow:
                 maximum_interval=timedelta(seconds=retry.maximum_interval_seconds),
             ),
             summary=summary,
+            # On cancel, wait until the activity has stopped its call (the cancellation reaches
+            # it through its heartbeats), so a cancelled run leaves no call running.
+            cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         )
         usage = getattr(result, "usage", LLMUsage())
         self._usage[activity_name] = self._usage.get(activity_name, LLMUsage()).plus(usage)
