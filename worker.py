@@ -2,7 +2,8 @@
 
 Environment: TEMPORAL_ADDRESS (localhost:7233), TEMPORAL_NAMESPACE (default), TTDR_TASK_QUEUE
 (ttdr); the LLM endpoint (TTDR_LLM_* / OPENAI_*, see activities/llm_settings.py: with none set,
-the embedded llama.cpp model is started); TTDR_CORPUS / TTDR_CACHE_DIR for local search;
+the embedded llama.cpp model is started); TTDR_SEARCH (providers, default local; see
+activities/search/chain.py) and TTDR_CORPUS / TTDR_CACHE_DIR for local search;
 OTEL_EXPORTER_OTLP_ENDPOINT / _PROTOCOL / OTEL_SERVICE_NAME for traces (observability/tracing.py).
 """
 
@@ -26,9 +27,11 @@ from temporalio.worker import Worker
 from activities.llm import LLMClient
 from activities.llm_settings import LLMConfigError, LLMSettings
 from activities.nodes import ResearchActivities
+from activities.search import chain
 from activities.search.base import SearchProvider
 from activities.search.local_index import CorpusError
-from activities.search.local_provider import LocalSearch, cache_dir_from_env
+from activities.search.local_provider import cache_dir_from_env
+from activities.search.web import SearchConfigError
 from client import TemporalUnreachable, connect_temporal
 from embedded.llama_server import MODEL_ALIAS, LlamaServer
 from embedded.process import EmbeddedServiceError
@@ -113,8 +116,11 @@ async def llm_client_from_env(env: Mapping[str, str], log_dir: Path) -> AsyncIte
 
 
 def search_from_env(env: Mapping[str, str]) -> SearchProvider:
+    """TTDR_SEARCH (ordered providers, default `local`); see activities/search/chain.py."""
     try:
-        return LocalSearch.from_env(env)
+        return chain.search_from_env(env)
+    except SearchConfigError as err:
+        raise StartupError(f"search: {err}") from None
     except CorpusError as err:
         raise StartupError(f"local search: {err}") from None
 

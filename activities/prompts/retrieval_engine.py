@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from pydantic import BaseModel, Field
 
 from activities.llm import ChatMessage
@@ -22,8 +24,18 @@ SYSTEM = (
 
 
 def document_block(number: int, title: str, location: str, text: str) -> str:
-    header = f'<document number="{number}" title="{title}" location="{location}">'
-    return f"{header}\n{text}\n</document>"
+    """Retrieved (untrusted) text between delimiters it cannot forge: a page that writes
+    `</document>` or a title with quotes cannot end the block and pose as instructions."""
+    header = f'<document number="{number}" title="{_attr(title)}" location="{_attr(location)}">'
+    return f"{header}\n{_body(text)}\n</document>"
+
+
+def _attr(value: str) -> str:
+    return " ".join(value.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;").split())
+
+
+def _body(text: str) -> str:
+    return re.sub(r"<(/?)document", r"&lt;\1document", text, flags=re.IGNORECASE)
 
 
 def messages(inp: RetrievalInput, documents: list[str]) -> list[ChatMessage]:
