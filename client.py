@@ -112,18 +112,6 @@ async def connect_temporal(address: str, namespace: str) -> Client:
         ) from None
 
 
-def describe_progress(p: ResearchProgress) -> str:
-    parts = [p.phase]
-    if p.node:
-        parts.append(p.node)
-    if p.iteration:
-        parts.append(f"iteration {p.iteration}/{p.max_iterations}")
-    if p.quality_history:
-        parts.append(f"quality {p.quality_history[-1]:.2f}")
-    parts.append(f"{p.usage.calls} LLM calls, {p.usage.total_tokens} tokens")
-    return " · ".join(parts)
-
-
 async def follow(client: Client, handle: WorkflowHandle[object, ResearchReport]) -> ResearchReport:
     """Print progress lines as the run moves on, then return its result (following the run
     through continue-as-new: queries go to the latest run of the workflow id)."""
@@ -133,7 +121,7 @@ async def follow(client: Client, handle: WorkflowHandle[object, ResearchReport])
     while not result.done():
         try:
             progress = await latest.query("progress", result_type=ResearchProgress)
-            line = describe_progress(progress)
+            line = inspect_cli.progress_line(progress)
             if line != last:
                 print(f"  {line}", flush=True)
                 last = line
