@@ -162,6 +162,8 @@ async def research(args: argparse.Namespace) -> int:
             id=workflow_id,
             task_queue=task_queue,
             result_type=ResearchReport,
+            # Shown as the run's summary in the Web UI's list and detail pages.
+            static_summary=request.question[:200],
         )
     except RPCError as err:
         raise UsageError(f"could not start workflow {workflow_id}: {err.message}") from None

@@ -171,7 +171,7 @@ class ResearchConfig(_Strict):
         2, ge=1, le=8, description="search questions per step, answered in parallel"
     )
     search_results_per_question: int = Field(5, ge=1, le=20)
-    max_llm_calls: int = Field(200, ge=1, le=5000, description="LLM-call budget of the whole run")
+    max_llm_calls: int = Field(500, ge=1, le=20_000, description="LLM-call budget of the whole run")
     max_total_tokens: int = Field(
         2_000_000, ge=1000, le=100_000_000, description="token budget (input + output)"
     )

@@ -570,7 +570,8 @@ class DeepResearchWorkflow:
         self._node = activity_name
         self._update_details()
         where = f"iteration {self._iteration}" if self._phase == "denoising" else self._phase
-        summary = " · ".join(part for part in (activity_name, where, detail) if part)
+        # The Web UI shows the activity type next to the summary: the summary adds the rest.
+        summary = " · ".join(part for part in (where, detail) if part)
         retry = config.retry
         result = await workflow.execute_activity(
             activity_name,
