@@ -423,6 +423,9 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, like the real API (clients pool connections)
     server_version = "FakeLLM/1.0"
     timeout = 60  # idle keep-alive connections release their thread eventually
+    # Headers and body go out in two writes: without TCP_NODELAY the body waits ~40 ms for the
+    # client's delayed ACK (measured in bench/RESULTS.md), a latency no real API adds.
+    disable_nagle_algorithm = True
     server: _HTTPServer
 
     def log_message(self, format: str, *args: Any) -> None:
