@@ -490,6 +490,10 @@ class FakeLLMServer:
         self._address = (host, port)
         self._lock = threading.Lock()
         self._stopping = threading.Event()  # wakes sleeping handlers on stop()
+        # Requests that arrived before a reset() must not reach the new responders: a late
+        # answer to a cancelled test's request would consume a later test's scripted answers.
+        self._generation = 0
+        self._wakeup = threading.Event()
         self._records: list[RecordedRequest] = []
         self._responders: dict[str | None, Responder] = {}
         self._faults: list[_Fault] = []
@@ -518,6 +522,7 @@ class FakeLLMServer:
         if self._httpd is None:
             return
         self._stopping.set()
+        self._wakeup.set()
         self._httpd.shutdown()
         self._httpd.server_close()
         if self._thread is not None:
@@ -578,6 +583,9 @@ class FakeLLMServer:
 
     def reset(self) -> None:
         with self._lock:
+            self._generation += 1
+            self._wakeup.set()  # sleeping handlers of the old generation give up now
+            self._wakeup = threading.Event()
             self._records.clear()
             self._responders.clear()
             self._faults.clear()
@@ -675,8 +683,12 @@ class FakeLLMServer:
         if body.get("stream"):
             return fail(400, error_body(400, "stream=true is not supported by the fake server"))
 
+        with self._lock:
+            generation, wakeup = self._generation, self._wakeup
         if (delay := self._delay_for(name)) > 0:
-            self._stopping.wait(delay)
+            wakeup.wait(delay)
+        if generation != self._generation or self._stopping.is_set():
+            return fail(503, error_body(503, "the fake server was reset during this request"))
         if (fault := self._take_fault(name)) is not None:
             record.fault = fault.kind
             if fault.kind == "disconnect":
@@ -684,7 +696,9 @@ class FakeLLMServer:
                 return self._finish(record, 0)
             if fault.kind == "status":
                 return fail(fault.status, fault.body or error_body(fault.status), fault.headers)
-            self._stopping.wait(fault.seconds)  # hang, then answer normally
+            wakeup.wait(fault.seconds)  # hang, then answer normally
+            if generation != self._generation or self._stopping.is_set():
+                return fail(503, error_body(503, "the fake server was reset during this request"))
 
         if is_models:
             models = {"object": "list", "data": [_model_entry(self.model)]}

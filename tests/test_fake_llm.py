@@ -218,3 +218,31 @@ def test_concurrent_requests_overlap_with_delay(llm: FakeLLMServer, client: http
     assert max(r.started_at for r in records) < min(r.finished_at or 0 for r in records)
     llm.reset()
     assert llm.count() == 0
+
+
+def test_a_request_from_before_reset_never_reaches_new_responders() -> None:
+    with FakeLLMServer() as server:
+        server.set_delay(None, 5)
+        seen: list[str] = []
+        outcome: dict[str, int] = {}
+
+        def late() -> None:
+            with httpx.Client(timeout=10) as http:
+                response = http.post(
+                    f"{server.base_url}/chat/completions",
+                    json={"model": "m", "messages": [{"role": "user", "content": "hi"}]},
+                )
+                outcome["status"] = response.status_code
+
+        thread = threading.Thread(target=late)
+        thread.start()
+        while not server.requests:
+            time.sleep(0.01)
+        started = time.monotonic()
+        server.reset()
+        server.respond(None, lambda request: seen.append("called") or "fresh answer")
+        thread.join()
+
+        assert outcome["status"] == 503
+        assert seen == [], "the old request consumed a new responder's answer"
+        assert time.monotonic() - started < 2, "reset wakes the sleeping request"
