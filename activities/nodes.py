@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -28,7 +28,7 @@ from activities.prompts import (
     self_evolution_enhancer,
 )
 from activities.search.base import SearchProvider, SearchResult
-from workflows.config import EVOLVABLE_UNITS, EvolutionStep, evolution_activity
+from workflows.config import EVOLVABLE_UNITS, EvolutionStep, EvolvableUnit, evolution_activity
 from workflows.models import (
     QUOTE_MAX_CHARS,
     Assessment,
@@ -208,23 +208,30 @@ class ResearchActivities:
         return JudgeVariantOutput(verdict=verdict, usage=usage)
 
     async def evolution_revise(self, inp: ReviseVariantInput) -> UnitDraftOutput:
-        unit = inp.context.unit
-        answer, usage = await self._ask(
+        return await self._new_candidate(
+            inp.context.unit,
             self_evolution_enhancer.revise_messages(inp),
-            self_evolution_enhancer.REVISED_SCHEMA[unit],
+            self_evolution_enhancer.REVISED_SCHEMA,
             inp.sampling,
-        )
-        return UnitDraftOutput(
-            candidate=self_evolution_enhancer.to_candidate(unit, answer), usage=usage
         )
 
     async def evolution_merge(self, inp: MergeInput) -> UnitDraftOutput:
-        unit = inp.context.unit
-        answer, usage = await self._ask(
+        return await self._new_candidate(
+            inp.context.unit,
             self_evolution_enhancer.merge_messages(inp),
-            self_evolution_enhancer.MERGED_SCHEMA[unit],
+            self_evolution_enhancer.MERGED_SCHEMA,
             inp.sampling,
         )
+
+    async def _new_candidate(
+        self,
+        unit: EvolvableUnit,
+        messages: list[ChatMessage],
+        schemas: Mapping[EvolvableUnit, type[BaseModel]],
+        sampling: SamplingParams,
+    ) -> UnitDraftOutput:
+        """A revised or merged version of a unit's output, in the unit's own answer shape."""
+        answer, usage = await self._ask(messages, schemas[unit], sampling)
         return UnitDraftOutput(
             candidate=self_evolution_enhancer.to_candidate(unit, answer), usage=usage
         )

@@ -1,5 +1,6 @@
-"""Real processes for the reliability tests: `worker.py` as a subprocess that can be killed, and
-a way to hold one LLM request at the fake server so a kill lands while that call is in flight."""
+"""Real processes for the tests: `client.py` run as a user runs it, `worker.py` as a subprocess
+that can be killed, and a way to hold one LLM request at the fake server so a kill lands while
+that call is in flight."""
 
 from __future__ import annotations
 
@@ -21,6 +22,24 @@ ROOT = Path(__file__).resolve().parent.parent
 READY_LINE = "worker ready:"
 # Inherited settings that would point a worker subprocess somewhere else than the test's parts.
 _FOREIGN_PREFIXES = ("TTDR_", "OPENAI_", "TEMPORAL_")
+
+
+async def run_client_py(
+    *args: str, env: Mapping[str, str], timeout_seconds: float = 120
+) -> tuple[int, str, str]:
+    """`python client.py ARGS` from the repository root: (exit code, stdout, stderr)."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(ROOT / "client.py"),
+        *args,
+        env=dict(env),
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=timeout_seconds)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
 
 
 def worker_env(

@@ -14,6 +14,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from tests.fake_llm import FakeLLMServer
+from tests.processes import run_client_py
 from tests.scripted_llm import Script
 from workflows.models import ResearchReport
 
@@ -26,18 +27,7 @@ async def run_client(client: Client, task_queue: str, *args: str) -> tuple[int, 
         "TEMPORAL_ADDRESS": client.service_client.config.target_host,
         "TTDR_TASK_QUEUE": task_queue,
     }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        str(ROOT / "client.py"),
-        *args,
-        env=env,
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=120)
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
+    return await run_client_py(*args, env=env)
 
 
 async def assert_not_started(client: Client, workflow_id: str) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import sys
 import uuid
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from observability.history import NONDETERMINISM_HINT, load_history, replay
 from observability.profile import profile_history
 from observability.replay_cli import replay_failure_text
 from tests.fake_llm import FakeLLMServer
+from tests.processes import run_client_py
 from tests.scripted_llm import Script
 from workflows.config import ResearchConfig
 from workflows.models import ResearchReport, ResearchRequest
@@ -31,18 +31,7 @@ RERECORD = ".venv/bin/python -m tests.histories.record"
 async def client_py(*args: str, address: str | None = None) -> tuple[int, str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "OTEL_"))}
     env["TEMPORAL_ADDRESS"] = address or "127.0.0.1:1"  # commands on files need no server
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        str(ROOT / "client.py"),
-        *args,
-        env=env,
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
+    return await run_client_py(*args, env=env, timeout_seconds=60)
 
 
 def address_of(client: Client) -> str:
