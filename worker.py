@@ -154,8 +154,11 @@ async def run_worker(env: Mapping[str, str]) -> None:
             f"model={llm.settings.model}",
             flush=True,
         )
-        async with worker:
-            await stop.wait()
+        try:
+            async with worker:
+                await stop.wait()
+        finally:
+            await chain.close_search(search)
 
 
 def main() -> int:

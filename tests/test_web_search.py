@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from temporalio.exceptions import ApplicationError
 
+from activities.search import chain
 from activities.search.base import SearchResult
 from activities.search.chain import SearchChain
 from activities.search.providers.brave import BraveSearch
@@ -344,3 +345,21 @@ def test_same_page_gets_same_id() -> None:
     ]
     assert len({url_id(u) for u in spellings}) == 1
     assert url_id(spellings[0]) != url_id("https://docs.python.org/3/reference/")
+
+
+async def test_closing_the_chain_closes_web_clients_and_leaves_local_alone(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "doc.md").write_text("# Doc\n\nSome text about context managers.\n")
+    env = {
+        "TTDR_SEARCH": "searxng,local",
+        "TTDR_SEARXNG_URL": "http://127.0.0.1:9",
+        "TTDR_CORPUS": str(tmp_path),
+        "TTDR_CACHE_DIR": str(tmp_path / "cache"),
+    }
+    search = chain.search_from_env(env)
+    assert isinstance(search, chain.SearchChain)
+    web = search.providers[0]
+    await chain.close_search(search)
+    assert web._http.is_closed  # the worker closes its clients when it stops
+    assert search.providers[1].name == "local"

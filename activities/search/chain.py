@@ -38,6 +38,9 @@ class SearchChain:
         self.providers = list(providers)
         self.name = ",".join(p.name for p in self.providers)
 
+    async def aclose(self) -> None:
+        await close_search(*self.providers)
+
     async def search(self, query: str, k: int) -> list[SearchResult]:
         failures: list[ApplicationError] = []
         for provider in self.providers:
@@ -116,3 +119,11 @@ def search_from_env(env: Mapping[str, str]) -> SearchProvider:
         built["local"] = LocalSearch.from_env(env)
     providers = [built[n] for n in names]
     return providers[0] if len(providers) == 1 else SearchChain(providers)
+
+
+async def close_search(*providers: SearchProvider) -> None:
+    """Close the HTTP clients of providers that hold some (the local index holds none)."""
+    for provider in providers:
+        aclose = getattr(provider, "aclose", None)
+        if aclose is not None:
+            await aclose()

@@ -78,7 +78,10 @@ class WebSearchProvider(ABC):
         """The hits of a 200 answer; raise KeyError/TypeError/ValueError on a wrong shape."""
 
     async def aclose(self) -> None:
+        """Close this provider's client and the page reader (shared; closing twice is fine)."""
         await self._http.aclose()
+        if self._reader is not None:
+            await self._reader.aclose()
 
     async def search(self, query: str, k: int) -> list[SearchResult]:
         with tracing.search_span(self.name, query, k) as span:
