@@ -30,12 +30,11 @@ from observability import tracing
 from tests.conftest import FAKE_KEY, fake_llm_settings
 from tests.fake_llm import FakeLLMServer
 from tests.scripted_llm import Script
+from tests.test_research_workflow import QUESTION, run_research
 from worker import build_worker
-from workflows.config import EVOLVABLE_UNITS, ResearchConfig
-from workflows.models import ResearchReport, ResearchRequest
+from workflows.config import EVOLVABLE_UNITS
 from workflows.research import WORKFLOW_NAME
 
-QUESTION = "How does Python's with statement work, and what must a context manager implement?"
 OFF = {"variants": 1, "revision_steps": 0}
 ITERATION_NODES = ("gap_analyzer", "retrieval_engine", "information_integrator", "quality_assessor")
 
@@ -75,18 +74,6 @@ async def worker_on(
     async with build_worker(worker_client, queue, llm, search):
         yield queue
     await llm.aclose()
-
-
-async def run_traced(starter: Client, queue: str, **config: object) -> ResearchReport:
-    config.setdefault("evolution", "off")
-    request = ResearchRequest(question=QUESTION, config=ResearchConfig.model_validate(config))
-    return await starter.execute_workflow(
-        WORKFLOW_NAME,
-        request,
-        id=f"trace-{uuid.uuid4().hex[:10]}",
-        task_queue=queue,
-        result_type=ResearchReport,
-    )
 
 
 def named(spans: list[ReadableSpan], name: str) -> list[ReadableSpan]:
@@ -143,7 +130,7 @@ async def test_one_run_is_one_trace_with_a_span_per_node_llm_call_and_search(
 ) -> None:
     # The worker shares the traced client, as worker.py does: no doubled spans.
     async with worker_on(traced_client, fake_server, local_search) as queue:
-        report = await run_traced(traced_client, queue, max_iterations=3)
+        report = await run_research(traced_client, queue, max_iterations=3)
     finished = list(spans.get_finished_spans())
     tree = render_tree(finished)
 
@@ -248,7 +235,7 @@ async def test_a_retried_node_shows_both_attempts_the_first_failed(
     fake_server.inject_fault("GapAnswer", 500)
     # A worker whose client carries no tracing: build_worker adds the interceptor itself.
     async with worker_on(client, fake_server, local_search) as queue:
-        await run_traced(
+        await run_research(
             traced_client,
             queue,
             max_iterations=1,
@@ -289,7 +276,7 @@ async def test_content_capture_is_opt_in(
 ) -> None:
     monkeypatch.setenv(tracing.CONTENT_ENV, "1")  # read at call time: the worker is running
     async with worker_on(traced_client, fake_server, local_search) as queue:
-        await run_traced(traced_client, queue, max_iterations=1, questions_per_iteration=1)
+        await run_research(traced_client, queue, max_iterations=1, questions_per_iteration=1)
     finished = list(spans.get_finished_spans())
 
     planner_chat = next(
@@ -323,7 +310,7 @@ async def test_evolution_steps_carry_unit_step_and_variant(
         "questions": {"variants": 2, "revision_steps": 1}
     }
     async with worker_on(traced_client, fake_server, local_search) as queue:
-        await run_traced(
+        await run_research(
             traced_client, queue, max_iterations=1, questions_per_iteration=1, evolution=evolution
         )
     finished = list(spans.get_finished_spans())
