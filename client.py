@@ -22,6 +22,7 @@ from temporalio.exceptions import FailureError
 from temporalio.service import RPCError
 
 from observability import inspect_cli, replay_cli, tracing
+from observability.errors import CommandError
 from workflows.config import ResearchConfig
 from workflows.models import ResearchProgress, ResearchReport, ResearchRequest
 from workflows.research import WORKFLOW_NAME
@@ -30,7 +31,7 @@ DEFAULT_WEB_UI = "http://localhost:8233"
 POLL_SECONDS = 1.0
 
 
-class UsageError(Exception):
+class UsageError(CommandError):
     """Bad input: reported in one line, exit code 2, no workflow started."""
 
 
@@ -212,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         _fail(str(err), 2)
     try:
         return asyncio.run(args.handler(args))
-    except UsageError as err:
+    except CommandError as err:  # UsageError here, and the command modules' own errors
         _fail(str(err), 2)
     except KeyboardInterrupt:
         print("\ninterrupted: the run goes on in Temporal", file=sys.stderr)

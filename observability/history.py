@@ -23,6 +23,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
+from observability.errors import CommandError
 from workflows.research import WORKFLOW_NAME, DeepResearchWorkflow
 
 HISTORY_SUFFIX = ".history.json"
@@ -32,7 +33,7 @@ NONDETERMINISM_HINT = (
 )
 
 
-class HistoryError(Exception):
+class HistoryError(CommandError):
     """Not a usable history (unreadable, not JSON, not a DeepResearchWorkflow history) or no
     such workflow: one line, exit code 2."""
 

@@ -21,6 +21,7 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
+from observability.errors import CommandError
 from workflows.config import EVOLUTION_NODE, NODE_NAMES
 from workflows.models import ControlStatus, ResearchProgress, ResearchState
 
@@ -28,7 +29,7 @@ WATCH_SECONDS = 1.0
 DRAFT_VIEW_CHARS = 1500
 
 
-class InspectError(Exception):
+class InspectError(CommandError):
     """One-line reason, exit code 2."""
 
 
@@ -202,7 +203,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     ) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text)
         sub.add_argument("id", help="workflow id")
-        sub.set_defaults(handler=_guarded(handler))
+        sub.set_defaults(handler=handler)
         return sub
 
     add("progress", cmd_progress, "phase, node, iteration, quality, usage").add_argument(
@@ -222,19 +223,3 @@ def register(commands: argparse._SubParsersAction) -> None:
         "text"
     )
     add("cancel", cmd_cancel, "cancel the run cleanly")
-
-
-def _guarded(
-    handler: Callable[[argparse.Namespace], Awaitable[int]],
-) -> Callable[..., Awaitable[int]]:
-    """InspectError → the one-line error path of client.py (exit code 2)."""
-
-    async def run(args: argparse.Namespace) -> int:
-        from client import UsageError
-
-        try:
-            return await handler(args)
-        except InspectError as err:
-            raise UsageError(str(err)) from None
-
-    return run

@@ -16,7 +16,6 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from temporalio.client import Client, WorkflowHistory
@@ -122,35 +121,19 @@ def register(commands: argparse._SubParsersAction) -> None:
     history.add_argument(
         "--out", type=Path, help="file to write (default reports/<id>.history.json)"
     )
-    history.set_defaults(handler=_guarded(cmd_history))
+    history.set_defaults(handler=cmd_history)
 
     again = commands.add_parser("replay", help="replay a history against the current workflow code")
     again.add_argument("file", nargs="?", type=Path, help="history JSON (client.py history)")
     again.add_argument("--id", help="fetch the history of this workflow from the server")
-    again.set_defaults(handler=_guarded(cmd_replay))
+    again.set_defaults(handler=cmd_replay)
 
     profile = commands.add_parser("profile", help="time, retries and tokens per node of a run")
     profile.add_argument("id", help="workflow id")
     profile.add_argument("--json", action="store_true")
-    profile.set_defaults(handler=_guarded(cmd_profile))
+    profile.set_defaults(handler=cmd_profile)
 
     trend = commands.add_parser("stats", help="profile of the most recent closed runs")
     trend.add_argument("--limit", type=int, default=DEFAULT_STATS_LIMIT, help="runs (20)")
     trend.add_argument("--json", action="store_true")
-    trend.set_defaults(handler=_guarded(cmd_stats))
-
-
-def _guarded(
-    handler: Callable[[argparse.Namespace], Awaitable[int]],
-) -> Callable[[argparse.Namespace], Awaitable[int]]:
-    """HistoryError → the one-line error path of client.py (exit code 2)."""
-
-    async def run(args: argparse.Namespace) -> int:
-        from client import UsageError
-
-        try:
-            return await handler(args)
-        except HistoryError as err:
-            raise UsageError(str(err)) from None
-
-    return run
+    trend.set_defaults(handler=cmd_stats)
