@@ -25,8 +25,8 @@ from activities.llm import LLMClient
 from activities.llm_settings import LLMSettings
 from activities.search.local_provider import LocalSearch
 from embedded.temporal_server import temporal_cli
-from tests.fake_llm import FakeLLMServer
-from tests.scripted_llm import Script
+from tests.support.fake_llm import FakeLLMServer
+from tests.support.scripted_llm import Script
 from worker import build_worker
 from workflows.config import EVOLVABLE_UNITS, ResearchConfig, UnitEvolution
 from workflows.models import ResearchReport, ResearchRequest

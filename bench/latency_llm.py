@@ -1,7 +1,7 @@
 """A latency-simulating OpenAI-compatible server for benchmarks.
 
-It is the test suite's fake server (`tests.fake_llm.FakeLLMServer`) answering with the scripted,
-schema-valid answers of `tests.scripted_llm.Script`, plus a simulated model latency: either a
+It is the test suite's fake server (`tests.support.fake_llm.FakeLLMServer`) answering with the scripted,
+schema-valid answers of `tests.support.scripted_llm.Script`, plus a simulated model latency: either a
 fixed time per completion (`latency`) or a time per completion token (`per_token_ms`, applied
 to the answer's token count at ~4 characters per token, as the fake server counts usage), or
 both added. Every request is recorded with its start and finish (`RecordedRequest.started_at`
@@ -23,8 +23,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from tests.fake_llm import FakeLLMServer, RecordedRequest, Responder
-from tests.scripted_llm import Script
+from tests.support.fake_llm import FakeLLMServer, RecordedRequest, Responder
+from tests.support.scripted_llm import Script
 
 
 @dataclass(frozen=True)

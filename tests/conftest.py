@@ -14,16 +14,13 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.llm import LLMClient
-from activities.llm_settings import LLMSettings
 from activities.search.local_provider import LocalSearch
 from embedded.temporal_server import temporal_cli
 from observability.search_attributes import ensure_search_attributes
-from tests.fake_llm import FakeLLMServer
-from tests.scripted_llm import Script
+from tests.support.fake_llm import FakeLLMServer
+from tests.support.scripted_llm import Script
+from tests.support.settings import FAKE_KEY, fake_llm_settings
 from worker import build_worker
-
-FAKE_KEY = "sk-test-fake-key"
-
 
 @pytest.fixture(scope="session")
 def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -67,17 +64,6 @@ def script(fake_server: FakeLLMServer) -> Script:
 @pytest.fixture(scope="session")
 def local_search(cache_dir: Path) -> LocalSearch:
     return LocalSearch.from_env({"TTDR_CACHE_DIR": str(cache_dir)})
-
-
-def fake_llm_settings(server: FakeLLMServer, **overrides: object) -> LLMSettings:
-    fields: dict[str, object] = {
-        "base_url": server.base_url,
-        "api_key": FAKE_KEY,
-        "model": "fake-model",
-        "judge_model": "fake-judge",
-        "request_timeout_seconds": 30,
-    }
-    return LLMSettings.model_validate({**fields, **overrides})
 
 
 @pytest_asyncio.fixture

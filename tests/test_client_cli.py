@@ -13,21 +13,12 @@ import pytest
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from tests.fake_llm import FakeLLMServer
-from tests.processes import run_client_py
-from tests.scripted_llm import Script
+from tests.support.fake_llm import FakeLLMServer
+from tests.support.processes import run_client
+from tests.support.scripted_llm import Script
 from workflows.models import ResearchReport
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-async def run_client(client: Client, task_queue: str, *args: str) -> tuple[int, str, str]:
-    env = {
-        **os.environ,
-        "TEMPORAL_ADDRESS": client.service_client.config.target_host,
-        "TTDR_TASK_QUEUE": task_queue,
-    }
-    return await run_client_py(*args, env=env)
 
 
 async def assert_not_started(client: Client, workflow_id: str) -> None:

@@ -17,9 +17,9 @@ from temporalio.client import (
 )
 from temporalio.exceptions import CancelledError
 
-from tests.fake_llm import FakeLLMServer
-from tests.scripted_llm import Script
-from tests.test_client_cli import run_client
+from tests.support.fake_llm import FakeLLMServer
+from tests.support.scripted_llm import Script
+from tests.support.processes import run_client
 from workflows.config import ResearchConfig
 from workflows.models import ResearchProgress, ResearchReport, ResearchRequest, ResearchState
 from workflows.research import WORKFLOW_NAME

@@ -16,9 +16,9 @@ from temporalio.client import Client
 from observability.history import NONDETERMINISM_HINT, load_history, replay
 from observability.profile import profile_history
 from observability.replay_cli import replay_failure_text
-from tests.fake_llm import FakeLLMServer
-from tests.processes import run_client_py
-from tests.scripted_llm import Script
+from tests.support.fake_llm import FakeLLMServer
+from tests.support.processes import run_client_py
+from tests.support.scripted_llm import Script
 from workflows.config import ResearchConfig
 from workflows.models import ResearchReport, ResearchRequest
 from workflows.research import WORKFLOW_NAME

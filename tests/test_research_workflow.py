@@ -8,28 +8,13 @@ import uuid
 import pytest
 from temporalio.client import Client
 
-from tests.fake_llm import FakeLLMServer
-from tests.scripted_llm import BOGUS_CITATION, Script
+from tests.support.fake_llm import FakeLLMServer
+from tests.support.runs import QUESTION, run_research
+from tests.support.scripted_llm import BOGUS_CITATION, Script
 from workflows.citations import cited_numbers
 from workflows.config import ResearchConfig
 from workflows.models import ResearchReport, ResearchRequest
 from workflows.research import WORKFLOW_NAME
-
-QUESTION = "How does Python's with statement work, and what must a context manager implement?"
-
-
-async def run_research(client: Client, task_queue: str, **config: object) -> ResearchReport:
-    """One run; self-evolution is off unless the test asks for it (its own tests cover it)."""
-    config.setdefault("evolution", "off")
-    request = ResearchRequest(question=QUESTION, config=ResearchConfig.model_validate(config))
-    return await client.execute_workflow(
-        WORKFLOW_NAME,
-        request,
-        id=f"test-{uuid.uuid4().hex[:10]}",
-        task_queue=task_queue,
-        result_type=ResearchReport,
-    )
-
 
 def llm_calls_by_schema(server: FakeLLMServer) -> dict[str, int]:
     counts: dict[str, int] = {}

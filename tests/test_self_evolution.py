@@ -9,8 +9,8 @@ import uuid
 import pytest
 from temporalio.client import Client
 
-from tests.fake_llm import FakeLLMServer
-from tests.scripted_llm import Script
+from tests.support.fake_llm import FakeLLMServer
+from tests.support.scripted_llm import Script
 from workflows.config import EVOLVABLE_UNITS, ResearchConfig, UnitEvolution
 from workflows.models import ResearchReport, ResearchRequest
 from workflows.research import WORKFLOW_NAME

@@ -27,10 +27,10 @@ from activities.llm import LLMClient
 from activities.search.local_provider import LocalSearch
 from client import connect_temporal
 from observability import tracing
-from tests.conftest import FAKE_KEY, fake_llm_settings
-from tests.fake_llm import FakeLLMServer
-from tests.scripted_llm import Script
-from tests.test_research_workflow import QUESTION, run_research
+from tests.support.settings import FAKE_KEY, fake_llm_settings
+from tests.support.fake_llm import FakeLLMServer
+from tests.support.scripted_llm import Script
+from tests.support.runs import QUESTION, run_research
 from worker import build_worker
 from workflows.config import EVOLVABLE_UNITS
 from workflows.research import WORKFLOW_NAME

@@ -19,7 +19,7 @@ from activities.search.providers.searxng import SearxngSearch
 from activities.search.providers.tavily import TavilySearch
 from activities.search.urls import canonical_url, url_id
 from activities.search.web import WebSearchProvider
-from tests.fake_search import FakeHTTPServer, Reply
+from tests.support.fake_search import FakeHTTPServer, Reply
 from worker import StartupError, search_from_env
 
 HITS = [

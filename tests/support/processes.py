@@ -14,11 +14,14 @@ import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tests.fake_llm import FakeLLMServer, RecordedRequest, Responder
+from tests.support.fake_llm import FakeLLMServer, RecordedRequest, Responder
 
-ROOT = Path(__file__).resolve().parent.parent
+if TYPE_CHECKING:
+    from temporalio.client import Client
+
+ROOT = Path(__file__).resolve().parents[2]
 READY_LINE = "worker ready:"
 # Inherited settings that would point a worker subprocess somewhere else than the test's parts.
 _FOREIGN_PREFIXES = ("TTDR_", "OPENAI_", "TEMPORAL_")
@@ -207,3 +210,12 @@ def released(*holds: Hold) -> Any:
     finally:
         for hold in holds:
             hold.release()
+
+
+async def run_client(client: Client, task_queue: str, *args: str) -> tuple[int, str, str]:
+    env = {
+        **os.environ,
+        "TEMPORAL_ADDRESS": client.service_client.config.target_host,
+        "TTDR_TASK_QUEUE": task_queue,
+    }
+    return await run_client_py(*args, env=env)

@@ -12,7 +12,7 @@ import re
 import threading
 from dataclasses import dataclass, field
 
-from tests.fake_llm import FakeLLMServer, RecordedRequest
+from tests.support.fake_llm import FakeLLMServer, RecordedRequest
 
 BOGUS_CITATION = 99
 _VERSION = r'<version number="(\d+)"(?: score="([\d.]+)")?>\n(.*?)(?:\nCritique: .*?)?\n</version>'

@@ -11,7 +11,7 @@ rely on the default one, which generates a deterministic instance of the request
         ...  # point the product at llm.base_url
         assert llm.count("Plan") == 2
 
-Standalone (manual runs): ``python tests/fake_llm.py --port 8099``.
+Standalone (manual runs): ``python tests/support/fake_llm.py --port 8099``.
 """
 
 from __future__ import annotations
