@@ -32,7 +32,7 @@ from activities.search.base import SearchProvider
 from activities.search.local_index import CorpusError
 from activities.search.local_provider import cache_dir_from_env
 from activities.search.web import SearchConfigError
-from client import TemporalUnreachable, connect_temporal
+from cli.connection import TemporalUnreachable, connect_temporal
 from embedded.llama_server import MODEL_ALIAS, LlamaServer
 from embedded.process import EmbeddedServiceError
 from observability import tracing

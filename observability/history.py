@@ -23,7 +23,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
-from observability.errors import CommandError
+from cli.errors import CommandError
 from workflows.research import WORKFLOW_NAME, DeepResearchWorkflow
 
 HISTORY_SUFFIX = ".history.json"

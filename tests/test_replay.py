@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
+from cli.replay import replay_failure_text
 from observability.history import NONDETERMINISM_HINT, load_history, replay
 from observability.profile import profile_history
-from observability.replay_cli import replay_failure_text
 from tests.support.fake_llm import FakeLLMServer
 from tests.support.processes import run_client_py
 from tests.support.scripted_llm import Script

@@ -25,7 +25,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.llm import LLMClient
 from activities.search.local_provider import LocalSearch
-from client import connect_temporal
+from cli.connection import connect_temporal
 from observability import tracing
 from tests.support.settings import FAKE_KEY, fake_llm_settings
 from tests.support.fake_llm import FakeLLMServer

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from collections.abc import Awaitable, Callable
 
@@ -21,30 +20,22 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from observability.errors import CommandError
+from cli.connection import connect_from_env
+from cli.errors import CommandError
+from cli.views import progress_line, state_view
 from workflows.config import EVOLUTION_NODE, NODE_NAMES
 from workflows.models import ControlStatus, ResearchProgress, ResearchState
 
 WATCH_SECONDS = 1.0
-DRAFT_VIEW_CHARS = 1500
 
 
 class InspectError(CommandError):
     """One-line reason, exit code 2."""
 
 
-def _target() -> tuple[str, str]:
-    return (
-        os.environ.get("TEMPORAL_ADDRESS", "localhost:7233"),
-        os.environ.get("TEMPORAL_NAMESPACE", "default"),
-    )
-
-
 async def _handle(workflow_id: str) -> tuple[Client, WorkflowHandle]:
-    from client import connect_temporal  # client.py imports this module: import late
-
-    address, namespace = _target()
-    client = await connect_temporal(address, namespace)
+    client = await connect_from_env()
+    namespace = client.namespace
     handle = client.get_workflow_handle(workflow_id)
     try:
         await handle.describe()
@@ -53,53 +44,6 @@ async def _handle(workflow_id: str) -> tuple[Client, WorkflowHandle]:
             raise InspectError(f"no workflow {workflow_id} in namespace {namespace}") from None
         raise
     return client, handle
-
-
-# ---------------------------------------------------------------- views
-
-
-def progress_line(p: ResearchProgress) -> str:
-    parts = [p.phase]
-    if p.held_before:
-        parts.append(f"HELD before {p.held_before}")
-    elif p.paused:
-        parts.append("pausing")
-    elif p.node:
-        parts.append(p.node)
-    if p.iteration:
-        parts.append(f"iteration {p.iteration}/{p.max_iterations}")
-    if p.quality_history:
-        parts.append(f"quality {p.quality_history[-1]:.2f}")
-    parts.append(f"{p.usage.calls} LLM calls, {p.usage.total_tokens} tokens")
-    if p.stop_reason:
-        parts.append(f"stop: {p.stop_reason}")
-    return " · ".join(parts)
-
-
-def state_view(s: ResearchState) -> str:
-    p = s.progress
-    out = [f"question: {s.question}", f"progress: {progress_line(p)}"]
-    scores = ", ".join(f"{q:.2f}" for q in p.quality_history) or "none yet"
-    out.append(f"quality history: {scores}")
-    control = s.control
-    out.append(
-        f"control: paused={control.paused} held_before={control.held_before or '-'} "
-        f"breakpoints={', '.join(control.breakpoints) or '-'}"
-    )
-    if control.pending_feedback or s.feedback_applied:
-        out.append(f"feedback pending: {control.pending_feedback} applied: {s.feedback_applied}")
-    if s.plan:
-        out.append("plan:\n  " + s.plan.as_text().replace("\n", "\n  "))
-    for qa in s.findings:
-        out.append(f"Q (iteration {qa.iteration}): {qa.question}\n  A: {qa.answer}")
-    if s.critiques:
-        out.append(f"last critique: {s.critiques[-1]}")
-    if s.evolution:
-        out.append(f"self-evolution: {len(s.evolution)} judged variants / merges (use --json)")
-    draft = s.draft[:DRAFT_VIEW_CHARS] + ("…" if len(s.draft) > DRAFT_VIEW_CHARS else "")
-    out.append(f"current draft ({len(s.draft)} characters):\n{draft or '(none yet)'}")
-    out.append(f"sources so far: {len(s.sources)}")
-    return "\n".join(out)
 
 
 # ---------------------------------------------------------------- commands

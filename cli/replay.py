@@ -14,12 +14,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 from pathlib import Path
 
-from temporalio.client import Client, WorkflowHistory
+from temporalio.client import WorkflowHistory
 
+from cli.connection import connect_from_env
 from observability.history import (
     NONDETERMINISM_HINT,
     HistoryError,
@@ -37,17 +37,8 @@ DEFAULT_STATS_LIMIT = 20
 FETCH_CONCURRENCY = 8  # histories fetched at once by `stats`
 
 
-async def _client() -> Client:
-    from client import connect_temporal  # client.py imports this module: import late
-
-    return await connect_temporal(
-        os.environ.get("TEMPORAL_ADDRESS", "localhost:7233"),
-        os.environ.get("TEMPORAL_NAMESPACE", "default"),
-    )
-
-
 async def _history(workflow_id: str) -> WorkflowHistory:
-    return await fetch_history(await _client(), workflow_id)
+    return await fetch_history(await connect_from_env(), workflow_id)
 
 
 # ---------------------------------------------------------------- commands
@@ -94,7 +85,7 @@ async def cmd_profile(args: argparse.Namespace) -> int:
 async def cmd_stats(args: argparse.Namespace) -> int:
     if args.limit < 1:
         raise HistoryError("--limit must be at least 1")
-    client = await _client()
+    client = await connect_from_env()
     query = f'WorkflowType="{WORKFLOW_NAME}" AND ExecutionStatus!="Running"'
     ids = [wf.id async for wf in client.list_workflows(query, limit=args.limit)]
     gate = asyncio.Semaphore(FETCH_CONCURRENCY)

@@ -1,0 +1,24 @@
+"""The command-line interface behind `python client.py COMMAND ...` (client.py is the entry point).
+
+One job per module:
+  main.py        argparse wiring, the list of command modules, exit codes
+  connection.py  the one Temporal connection helper (client, worker, bench and tests use it)
+  errors.py      CommandError / UsageError: a one-line message, exit code 2
+  views.py       text views of a run's progress and state (pure)
+  request.py     question + config file -> a validated ResearchRequest (nothing contacted)
+  research.py    `research`: start a run, follow it, write the report
+  inspection.py  `progress`, `state`, `watch`, `pause`, `resume`, `step`, `break`, `feedback`,
+                 `cancel`
+  replay.py      `history`, `replay`, `profile`, `stats`
+
+Adding a command: write a module here with
+
+    def register(commands: argparse._SubParsersAction) -> None:
+        sub = commands.add_parser("name", help="one line")
+        sub.add_argument(...)
+        sub.set_defaults(handler=async_handler)   # async (args) -> exit code
+
+and add the module to COMMAND_MODULES in cli/main.py. A handler raises CommandError (or a
+subclass) for bad input: main() prints `error: <message>` on one line and exits 2. A handler
+connects with `cli.connection.connect_from_env()`.
+"""

@@ -1,0 +1,68 @@
+"""argparse wiring and exit codes for `python client.py COMMAND ...`.
+
+Exit codes: 0 success, 1 the research (or a replay) failed, 2 bad input or unreachable server
+(nothing started), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from types import ModuleType
+from typing import NoReturn
+
+from cli import inspection, replay, research
+from cli.errors import CommandError
+from observability import tracing
+
+# Each module registers its subcommands with `register(commands)`; add a new module here.
+COMMAND_MODULES: tuple[ModuleType, ...] = (research, inspection, replay)
+
+DESCRIPTION = "Start, follow, inspect and replay TTD-DR research runs."
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="client.py", description=DESCRIPTION)
+    commands = top.add_subparsers(dest="command", required=True)
+    for module in COMMAND_MODULES:
+        module.register(commands)
+    return top
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        provider = tracing.configure_tracing(
+            tracing.CLIENT_SERVICE, os.environ, announce=lambda line: print(line, file=sys.stderr)
+        )
+    except tracing.TracingConfigError as err:
+        _fail(str(err), 2)
+    try:
+        return asyncio.run(args.handler(args))
+    except CommandError as err:  # every command's one-line failure
+        _fail(str(err), 2)
+    except KeyboardInterrupt:
+        print("\ninterrupted: the run goes on in Temporal", file=sys.stderr)
+        return 130
+    finally:
+        tracing.shutdown_tracing(provider)  # export the root span before the process ends
+
+
+def entry(argv: list[str] | None = None) -> NoReturn:
+    """Run main() as a process: leave with its exit code, without interpreter finalisation."""
+    try:
+        exit_code = main(argv)
+    except SystemExit as leaving:  # argparse and the one-line error path
+        exit_code = leaving.code if isinstance(leaving.code, int) else 1
+    # The Temporal SDK's native threads can still be winding down during finalisation, and an
+    # update's late callback has aborted the process then (seen in tests): skip it.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(exit_code)

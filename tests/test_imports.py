@@ -1,0 +1,117 @@
+"""The project's import graph: no import circle anywhere, and no I/O module under workflows/.
+
+Both are read from the source (ast), so an import hidden inside a function counts too: that is
+how the client.py <-> inspect_cli.py circle used to hide.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("workflows", "activities", "observability", "embedded", "cli", "bench")
+TOP_MODULES = ("client", "worker")
+# Modules that read files, the network, the environment, the clock or randomness: workflow code
+# must stay deterministic (the SDK's sandbox would reject most of them at run time).
+IO_MODULES = frozenset(
+    {
+        "glob", "http", "httpx", "io", "multiprocessing", "os", "pathlib", "random", "requests",
+        "secrets", "shutil", "socket", "sqlite3", "ssl", "subprocess", "tempfile", "threading",
+        "time", "urllib", "uuid", "opentelemetry",
+    }
+)  # fmt: skip
+
+
+def project_modules() -> dict[str, Path]:
+    modules = {name: ROOT / f"{name}.py" for name in TOP_MODULES}
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            parts = path.relative_to(ROOT).with_suffix("").parts
+            if parts[-1] == "__init__":
+                parts = parts[:-1]
+            modules[".".join(parts)] = path
+    return modules
+
+
+def imported_names(module: str, path: Path) -> set[str]:
+    """Every dotted name an `import` or `from ... import` in the file may load."""
+    is_package = path.name == "__init__.py"
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = module.split(".")
+                base = base[: len(base) - node.level + (1 if is_package else 0)]
+                origin = ".".join([*base, *([node.module] if node.module else [])])
+            else:
+                origin = node.module or ""
+            names.add(origin)
+            names.update(f"{origin}.{alias.name}" for alias in node.names)
+    return names
+
+
+def import_graph() -> dict[str, set[str]]:
+    modules = project_modules()
+    return {
+        name: {target for target in imported_names(name, path) if target in modules} - {name}
+        for name, path in modules.items()
+    }
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    done: set[str] = set()
+    stack: list[str] = []
+    on_stack: set[str] = set()
+
+    def visit(node: str) -> list[str] | None:
+        stack.append(node)
+        on_stack.add(node)
+        for target in sorted(graph[node]):
+            if target in on_stack:
+                return [*stack[stack.index(target) :], target]
+            if target not in done and (cycle := visit(target)):
+                return cycle
+        on_stack.discard(stack.pop())
+        done.add(node)
+        return None
+
+    for start in sorted(graph):
+        if start not in done and (cycle := visit(start)):
+            return cycle
+    return None
+
+
+def test_the_checker_sees_a_circle() -> None:
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set(), "c": {"a", "b"}}) is None
+
+
+def test_no_import_circle_between_project_modules() -> None:
+    graph = import_graph()
+    assert "cli.main" in graph and "client" in graph, "the walk sees the project"
+    cycle = find_cycle(graph)
+    assert cycle is None, "import circle: " + " -> ".join(cycle or [])
+
+
+def test_workflows_import_no_io_module() -> None:
+    modules = project_modules()
+    graph = import_graph()
+    reached: set[str] = set()
+    pending = [name for name in modules if name.split(".")[0] == "workflows"]
+    assert pending, "workflows/ has modules"
+    offenders: list[str] = []
+    while pending:
+        name = pending.pop()
+        if name in reached:
+            continue
+        reached.add(name)
+        pending.extend(graph[name])
+        for imported in imported_names(name, modules[name]):
+            if imported.split(".")[0] in IO_MODULES:
+                offenders.append(f"{name} imports {imported}")
+    assert not offenders, "workflow code (or a project module it imports) does I/O: " + "; ".join(
+        sorted(offenders)
+    )
