@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
 import shutil
 import tempfile
@@ -36,6 +35,17 @@ from typing import Any
 import bm25s
 from pydantic import BaseModel, ConfigDict
 
+from activities.search.documents.files import (
+    DEFAULT_MAX_FILE_BYTES,
+    CorpusFile,
+    SkipFile,
+    SkippedFile,
+    is_pseudo_fs,
+    list_files,
+    read_bytes,
+)
+from activities.search.documents.secrets import Secret, secret_in
+
 logger = logging.getLogger(__name__)
 
 # Bump when chunking or ranking changes, so old caches are not reused.
@@ -46,6 +56,7 @@ _SUFFIXES = frozenset({".md", ".txt", ".rst", ".html", ".htm"})
 _HTML_SUFFIXES = frozenset({".html", ".htm"})
 _STOPWORDS = "en"
 _MANIFEST = "manifest.json"
+_SKIPPED = "skipped.json"
 # A build folder untouched for this long belongs to a process that died.
 _STALE_TMP_SECONDS = 3600.0
 
@@ -77,17 +88,34 @@ class CorpusError(ValueError):
 class LocalIndex:
     """A BM25 index over the passages of the files under some root folders."""
 
-    def __init__(self, *, retriever: bm25s.BM25, passages: list[Passage], rebuilt: bool) -> None:
+    def __init__(
+        self,
+        *,
+        retriever: bm25s.BM25,
+        passages: list[Passage],
+        rebuilt: bool,
+        skipped: list[SkippedFile],
+    ) -> None:
         self._retriever = retriever
         self._passages = passages
         self._rebuilt = rebuilt
+        self._skipped = skipped
 
     @classmethod
-    def open(cls, roots: Sequence[Path], cache_dir: Path) -> LocalIndex:
-        """Load the cached index of `roots`, or (re)build it if the files changed."""
+    def open(
+        cls,
+        roots: Sequence[Path],
+        cache_dir: Path,
+        *,
+        secrets: tuple[Secret, ...] = (),
+        max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    ) -> LocalIndex:
+        """Load the cached index of `roots`, or (re)build it if the files changed. Files that
+        cannot or must not be read are skipped, each with one warning line (see `skipped`)."""
         resolved = _resolve_roots(roots)
         cache_dir = cache_dir.expanduser().resolve()
-        files = _list_files(resolved, exclude=cache_dir)
+        listing = list_files(resolved, _SUFFIXES, exclude=cache_dir, max_bytes=max_file_bytes)
+        files = listing.files
         if not files:
             names = ", ".join(sorted(_SUFFIXES))
             raise CorpusError(
@@ -99,10 +127,14 @@ class LocalIndex:
         if generation.is_dir():
             loaded = _load(generation, manifest)
             if loaded is not None:
-                return cls(retriever=loaded[0], passages=loaded[1], rebuilt=False)
-        retriever, passages = _build(files, resolved)
-        _save(base, generation, retriever, passages, manifest)
-        return cls(retriever=retriever, passages=passages, rebuilt=True)
+                skipped = listing.skipped + loaded[2]
+                _warn(skipped)
+                return cls(retriever=loaded[0], passages=loaded[1], rebuilt=False, skipped=skipped)
+        retriever, passages, unread = _build(files, resolved, secrets, max_file_bytes)
+        _save(base, generation, retriever, passages, manifest, unread)
+        skipped = listing.skipped + unread
+        _warn(skipped)
+        return cls(retriever=retriever, passages=passages, rebuilt=True, skipped=skipped)
 
     def search(self, query: str, k: int = 5) -> list[SearchHit]:
         """The top `k` passages for `query`, best first; passages scoring <= 0 are dropped."""
@@ -127,21 +159,17 @@ class LocalIndex:
         return len(self._passages)
 
     @property
+    def skipped(self) -> list[SkippedFile]:
+        """The files not indexed, each with the reason."""
+        return list(self._skipped)
+
+    @property
     def rebuilt(self) -> bool:
         """True if this open() (re)built the index, False if it was loaded from the cache."""
         return self._rebuilt
 
 
 # --- corpus files -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _SourceFile:
-    root_index: int
-    rel: str  # posix path relative to its root: the part of the id that is machine-independent
-    path: Path
-    size: int
-    mtime_ns: int
 
 
 def _resolve_roots(roots: Sequence[Path]) -> list[Path]:
@@ -154,39 +182,31 @@ def _resolve_roots(roots: Sequence[Path]) -> list[Path]:
             raise CorpusError(f"folder to index does not exist: {root}")
         if not path.is_dir():
             raise CorpusError(f"folder to index is not a directory: {root}")
+        if is_pseudo_fs(path):
+            raise CorpusError(f"folder to index is on a kernel pseudo file system: {root}")
         resolved.append(path)
     # Sorted and deduplicated, so the cache key does not depend on argument order.
     return sorted(set(resolved))
 
 
-def _list_files(roots: list[Path], exclude: Path) -> list[_SourceFile]:
-    files = []
-    for index, root in enumerate(roots):
-        for path in _walk(root, exclude):
-            stat = path.stat()
-            rel = path.relative_to(root).as_posix()
-            files.append(_SourceFile(index, rel, path, stat.st_size, stat.st_mtime_ns))
-    return files
+def _warn(skipped: list[SkippedFile]) -> None:
+    for skip in skipped:
+        logger.warning("local index: %s", skip.line())
 
 
-def _walk(root: Path, exclude: Path) -> Iterator[Path]:
-    """Indexable files under `root` in a stable order, skipping hidden entries and the cache."""
-    for dirpath, dirnames, filenames in os.walk(root):
-        here = Path(dirpath)
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and here / d != exclude)
-        for name in sorted(filenames):
-            path = here / name
-            if not name.startswith(".") and path.suffix.lower() in _SUFFIXES and path.is_file():
-                yield path
-
-
-def _manifest(files: list[_SourceFile]) -> dict[str, Any]:
+def _manifest(files: list[CorpusFile]) -> dict[str, Any]:
     """What the index was built from; any difference means it must be rebuilt."""
     return {
         "format": _INDEX_FORMAT,
         "bm25s": bm25s.__version__,
         "files": [
-            {"root": f.root_index, "path": f.rel, "size": f.size, "mtime_ns": f.mtime_ns}
+            {
+                "root": f.root_index,
+                "path": f.rel,
+                "size": f.size,
+                "mtime_ns": f.mtime_ns,
+                "inode": f.inode,
+            }
             for f in files
         ],
     }
@@ -199,9 +219,22 @@ def _digest(*parts: str) -> str:
 # --- building, saving, loading ------------------------------------------------------------
 
 
-def _build(files: list[_SourceFile], roots: list[Path]) -> tuple[bm25s.BM25, list[Passage]]:
+def _build(
+    files: list[CorpusFile], roots: list[Path], secrets: tuple[Secret, ...], max_bytes: int
+) -> tuple[bm25s.BM25, list[Passage], list[SkippedFile]]:
     started = time.perf_counter()
-    passages = [p for f in files for p in _file_passages(f)]
+    passages: list[Passage] = []
+    unread: list[SkippedFile] = []
+    for file in files:
+        try:
+            found = _file_passages(file, max_bytes)
+            leaked = secret_in((p.text for p in found), secrets)
+            if leaked:
+                raise SkipFile(f"contains the value of the configured secret {leaked}")
+        except SkipFile as skip:
+            unread.append(SkippedFile(file.rel, str(skip)))
+            continue
+        passages.extend(found)
     if not passages:
         raise CorpusError(f"the files under {', '.join(map(str, roots))} contain no text")
     # The title is indexed with each passage: it names the topic the passage belongs to.
@@ -216,7 +249,7 @@ def _build(files: list[_SourceFile], roots: list[Path]) -> tuple[bm25s.BM25, lis
         len(files),
         time.perf_counter() - started,
     )
-    return retriever, passages
+    return retriever, passages, unread
 
 
 def _save(
@@ -225,6 +258,7 @@ def _save(
     retriever: bm25s.BM25,
     passages: list[Passage],
     manifest: dict[str, Any],
+    unread: list[SkippedFile],
 ) -> None:
     base.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=base))
@@ -236,6 +270,8 @@ def _save(
             raise_on_serialization_error=True,
         )
         (tmp / _MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+        skipped = [{"rel": u.rel, "reason": u.reason} for u in unread]
+        (tmp / _SKIPPED).write_text(json.dumps(skipped), encoding="utf-8")
         try:
             tmp.rename(generation)
         except OSError:
@@ -265,7 +301,9 @@ def _is_prunable(entry: Path, keep: Path) -> bool:
     )
 
 
-def _load(generation: Path, manifest: dict[str, Any]) -> tuple[bm25s.BM25, list[Passage]] | None:
+def _load(
+    generation: Path, manifest: dict[str, Any]
+) -> tuple[bm25s.BM25, list[Passage], list[SkippedFile]] | None:
     """The cached index, or None if it is unreadable or not for these files."""
     try:
         stored = json.loads((generation / _MANIFEST).read_text(encoding="utf-8"))
@@ -273,14 +311,18 @@ def _load(generation: Path, manifest: dict[str, Any]) -> tuple[bm25s.BM25, list[
             return None
         retriever = bm25s.BM25.load(generation, load_corpus=True, show_progress=False)
         passages = [Passage.model_validate(doc) for doc in retriever.corpus]
+        unread = [
+            SkippedFile(u["rel"], u["reason"])
+            for u in json.loads((generation / _SKIPPED).read_text(encoding="utf-8"))
+        ]
         if len(passages) != retriever.scores["num_docs"]:
             raise ValueError("passage count does not match the index")
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, KeyError, TypeError) as exc:
         # e.g. a concurrent process pruned it mid-read: rebuilding is always correct.
         logger.warning("ignoring unreadable index cache %s: %s", generation, exc)
         return None
     retriever.corpus = None  # the passages list is the one copy kept
-    return retriever, passages
+    return retriever, passages, unread
 
 
 # --- files to passages --------------------------------------------------------------------
@@ -292,8 +334,9 @@ class _Block:
     heading: str | None = None  # the heading's words, when this block is a heading
 
 
-def _file_passages(source: _SourceFile) -> list[Passage]:
-    raw = source.path.read_bytes().decode("utf-8", errors="replace").lstrip("\ufeff")
+def _file_passages(source: CorpusFile, max_bytes: int) -> list[Passage]:
+    data = read_bytes(source, max_bytes)
+    raw = data.decode("utf-8", errors="replace").lstrip("\ufeff")
     raw = raw.replace("\r\n", "\n").replace("\r", "\n")
     html_title = None
     if source.path.suffix.lower() in _HTML_SUFFIXES:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from activities.search.base import SearchResult
 from activities.search.demo_corpus import materialise_demo_corpus
+from activities.search.documents.secrets import secrets_from_env
 from activities.search.local_index import LocalIndex
 from observability import tracing
 
@@ -35,7 +36,8 @@ class LocalSearch:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> LocalSearch:
         cache_dir = cache_dir_from_env(env)
-        return cls(LocalIndex.open(corpus_roots_from_env(env, cache_dir), cache_dir / "index"))
+        roots = corpus_roots_from_env(env, cache_dir)
+        return cls(LocalIndex.open(roots, cache_dir / "index", secrets=secrets_from_env(env)))
 
     async def search(self, query: str, k: int) -> list[SearchResult]:
         with tracing.search_span(self.name, query, k) as span:

@@ -1,0 +1,196 @@
+"""Which files of the corpus folders may be read, and reading them safely.
+
+The corpus folders are untrusted input (a git clone can carry symlinks). The rules:
+
+- only regular files are read; a symlink is resolved and read only if its target lies inside
+  one of the configured folders (so `env.md -> /proc/self/environ` or `x.md -> /etc/passwd`
+  are skipped); folder symlinks are not followed; loops are caught by the resolution;
+- nothing on the kernel's pseudo file systems (/proc, /sys, /dev) is read, even through a
+  configured folder there: their files lie about their size and can hold secrets;
+- a file is opened with O_NOFOLLOW | O_NONBLOCK and checked again on the open descriptor
+  (regular file, same inode as listed), so one swapped for a symlink or a fifo after listing is
+  refused, and reading never blocks;
+- a file larger than the size cap is skipped before it is read, and reading stops at the cap
+  whatever the size said (bounded memory).
+
+Every file refused is reported once as a `SkippedFile` (path relative to its folder, reason).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Files bigger than this are skipped: the index is for documents, not dumps.
+DEFAULT_MAX_FILE_BYTES = 64 * 1024 * 1024
+_PSEUDO_FS = (Path("/proc"), Path("/sys"), Path("/dev"))
+
+
+class SkipFile(Exception):
+    """This file is not indexed; the message is the reason shown to the user."""
+
+
+@dataclass(frozen=True)
+class CorpusFile:
+    """A regular file inside a corpus folder, as listed."""
+
+    root_index: int
+    rel: str  # posix path relative to its folder: the machine-independent name
+    path: Path  # the listed path (may be a symlink whose target was checked)
+    real: Path  # the resolved target, inside a corpus folder
+    size: int
+    mtime_ns: int
+    inode: int
+    device: int
+
+    @property
+    def suffix(self) -> str:
+        return Path(self.rel).suffix.lower()
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    rel: str
+    reason: str
+
+    def line(self) -> str:
+        return f"skipped {self.rel}: {self.reason}"
+
+
+@dataclass
+class Listing:
+    files: list[CorpusFile] = field(default_factory=list)
+    skipped: list[SkippedFile] = field(default_factory=list)
+
+
+def is_pseudo_fs(path: Path) -> bool:
+    return any(path == p or p in path.parents for p in _PSEUDO_FS)
+
+
+def list_files(
+    roots: Sequence[Path],
+    suffixes: frozenset[str],
+    exclude: Path | None = None,
+    max_bytes: int = DEFAULT_MAX_FILE_BYTES,
+) -> Listing:
+    """The readable files with one of `suffixes` under the (resolved) `roots`, in a stable
+    order; every other candidate file is in `skipped` with its reason."""
+    listing = Listing()
+    for index, root in enumerate(roots):
+        for path, rel in _walk(root, exclude, listing):
+            if Path(rel).suffix.lower() not in suffixes:
+                continue
+            try:
+                listing.files.append(_check(index, root, path, rel, roots, max_bytes))
+            except SkipFile as skip:
+                listing.skipped.append(SkippedFile(_display(roots, index, rel), str(skip)))
+    return listing
+
+
+def _display(roots: Sequence[Path], index: int, rel: str) -> str:
+    return rel if len(roots) == 1 else f"{roots[index].name}/{rel}"
+
+
+def _walk(root: Path, exclude: Path | None, listing: Listing) -> Iterator[tuple[Path, str]]:
+    """(path, relative name) of every non-hidden file entry under `root`; folder symlinks are
+    reported, not followed."""
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        here = Path(dirpath)
+        kept = []
+        for name in sorted(dirnames):
+            if name.startswith(".") or here / name == exclude:
+                continue
+            if (here / name).is_symlink():
+                rel = (here / name).relative_to(root).as_posix()
+                listing.skipped.append(SkippedFile(rel, "folder symlink (not followed)"))
+                continue
+            kept.append(name)
+        dirnames[:] = kept
+        for name in sorted(filenames):
+            if not name.startswith("."):
+                path = here / name
+                yield path, path.relative_to(root).as_posix()
+
+
+def _check(
+    index: int, root: Path, path: Path, rel: str, roots: Sequence[Path], max_bytes: int
+) -> CorpusFile:
+    try:
+        real = path.resolve(strict=True)
+    except RuntimeError as exc:  # Python < 3.13 reports a symlink loop this way
+        raise SkipFile("symlink loop") from exc
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise SkipFile("symlink loop") from exc
+        if path.is_symlink():
+            raise SkipFile("broken symlink") from exc
+        raise SkipFile(f"cannot be read ({exc.strerror or exc})") from exc
+    if is_pseudo_fs(real):
+        raise SkipFile(f"on a kernel pseudo file system ({real.parts[1]})")
+    if not any(real == r or r in real.parents for r in roots):
+        raise SkipFile("symlink leads outside the corpus folders")
+    try:
+        info = real.stat()
+    except OSError as exc:
+        raise SkipFile(f"cannot be read ({exc.strerror or exc})") from exc
+    if not stat.S_ISREG(info.st_mode):
+        raise SkipFile(f"not a regular file ({_kind(info.st_mode)})")
+    if info.st_size > max_bytes:
+        raise SkipFile(f"too large ({_size(info.st_size)} > {_size(max_bytes)} cap)")
+    return CorpusFile(
+        index, rel, path, real, info.st_size, info.st_mtime_ns, info.st_ino, info.st_dev
+    )
+
+
+def read_bytes(file: CorpusFile, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> bytes:
+    """The file's bytes, read from the checked target with bounded memory; SkipFile if it is
+    no longer the file that was listed, is not a regular file, or is over the cap."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(file.real, flags)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise SkipFile("replaced by a symlink after listing") from exc
+        raise SkipFile(f"cannot be read ({exc.strerror or exc})") from exc
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise SkipFile(f"not a regular file ({_kind(info.st_mode)})")
+        if (info.st_dev, info.st_ino) != (file.device, file.inode):
+            raise SkipFile("replaced after listing")
+        chunks = []
+        total = 0
+        while chunk := os.read(fd, min(1 << 20, max_bytes + 1 - total)):
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > max_bytes:
+                raise SkipFile(f"too large (over the {_size(max_bytes)} cap when read)")
+        return b"".join(chunks)
+    except OSError as exc:
+        raise SkipFile(f"cannot be read ({exc.strerror or exc})") from exc
+    finally:
+        os.close(fd)
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a fifo"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    return "special file"
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return f"{n} B"
