@@ -1,0 +1,110 @@
+"""The citation checker and claim rendering (workflows/grounding.py, workflows/support.py)."""
+
+from __future__ import annotations
+
+from workflows.grounding import (
+    UNSUPPORTED_MARK,
+    CheckedClaim,
+    Claim,
+    Evidence,
+    check_claims,
+    cites_enough,
+    clean_claim_text,
+    draft_is_grounded,
+    render_claims,
+)
+from workflows.support import support_score
+
+HEAPQ = (
+    "heapq -- Heap queue algorithm. Heaps are binary trees for which every parent node has a "
+    "value less than or equal to any of its children. The smallest element is always the root, "
+    "heap[0]. heappush(heap, item) pushes the value item onto the heap, maintaining the heap "
+    "invariant."
+)
+JSON = (
+    "json.dumps(obj, *, skipkeys=False, ensure_ascii=True, indent=None) serializes obj to a JSON "
+    "formatted str. If indent is a non-negative integer or string, then JSON array elements and "
+    "object members will be pretty-printed with that indent level."
+)
+EVIDENCE = {1: HEAPQ, 2: JSON}
+
+
+def test_support_separates_a_stated_fact_from_an_unstated_one() -> None:
+    assert support_score("The smallest element of a heap is always the root, heap[0].", HEAPQ) > 0.7
+    assert support_score("json.dumps pretty-prints with an indent level.", HEAPQ) < 0.3
+    # Same vocabulary, a number the passage never states.
+    stated = support_score("json.dumps pretty-prints members with the indent level.", JSON)
+    invented = support_score("json.dumps pretty-prints members with 4 spaces of indent.", JSON)
+    assert invented < stated
+
+
+def test_a_supported_citation_is_kept() -> None:
+    claims = [Claim(text="The smallest element is always the root of the heap.", sources=[1])]
+    checked, figures = check_claims(claims, Evidence(EVIDENCE), pool=[1, 2])
+    assert checked[0].sources == [1] and checked[0].supported
+    assert (figures.citations_kept, figures.citations_removed) == (1, 0)
+    assert figures.claims_supported == 1 and figures.mean_support > 0.5
+
+
+def test_a_wrong_citation_is_moved_to_the_source_that_supports_the_claim() -> None:
+    claims = [Claim(text="json.dumps pretty-prints object members with an indent.", sources=[1])]
+    checked, figures = check_claims(claims, Evidence(EVIDENCE), pool=[1, 2])
+    assert checked[0].sources == [2]
+    assert figures.citations_reattributed == 1 and figures.citations_removed == 0
+
+
+def test_an_unknown_or_unsupported_number_never_survives() -> None:
+    claims = [
+        Claim(text="The heap root holds its smallest element.", sources=[99]),
+        Claim(text="Tomatoes grow best in volcanic soil near the sea.", sources=[1, 2]),
+    ]
+    checked, figures = check_claims(claims, Evidence(EVIDENCE), pool=[1, 2])
+    assert checked[0].sources == [1]  # 99 is unknown: re-attributed to the real one
+    assert checked[1].sources == [] and not checked[1].supported
+    assert figures.citations_removed == 2 and figures.unsupported_claims == 1
+
+
+def test_claims_render_as_a_paragraph_with_citations_after_each() -> None:
+    claims = [
+        CheckedClaim(text="Heaps keep the smallest item first.", sources=[1], supported=True),
+        CheckedClaim(text="dumps can indent.", sources=[2, 1], supported=True),
+        CheckedClaim(text="Nothing backs this.", sources=[], supported=False),
+    ]
+    text = render_claims(claims, "mark")
+    assert text == (
+        "Heaps keep the smallest item first.[1] dumps can indent.[2][1] "
+        f"Nothing backs this. {UNSUPPORTED_MARK}"
+    )
+    assert "Nothing backs this" not in render_claims(claims, "drop")
+    assert render_claims(claims, "keep").endswith("Nothing backs this.")
+
+
+def test_a_claim_that_is_a_list_keeps_its_markdown() -> None:
+    claims = [
+        CheckedClaim(text="Two functions matter:", sources=[1], supported=True),
+        CheckedClaim(text="- heappush\n- heappop", sources=[1], supported=True),
+    ]
+    assert "\n\n- heappush\n- heappop\n\n[1]" in render_claims(claims)
+
+
+def test_claim_text_loses_its_own_citation_markers() -> None:
+    assert clean_claim_text("Heaps are trees [3] [ 7 ] [^2] [1-2].") == "Heaps are trees."
+
+
+def test_appendix_rule_needs_half_of_the_findings_sources() -> None:
+    assert cites_enough({1, 2}, {1, 2, 3, 4})
+    assert not cites_enough({1}, {1, 2, 3})
+    assert cites_enough(set(), set())
+
+
+def test_a_draft_that_cites_nothing_cannot_stop_the_loop() -> None:
+    _, none_cited = check_claims(
+        [Claim(text="Tomatoes grow in soil.", sources=[])], Evidence(EVIDENCE), pool=[1, 2]
+    )
+    assert not draft_is_grounded(none_cited)
+    _, cited = check_claims(
+        [Claim(text="The smallest element is always the root of the heap.", sources=[1])],
+        Evidence(EVIDENCE),
+        pool=[1, 2],
+    )
+    assert draft_is_grounded(cited)

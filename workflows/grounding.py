@@ -1,0 +1,203 @@
+"""Grounding: every (claim, cited source) pair checked against the text that source holds.
+
+Pure functions over bounded text, safe in workflow code. Models write claims as data — a
+sentence or a few, with the numbers of the sources they rest on — and this module decides, for
+each citation, whether the cited evidence supports the claim (workflows/support.py): kept when it
+does, moved to the best-supporting source of the run when another one does, removed otherwise.
+A claim left without a supported citation is marked, kept or dropped as the config says.
+Every decision is counted, so a reader of the report JSON knows how much of it is backed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from workflows.support import (
+    DEFAULT_THRESHOLD,
+    PreparedClaim,
+    PreparedPassage,
+    prepare,
+    prepare_claim,
+    support_score,
+)
+
+UnsupportedPolicy = Literal["mark", "keep", "drop"]
+UNSUPPORTED_MARK = "*(no retrieved source supports this)*"
+# A citation-like marker inside a claim's own text: the product writes the real ones.
+_INLINE_MARKER = re.compile(r"\s*\[\s*\^?[-\d,\s]{1,40}\]")
+
+
+class Claim(BaseModel):
+    """One claim as a model writes it: its text and the numbers of the sources it rests on."""
+
+    text: str = Field(min_length=1, description="one sentence or a few; no citation markers")
+    sources: list[int] = Field(default=[], description="numbers of the sources it rests on")
+
+
+class CheckedClaim(BaseModel):
+    text: str
+    sources: list[int] = []  # run-wide numbers whose evidence supports the claim
+    support: float = 0.0  # best support score among the kept sources
+    supported: bool = False
+
+
+class GroundingFigures(BaseModel):
+    """What the checker decided, summed over one report (or one answer)."""
+
+    claims: int = 0
+    claims_supported: int = 0
+    citations_kept: int = 0
+    citations_reattributed: int = 0
+    citations_removed: int = 0
+    unsupported_claims: int = 0
+    support_sum: float = 0.0
+
+    @property
+    def mean_support(self) -> float:
+        kept = self.citations_kept + self.citations_reattributed
+        return round(self.support_sum / kept, 4) if kept else 0.0
+
+    def plus(self, other: GroundingFigures) -> GroundingFigures:
+        return GroundingFigures(
+            **{
+                name: getattr(self, name) + getattr(other, name)
+                for name in GroundingFigures.model_fields
+            }
+        )
+
+
+@dataclass
+class Evidence:
+    """The retrieved text of each numbered source, tokenised once per check."""
+
+    texts: Mapping[int, str]
+    _prepared: dict[int, PreparedPassage] = field(default_factory=dict)
+
+    def passage(self, number: int) -> PreparedPassage | None:
+        if number not in self.texts:
+            return None
+        if number not in self._prepared:
+            self._prepared[number] = prepare(self.texts[number])
+        return self._prepared[number]
+
+    def score(self, claim: str | PreparedClaim, number: int) -> float:
+        passage = self.passage(number)
+        return support_score(claim, passage) if passage is not None else 0.0
+
+    def best(self, claim: str, among: Sequence[int]) -> tuple[int, float] | None:
+        """The best-supporting source among `among` (lowest number wins a tie)."""
+        best: tuple[int, float] | None = None
+        said = prepare_claim(claim)
+        for number in among:
+            score = self.score(said, number)
+            if best is None or score > best[1]:
+                best = (number, score)
+        return best
+
+
+def clean_claim_text(text: str) -> str:
+    """A claim's text without citation-like markers of its own, on one logical paragraph."""
+    return _INLINE_MARKER.sub("", text).strip()
+
+
+def check_claims(
+    claims: Sequence[Claim],
+    evidence: Evidence,
+    *,
+    pool: Sequence[int],
+    threshold: float = DEFAULT_THRESHOLD,
+) -> tuple[list[CheckedClaim], GroundingFigures]:
+    """Check every citation of every claim against the evidence of the source it names.
+
+    `pool` is the sources a citation may be moved to (the run's retrieved sources).
+    A number with no evidence (unknown, invented) is removed like an unsupported one.
+    """
+    checked: list[CheckedClaim] = []
+    figures = GroundingFigures()
+    for claim in claims:
+        text = clean_claim_text(claim.text)
+        if not text:
+            continue
+        kept: list[int] = []
+        best_support = 0.0
+        moved_to: int | None = None
+        for number in dict.fromkeys(claim.sources):
+            score = evidence.score(text, number)
+            if score >= threshold:
+                if number not in kept:
+                    kept.append(number)
+                    figures.citations_kept += 1
+                    figures.support_sum += score
+                best_support = max(best_support, score)
+                continue
+            figures.citations_removed += 1
+        if not kept:
+            # No cited source holds the claim: is there one in the run that does?
+            found = evidence.best(text, pool)
+            if found is not None and found[1] >= threshold:
+                moved_to, score = found
+                kept.append(moved_to)
+                best_support = score
+                figures.citations_reattributed += 1
+                figures.support_sum += score
+                # The move replaces one removal when the claim cited something.
+                if claim.sources:
+                    figures.citations_removed -= 1
+        figures.claims += 1
+        if kept:
+            figures.claims_supported += 1
+        else:
+            figures.unsupported_claims += 1
+        checked.append(
+            CheckedClaim(
+                text=text, sources=sorted(kept), support=best_support, supported=bool(kept)
+            )
+        )
+    return checked, figures
+
+
+def render_claims(claims: Sequence[CheckedClaim], policy: UnsupportedPolicy = "mark") -> str:
+    """Claims as one paragraph, `[n]` after each claim that has support.
+
+    A claim whose text is a block of its own (a list, a table, code) starts a new paragraph,
+    so Markdown inside a claim keeps working.
+    """
+    parts: list[str] = []
+    for claim in claims:
+        if not claim.supported and policy == "drop":
+            continue
+        marks = "".join(f"[{n}]" for n in claim.sources)
+        if not claim.supported and policy == "mark":
+            marks = f" {UNSUPPORTED_MARK}"
+        text = claim.text.rstrip()
+        if _is_block(text):
+            parts.append(f"\n\n{text}\n\n{marks.strip()}" if marks.strip() else f"\n\n{text}\n\n")
+        else:
+            sep = " " if parts and not parts[-1].endswith("\n") else ""
+            parts.append(f"{sep}{text}{marks}")
+    return re.sub(r"\n{3,}", "\n\n", "".join(parts)).strip()
+
+
+def _is_block(text: str) -> bool:
+    first = text.lstrip().split("\n", 1)[0]
+    return "\n" in text or first.startswith(("- ", "* ", "1. ", "|", "```", "    ", ">"))
+
+
+def cites_enough(body_cited: set[int], findings_cited: set[int]) -> bool:
+    """The appendix rule `auto`: the body cites at least half of what the findings cite."""
+    if not findings_cited:
+        return True
+    return len(body_cited & findings_cited) * 2 >= len(findings_cited)
+
+
+def draft_is_grounded(figures: GroundingFigures, *, min_supported_share: float = 0.5) -> bool:
+    """May the judge stop the loop on this draft? Not when it cites nothing retrieved, or when
+    most of its claims have no supporting source, whatever score the judge gave."""
+    if figures.claims_supported == 0:
+        return False
+    return figures.claims_supported >= min_supported_share * figures.claims
