@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from workflows.claim_text import claims_of, ground_markdown
 from workflows.grounding import (
     UNSUPPORTED_MARK,
     CheckedClaim,
@@ -108,3 +109,33 @@ def test_a_draft_that_cites_nothing_cannot_stop_the_loop() -> None:
         pool=[1, 2],
     )
     assert draft_is_grounded(cited)
+
+
+def test_markdown_is_checked_claim_by_claim_and_keeps_its_shape() -> None:
+    markdown = (
+        "# Heaps and JSON\n\n"
+        "The smallest element is always the root of the heap.[2] "
+        "json.dumps pretty-prints object members with an indent level.[2]\n\n"
+        "- heappush pushes the item onto the heap, maintaining the invariant.[1]\n"
+        "- Tomatoes grow in volcanic soil.[1]\n\n"
+        "```python\nxs[1]  # not a citation [1]\n```"
+    )
+    text, figures = ground_markdown(markdown, Evidence(EVIDENCE), pool=[1, 2])
+    assert text.startswith("# Heaps and JSON\n\n")
+    assert "root of the heap.[1] json.dumps" in text  # moved from [2] to the heap passage
+    assert "indent level.[2]" in text
+    assert "- heappush pushes the item onto the heap, maintaining the invariant.[1]" in text
+    assert f"- Tomatoes grow in volcanic soil. {UNSUPPORTED_MARK}" in text
+    assert "```python\nxs[1]  # not a citation [1]\n```" in text
+    assert figures.claims == 4 and figures.claims_supported == 3
+    assert figures.citations_reattributed == 1 and figures.citations_removed == 1
+
+
+def test_claims_are_read_back_as_they_were_rendered() -> None:
+    claims = claims_of("A is true.[1][2] B holds [3]. C has no source. D neither.")
+    assert [(c.text, c.sources) for c in claims] == [
+        ("A is true.", [1, 2]),
+        ("B holds.", [3]),
+        ("C has no source.", []),
+        ("D neither.", []),
+    ]

@@ -1,0 +1,137 @@
+"""Markdown ↔ claims: read the claims out of cited Markdown, check them, write it back.
+
+Nodes render the claims a model returns as `claim text[1][2] next claim[3]`; revisions and
+merges of self-evolution may write free Markdown with inline markers. Either way a claim is the
+text up to and including its citation markers, so reading the Markdown back gives the same
+claims. Headings and code blocks are kept as they are; paragraphs are checked claim by claim;
+list items, table rows and quotes are checked line by line so their Markdown survives.
+Linear in the text; safe in workflow code.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from workflows.grounding import (
+    Claim,
+    Evidence,
+    GroundingFigures,
+    UnsupportedPolicy,
+    check_claims,
+    render_claims,
+)
+from workflows.support import DEFAULT_THRESHOLD
+
+# One or more [n] / [n, m] groups, not glued to a word (`xs[1]` is code, not a citation).
+_MARKERS = re.compile(r"(?<![\w)\]])((?:\[\d{1,4}(?:\s*,\s*\d{1,4})*\])+)")
+_NUMBER = re.compile(r"\d+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(*_`])")
+_FENCE = re.compile(r"^\s{0,3}(```|~~~)")
+_LINE_ITEM = re.compile(r"^(\s*(?:[-*+]|\d{1,3}[.)]|>|\|)\s?)(.*)$")
+_HEADING = re.compile(r"^\s{0,3}#{1,6}\s")
+
+
+def claims_of(text: str) -> list[Claim]:
+    """The claims of one paragraph or line: text up to each run of markers, then the rest
+    split into sentences (which cite nothing)."""
+    claims: list[Claim] = []
+    last = 0
+    for match in _MARKERS.finditer(text):
+        chunk = text[last : match.start()].strip()
+        numbers = [int(n) for n in _NUMBER.findall(match.group(1))]
+        last = match.end()
+        # `B holds [3].`: the full stop after the marker ends the claim it cites.
+        while last < len(text) and text[last] in ".,;:!?":
+            chunk += text[last]
+            last += 1
+        if chunk.strip(" .,;:!?"):
+            claims.append(Claim(text=chunk, sources=numbers))
+        elif claims:
+            claims[-1].sources.extend(numbers)  # `claim [1] [2]` written with a space
+    rest = text[last:].strip()
+    if rest:
+        claims.extend(Claim(text=s) for s in _SENTENCE_END.split(rest) if s.strip())
+    return claims
+
+
+def cited_in(markdown: str) -> set[int]:
+    return {int(n) for run in _MARKERS.findall(markdown) for n in _NUMBER.findall(run)}
+
+
+def ground_markdown(
+    markdown: str,
+    evidence: Evidence,
+    *,
+    pool: Sequence[int],
+    threshold: float = DEFAULT_THRESHOLD,
+    policy: UnsupportedPolicy = "mark",
+) -> tuple[str, GroundingFigures]:
+    """Check every claim of `markdown` against the evidence of the sources it cites."""
+    figures = GroundingFigures()
+    out: list[str] = []
+
+    def check(text: str) -> str:
+        nonlocal figures
+        checked, found = check_claims(claims_of(text), evidence, pool=pool, threshold=threshold)
+        figures = figures.plus(found)
+        return render_claims(checked, policy)
+
+    for block in _blocks(markdown):
+        first = block.lstrip("\n").split("\n", 1)[0]
+        if _FENCE.match(first) or _HEADING.match(first) or not block.strip():
+            out.append(block.strip("\n"))
+        elif all(_LINE_ITEM.match(line) for line in block.splitlines() if line.strip()):
+            lines = []
+            for line in block.splitlines():
+                item = _LINE_ITEM.match(line)
+                if item is None:
+                    continue
+                prefix, body = item.groups()
+                rendered = check(body) if body.strip() and not _is_table_rule(body) else body
+                if rendered or prefix.strip() == "|":
+                    lines.append(f"{prefix}{rendered}")
+            out.append("\n".join(lines))
+        else:
+            out.append(check(" ".join(block.split())))
+    return "\n\n".join(part for part in out if part), figures
+
+
+def _is_table_rule(body: str) -> bool:
+    return set(body.replace(" ", "")) <= set("|-:")
+
+
+def _blocks(markdown: str) -> list[str]:
+    """Paragraph-level blocks; a fenced code block is one block, blank lines and all;
+    a heading is a block of its own."""
+    blocks: list[str] = []
+    current: list[str] = []
+    fenced = False
+    for line in markdown.splitlines():
+        if _FENCE.match(line):
+            if not fenced:
+                if current:
+                    blocks.append("\n".join(current))
+                current = [line]
+                fenced = True
+                continue
+            current.append(line)
+            blocks.append("\n".join(current))
+            current, fenced = [], False
+            continue
+        if fenced:
+            current.append(line)
+        elif _HEADING.match(line):
+            if current:
+                blocks.append("\n".join(current))
+            blocks.append(line)
+            current = []
+        elif not line.strip():
+            if current:
+                blocks.append("\n".join(current))
+            current = []
+        else:
+            current.append(line)
+    if current:
+        blocks.append("\n".join(current))
+    return blocks
