@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from workflows.claim_text import claims_of, ground_markdown
 from workflows.grounding import (
     UNSUPPORTED_MARK,
@@ -14,7 +17,7 @@ from workflows.grounding import (
     draft_is_grounded,
     render_claims,
 )
-from workflows.support import support_score
+from workflows.support import DEFAULT_THRESHOLD, support_score
 
 HEAPQ = (
     "heapq -- Heap queue algorithm. Heaps are binary trees for which every parent node has a "
@@ -28,6 +31,7 @@ JSON = (
     "object members will be pretty-printed with that indent level."
 )
 EVIDENCE = {1: HEAPQ, 2: JSON}
+LABELS = Path(__file__).resolve().parents[1] / "eval" / "support_labels.jsonl"
 
 
 def test_support_separates_a_stated_fact_from_an_unstated_one() -> None:
@@ -139,3 +143,16 @@ def test_claims_are_read_back_as_they_were_rendered() -> None:
         ("C has no source.", []),
         ("D neither.", []),
     ]
+
+
+def test_scorer_precision_and_recall_on_the_hand_labelled_pairs() -> None:
+    """The figures the README states (eval/support_labels.jsonl, written by reading the docs)."""
+    rows = [json.loads(line) for line in LABELS.read_text().splitlines() if line.strip()]
+    said = [
+        (support_score(r["claim"], r["passage"]) >= DEFAULT_THRESHOLD, r["supported"]) for r in rows
+    ]
+    true_pos = sum(1 for got, want in said if got and want)
+    precision = true_pos / sum(1 for got, _ in said if got)
+    recall = true_pos / sum(1 for _, want in said if want)
+    assert len(rows) >= 100
+    assert precision >= 0.8 and recall >= 0.8, (precision, recall)

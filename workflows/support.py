@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 # Inputs are capped before scoring so that a hostile claim or page cannot make this slow.
 MAX_SCORED_CHARS = 4_000
-DEFAULT_THRESHOLD = 0.5
+DEFAULT_THRESHOLD = 0.6
 
 _WORD = re.compile(r"[a-z0-9_]+(?:\.[a-z0-9_]+)*")
 _NUMBER = re.compile(r"^\d+(?:\.\d+)?$")
@@ -70,9 +70,11 @@ class PreparedPassage:
 def prepare(passage: str) -> PreparedPassage:
     words = _words(passage)
     content = _content(words)
+    # A dotted name also stands for its last part: `json.dumps` covers a claim's `dumps`.
+    parts = [_stem(w.rsplit(".", 1)[1]) for w in words if "." in w and not w[0].isdigit()]
     return PreparedPassage(
         words=frozenset(words),
-        content=frozenset(content),
+        content=frozenset(content + parts),
         pairs=frozenset(itertools.pairwise(content)),
         negated=any(w in _NEGATIONS for w in words),
     )
@@ -89,6 +91,13 @@ def prepare_claim(claim: str) -> PreparedClaim:
     return PreparedClaim(words=tuple(words), content=tuple(_content(words)))
 
 
+def _covered(word: str, ready: PreparedPassage) -> bool:
+    if word in ready.content:
+        return True
+    # `functools.reduce` in a claim, `reduce` in the passage about functools.
+    return "." in word and not word[0].isdigit() and _stem(word.rsplit(".", 1)[1]) in ready.content
+
+
 def support_score(claim: str | PreparedClaim, passage: str | PreparedPassage) -> float:
     """A score in [0, 1]: 1 when the passage contains everything the claim says."""
     ready = passage if isinstance(passage, PreparedPassage) else prepare(passage)
@@ -97,7 +106,7 @@ def support_score(claim: str | PreparedClaim, passage: str | PreparedPassage) ->
     if not content:
         return 0.0
     total = sum(_weight(w) for w in content)
-    covered = sum(_weight(w) for w in content if w in ready.content) / total
+    covered = sum(_weight(w) for w in content if _covered(w, ready)) / total
     pairs = list(itertools.pairwise(content))
     paired = sum(p in ready.pairs for p in pairs) / len(pairs) if pairs else covered
     score = 0.75 * covered + 0.25 * paired
