@@ -37,6 +37,7 @@ from embedded.llama_server import MODEL_ALIAS, LlamaServer
 from embedded.process import EmbeddedServiceError
 from observability import tracing
 from observability.search_attributes import ensure_search_attributes
+from workflows.batch import BatchResearchWorkflow
 from workflows.research import DeepResearchWorkflow
 
 log = logging.getLogger("ttdr.worker")
@@ -74,7 +75,7 @@ def build_worker(client: Client, task_queue: str, llm: LLMClient, search: Search
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[DeepResearchWorkflow],
+        workflows=[DeepResearchWorkflow, BatchResearchWorkflow],
         activities=activities.all(),
         # RunActivity:<node> spans with the node's attributes, under the run's trace.
         interceptors=tracing.worker_interceptors(client),
