@@ -1,10 +1,13 @@
 """Run a TTD-DR worker: `python worker.py`.
 
-Environment: TEMPORAL_ADDRESS (localhost:7233), TEMPORAL_NAMESPACE (default), TTDR_TASK_QUEUE
-(ttdr); the LLM endpoint (TTDR_LLM_* / OPENAI_*, see activities/llm_settings.py: with none set,
-the embedded llama.cpp model is started); TTDR_SEARCH (providers, default local; see
+Environment: the Temporal connection as the `temporal` CLI reads it (TEMPORAL_ADDRESS, default
+localhost:7233; TEMPORAL_NAMESPACE, default `default`; TEMPORAL_API_KEY, TEMPORAL_TLS_*,
+temporal.toml profiles: see cli/connection.py), TTDR_TASK_QUEUE (ttdr); the LLM endpoint
+(TTDR_LLM_* / OPENAI_*, see activities/llm_settings.py: with none set, the embedded llama.cpp
+model is started); TTDR_SEARCH (providers, default local; see
 activities/search/chain.py) and TTDR_CORPUS / TTDR_CACHE_DIR for local search;
-OTEL_EXPORTER_OTLP_ENDPOINT / _PROTOCOL / OTEL_SERVICE_NAME for traces (observability/tracing.py).
+OTEL_EXPORTER_OTLP_ENDPOINT / _PROTOCOL / OTEL_SERVICE_NAME for traces (observability/tracing.py);
+TTDR_METRICS_PORT and the same OTLP variables for metrics (observability/metrics.py).
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -32,45 +34,39 @@ from activities.search.base import SearchProvider
 from activities.search.local_index import CorpusError
 from activities.search.local_provider import cache_dir_from_env
 from activities.search.web import SearchConfigError
-from cli.connection import TemporalUnreachable, connect_temporal
+from cli.connection import TemporalSettings, load_settings
+from cli.connection import connect as connect_temporal
+from cli.errors import CommandError
 from embedded.llama_server import MODEL_ALIAS, LlamaServer
 from embedded.process import EmbeddedServiceError
-from observability import tracing
+from observability import tracing, worker_metrics
 from observability.search_attributes import ensure_search_attributes
 from workflows.batch import BatchResearchWorkflow
 from workflows.research import DeepResearchWorkflow
 
 log = logging.getLogger("ttdr.worker")
-DEFAULT_TASK_QUEUE = "ttdr"
-
-
-@dataclass(frozen=True)
-class TemporalTarget:
-    address: str
-    namespace: str
-    task_queue: str
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> TemporalTarget:
-        return cls(
-            address=env.get("TEMPORAL_ADDRESS", "localhost:7233"),
-            namespace=env.get("TEMPORAL_NAMESPACE", "default"),
-            task_queue=env.get("TTDR_TASK_QUEUE", DEFAULT_TASK_QUEUE),
-        )
 
 
 class StartupError(RuntimeError):
     """The worker cannot start; the one-line message says what to fix."""
 
 
-async def connect(target: TemporalTarget) -> Client:
+async def connect(env: Mapping[str, str]) -> tuple[Client, TemporalSettings]:
+    """The Temporal connection from the environment (cli/connection.py: envconfig)."""
     try:
-        return await connect_temporal(target.address, target.namespace)
-    except TemporalUnreachable as err:
+        target = load_settings(env)
+        return await connect_temporal(target), target
+    except CommandError as err:  # a wrong setting, or the server does not answer
         raise StartupError(str(err)) from None
 
 
-def build_worker(client: Client, task_queue: str, llm: LLMClient, search: SearchProvider) -> Worker:
+def build_worker(
+    client: Client,
+    task_queue: str,
+    llm: LLMClient,
+    search: SearchProvider,
+    metrics: worker_metrics.Metrics | None = None,
+) -> Worker:
     activities = ResearchActivities(llm, search)
     return Worker(
         client,
@@ -78,7 +74,11 @@ def build_worker(client: Client, task_queue: str, llm: LLMClient, search: Search
         workflows=[DeepResearchWorkflow, BatchResearchWorkflow],
         activities=activities.all(),
         # RunActivity:<node> spans with the node's attributes, under the run's trace.
-        interceptors=tracing.worker_interceptors(client),
+        interceptors=[
+            *tracing.worker_interceptors(client),
+            # Per-node and per-run metrics (observability/node_metrics.py), when configured.
+            *worker_metrics.interceptors(client, metrics),
+        ],
         # Activities are async and I/O-bound (waiting on the LLM): many can be in flight at once.
         max_concurrent_activities=200,
         # After a worker crash its sticky queue holds the run's next workflow task until this
@@ -136,27 +136,36 @@ def tracing_from_env(env: Mapping[str, str]) -> TracerProvider | None:
         raise StartupError(str(err)) from None
 
 
-async def run_worker(env: Mapping[str, str]) -> None:
-    target = TemporalTarget.from_env(env)
-    client = await connect(target)
+def metrics_from_env(env: Mapping[str, str]) -> worker_metrics.Metrics | None:
+    """Metrics when TTDR_METRICS_PORT or an OTLP endpoint is set (one line each says where).
+    Before any client connects: the Temporal SDK's runtime is chosen then."""
+    try:
+        return worker_metrics.metrics_from_env(env, announce=lambda line: print(line, flush=True))
+    except worker_metrics.MetricsConfigError as err:
+        raise StartupError(str(err)) from None
+
+
+async def run_worker(env: Mapping[str, str], metrics: worker_metrics.Metrics | None = None) -> None:
+    client, target = await connect(env)
     added = await ensure_search_attributes(client, target.namespace)
     if added:
         log.info("registered search attributes: %s", ", ".join(added))
     search = search_from_env(env)
     async with llm_client_from_env(env, cache_dir_from_env(env) / "logs") as llm:
-        worker = build_worker(client, target.task_queue, llm, search)
+        worker = build_worker(client, target.task_queue, llm, search, metrics)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         print(
-            f"worker ready: {target.address} namespace={target.namespace} "
+            f"worker ready: {target.describe()} "
             f"task_queue={target.task_queue} llm={llm.settings.base_url} "
             f"model={llm.settings.model}",
             flush=True,
         )
         try:
-            async with worker:
+            in_flight = worker_metrics.runs_in_flight(client, metrics, target.task_queue, env)
+            async with worker, in_flight:
                 await stop.wait()
         finally:
             await chain.close_search(search)
@@ -169,10 +178,13 @@ def main() -> int:
     )
     try:
         provider = tracing_from_env(os.environ)
+        metrics = metrics_from_env(os.environ)
         try:
-            asyncio.run(run_worker(os.environ))
+            asyncio.run(run_worker(os.environ, metrics))
         finally:
             tracing.shutdown_tracing(provider)  # also after SIGTERM: flush the last spans
+            if metrics is not None:
+                metrics.shutdown()
     except StartupError as err:
         print(f"worker: {err}", file=sys.stderr)
         return 2

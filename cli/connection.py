@@ -1,12 +1,27 @@
-"""The one Temporal connection helper: client.py, worker.py, bench/ and the tests connect here."""
+"""The one Temporal connection helper: client.py, worker.py, bench/ and the tests connect here.
+
+Built on the SDK's environment configuration (temporalio.envconfig), so the settings that
+configure the `temporal` CLI configure this product, Temporal Cloud included:
+TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS, TEMPORAL_TLS_* (CA,
+client certificate and key, server name), TEMPORAL_GRPC_META_*, and profiles in temporal.toml
+(TEMPORAL_CONFIG_FILE, TEMPORAL_PROFILE). Environment variables override the profile.
+
+Every wrong setting is a one-line ConnectionSettingsError (exit code 2) naming the setting,
+raised before anything is contacted; a server that does not answer is TemporalUnreachable.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.envconfig import ClientConfigProfile, ClientConfigTLS
+from temporalio.service import TLSConfig
 
 from cli.errors import UsageError
 from observability import tracing
@@ -14,10 +29,50 @@ from observability import tracing
 DEFAULT_ADDRESS = "localhost:7233"
 DEFAULT_NAMESPACE = "default"
 DEFAULT_TASK_QUEUE = "ttdr"
+MAX_PEM_BYTES = 1_000_000  # a certificate chain is a few KB; refuse to read a huge or endless file
+_TRUE_FALSE = {"true", "false", "1", "0"}
+# ClientConfigTLS field -> (environment variable, temporal.toml key): named in errors.
+_TLS_FILES = {
+    "server_root_ca_cert": ("TEMPORAL_TLS_SERVER_CA_CERT_PATH", "tls.server_ca_cert_path"),
+    "client_cert": ("TEMPORAL_TLS_CLIENT_CERT_PATH", "tls.client_cert_path"),
+    "client_private_key": ("TEMPORAL_TLS_CLIENT_KEY_PATH", "tls.client_key_path"),
+}
+
+
+class ConnectionSettingsError(UsageError):
+    """A Temporal connection setting is wrong: the message names it."""
 
 
 class TemporalUnreachable(UsageError):
     """The Temporal server did not answer at the configured address."""
+
+
+@dataclass(frozen=True)
+class TemporalSettings:
+    """Where to connect, resolved from the environment and temporal.toml (secrets never shown)."""
+
+    address: str
+    namespace: str
+    task_queue: str
+    tls: bool | TLSConfig
+    api_key: str | None
+    rpc_metadata: Mapping[str, str]
+    source: str  # "environment" or "profile NAME of FILE": said in errors
+
+    def describe(self) -> str:
+        """One line for logs: never the key or certificate contents."""
+        tls = "on" if self.tls else "off"
+        key = " api_key=set" if self.api_key else ""
+        return f"{self.address} namespace={self.namespace} tls={tls}{key}"
+
+
+def local_server_env(address: str, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """`base` (default os.environ) pinned to a plain local server at `address`: every inherited
+    TEMPORAL_* setting and any temporal.toml profile are left out (tests, bench, demo)."""
+    base = os.environ if base is None else base
+    env = {k: v for k, v in base.items() if not k.startswith("TEMPORAL_")}
+    env.update({"TEMPORAL_ADDRESS": address, "TEMPORAL_CONFIG_FILE": os.devnull})
+    return env
 
 
 def task_queue_from_env(env: Mapping[str, str] | None = None) -> str:
@@ -25,35 +80,107 @@ def task_queue_from_env(env: Mapping[str, str] | None = None) -> str:
     return env.get("TTDR_TASK_QUEUE", DEFAULT_TASK_QUEUE)
 
 
+def _read_pem(value: Any, setting: str) -> bytes | None:
+    if not isinstance(value, Path):
+        return value.encode() if isinstance(value, str) else value
+    if not value.is_file():
+        problem = "does not exist" if not value.exists() else "is not a regular file"
+        raise ConnectionSettingsError(f"{setting}: {value} {problem}")
+    try:
+        with value.open("rb") as file:
+            data = file.read(MAX_PEM_BYTES + 1)
+    except OSError as err:
+        raise ConnectionSettingsError(f"{setting}: cannot read {value}: {err.strerror}") from None
+    if len(data) > MAX_PEM_BYTES:
+        raise ConnectionSettingsError(f"{setting}: {value} is over {MAX_PEM_BYTES} bytes")
+    if b"-----BEGIN " not in data:
+        raise ConnectionSettingsError(f"{setting}: {value} is not a PEM file")
+    return data
+
+
+def _tls(tls: ClientConfigTLS, env: Mapping[str, str], source: str) -> TLSConfig:
+    def setting(field: str) -> str:
+        variable, toml_key = _TLS_FILES[field]
+        return variable if variable in env else f"{toml_key} ({source})"
+
+    read = {field: _read_pem(getattr(tls, field), setting(field)) for field in _TLS_FILES}
+    if (read["client_cert"] is None) != (read["client_private_key"] is None):
+        raise ConnectionSettingsError(
+            "TLS client certificate and key go together: set both TEMPORAL_TLS_CLIENT_CERT_PATH "
+            "and TEMPORAL_TLS_CLIENT_KEY_PATH (or neither)"
+        )
+    return TLSConfig(
+        domain=tls.server_name,
+        server_root_ca_cert=read["server_root_ca_cert"],
+        client_cert=read["client_cert"],
+        client_private_key=read["client_private_key"],
+    )
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> TemporalSettings:
+    """The connection settings, checked: a wrong one raises ConnectionSettingsError."""
+    env = dict(os.environ if env is None else env)
+    config_file = env.get("TEMPORAL_CONFIG_FILE")
+    if config_file and not Path(config_file).exists():
+        raise ConnectionSettingsError(f"TEMPORAL_CONFIG_FILE: {config_file} does not exist")
+    tls_flag = env.get("TEMPORAL_TLS")
+    if tls_flag is not None and tls_flag.strip().lower() not in _TRUE_FALSE:
+        raise ConnectionSettingsError(f"TEMPORAL_TLS must be true or false, not {tls_flag!r}")
+    profile_name = env.get("TEMPORAL_PROFILE")
+    try:
+        profile = ClientConfigProfile.load(profile_name, override_env_vars=env)
+    except Exception as err:  # the SDK's ConfigError (TOML syntax, unknown profile, ...)
+        where = f"TEMPORAL_CONFIG_FILE {config_file}" if config_file else "temporal.toml"
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ConnectionSettingsError(f"{where}: {first}") from None
+    source = f"profile {profile_name or 'default'} of {config_file or 'temporal.toml'}"
+    tls: bool | TLSConfig = bool(profile.api_key)  # an API key implies TLS (Temporal Cloud)
+    if profile.tls is not None:
+        tls = False if profile.tls.disabled else _tls(profile.tls, env, source)
+    return TemporalSettings(
+        address=profile.address or DEFAULT_ADDRESS,
+        namespace=profile.namespace or DEFAULT_NAMESPACE,
+        task_queue=task_queue_from_env(env),
+        tls=tls,
+        api_key=profile.api_key,
+        rpc_metadata=dict(profile.grpc_meta),
+        source=source,
+    )
+
+
 def _connect_reason(err: Exception) -> str:
     text = str(err)
-    if "ConnectionRefused" in text or "Connection refused" in text:
+    lowered = text.lower()
+    if "connectionrefused" in lowered or "connection refused" in lowered:
         return "connection refused"
-    if "dns error" in text.lower() or "failed to lookup" in text.lower():
+    if "dns error" in lowered or "failed to lookup" in lowered:
         return "unknown host"
-    return text.splitlines()[0][:200]
+    if "certificate" in lowered or "tls" in lowered or "handshake" in lowered:
+        return "TLS handshake failed: check TEMPORAL_TLS_SERVER_CA_CERT_PATH / _SERVER_NAME"
+    if "unauthenticated" in lowered or "permission" in lowered:
+        return "not authorised: check TEMPORAL_API_KEY or the client certificate"
+    return " ".join(text.split())[:200]
 
 
-async def connect_temporal(address: str, namespace: str) -> Client:
+async def connect(settings: TemporalSettings) -> Client:
     """A client with the pydantic data converter, or TemporalUnreachable with one clear line."""
     try:
         return await Client.connect(
-            address,
-            namespace=namespace,
+            settings.address,
+            namespace=settings.namespace,
+            api_key=settings.api_key,
+            tls=settings.tls,
+            rpc_metadata=dict(settings.rpc_metadata),
             data_converter=pydantic_data_converter,
             # The run's root span (StartWorkflow); a no-op when no tracer provider is set.
             interceptors=[tracing.RunTracingInterceptor()],
         )
     except RuntimeError as err:
         raise TemporalUnreachable(
-            f"cannot reach the Temporal server at {address} ({_connect_reason(err)}): start it "
-            "(./scripts/demo starts the embedded dev server) or set TEMPORAL_ADDRESS"
+            f"cannot reach the Temporal server at {settings.address} ({_connect_reason(err)}): "
+            "start it (./scripts/demo starts the embedded dev server) or set TEMPORAL_ADDRESS"
         ) from None
 
 
 async def connect_from_env(env: Mapping[str, str] | None = None) -> Client:
-    env = os.environ if env is None else env
-    return await connect_temporal(
-        env.get("TEMPORAL_ADDRESS", DEFAULT_ADDRESS),
-        env.get("TEMPORAL_NAMESPACE", DEFAULT_NAMESPACE),
-    )
+    return await connect(load_settings(env))

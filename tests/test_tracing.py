@@ -25,7 +25,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.llm import LLMClient
 from activities.search.local_provider import LocalSearch
-from cli.connection import connect_temporal
+from cli.connection import connect_from_env, local_server_env
 from observability import tracing
 from tests.support.settings import FAKE_KEY, fake_llm_settings
 from tests.support.fake_llm import FakeLLMServer
@@ -62,7 +62,9 @@ def spans(span_store: InMemorySpanExporter) -> Iterator[InMemorySpanExporter]:
 @pytest.fixture
 async def traced_client(temporal_env: WorkflowEnvironment) -> Client:
     """The product's client (connect_temporal): the one that opens the run's root span."""
-    return await connect_temporal(temporal_env.client.service_client.config.target_host, "default")
+    return await connect_from_env(
+        local_server_env(temporal_env.client.service_client.config.target_host)
+    )
 
 
 @asynccontextmanager

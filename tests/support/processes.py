@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cli.connection import local_server_env
 from tests.support.fake_llm import FakeLLMServer, RecordedRequest, Responder
 
 if TYPE_CHECKING:
@@ -56,9 +57,9 @@ def worker_env(
     extra: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(_FOREIGN_PREFIXES)}
+    env = local_server_env(temporal_address, env)
     env.update(
         {
-            "TEMPORAL_ADDRESS": temporal_address,
             "TTDR_TASK_QUEUE": task_queue,
             "TTDR_LLM_BASE_URL": llm_base_url,
             "TTDR_LLM_API_KEY": api_key,
@@ -213,9 +214,6 @@ def released(*holds: Hold) -> Any:
 
 
 async def run_client(client: Client, task_queue: str, *args: str) -> tuple[int, str, str]:
-    env = {
-        **os.environ,
-        "TEMPORAL_ADDRESS": client.service_client.config.target_host,
-        "TTDR_TASK_QUEUE": task_queue,
-    }
+    env = local_server_env(client.service_client.config.target_host)
+    env["TTDR_TASK_QUEUE"] = task_queue
     return await run_client_py(*args, env=env)
