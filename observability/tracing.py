@@ -31,6 +31,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from temporalio import activity, client, worker
 from temporalio.contrib.opentelemetry import TracingInterceptor
 
+from observability import node_metrics
 from workflows.config import EVOLUTION_NODE, UNIT_NODE
 
 TRACER_NAME = "ttdr"
@@ -239,6 +240,7 @@ class LLMCallSpan:
     def __init__(self, span: Span, capture: bool) -> None:
         self.span = span
         self._capture = capture
+        self.tokens: tuple[int, int] | None = None  # (input, output), for the call's metrics
 
     def record_status(self, status_code: int) -> None:
         self.span.set_attribute("http.response.status_code", status_code)
@@ -248,6 +250,7 @@ class LLMCallSpan:
     ) -> None:
         choices: Sequence[Mapping[str, Any]] = data.get("choices") or []
         reasons = [str(c.get("finish_reason")) for c in choices if c.get("finish_reason")]
+        self.tokens = (input_tokens, output_tokens)
         attributes: dict[str, Any] = {
             "gen_ai.usage.input_tokens": input_tokens,
             "gen_ai.usage.output_tokens": output_tokens,
@@ -307,14 +310,18 @@ def llm_call_span(body: Mapping[str, Any], base_url: str) -> Iterator[LLMCallSpa
                     {"gen_ai.prompt": _clip(str(message.get("content") or ""))},
                 )
         started = time.perf_counter()
+        call, failure = LLMCallSpan(span, capture), None
         try:
-            yield LLMCallSpan(span, capture)
+            yield call
         except BaseException as err:
             mark_error(span, err)
+            failure = error_type(err)
             raise
         finally:
             latency_ms = (time.perf_counter() - started) * 1000
             span.set_attribute("ttdr.llm.latency_ms", round(latency_ms, 1))
+            # The same call in the worker's metrics (a no-op without metrics).
+            node_metrics.record_llm_call(model, latency_ms / 1000, failure, call.tokens)
 
 
 @contextlib.contextmanager
