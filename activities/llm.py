@@ -5,15 +5,22 @@ transient ones (429, 5xx, timeouts, resets, malformed answers) are retried by Te
 retry policy — this client never retries on its own, so an attempt is visible in the history —
 and the ones a retry cannot fix (bad key, unknown model, oversize prompt) fail at once with a
 message that says what to change.
+
+One call is bounded in time and size: `request_timeout_seconds` covers the whole call (a
+completion that drips forever is stopped, naming the endpoint), and at most `max_response_bytes`
+of an answer are read. An answer over that bound is handled like one cut off at the token
+limit: its first bytes are repaired and used when they make a valid answer (no second call),
+otherwise it is re-asked within `json_repair_attempts` like any malformed answer. A deeply nested
+JSON answer is a malformed answer too (re-asked), never a crash that Temporal would retry.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import logging
 import math
-import re
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, Literal, TypeVar
@@ -22,13 +29,17 @@ import httpx
 from pydantic import BaseModel, ValidationError
 from temporalio.exceptions import ApplicationError
 
+from activities.llm_answers import OVERSIZE, describe_invalid, oversize_answer, parse_structured
+from activities.llm_answers import close_truncated_json as close_truncated_json  # re-export
 from activities.llm_settings import LLMSettings, ResponseFormatMode
+from activities.redaction import Redactor
 from observability import tracing
 from workflows.models import LLMUsage, SamplingParams
 
 log = logging.getLogger(__name__)
 T = TypeVar("T", bound=BaseModel)
 MAX_RETRY_AFTER_SECONDS = 600.0
+ERROR_BODY_MAX_BYTES = 64 * 1024  # an error answer is read this far, for its message
 # Fallback order in auto mode, after a provider rejects a response_format form.
 _NEXT_MODE: dict[ResponseFormatMode, ResponseFormatMode] = {
     "json_schema": "json_object",
@@ -56,63 +67,6 @@ def _json_schema(model: type[BaseModel]) -> dict[str, Any]:
     return model.model_json_schema()
 
 
-def parse_structured(content: str, schema: type[T], *, truncated: bool = False) -> T:
-    """Validate a model's answer, tolerating Markdown fences and prose around the JSON object.
-
-    An answer cut off at the token limit is repaired by closing its open string and brackets;
-    if that still does not validate, the caller re-asks.
-    """
-    text = content.strip()
-    # Unwrap a fenced block only around the answer: fences inside a JSON string (Markdown in
-    # an answer) are content.
-    fenced = (
-        None if text.startswith("{") else re.search(r"```(?:json)?\s*(.*?)```", text, re.DOTALL)
-    )
-    if fenced:
-        text = fenced.group(1).strip()
-    start = text.find("{")
-    # A cut-off answer ends mid-object (and mid-fence): all from its first brace is the JSON.
-    tail = text[start:] if start != -1 else text
-    if not text.startswith("{"):
-        end = text.rfind("}")
-        if start != -1 and end > start:
-            text = text[start : end + 1]
-    try:
-        # strict=False: small models put raw newlines inside JSON strings; that is harmless.
-        data = json.loads(text, strict=False)
-    except json.JSONDecodeError:
-        if not truncated:
-            raise
-        data = json.loads(close_truncated_json(tail), strict=False)
-    return schema.model_validate(data)
-
-
-def close_truncated_json(text: str) -> str:
-    """Close the string, arrays and objects a cut-off JSON text left open."""
-    closers: list[str] = []
-    in_string = escaped = False
-    for ch in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in "{[":
-            closers.append("}" if ch == "{" else "]")
-        elif ch in "}]" and closers:
-            closers.pop()
-    if escaped:
-        text = text[:-1]
-    if in_string:
-        text += '"'
-    text = re.sub(r"[,:]\s*$", "", text.rstrip())
-    return text + "".join(reversed(closers))
-
-
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
     """Retry-After as seconds (delta-seconds or HTTP-date), capped; None when absent/unreadable."""
     if not value:
@@ -134,8 +88,17 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
 
 
 class LLMClient:
-    def __init__(self, settings: LLMSettings, http: httpx.AsyncClient | None = None) -> None:
+    def __init__(
+        self,
+        settings: LLMSettings,
+        http: httpx.AsyncClient | None = None,
+        redactor: Redactor | None = None,
+    ) -> None:
+        """`redactor` masks configured secrets in answers before they are parsed, logged or
+        traced; by default the worker's (its environment's secrets and this client's key)."""
         self.settings = settings
+        key = settings.api_key.get_secret_value() if settings.api_key is not None else None
+        self.redactor = redactor or Redactor.from_env(extra=[key] if key else [])
         self._mode: ResponseFormatMode = (
             "json_schema" if settings.response_format == "auto" else settings.response_format
         )
@@ -177,10 +140,11 @@ class LLMClient:
                 continue
             usage = usage.plus(_usage_of(data, body))
             content, finish_reason = _content_of(data)
+            content = self.redactor.text(content)
             try:
                 return parse_structured(content, schema, truncated=finish_reason == "length"), usage
             except (ValidationError, ValueError) as err:
-                problem = _describe_invalid(err, content, finish_reason)
+                problem = describe_invalid(err, content, finish_reason, data.get(OVERSIZE))
                 problems.append(problem)
                 log.warning(
                     "malformed %s answer from %s: %s; it began %r",
@@ -267,37 +231,60 @@ class LLMClient:
         headers = {"Content-Type": "application/json"}
         if self.settings.api_key is not None:
             headers["Authorization"] = f"Bearer {self.settings.api_key.get_secret_value()}"
+        where = self.settings.base_url
+        limit = self.settings.request_timeout_seconds
         try:
-            response = await self._http.post(url, json=body, headers=headers)
+            # httpx's timeout bounds each read; this bounds the whole call.
+            async with asyncio.timeout(limit):
+                async with self._http.stream("POST", url, json=body, headers=headers) as response:
+                    call.record_status(response.status_code)
+                    ok = response.status_code == 200
+                    bound = self.settings.max_response_bytes if ok else ERROR_BODY_MAX_BYTES
+                    raw, complete = await _read_bounded(response, bound)
+        except TimeoutError:
+            raise ApplicationError(
+                f"the LLM at {where} did not finish its answer within {limit:g}s "
+                "(TTDR_LLM_TIMEOUT_SECONDS bounds each call); will retry",
+                type="LLMTimeout",
+            ) from None
         except httpx.TimeoutException as err:
             raise ApplicationError(
-                f"LLM request to {self.settings.base_url} timed out ({type(err).__name__})",
+                f"LLM request to {where} timed out ({type(err).__name__})",
                 type="LLMTimeout",
             ) from None
         except httpx.TransportError as err:
             raise ApplicationError(
-                f"cannot reach the LLM at {self.settings.base_url}: {type(err).__name__}: {err}",
+                f"cannot reach the LLM at {where}: {type(err).__name__}: {err}",
                 type="LLMUnavailable",
             ) from None
-        call.record_status(response.status_code)
-        if response.status_code == 200:
-            try:
-                data = response.json()
-            except ValueError:
-                raise ApplicationError(
-                    "the LLM endpoint answered 200 with a body that is not JSON",
-                    type="LLMBadResponse",
-                ) from None
-            if not isinstance(data, dict) or not data.get("choices"):
-                raise ApplicationError(
-                    "the LLM endpoint answered without choices", type="LLMBadResponse"
-                )
-            return data
-        raise self._http_error(response, body)
+        if not ok:
+            # The bounded body as a plain response, for the error's message.
+            read = httpx.Response(response.status_code, headers=response.headers, content=raw)
+            raise self._http_error(read, body)
+        if not complete:
+            log.warning(
+                "the answer from %s is over %d bytes (TTDR_LLM_MAX_RESPONSE_BYTES): reading it "
+                "as cut off at the token limit",
+                where,
+                self.settings.max_response_bytes,
+            )
+            return oversize_answer(raw)
+        try:
+            data = json.loads(raw)
+        except (ValueError, RecursionError):
+            raise ApplicationError(
+                f"the LLM endpoint {where} answered 200 with a body that is not JSON",
+                type="LLMBadResponse",
+            ) from None
+        if not isinstance(data, dict) or not data.get("choices"):
+            raise ApplicationError(
+                f"the LLM endpoint {where} answered without choices", type="LLMBadResponse"
+            )
+        return data
 
     def _http_error(self, response: httpx.Response, body: dict[str, Any]) -> Exception:
         status = response.status_code
-        message = _provider_message(response)
+        message = self.redactor.text(_provider_message(response))
         where = self.settings.base_url
         lowered = message.lower()
         if status in (401, 403):
@@ -340,6 +327,19 @@ class LLMClient:
         )
 
 
+async def _read_bounded(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
+    """At most `limit` bytes of the body, and whether that was all of it. Stopping early
+    closes the connection, so the rest is never transferred."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            return b"".join(chunks)[:limit], False
+    return b"".join(chunks), True
+
+
 def _mentions_format(message: str) -> bool:
     return any(word in message for word in ("response_format", "json_schema", "json_object"))
 
@@ -374,14 +374,3 @@ def _usage_of(data: dict[str, Any], body: dict[str, Any]) -> LLMUsage:
         if completion_tokens is None:
             completion_tokens = len(content) // 4
     return LLMUsage(calls=1, input_tokens=int(prompt_tokens), output_tokens=int(completion_tokens))
-
-
-def _describe_invalid(err: Exception, content: str, finish_reason: str | None) -> str:
-    if not content.strip():
-        return "the completion was empty"
-    cut = " (cut off at the token limit)" if finish_reason == "length" else ""
-    if isinstance(err, ValidationError):
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "the answer"
-        return f"{where}: {first['msg']}{cut}"
-    return f"not JSON ({err}){cut}"

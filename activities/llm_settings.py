@@ -14,6 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 OPENAI_DEFAULT_MODEL = "gpt-4.1-mini"
 ResponseFormatMode = Literal["auto", "json_schema", "json_object", "prompt"]
+# The most of one answer's HTTP body the worker reads. Far above any answer within max_tokens
+# (32k tokens, even JSON-escaped); a provider that ignores max_tokens is cut here.
+DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 
 
 class LLMConfigError(ValueError):
@@ -30,7 +33,10 @@ class LLMSettings(BaseModel):
     # auto: OpenAI-style json_schema first, then llama.cpp-style json_object+schema, then the
     # schema in the prompt, moving on only when the provider rejects the previous form.
     response_format: ResponseFormatMode = "auto"
+    # The whole of one HTTP call (connect, send, every byte of the answer), not only each read:
+    # a completion that drips forever is stopped here, with the endpoint named.
     request_timeout_seconds: float = Field(600.0, gt=0, le=3600)
+    max_response_bytes: int = Field(DEFAULT_MAX_RESPONSE_BYTES, ge=64 * 1024, le=256 * 1024 * 1024)
     connect_timeout_seconds: float = Field(10.0, gt=0, le=300)
 
     @field_validator("base_url")
@@ -62,6 +68,9 @@ class LLMSettings(BaseModel):
             "judge_model": env.get("TTDR_LLM_JUDGE_MODEL") or model,
             "response_format": env.get("TTDR_LLM_RESPONSE_FORMAT", "auto"),
             "request_timeout_seconds": env.get("TTDR_LLM_TIMEOUT_SECONDS", "600"),
+            "max_response_bytes": env.get(
+                "TTDR_LLM_MAX_RESPONSE_BYTES", str(DEFAULT_MAX_RESPONSE_BYTES)
+            ),
         }
         try:
             return cls.model_validate(raw)
@@ -78,5 +87,6 @@ _ENV_NAME = {
     "judge_model": "TTDR_LLM_JUDGE_MODEL",
     "response_format": "TTDR_LLM_RESPONSE_FORMAT",
     "request_timeout_seconds": "TTDR_LLM_TIMEOUT_SECONDS",
+    "max_response_bytes": "TTDR_LLM_MAX_RESPONSE_BYTES",
     "?": "LLM settings",
 }

@@ -88,7 +88,7 @@ Responder = Callable[[RecordedRequest], Any]
 @dataclass
 class _Fault:
     name: str | None
-    kind: str  # "status" | "disconnect" | "hang"
+    kind: str  # "status" | "disconnect" | "hang" | "drip"
     remaining: int
     status: int = 0
     body: JSON | None = None
@@ -576,6 +576,12 @@ class FakeLLMServer:
         """The next ``times`` requests for ``name`` stall ``seconds`` before being answered."""
         self._add_fault(_Fault(name, "hang", times, seconds=seconds))
 
+    def inject_drip(self, name: str | None, every_seconds: float, times: int = 1) -> None:
+        """The next ``times`` requests for ``name`` get a 200 whose body never ends: one space
+        (valid leading JSON whitespace) every ``every_seconds``, until the client hangs up or the
+        server is reset, so a per-read timeout never fires."""
+        self._add_fault(_Fault(name, "drip", times, seconds=every_seconds))
+
     def set_delay(self, name: str | None, seconds: float) -> None:
         """Latency for every request for ``name`` (None = all); per-name wins over global."""
         with self._lock:
@@ -630,6 +636,28 @@ class FakeLLMServer:
             if name is not None and name in self._delays:
                 return self._delays[name]
             return self._delays.get(None, 0.0)
+
+    def _drip(
+        self,
+        h: _Handler,
+        record: RecordedRequest,
+        every: float,
+        generation: int,
+        wakeup: threading.Event,
+    ) -> None:
+        try:
+            h.send_response(200)
+            h.send_header("Content-Type", "application/json")
+            h.send_header("Content-Length", str(1 << 40))
+            h.end_headers()
+            while generation == self._generation and not self._stopping.is_set():
+                h.wfile.write(b" ")
+                h.wfile.flush()
+                wakeup.wait(every)
+        except OSError:  # the client gave up: what a total-time bound does
+            pass
+        h.close_connection = True
+        self._finish(record, 200)
 
     def _finish(self, record: RecordedRequest, status: int, content: str | None = None) -> None:
         with self._lock:
@@ -696,6 +724,8 @@ class FakeLLMServer:
                 return self._finish(record, 0)
             if fault.kind == "status":
                 return fail(fault.status, fault.body or error_body(fault.status), fault.headers)
+            if fault.kind == "drip":
+                return self._drip(h, record, fault.seconds, generation, wakeup)
             wakeup.wait(fault.seconds)  # hang, then answer normally
             if generation != self._generation or self._stopping.is_set():
                 return fail(503, error_body(503, "the fake server was reset during this request"))
