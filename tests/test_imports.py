@@ -7,6 +7,10 @@ how the client.py <-> inspect_cli.py circle used to hide.
 from __future__ import annotations
 
 import ast
+import importlib.metadata
+import re
+import sys
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -114,4 +118,39 @@ def test_workflows_import_no_io_module() -> None:
                 offenders.append(f"{name} imports {imported}")
     assert not offenders, "workflow code (or a project module it imports) does I/O: " + "; ".join(
         sorted(offenders)
+    )
+
+
+def _declared(requirements: list[str]) -> set[str]:
+    names = set()
+    for requirement in requirements:
+        name = re.split(r"[\s<>=!~;\[]", requirement.strip(), maxsplit=1)[0]
+        names.add(re.sub(r"[-_.]+", "-", name).lower())
+    return names
+
+
+def test_every_imported_package_is_declared() -> None:
+    """A fresh venv gets what the code imports: product code from the dependencies, tests from
+    the dev extra (import names mapped to distributions by the installed metadata)."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    runtime = _declared(project["dependencies"])
+    dev = runtime | _declared(project["optional-dependencies"]["dev"])
+    local_llm = _declared(project["optional-dependencies"].get("local-llm", []))
+    providers = importlib.metadata.packages_distributions()
+    own = {*PACKAGES, *TOP_MODULES, "tests", "eval", "scripts"}
+    missing = []
+    for path in sorted(ROOT.rglob("*.py")):
+        relative = path.relative_to(ROOT)
+        if relative.parts[0] not in own | {f"{m}.py" for m in TOP_MODULES}:
+            continue  # .venv, caches
+        allowed = dev if relative.parts[0] in ("tests", "bench", "eval", "scripts") else runtime
+        for name in imported_names(".".join(relative.with_suffix("").parts), path):
+            top = name.split(".")[0]
+            if not top or top in sys.stdlib_module_names or top in own or top == "__future__":
+                continue
+            distributions = {re.sub(r"[-_.]+", "-", d).lower() for d in providers.get(top, [top])}
+            if not distributions & (allowed | local_llm):
+                missing.append(f"{relative}: {name} ({', '.join(sorted(distributions))})")
+    assert not missing, "imported but not declared in pyproject.toml: " + "; ".join(
+        sorted(set(missing))
     )

@@ -25,6 +25,7 @@ from workflows.research import WORKFLOW_NAME
 
 pytestmark = [
     pytest.mark.local_llm,
+    pytest.mark.slow,  # a real 135M model on the CPU: minutes
     pytest.mark.skipif(not local_llm_available(), reason="local-llm extra not installed"),
 ]
 

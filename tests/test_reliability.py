@@ -345,6 +345,7 @@ def assert_no_completed_call_repeated(crash: Crash, reference: Reference) -> Non
 # --------------------------------------------------------------------------- 1. worker crashes
 
 
+@pytest.mark.slow  # kills processes
 @pytest.mark.parametrize(
     ("held", "nth", "completed_judges"),
     [
@@ -377,6 +378,7 @@ async def test_sigkilled_worker_resumes_without_repeating_completed_llm_calls(
     assert [(node, n) for node, n in attempts if n > 1] == [(NODE_OF[held], 2)]
 
 
+@pytest.mark.slow  # kills processes
 async def test_sigkilled_worker_resumes_in_the_middle_of_self_evolution(
     references: References, client: Client, fake_server: FakeLLMServer, workers: Workers
 ) -> None:
@@ -417,6 +419,7 @@ async def test_sigkilled_worker_resumes_in_the_middle_of_self_evolution(
 # --------------------------------------------------------------------------- 5. heartbeats
 
 
+@pytest.mark.slow  # kills processes
 async def test_dead_worker_is_noticed_within_the_heartbeat_timeout(
     client: Client, fake_server: FakeLLMServer, script: Script, workers: Workers
 ) -> None:
@@ -452,6 +455,7 @@ async def test_dead_worker_is_noticed_within_the_heartbeat_timeout(
 # --------------------------------------------------------------------------- 2. server restart
 
 
+@pytest.mark.slow  # kills processes
 async def test_run_survives_a_temporal_server_restart(
     references: References, tmp_path: Path, fake_server: FakeLLMServer, workers: Workers
 ) -> None:
