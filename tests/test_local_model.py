@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from temporalio.client import Client
@@ -76,4 +75,6 @@ async def test_short_research_with_the_real_local_model(
     assert report.usage_total.output_tokens > 0
     # Whatever the small model cites, only sources retrieved in this run can be listed.
     assert all(s.source.provider == "local" for s in report.sources)
-    assert all(Path(s.source.location).is_file() for s in report.sources)
+    # Each source names a file of the corpus, relative to its folder, then where in it.
+    files = [s.source.location.split(", ")[0] for s in report.sources]
+    assert all(any((r / f).is_file() for r in local_search.index.roots) for f in files)

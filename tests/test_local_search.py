@@ -123,7 +123,7 @@ def test_cache_is_reused_when_nothing_changed(
     def no_reading(*_args: object) -> None:
         raise AssertionError("the files were re-read although nothing changed")
 
-    monkeypatch.setattr(local_index, "_file_passages", no_reading)
+    monkeypatch.setattr(local_index, "file_passages", no_reading)
     loaded = LocalIndex.open([corpus], cache)
     assert not loaded.rebuilt
     assert loaded.passage_count == built.passage_count

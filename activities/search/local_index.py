@@ -22,19 +22,17 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from html.parser import HTMLParser
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import bm25s
 from pydantic import BaseModel, ConfigDict
 
+from activities.search.documents.extract import Passage, file_passages
 from activities.search.documents.files import (
     DEFAULT_MAX_FILE_BYTES,
     CorpusFile,
@@ -42,34 +40,20 @@ from activities.search.documents.files import (
     SkippedFile,
     is_pseudo_fs,
     list_files,
-    read_bytes,
 )
-from activities.search.documents.secrets import Secret, secret_in
+from activities.search.documents.registry import SUFFIXES
+from activities.search.documents.secrets import Secret
 
 logger = logging.getLogger(__name__)
 
 # Bump when chunking or ranking changes, so old caches are not reused.
-_INDEX_FORMAT = 1
-_MIN_CHARS = 400
-_MAX_CHARS = 1200
-_SUFFIXES = frozenset({".md", ".txt", ".rst", ".html", ".htm"})
-_HTML_SUFFIXES = frozenset({".html", ".htm"})
+_INDEX_FORMAT = 2
+_SUFFIXES = SUFFIXES
 _STOPWORDS = "en"
 _MANIFEST = "manifest.json"
 _SKIPPED = "skipped.json"
 # A build folder untouched for this long belongs to a process that died.
 _STALE_TMP_SECONDS = 3600.0
-
-
-class Passage(BaseModel):
-    """One searchable chunk of a file."""
-
-    model_config = ConfigDict(frozen=True)
-
-    id: str
-    source_path: str
-    title: str
-    text: str
 
 
 class SearchHit(BaseModel):
@@ -95,7 +79,9 @@ class LocalIndex:
         passages: list[Passage],
         rebuilt: bool,
         skipped: list[SkippedFile],
+        roots: list[Path],
     ) -> None:
+        self.roots = roots  # the resolved corpus folders; citations are relative to them
         self._retriever = retriever
         self._passages = passages
         self._rebuilt = rebuilt
@@ -129,12 +115,20 @@ class LocalIndex:
             if loaded is not None:
                 skipped = listing.skipped + loaded[2]
                 _warn(skipped)
-                return cls(retriever=loaded[0], passages=loaded[1], rebuilt=False, skipped=skipped)
+                return cls(
+                    retriever=loaded[0],
+                    passages=loaded[1],
+                    rebuilt=False,
+                    skipped=skipped,
+                    roots=resolved,
+                )
         retriever, passages, unread = _build(files, resolved, secrets, max_file_bytes)
         _save(base, generation, retriever, passages, manifest, unread)
         skipped = listing.skipped + unread
         _warn(skipped)
-        return cls(retriever=retriever, passages=passages, rebuilt=True, skipped=skipped)
+        return cls(
+            retriever=retriever, passages=passages, rebuilt=True, skipped=skipped, roots=resolved
+        )
 
     def search(self, query: str, k: int = 5) -> list[SearchHit]:
         """The top `k` passages for `query`, best first; passages scoring <= 0 are dropped."""
@@ -189,6 +183,12 @@ def _resolve_roots(roots: Sequence[Path]) -> list[Path]:
     return sorted(set(resolved))
 
 
+def _display_rel(roots: list[Path], file: CorpusFile) -> str:
+    """The file's name in citations: relative to its folder, under the folder's name when
+    several folders are indexed."""
+    return file.rel if len(roots) == 1 else f"{roots[file.root_index].name}/{file.rel}"
+
+
 def _warn(skipped: list[SkippedFile]) -> None:
     for skip in skipped:
         logger.warning("local index: %s", skip.line())
@@ -226,13 +226,11 @@ def _build(
     passages: list[Passage] = []
     unread: list[SkippedFile] = []
     for file in files:
+        display = _display_rel(roots, file)
         try:
-            found = _file_passages(file, max_bytes)
-            leaked = secret_in((p.text for p in found), secrets)
-            if leaked:
-                raise SkipFile(f"contains the value of the configured secret {leaked}")
+            found = file_passages(file, display, max_bytes, secrets)
         except SkipFile as skip:
-            unread.append(SkippedFile(file.rel, str(skip)))
+            unread.append(SkippedFile(display, str(skip)))
             continue
         passages.extend(found)
     if not passages:
@@ -323,226 +321,3 @@ def _load(
         return None
     retriever.corpus = None  # the passages list is the one copy kept
     return retriever, passages, unread
-
-
-# --- files to passages --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Block:
-    text: str
-    heading: str | None = None  # the heading's words, when this block is a heading
-
-
-def _file_passages(source: CorpusFile, max_bytes: int) -> list[Passage]:
-    data = read_bytes(source, max_bytes)
-    raw = data.decode("utf-8", errors="replace").lstrip("\ufeff")
-    raw = raw.replace("\r\n", "\n").replace("\r", "\n")
-    html_title = None
-    if source.path.suffix.lower() in _HTML_SUFFIXES:
-        html_title, raw = _html_to_text(raw)
-    blocks = _blocks(raw)
-    first_heading = next((b.heading for b in blocks if b.heading), None)
-    title = html_title or first_heading or source.path.stem
-    return [
-        Passage(
-            id=_digest(source.rel, str(ordinal), text),
-            source_path=str(source.path),
-            title=title,
-            text=text,
-        )
-        for ordinal, text in enumerate(_chunks(blocks))
-    ]
-
-
-_ATX = re.compile(r"^ {0,3}(#{1,6})\s+(.*?)(?:\s+#+)?\s*$")
-_ADORNMENT = re.compile(r"^([=\-~^\"'`#*+:.<>_])\1{2,}\s*$")
-_FENCE = re.compile(r"^ {0,3}(```|~~~)")
-
-
-def _blocks(text: str) -> list[_Block]:
-    """Paragraphs and headings: markdown `#` headings, and underlined (setext / reST) ones."""
-    blocks: list[_Block] = []
-    para: list[str] = []
-    in_fence = False
-
-    def flush() -> None:
-        if para:
-            blocks.append(_Block("\n".join(para)))
-            para.clear()
-
-    for line in text.split("\n"):
-        line = line.rstrip()
-        if _FENCE.match(line):
-            in_fence = not in_fence
-        elif in_fence:
-            pass  # code: no headings, blank lines do not end the block
-        elif not line.strip():
-            flush()
-            continue
-        elif atx := _ATX.match(line):
-            flush()
-            blocks.append(_Block(line.strip(), heading=atx.group(2)))
-            continue
-        elif _ADORNMENT.match(line) and _is_heading_text(para, line):
-            heading = para[-2] if len(para) == 2 else para[0]
-            blocks.append(_Block("\n".join([*para, line]), heading=heading.strip()))
-            para.clear()
-            continue
-        para.append(line)
-    flush()
-    return blocks
-
-
-def _is_heading_text(para: list[str], underline: str) -> bool:
-    """Whether `para` + `underline` is a heading: one text line, optionally over-lined too."""
-    if len(para) == 1:
-        return not _ADORNMENT.match(para[0])
-    return len(para) == 2 and para[0].strip() == underline.strip() and not _ADORNMENT.match(para[1])
-
-
-def _chunks(blocks: list[_Block]) -> list[str]:
-    """Pack blocks into ~400-1200 character chunks, starting a new one at a heading if the
-    current chunk is already big enough."""
-    chunks: list[str] = []
-    current: list[str] = []
-    size = 0
-    for text, starts_section in _units(blocks):
-        if current and (size + len(text) > _MAX_CHARS or (starts_section and size >= _MIN_CHARS)):
-            chunks.append("\n\n".join(current))
-            current, size = [], 0
-        current.append(text)
-        size += len(text) + 2
-    if current:
-        tail = "\n\n".join(current)
-        # A short tail (end of file) reads better as part of the chunk before it.
-        if chunks and size < _MIN_CHARS and len(chunks[-1]) + size <= _MAX_CHARS:
-            chunks[-1] = f"{chunks[-1]}\n\n{tail}"
-        else:
-            chunks.append(tail)
-    return [c for c in (c.strip() for c in chunks) if re.search(r"\w", c)]
-
-
-def _units(blocks: list[_Block]) -> Iterator[tuple[str, bool]]:
-    """(text, starts a section) pieces no longer than the maximum; a heading is kept together
-    with the paragraph that follows it, so it never ends a chunk on its own."""
-    headings: list[str] = []
-    for block in blocks:
-        if block.heading is not None:
-            headings.append(block.text)
-            continue
-        text = "\n\n".join([*headings, block.text])
-        for i, piece in enumerate(_split_long(text)):
-            yield piece, bool(headings) and i == 0
-        headings = []
-    if headings:
-        yield "\n\n".join(headings), True
-
-
-_SEPARATORS = ("\n", ". ", " ")
-
-
-def _split_long(text: str, level: int = 0) -> list[str]:
-    """Split `text` into pieces of at most the maximum size: at lines, then sentences, then
-    words, and as a last resort anywhere."""
-    if len(text) <= _MAX_CHARS:
-        return [text]
-    if level == len(_SEPARATORS):
-        return [text[i : i + _MAX_CHARS] for i in range(0, len(text), _MAX_CHARS)]
-    sep = _SEPARATORS[level]
-    parts = text.split(sep)
-    pieces = [p + sep for p in parts[:-1]] + [parts[-1]]
-    out: list[str] = []
-    current = ""
-    for piece in pieces:
-        if len(piece) > _MAX_CHARS:
-            out.append(current)
-            out.extend(_split_long(piece, level + 1))
-            current = ""
-            continue
-        if len(current) + len(piece) > _MAX_CHARS:
-            out.append(current)
-            current = ""
-        current += piece
-    out.append(current)
-    return [p.strip() for p in out if p.strip()]
-
-
-# --- HTML ---------------------------------------------------------------------------------
-
-
-def _html_to_text(html: str) -> tuple[str | None, str]:
-    """(the <title>, the visible text with headings as markdown `#` lines)."""
-    parser = _HtmlText()
-    parser.feed(html)
-    parser.close()
-    return parser.title, parser.text()
-
-
-class _HtmlText(HTMLParser):
-    _SKIP = frozenset({"script", "style", "noscript", "template", "svg"})
-    _BLOCK = frozenset(
-        {
-            "address", "article", "aside", "blockquote", "dd", "div", "dl", "dt", "figcaption",
-            "figure", "footer", "form", "header", "hr", "li", "main", "nav", "ol", "p", "pre",
-            "section", "table", "tr", "ul", "body", "caption",
-        }
-    )  # fmt: skip
-    _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self._out: list[str] = []
-        self._skip = 0
-        self._pre = 0
-        self._in_title = False
-        self._title: list[str] = []
-
-    @property
-    def title(self) -> str | None:
-        title = " ".join("".join(self._title).split())
-        return title or None
-
-    def text(self) -> str:
-        text = "".join(self._out)
-        lines = [line.rstrip() for line in text.split("\n")]
-        return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self._SKIP:
-            self._skip += 1
-        elif tag == "title":
-            self._in_title = True
-        elif tag in self._HEADINGS:
-            self._out.append(f"\n\n{'#' * int(tag[1])} ")
-        elif tag == "br":
-            self._out.append("\n")
-        elif tag in self._BLOCK:
-            self._out.append("\n\n- " if tag == "li" else "\n\n")
-            if tag == "pre":
-                self._pre += 1
-        elif tag in ("td", "th"):
-            self._out.append(" ")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self._SKIP:
-            self._skip = max(0, self._skip - 1)
-        elif tag == "title":
-            self._in_title = False
-        elif tag in self._HEADINGS or tag in self._BLOCK:
-            self._out.append("\n\n")
-            if tag == "pre":
-                self._pre = max(0, self._pre - 1)
-
-    def handle_data(self, data: str) -> None:
-        if self._skip:
-            return
-        if self._in_title:
-            self._title.append(data)
-        elif self._pre:
-            self._out.append(data)
-        else:
-            text = re.sub(r"\s+", " ", data)
-            if not self._out or self._out[-1].endswith(("\n", "- ", "# ")):
-                text = text.lstrip()
-            self._out.append(text)

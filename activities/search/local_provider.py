@@ -33,6 +33,10 @@ class LocalSearch:
     def __init__(self, index: LocalIndex) -> None:
         self._index = index
 
+    @property
+    def index(self) -> LocalIndex:
+        return self._index
+
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> LocalSearch:
         cache_dir = cache_dir_from_env(env)
@@ -48,7 +52,7 @@ class LocalSearch:
             SearchResult(
                 id=hit.passage.id,
                 title=hit.passage.title,
-                location=hit.passage.source_path,
+                location=hit.passage.citation,
                 provider=self.name,
                 text=hit.passage.text,
                 score=hit.score,

@@ -1,0 +1,80 @@
+"""Which parser reads which suffix, and the one place a parser's failure becomes a skip.
+
+Parsers are imported on first use, so a corpus of Markdown never loads pypdf or python-pptx.
+Whatever a parser raises on a hostile or broken file (a truncated zip, a corrupt xref table,
+a recursion bomb, memory exhaustion) is turned into SkipFile with a one-line reason: a bad
+file costs its own passages, never the index or the worker."""
+
+from __future__ import annotations
+
+import importlib
+import io
+import zipfile
+from collections.abc import Callable
+
+from activities.search.documents.base import MAX_UNZIPPED_BYTES, Document
+from activities.search.documents.files import SkipFile
+
+# suffix -> (format name shown to users, "module:function")
+_PARSERS: dict[str, tuple[str, str]] = {
+    ".md": ("Markdown", "markup:plain"),
+    ".markdown": ("Markdown", "markup:plain"),
+    ".mdx": ("MDX", "markup:mdx"),
+    ".txt": ("text", "markup:plain"),
+    ".rst": ("reStructuredText", "markup:plain"),
+    ".html": ("HTML", "markup:html"),
+    ".htm": ("HTML", "markup:html"),
+    ".pdf": ("PDF", "pdf:parse"),
+    ".docx": ("DOCX", "word:parse"),
+    ".pptx": ("PPTX", "slides:parse"),
+    ".xlsx": ("XLSX", "sheets:parse_xlsx"),
+    ".csv": ("CSV", "sheets:parse_csv"),
+    ".tsv": ("CSV", "sheets:parse_tsv"),
+    ".ipynb": ("notebook", "notebook:parse"),
+}
+_ZIP_CONTAINERS = frozenset({".docx", ".pptx", ".xlsx"})
+
+SUFFIXES = frozenset(_PARSERS)
+
+
+def format_name(suffix: str) -> str:
+    return _PARSERS[suffix][0]
+
+
+def parse(suffix: str, data: bytes) -> Document:
+    """The document in `data` (a file with `suffix`); SkipFile if it cannot be read."""
+    name, target = _PARSERS[suffix]
+    if not data.strip():
+        return Document(title=None)
+    if suffix in _ZIP_CONTAINERS:
+        _check_zip(name, data)
+    try:
+        return _parser(target)(data)
+    except SkipFile:
+        raise
+    except Exception as exc:
+        detail = " ".join(str(exc).split())[:160]
+        raise SkipFile(f"unreadable {name} ({type(exc).__name__}: {detail})") from exc
+
+
+def _parser(target: str) -> Callable[[bytes], Document]:
+    module, function = target.split(":")
+    parser: Callable[[bytes], Document] = getattr(
+        importlib.import_module(f"activities.search.documents.{module}"), function
+    )
+    return parser
+
+
+def _check_zip(name: str, data: bytes) -> None:
+    """A DOCX/PPTX/XLSX is a zip: refuse a broken one, or one that would inflate past the cap
+    (a zip bomb), before any XML is parsed."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            inflated = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError) as exc:
+        raise SkipFile(f"not a valid {name} (bad zip: {exc})") from exc
+    if inflated > MAX_UNZIPPED_BYTES:
+        raise SkipFile(
+            f"{name} would inflate to {inflated // 2**20} MiB (cap {MAX_UNZIPPED_BYTES // 2**20} "
+            "MiB): refused as a zip bomb"
+        )
