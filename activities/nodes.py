@@ -28,11 +28,18 @@ from activities.prompts import (
     self_evolution_enhancer,
 )
 from activities.search.base import SearchProvider, SearchResult
-from workflows.config import EVOLVABLE_UNITS, EvolutionStep, EvolvableUnit, evolution_activity
+from workflows.config import (
+    EVOLVABLE_UNITS,
+    NODE_NAMES,
+    EvolutionStep,
+    EvolvableUnit,
+    evolution_activity,
+)
 from workflows.models import (
     QUOTE_MAX_CHARS,
     Assessment,
     AssessorInput,
+    CandidateOutput,
     DraftInput,
     DraftOutput,
     GapInput,
@@ -53,7 +60,6 @@ from workflows.models import (
     ReviseVariantInput,
     SamplingParams,
     Source,
-    UnitDraftOutput,
     VariantVerdict,
 )
 
@@ -94,16 +100,9 @@ class ResearchActivities:
         self._search = search
 
     def all(self) -> list[Callable[..., Awaitable[Any]]]:
-        return [
-            self.research_planner,
-            self.draft_generator,
-            self.gap_analyzer,
-            self.retrieval_engine,
-            self.information_integrator,
-            self.quality_assessor,
-            self.report_synthesizer,
-            *self.evolution_activities(),
-        ]
+        """One activity per node of the table in workflows/config.py, each method named after
+        its node, plus the self-evolution steps."""
+        return [*(getattr(self, node) for node in NODE_NAMES), *self.evolution_activities()]
 
     async def _ask(
         self,
@@ -207,7 +206,7 @@ class ResearchActivities:
         verdict = VariantVerdict(score=answer.score / 10, critique=answer.critique.strip())
         return JudgeVariantOutput(verdict=verdict, usage=usage)
 
-    async def evolution_revise(self, inp: ReviseVariantInput) -> UnitDraftOutput:
+    async def evolution_revise(self, inp: ReviseVariantInput) -> CandidateOutput:
         return await self._new_candidate(
             inp.context.unit,
             self_evolution_enhancer.revise_messages(inp),
@@ -215,7 +214,7 @@ class ResearchActivities:
             inp.sampling,
         )
 
-    async def evolution_merge(self, inp: MergeInput) -> UnitDraftOutput:
+    async def evolution_merge(self, inp: MergeInput) -> CandidateOutput:
         return await self._new_candidate(
             inp.context.unit,
             self_evolution_enhancer.merge_messages(inp),
@@ -229,10 +228,10 @@ class ResearchActivities:
         messages: list[ChatMessage],
         schemas: Mapping[EvolvableUnit, type[BaseModel]],
         sampling: SamplingParams,
-    ) -> UnitDraftOutput:
+    ) -> CandidateOutput:
         """A revised or merged version of a unit's output, in the unit's own answer shape."""
         answer, usage = await self._ask(messages, schemas[unit], sampling)
-        return UnitDraftOutput(
+        return CandidateOutput(
             candidate=self_evolution_enhancer.to_candidate(unit, answer), usage=usage
         )
 

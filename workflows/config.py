@@ -7,10 +7,12 @@ reads: everything the workflow needs to decide is here, passed in by the client.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+# The one table of the TTD-DR nodes: the workflow, the activities' registration, the live-control
+# commands and the per-node timeouts below all read it (a test checks NodeTimeouts against it).
 NodeName = Literal[
     "research_planner",
     "draft_generator",
@@ -20,15 +22,7 @@ NodeName = Literal[
     "quality_assessor",
     "report_synthesizer",
 ]
-NODE_NAMES: tuple[NodeName, ...] = (
-    "research_planner",
-    "draft_generator",
-    "gap_analyzer",
-    "retrieval_engine",
-    "information_integrator",
-    "quality_assessor",
-    "report_synthesizer",
-)
+NODE_NAMES: tuple[NodeName, ...] = get_args(NodeName)
 
 
 class _Strict(BaseModel):
@@ -73,7 +67,7 @@ class NodeTimeouts(_Strict):
 
 
 EvolvableUnit = Literal["plan", "questions", "answers", "report"]
-EVOLVABLE_UNITS: tuple[EvolvableUnit, ...] = ("plan", "questions", "answers", "report")
+EVOLVABLE_UNITS: tuple[EvolvableUnit, ...] = get_args(EvolvableUnit)
 UNIT_NODE: dict[EvolvableUnit, NodeName] = {
     "plan": "research_planner",
     "questions": "gap_analyzer",
@@ -82,11 +76,28 @@ UNIT_NODE: dict[EvolvableUnit, NodeName] = {
 }
 EVOLUTION_NODE = "self_evolution_enhancer"
 EvolutionStep = Literal["judge", "revise", "merge"]
+EVOLUTION_STEPS: tuple[EvolutionStep, ...] = get_args(EvolutionStep)
 
 
 def evolution_activity(unit: EvolvableUnit, step: EvolutionStep) -> str:
     """Activity type of one evolution step, e.g. self_evolution_enhancer.questions.judge."""
     return f"{EVOLUTION_NODE}.{unit}.{step}"
+
+
+# Every activity type the workflow calls and the worker registers, with the node it belongs to
+# (an evolution step runs with its unit's node timeout). Its order is fixed: it also gives each
+# activity its place in a call's seed (workflows/calls.py).
+ACTIVITY_NODE: dict[str, NodeName] = {
+    **{node: node for node in NODE_NAMES},
+    **{
+        evolution_activity(unit, step): UNIT_NODE[unit]
+        for unit in EVOLVABLE_UNITS
+        for step in EVOLUTION_STEPS
+    },
+}
+ACTIVITY_NAMES: tuple[str, ...] = tuple(ACTIVITY_NODE)
+# What `break_before` accepts: a node, or every self-evolution step at once.
+BREAKABLE: tuple[str, ...] = (*NODE_NAMES, EVOLUTION_NODE)
 
 
 class UnitEvolution(_Strict):

@@ -19,6 +19,10 @@ QUOTE_MAX_CHARS = 300
 # runaway completion is cut (with a note) instead of growing payloads towards Temporal's limits.
 ANSWER_MAX_CHARS = 8_000
 DRAFT_MAX_CHARS = 60_000
+# The report body is cut only far above what max_output_tokens allows (32,000 tokens), so that
+# the citation check never runs over unbounded text; questions are short by their schema.
+REPORT_MAX_CHARS = 200_000
+SEARCH_QUESTION_MAX_CHARS = 400
 
 
 def cap_text(text: str, limit: int) -> str:
@@ -37,8 +41,6 @@ class _Model(BaseModel):
 class ResearchRequest(_Model):
     question: str
     config: ResearchConfig = ResearchConfig()
-    # Set only by the workflow itself when it continues as new: the state it carries over.
-    resume: ResearchCheckpoint | None = None
 
     @field_validator("question")
     @classmethod
@@ -231,7 +233,7 @@ class ReportOutput(NodeOutput):
 CRITIQUE_KEPT_CHARS = 400
 
 
-class UnitDraft(_Model):
+class Candidate(_Model):
     """One candidate output of an evolvable unit; exactly one field is set, by unit."""
 
     plan: ResearchPlan | None = None  # unit "plan"
@@ -260,7 +262,7 @@ class VariantVerdict(_Model):
 
 class JudgeVariantInput(_Model):
     context: EvolutionContext
-    candidate: UnitDraft
+    candidate: Candidate
     variant: int
     sampling: SamplingParams
 
@@ -271,7 +273,7 @@ class JudgeVariantOutput(NodeOutput):
 
 class ReviseVariantInput(_Model):
     context: EvolutionContext
-    candidate: UnitDraft
+    candidate: Candidate
     verdict: VariantVerdict
     variant: int
     sampling: SamplingParams
@@ -279,7 +281,7 @@ class ReviseVariantInput(_Model):
 
 class ScoredCandidate(_Model):
     variant: int
-    candidate: UnitDraft
+    candidate: Candidate
     verdict: VariantVerdict | None = None
 
 
@@ -289,8 +291,8 @@ class MergeInput(_Model):
     sampling: SamplingParams
 
 
-class UnitDraftOutput(NodeOutput):
-    candidate: UnitDraft
+class CandidateOutput(NodeOutput):
+    candidate: Candidate
 
 
 class EvolutionRecord(_Model):
@@ -372,28 +374,3 @@ class ResearchReport(_Model):
     usage_by_node: dict[str, LLMUsage]
     usage_total: LLMUsage
     evolution: list[EvolutionRecord] = []
-
-
-class ResearchCheckpoint(_Model):
-    """Everything a run carries into its continuation when it continues as new (a fresh
-    history), so that a long run's history stays far below Temporal's limits."""
-
-    next_iteration: int
-    plan: ResearchPlan
-    draft: str
-    findings: list[QAPair]
-    sources: list[Source]
-    retrieved_ids: list[str]
-    usage_by_node: dict[str, LLMUsage]
-    quality_history: list[float]
-    critiques: list[str]
-    evolution: list[EvolutionRecord]
-    calls_started: int
-    breakpoints: list[str]
-    pending_feedback: list[str]
-    feedback_applied: list[str]
-    paused: bool
-    continued: int = Field(description="how many times the run has continued as new")
-
-
-ResearchRequest.model_rebuild()

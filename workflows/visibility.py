@@ -1,12 +1,88 @@
-"""Custom search attributes: what a user filters runs by in the Web UI or `temporal workflow list`
-(e.g. `TtdrPhase = "denoising" AND TtdrQuality < 0.5`). The worker registers them at start-up
-when the server lacks them; docker-compose registers the same names."""
+"""What a user sees of a run without opening a payload: custom search attributes (filter runs in
+the Web UI or `temporal workflow list`, e.g. `TtdrPhase = "denoising" AND TtdrQuality < 0.5`),
+the run's current details in the Web UI, and the progress / state query results.
+
+The worker registers the search attributes at start-up when the server lacks them;
+docker-compose registers the same names.
+"""
 
 from __future__ import annotations
 
+from temporalio import workflow
 from temporalio.common import SearchAttributeKey
+
+from workflows.models import ControlStatus, Phase, ResearchProgress, ResearchState
+from workflows.sources import SourceRegistry
+from workflows.state import RunState
 
 PHASE = SearchAttributeKey.for_keyword("TtdrPhase")
 ITERATION = SearchAttributeKey.for_int("TtdrIteration")
 QUALITY = SearchAttributeKey.for_float("TtdrQuality")
 ALL_KEYS = (PHASE, ITERATION, QUALITY)
+DETAILS_DRAFT_CHARS = 400
+
+
+def set_phase(state: RunState, phase: Phase, max_iterations: int) -> None:
+    state.phase = phase
+    workflow.upsert_search_attributes([PHASE.value_set(phase)])
+    show_details(state, max_iterations)
+
+
+def show_iteration(state: RunState, iteration: int) -> None:
+    state.iteration = iteration
+    workflow.upsert_search_attributes([ITERATION.value_set(iteration)])
+
+
+def show_quality(score: float) -> None:
+    workflow.upsert_search_attributes([QUALITY.value_set(score)])
+
+
+def show_details(state: RunState, max_iterations: int) -> None:
+    """The run's current details in the Web UI (Markdown, a few lines)."""
+    lines = [f"**phase** {state.phase}"]
+    if state.iteration:
+        lines.append(f"**iteration** {state.iteration} of {max_iterations}")
+    if state.quality_history:
+        lines.append(f"**last score** {state.quality_history[-1]:.2f}")
+    if state.control.held_before:
+        lines.append(f"**held before** {state.control.held_before} (resume or step to go on)")
+    elif state.node:
+        lines.append(f"**node** {state.node}")
+    if state.draft:
+        short = state.draft[:DETAILS_DRAFT_CHARS]
+        more = "…" if len(state.draft) > DETAILS_DRAFT_CHARS else ""
+        lines.append(f"**draft**\n\n{short}{more}")
+    workflow.set_current_details("\n\n".join(lines))
+
+
+def progress(state: RunState, max_iterations: int) -> ResearchProgress:
+    return ResearchProgress(
+        phase=state.phase,
+        node=state.node,
+        iteration=state.iteration,
+        max_iterations=max_iterations,
+        quality_history=state.quality_history,
+        questions_asked=len(state.findings),
+        sources_found=len(state.retrieved_ids),
+        usage=state.total_usage(),
+        stop_reason=state.stop_reason,
+        paused=state.control.paused,
+        held_before=state.control.held_before,
+    )
+
+
+def research_state(
+    state: RunState, question: str, max_iterations: int, control: ControlStatus
+) -> ResearchState:
+    return ResearchState(
+        progress=progress(state, max_iterations),
+        control=control,
+        question=question,
+        plan=state.plan,
+        draft=state.draft,
+        findings=state.findings,
+        sources=SourceRegistry(state).all(),
+        critiques=state.critiques,
+        feedback_applied=state.control.feedback_applied,
+        evolution=state.evolution,
+    )

@@ -13,12 +13,12 @@ from activities.prompts.research_planner import PlanAnswer
 from activities.prompts.retrieval_engine import RetrievalAnswer
 from workflows.config import EvolvableUnit
 from workflows.models import (
+    Candidate,
     EvolutionContext,
     JudgeVariantInput,
     MergeInput,
     ResearchPlan,
     ReviseVariantInput,
-    UnitDraft,
 )
 
 
@@ -85,7 +85,7 @@ _CRITERIA: dict[EvolvableUnit, str] = {
 }
 
 
-def render(candidate: UnitDraft) -> str:
+def render(candidate: Candidate) -> str:
     if candidate.plan is not None:
         return candidate.plan.as_text()
     if candidate.questions is not None:
@@ -93,16 +93,16 @@ def render(candidate: UnitDraft) -> str:
     return candidate.text or ""
 
 
-def to_candidate(unit: EvolvableUnit, answer: BaseModel) -> UnitDraft:
+def to_candidate(unit: EvolvableUnit, answer: BaseModel) -> Candidate:
     """The unit's structured answer as a candidate."""
     if isinstance(answer, PlanAnswer):
-        return UnitDraft(plan=ResearchPlan(sections=answer.sections))
+        return Candidate(plan=ResearchPlan(sections=answer.sections))
     if isinstance(answer, GapAnswer):
-        return UnitDraft(questions=[q.strip() for q in answer.questions if q.strip()])
+        return Candidate(questions=[q.strip() for q in answer.questions if q.strip()])
     if isinstance(answer, RetrievalAnswer):
-        return UnitDraft(text=answer.answer.strip())
+        return Candidate(text=answer.answer.strip())
     if isinstance(answer, ReportAnswer):
-        return UnitDraft(text=answer.markdown.strip())
+        return Candidate(text=answer.markdown.strip())
     raise TypeError(f"no candidate form for {type(answer).__name__} ({unit})")
 
 

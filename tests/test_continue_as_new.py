@@ -1,0 +1,101 @@
+"""Continue-as-new: a run that hands its state to a fresh history goes on as if it had never been
+cut — a held `step`, the figures of the report, and distinct sampling seeds included."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError
+
+from tests.support.fake_llm import FakeLLMServer
+from tests.support.scripted_llm import Script
+from workflows.config import ResearchConfig
+from workflows.models import ResearchProgress, ResearchReport, ResearchRequest
+from workflows.research import WORKFLOW_NAME
+
+QUESTION = "How does Python's with statement work?"
+
+
+async def start(client: Client, task_queue: str, **config: object) -> str:
+    config.setdefault("evolution", "off")
+    workflow_id = f"can-{uuid.uuid4().hex[:8]}"
+    await client.start_workflow(
+        WORKFLOW_NAME,
+        ResearchRequest(question=QUESTION, config=ResearchConfig.model_validate(config)),
+        id=workflow_id,
+        task_queue=task_queue,
+        result_type=ResearchReport,
+    )
+    return workflow_id
+
+
+async def wait_for(
+    handle: WorkflowHandle, check: Callable[[ResearchProgress], bool], what: str, timeout: float = 20
+) -> ResearchProgress:
+    """Poll the latest run's progress until check holds; fail naming what was awaited."""
+    last: ResearchProgress | None = None
+
+    async def poll() -> ResearchProgress:
+        nonlocal last
+        while True:
+            try:
+                last = await handle.query("progress", result_type=ResearchProgress)
+            except RPCError:  # the successor run may not have had its first task yet
+                last = None
+            if last is not None and check(last):
+                return last
+            await asyncio.sleep(0.1)
+
+    try:
+        return await asyncio.wait_for(poll(), timeout)
+    except TimeoutError:
+        raise AssertionError(f"waited {timeout} s for {what}; last progress: {last}") from None
+
+
+async def runs_of(client: Client, workflow_id: str) -> int:
+    return len([w async for w in client.list_workflows(f'WorkflowId = "{workflow_id}"')])
+
+
+async def test_a_step_survives_continue_as_new(
+    client: Client, task_queue: str, fake_server: FakeLLMServer, script: Script
+) -> None:
+    fake_server.set_delay("PlanAnswer", 1.0)
+    workflow_id = await start(
+        client, task_queue, max_iterations=2, questions_per_iteration=1, continue_as_new_every=1
+    )
+    # No run id: the handle always reaches the latest run of the workflow id.
+    handle = client.get_workflow_handle(workflow_id, result_type=ResearchReport)
+    await handle.execute_update("pause")
+    progress = await wait_for(handle, lambda p: p.held_before is not None, "the first hold")
+
+    # Step node by node until the run is held before the judge of iteration 1.
+    while not (progress.held_before == "quality_assessor" and progress.iteration == 1):
+        calls = progress.usage.calls
+        await handle.execute_update("step")
+        progress = await wait_for(
+            handle,
+            lambda p, calls=calls: p.held_before is not None and p.usage.calls == calls + 1,
+            "the hold after one step",
+        )
+        assert progress.iteration <= 1, f"stepped past iteration 1: {progress}"
+
+    # This step runs the judge; the run then continues as new before iteration 2 — and the
+    # step's "hold before the next node" must hold in the new run.
+    await handle.execute_update("step")
+    held = await wait_for(
+        handle,
+        lambda p: p.held_before is not None or p.phase == "completed",
+        "a hold in the continued run",
+    )
+    assert held.phase != "completed", "the step was lost at continue-as-new: the run never held"
+    assert (held.held_before, held.iteration) == ("gap_analyzer", 2)
+    assert await runs_of(client, workflow_id) == 2
+    await asyncio.sleep(0.3)
+    assert fake_server.count("GapAnswer") == 1, "held: iteration 2's gap analysis has not run"
+
+    await handle.execute_update("resume")
+    report = await handle.result()
+    assert report.iterations == 2

@@ -1,0 +1,146 @@
+"""One node call: the hold point, the sampling (temperature and seed), the activity options
+from the config, the Web UI summary, and the usage count.
+
+Seeds. A call's seed is derived from the call's identity — which activity, in which iteration,
+for which question (item), variant and revision round — never from the order in which calls
+happen to be made: adding an `await` somewhere, or a variant finishing first, cannot reshuffle
+seeds. The identity is encoded in mixed radix (below), so two calls of a run never share a seed,
+continued runs included (the iteration is part of the identity). Runs started before this
+scheme keep theirs (`seed + n`, n counting calls started): `workflow.patched(SEED_PATCH)`
+decides once per research, and RunState.seed_scheme carries the decision across
+continue-as-new, so a run in flight keeps the seeds it started with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TypeVar
+
+from pydantic import BaseModel
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.workflow import ActivityCancellationType
+
+from workflows.config import ACTIVITY_NAMES, ACTIVITY_NODE, ResearchConfig
+from workflows.control import Control
+from workflows.models import LLMUsage, SamplingParams
+from workflows.state import RunState
+
+Out = TypeVar("Out", bound=BaseModel)
+SEED_PATCH = "seed-by-call-identity"
+# Radix of each identity part: far above the config's bounds (30 iterations, 8 questions,
+# 8 variants, 5 rounds), and their product (2^22) far below the seed range (2^31).
+_ITERATIONS, _ITEMS, _VARIANTS, _ROUNDS = 64, 16, 16, 8
+SEED_RANGE = 2**31
+
+
+@dataclass(frozen=True)
+class CallId:
+    """Which call this is, apart from its activity and the run's iteration."""
+
+    item: int = 1  # which question's answer (answers unit), else 1
+    variant: int = 0  # 1..k for a sample or a variant's judge/revise; 0 otherwise
+    round: int = 0  # revision round of a judge/revise; 0 otherwise
+
+
+def identity_code(activity_name: str, iteration: int, call: CallId) -> int:
+    """A distinct number for every distinct (activity, iteration, item, variant, round)."""
+    parts = (
+        (ACTIVITY_NAMES.index(activity_name), len(ACTIVITY_NAMES)),
+        (iteration, _ITERATIONS),
+        (call.item, _ITEMS),
+        (call.variant, _VARIANTS),
+        (call.round, _ROUNDS),
+    )
+    code = 0
+    for value, radix in parts:
+        if not 0 <= value < radix:
+            raise ValueError(f"call identity part {value} is outside 0..{radix - 1}")
+        code = code * radix + value
+    return code
+
+
+def identity_seed(base: int, activity_name: str, iteration: int, call: CallId) -> int:
+    return (base + identity_code(activity_name, iteration, call)) % SEED_RANGE
+
+
+class NodeCalls:
+    """Runs node activities for the workflow with the run's config, state and live control."""
+
+    def __init__(
+        self,
+        state: RunState,
+        config: ResearchConfig,
+        control: Control,
+        on_change: Callable[[], None],
+    ) -> None:
+        self._state = state
+        self._config = config
+        self._control = control
+        self._on_change = on_change
+
+    async def call(
+        self,
+        activity_name: str,
+        build_input: Callable[[SamplingParams], BaseModel],
+        output_type: type[Out],
+        *,
+        call: CallId = CallId(),
+        judge: bool = False,
+        hotter_by_variant: bool = False,
+        detail: str = "",
+    ) -> Out:
+        """Run one activity with its node's timeout and the run's retry policy; count usage.
+
+        The input is built after the hold point, so that what a user changed while the run was
+        held (feedback) is in it."""
+        state, config = self._state, self._config
+        await self._control.hold_point(activity_name)
+        inp = build_input(self._sampling(activity_name, call, judge, hotter_by_variant))
+        state.node = activity_name
+        self._on_change()
+        where = f"iteration {state.iteration}" if state.phase == "denoising" else state.phase
+        # The Web UI shows the activity type next to the summary: the summary adds the rest.
+        summary = " · ".join(part for part in (where, detail) if part)
+        retry = config.retry
+        result = await workflow.execute_activity(
+            activity_name,
+            inp,
+            result_type=output_type,
+            start_to_close_timeout=config.timeouts.for_node(ACTIVITY_NODE[activity_name]),
+            heartbeat_timeout=timedelta(seconds=config.timeouts.heartbeat_seconds),
+            retry_policy=RetryPolicy(
+                maximum_attempts=retry.maximum_attempts,
+                initial_interval=timedelta(seconds=retry.initial_interval_seconds),
+                backoff_coefficient=retry.backoff_coefficient,
+                maximum_interval=timedelta(seconds=retry.maximum_interval_seconds),
+            ),
+            summary=summary,
+            # On cancel, wait until the activity has stopped its call (the cancellation reaches
+            # it through its heartbeats), so a cancelled run leaves no call running.
+            cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+        )
+        state.add_usage(activity_name, getattr(result, "usage", LLMUsage()))
+        return result
+
+    def _sampling(
+        self, activity_name: str, call: CallId, judge: bool, hotter_by_variant: bool
+    ) -> SamplingParams:
+        """Variant v of a sampled unit runs hotter by (v - 1) x variant_temperature_step, so
+        variants differ; the seed follows the run's seed scheme (module docstring)."""
+        state, config = self._state, self._config
+        state.calls_started += 1
+        if state.seed_scheme == "identity":
+            seed = identity_seed(config.seed, activity_name, state.iteration, call)
+        else:
+            seed = config.seed + state.calls_started
+        base = config.judge_temperature if judge else config.temperature
+        hotter = max(call.variant - 1, 0) if hotter_by_variant else 0
+        return SamplingParams(
+            temperature=min(base + hotter * config.evolution.variant_temperature_step, 2.0),
+            max_output_tokens=config.max_output_tokens,
+            seed=seed,
+            json_repair_attempts=config.json_repair_attempts,
+        )

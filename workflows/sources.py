@@ -1,0 +1,79 @@
+"""The run-wide source registry: every source an answer cites gets one number for the whole run,
+and answers, findings and drafts cite those numbers. Pure code over RunState (no Temporal API).
+
+Numbers are handed out in the order the workflow calls `globalise` — question order, then
+variant order, never completion order — so the same answers always give the same numbers.
+Every text is cut to its bound *before* any citation regex runs over it: model output of any
+size costs the workflow task a bounded, linear amount of work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from workflows.citations import cited_numbers, remap_citations
+from workflows.models import (
+    ANSWER_MAX_CHARS,
+    NumberedSource,
+    QAPair,
+    RetrievalOutput,
+    Source,
+    cap_text,
+)
+from workflows.state import RunState
+
+
+class SourceRegistry:
+    """A view over the state's source list (number n is sources[n-1]) with an index by id."""
+
+    def __init__(self, state: RunState) -> None:
+        self._state = state
+        self._numbers = {source.id: n for n, source in enumerate(state.sources, 1)}
+
+    def __len__(self) -> int:
+        return len(self._state.sources)
+
+    def number_of(self, source: Source) -> int:
+        """The source's run-wide number, registering it if it is new."""
+        if source.id not in self._numbers:
+            self._state.sources.append(source)
+            self._numbers[source.id] = len(self._state.sources)
+        return self._numbers[source.id]
+
+    def globalise(self, answer: RetrievalOutput) -> str:
+        """The answer (cut to ANSWER_MAX_CHARS) with its local [i] rewritten to run-wide numbers;
+        a citation of no retrieved document is dropped. Every retrieved source counts as
+        retrieved, cited or not."""
+        text = cap_text(answer.answer, ANSWER_MAX_CHARS)
+        mapping: dict[int, int] = {}
+        for local in cited_numbers(text):
+            if 1 <= local <= len(answer.sources):
+                mapping[local] = self.number_of(answer.sources[local - 1])
+        for source in answer.sources:
+            self._state.add_retrieved(source.id)
+        remapped, _ = remap_citations(text, mapping)
+        return remapped
+
+    def numbered(self, numbers: Iterable[int]) -> list[NumberedSource]:
+        return [NumberedSource(number=n, source=self._state.sources[n - 1]) for n in numbers]
+
+    def all(self) -> list[NumberedSource]:
+        return self.numbered(range(1, len(self) + 1))
+
+    def cited_in(self, texts: Iterable[str]) -> list[NumberedSource]:
+        """The registered sources the texts cite, by number (texts are already bounded)."""
+        cited = {n for text in texts for n in cited_numbers(text) if 1 <= n <= len(self)}
+        return self.numbered(sorted(cited))
+
+    def finding(self, iteration: int, question: str, text: str) -> QAPair:
+        """An answer as kept for the rest of the run, a citation that is not a registered source
+        (a revision or merge may invent one) dropped. The text is bounded already: a sampled
+        answer by `globalise`, an evolved one when the workflow received it (evolution.py)."""
+        known = {n: n for n in range(1, len(self) + 1)}
+        checked, _ = remap_citations(text, known)
+        return QAPair(
+            iteration=iteration,
+            question=question,
+            answer=checked,
+            source_numbers=sorted(set(cited_numbers(checked))),
+        )
