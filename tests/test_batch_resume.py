@@ -146,11 +146,9 @@ async def test_a_killed_worker_is_replaced_and_the_batch_completes(
 
     await new_worker(1)
     batch_id = f"batch-kill-worker-{uuid.uuid4().hex[:8]}"
+    args = ("batch", str(queries), "--out", str(out), "--config", str(config))
     batch = asyncio.ensure_future(
-        run_client(
-            client, queue, "batch", str(queries), "--out", str(out), "--config", str(config),
-            "--concurrency", "3", "--id", batch_id,
-        )  # fmt: skip
+        run_client(client, queue, *args, "--concurrency", "3", "--id", batch_id)
     )
     await wait_for(lambda: fake_server.count() >= 2 * CALLS_PER_QUESTION, 60, "two questions")
     in_flight = sum(r.finished_at is None for r in fake_server.requests)
