@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -131,38 +132,102 @@ def test_cache_is_reused_when_nothing_changed(
     assert loaded.search(query) == built.search(query)
 
 
-def test_cache_is_rebuilt_when_files_change(corpus: Path, tmp_path: Path) -> None:
+def _reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The files the index reads from now on (by name relative to their folder)."""
+    read: list[str] = []
+    real = local_index.file_passages
+
+    def counting(file: object, display: str, *args: object) -> object:
+        read.append(display)
+        return real(file, display, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(local_index, "file_passages", counting)
+    return read
+
+
+def test_only_added_changed_and_removed_files_are_processed(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cache = tmp_path / "cache"
-    assert LocalIndex.open([corpus], cache).rebuilt
+    first = LocalIndex.open([corpus], cache)
+    ids_before = {h.passage.id for h in first.search("photosynthesis glacier volcano", k=20)}
+    read = _reads(monkeypatch)
 
     _rewrite(corpus / "sub" / "tides.txt", "Tidal bores: a wave of quicksilver surf.\n")
     changed = LocalIndex.open([corpus], cache)
-    assert changed.rebuilt
+    assert read == ["sub/tides.txt"]
+    assert (changed.refresh.added, changed.refresh.changed, changed.refresh.removed) == (0, 1, 0)
     assert _top_file(changed.search("quicksilver surf")) == "tides.txt"
     assert changed.search("gravitational pull moon") == []
+    # The passages of the files not re-read keep their ids.
+    assert {h.passage.id for h in changed.search("photosynthesis glacier volcano", k=20)} == (
+        ids_before
+    )
 
     (corpus / "sub" / "comets.md").write_text("# Comets\n\nComets have icy nuclei and tails.\n")
     added = LocalIndex.open([corpus], cache)
-    assert added.rebuilt
+    assert read == ["sub/tides.txt", "sub/comets.md"]
     assert _top_file(added.search("icy nuclei tails")) == "comets.md"
     assert added.passage_count == changed.passage_count + 1
 
     (corpus / "volcanoes.rst").unlink()
     removed = LocalIndex.open([corpus], cache)
-    assert removed.rebuilt
+    assert len(read) == 2 and removed.refresh.removed == 1
     assert removed.search("magma lava") == []
-    assert not LocalIndex.open([corpus], cache).rebuilt
-    # Only the current generation is kept on disk.
-    assert len([p for p in cache.glob("local-index-*/gen-*")]) == 1
+    again = LocalIndex.open([corpus], cache)
+    assert not again.rebuilt and len(read) == 2
+    # One store and the postings of the current state only.
+    assert len(list(cache.glob("local-index-*/index.sqlite"))) == 1
+    assert len(list(cache.glob("local-index-*/postings-*.npz"))) == 1
 
 
-def test_concurrent_opens_share_one_complete_cache(corpus: Path, tmp_path: Path) -> None:
+def test_a_change_that_keeps_size_and_mtime_is_still_seen(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cache = tmp_path / "cache"
+    LocalIndex.open([corpus], cache)
+    tides = corpus / "sub" / "tides.txt"
+    before = tides.stat()
+    tides.write_text(_TIDES.replace("Moon", "Mars"))  # same size
+    os.utime(tides, ns=(before.st_atime_ns, before.st_mtime_ns))  # same mtime, as rsync -t does
+    assert tides.stat().st_size == before.st_size
+    assert tides.stat().st_mtime_ns == before.st_mtime_ns
+    read = _reads(monkeypatch)
+    index = LocalIndex.open([corpus], cache)
+    assert read == ["sub/tides.txt"]
+    assert "Mars" in index.search("gravitational pull", k=1)[0].passage.text
+
+
+def test_two_builds_in_different_caches_give_identical_passages(
+    corpus: Path, tmp_path: Path
+) -> None:
+    """Workers on two hosts: same files, separate caches -> the same passages and ids."""
+    copy = tmp_path / "elsewhere" / "docs"
+    shutil.copytree(corpus, copy)  # another path, other inodes and mtimes
+    first = LocalIndex.open([corpus], tmp_path / "cache-a")
+    second = LocalIndex.open([copy], tmp_path / "cache-b")
+
+    def passages(index: LocalIndex) -> list[tuple[str, str, str, str, str]]:
+        return [(p.id, p.rel_path, p.locator, p.title, p.text) for p in index.passages()]
+
+    assert passages(first) == passages(second)
+    assert len(passages(first)) == first.passage_count >= 4
+    query = "volcano glacier photosynthesis tides oxygen"
+    assert [h.passage.id for h in first.search(query)] == [
+        h.passage.id for h in second.search(query)
+    ]
+
+
+def test_concurrent_opens_share_one_complete_cache(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "cache"
+    read = _reads(monkeypatch)
     with ThreadPoolExecutor(max_workers=4) as pool:
         indexes = list(pool.map(lambda _: LocalIndex.open([corpus], cache), range(4)))
     assert len({i.passage_count for i in indexes}) == 1
-    assert len(list(cache.glob("local-index-*/gen-*"))) == 1
-    assert not list(cache.glob("local-index-*/.tmp-*"))  # losers cleaned up their builds
+    assert sorted(read) == sorted(set(read))  # each file read once, by whichever came first
+    assert sum(i.rebuilt for i in indexes) == 1
     assert not LocalIndex.open([corpus], cache).rebuilt
 
 

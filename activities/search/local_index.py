@@ -1,59 +1,50 @@
-"""Local-documents search: BM25 over passages of the files in one or more folders.
+"""Local-documents search: BM25 over the passages of the files in one or more folders.
 
-This is the product's embedded default search: no network, no service. Files (`.md`, `.txt`,
-`.rst`, `.html`/`.htm`) are split into passages of roughly 400-1200 characters at headings
-and paragraph breaks, ranked with `bm25s`, and the index is cached on disk.
+This is the product's embedded default search: no network, no service. Files of every format
+in documents/registry.py are read safely (documents/files.py), cut into passages with a
+citation (documents/extract.py), cached per file in SQLite (index_store.py) and ranked with
+BM25 (bm25.py).
 
 Cache layout, under the caller's cache folder::
 
     local-index-<hash of the resolved roots>/
-        gen-<hash of the manifest>/   bm25s files + corpus.jsonl (the passages) + manifest.json
-        .tmp-*/                       a build in progress
+        index.sqlite                  files (change signatures, skip reasons) and passages
+        postings-<generation>.npz     the BM25 postings of that state of the passages
 
-A generation folder is only ever created by renaming a finished build into place, so a
-reader never sees a half-written index, and two processes building at once each produce a
-complete, identical folder (the second rename loses harmlessly). Opening computes the
-manifest (relative path, size, mtime_ns of every file) and loads the matching generation if
-there is one, else builds it.
+Opening lists the folders, re-reads only the files added or changed since the last refresh
+(size, mtime_ns, ctime_ns or inode differ), drops removed ones, and loads the postings. Passage
+ids depend only on a file's path relative to its folder, the passage's place and its text, so
+workers on other hosts get the same ids from the same files whatever their cache.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import shutil
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-import bm25s
+import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from activities.search.bm25 import Postings, TermHasher, query_hashes
+from activities.search.documents import registry
 from activities.search.documents.extract import Passage, file_passages
 from activities.search.documents.files import (
     DEFAULT_MAX_FILE_BYTES,
     CorpusFile,
-    SkipFile,
     SkippedFile,
     is_pseudo_fs,
     list_files,
 )
-from activities.search.documents.registry import SUFFIXES
-from activities.search.documents.secrets import Secret
+from activities.search.documents.secrets import Secret, secret_in
+from activities.search.index_store import IndexStore, Progress, Refresh
 
 logger = logging.getLogger(__name__)
 
-# Bump when chunking or ranking changes, so old caches are not reused.
-_INDEX_FORMAT = 2
-_SUFFIXES = SUFFIXES
-_STOPWORDS = "en"
-_MANIFEST = "manifest.json"
-_SKIPPED = "skipped.json"
-# A build folder untouched for this long belongs to a process that died.
-_STALE_TMP_SECONDS = 3600.0
+__all__ = ["CorpusError", "LocalIndex", "Passage", "SearchHit"]
 
 
 class SearchHit(BaseModel):
@@ -75,17 +66,23 @@ class LocalIndex:
     def __init__(
         self,
         *,
-        retriever: bm25s.BM25,
-        passages: list[Passage],
-        rebuilt: bool,
-        skipped: list[SkippedFile],
+        store: IndexStore,
+        postings: Postings,
+        keys: np.ndarray,
         roots: list[Path],
+        refresh: Refresh,
+        skipped: list[SkippedFile],
+        files_by_format: dict[str, int],
+        secrets: tuple[Secret, ...],
     ) -> None:
         self.roots = roots  # the resolved corpus folders; citations are relative to them
-        self._retriever = retriever
-        self._passages = passages
-        self._rebuilt = rebuilt
+        self.refresh = refresh  # what this open() re-read
+        self.files_by_format = files_by_format
+        self._store = store
+        self._postings = postings
+        self._keys = keys
         self._skipped = skipped
+        self._secrets = secrets
 
     @classmethod
     def open(
@@ -95,62 +92,101 @@ class LocalIndex:
         *,
         secrets: tuple[Secret, ...] = (),
         max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+        progress: Progress | None = None,
     ) -> LocalIndex:
-        """Load the cached index of `roots`, or (re)build it if the files changed. Files that
-        cannot or must not be read are skipped, each with one warning line (see `skipped`)."""
+        """Open the cached index of `roots`, first re-reading the files added or changed since
+        it was last refreshed. Files that cannot or must not be read are skipped, each with one
+        warning line (see `skipped`)."""
+        started = time.perf_counter()
         resolved = _resolve_roots(roots)
         cache_dir = cache_dir.expanduser().resolve()
-        listing = list_files(resolved, _SUFFIXES, exclude=cache_dir, max_bytes=max_file_bytes)
-        files = listing.files
-        if not files:
-            names = ", ".join(sorted(_SUFFIXES))
+        listing = list_files(
+            resolved, registry.SUFFIXES, exclude=cache_dir, max_bytes=max_file_bytes
+        )
+        if not listing.files:
+            names = ", ".join(sorted(registry.SUFFIXES))
             raise CorpusError(
                 f"no indexable files ({names}) under: {', '.join(map(str, resolved))}"
             )
-        manifest = _manifest(files)
         base = cache_dir / f"local-index-{_digest(*map(str, resolved))}"
-        generation = base / f"gen-{_digest(json.dumps(manifest, sort_keys=True))}"
-        if generation.is_dir():
-            loaded = _load(generation, manifest)
-            if loaded is not None:
-                skipped = listing.skipped + loaded[2]
-                _warn(skipped)
-                return cls(
-                    retriever=loaded[0],
-                    passages=loaded[1],
-                    rebuilt=False,
-                    skipped=skipped,
-                    roots=resolved,
-                )
-        retriever, passages, unread = _build(files, resolved, secrets, max_file_bytes)
-        _save(base, generation, retriever, passages, manifest, unread)
-        skipped = listing.skipped + unread
-        _warn(skipped)
+        _drop_old_layout(base)
+        store = IndexStore(base / "index.sqlite")
+
+        def display(file: CorpusFile) -> str:
+            return _display_rel(resolved, file)
+
+        def extract(file: CorpusFile) -> list[Passage]:
+            return file_passages(file, display(file), max_file_bytes, secrets)
+
+        def format_of(file: CorpusFile) -> str:
+            return registry.format_name(file.suffix)
+
+        refresh = store.refresh(listing.files, display, format_of, extract, progress)
+        postings, keys = store.postings()
+        files_by_format, read_skips = store.summary()
+        skipped = listing.skipped + read_skips
+        for skip in skipped:
+            logger.warning("local index: %s", skip.line())
+        if postings.doc_count == 0:
+            store.close()
+            raise CorpusError(f"the files under {', '.join(map(str, resolved))} contain no text")
+        logger.info(
+            "local index: %d passages from %d files (%d added, %d changed, %d removed, "
+            "%d skipped) in %.2fs",
+            postings.doc_count,
+            sum(files_by_format.values()),
+            refresh.added,
+            refresh.changed,
+            refresh.removed,
+            len(skipped),
+            time.perf_counter() - started,
+        )
         return cls(
-            retriever=retriever, passages=passages, rebuilt=True, skipped=skipped, roots=resolved
+            store=store,
+            postings=postings,
+            keys=keys,
+            roots=resolved,
+            refresh=refresh,
+            skipped=skipped,
+            files_by_format=files_by_format,
+            secrets=secrets,
         )
 
     def search(self, query: str, k: int = 5) -> list[SearchHit]:
-        """The top `k` passages for `query`, best first; passages scoring <= 0 are dropped."""
+        """The top `k` passages for `query`, best first; passages scoring <= 0 are dropped,
+        and so is any passage holding a configured secret (defence in depth: a cache built
+        by another process was not checked against this one's secrets)."""
         if k <= 0:
             return []
-        vocab = self._retriever.vocab_dict
-        words = bm25s.tokenize(query, stopwords=_STOPWORDS, return_ids=False, show_progress=False)
-        tokens = [t for t in words[0] if t in vocab]
-        if not tokens:
-            return []
-        docs, scores = self._retriever.retrieve(
-            [tokens], k=min(k, len(self._passages)), show_progress=False, n_threads=0
-        )
-        return [
-            SearchHit(passage=self._passages[int(doc)], score=float(score))
-            for doc, score in zip(docs[0], scores[0], strict=True)
-            if score > 0
-        ]
+        terms = query_hashes(TermHasher(), query)
+        # A few spare candidates: a row may have gone (another process refreshed the store)
+        # or be refused, and a passage id may repeat across folders.
+        ranked = self._postings.top(terms, k + 5)
+        rows = self._store.passages([int(self._keys[doc]) for doc, _ in ranked])
+        hits: list[SearchHit] = []
+        seen: set[str] = set()
+        for doc, score in ranked:
+            passage = rows.get(int(self._keys[doc]))
+            if passage is None or passage.id in seen:
+                continue
+            if secret_in((passage.text, passage.title), self._secrets):
+                continue
+            seen.add(passage.id)
+            hits.append(SearchHit(passage=passage, score=score))
+            if len(hits) == k:
+                break
+        return hits
+
+    def passages(self) -> list[Passage]:
+        """Every passage, in file and reading order."""
+        return self._store.all_passages()
+
+    def close(self) -> None:
+        self._store.close()
 
     @property
     def passage_count(self) -> int:
-        return len(self._passages)
+        return self._postings.doc_count
 
     @property
     def skipped(self) -> list[SkippedFile]:
@@ -159,11 +195,8 @@ class LocalIndex:
 
     @property
     def rebuilt(self) -> bool:
-        """True if this open() (re)built the index, False if it was loaded from the cache."""
-        return self._rebuilt
-
-
-# --- corpus files -------------------------------------------------------------------------
+        """True if this open() re-read any file, False if all came from the cache."""
+        return self.refresh.processed > 0
 
 
 def _resolve_roots(roots: Sequence[Path]) -> list[Path]:
@@ -189,135 +222,13 @@ def _display_rel(roots: list[Path], file: CorpusFile) -> str:
     return file.rel if len(roots) == 1 else f"{roots[file.root_index].name}/{file.rel}"
 
 
-def _warn(skipped: list[SkippedFile]) -> None:
-    for skip in skipped:
-        logger.warning("local index: %s", skip.line())
-
-
-def _manifest(files: list[CorpusFile]) -> dict[str, Any]:
-    """What the index was built from; any difference means it must be rebuilt."""
-    return {
-        "format": _INDEX_FORMAT,
-        "bm25s": bm25s.__version__,
-        "files": [
-            {
-                "root": f.root_index,
-                "path": f.rel,
-                "size": f.size,
-                "mtime_ns": f.mtime_ns,
-                "inode": f.inode,
-            }
-            for f in files
-        ],
-    }
+def _drop_old_layout(base: Path) -> None:
+    """Remove the bm25s generation folders of the previous cache layout (best effort)."""
+    if base.is_dir():
+        for entry in base.iterdir():
+            if entry.is_dir() and entry.name.startswith(("gen-", ".tmp-")):
+                shutil.rmtree(entry, ignore_errors=True)
 
 
 def _digest(*parts: str) -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
-
-
-# --- building, saving, loading ------------------------------------------------------------
-
-
-def _build(
-    files: list[CorpusFile], roots: list[Path], secrets: tuple[Secret, ...], max_bytes: int
-) -> tuple[bm25s.BM25, list[Passage], list[SkippedFile]]:
-    started = time.perf_counter()
-    passages: list[Passage] = []
-    unread: list[SkippedFile] = []
-    for file in files:
-        display = _display_rel(roots, file)
-        try:
-            found = file_passages(file, display, max_bytes, secrets)
-        except SkipFile as skip:
-            unread.append(SkippedFile(display, str(skip)))
-            continue
-        passages.extend(found)
-    if not passages:
-        raise CorpusError(f"the files under {', '.join(map(str, roots))} contain no text")
-    # The title is indexed with each passage: it names the topic the passage belongs to.
-    tokenized = bm25s.tokenize(
-        [f"{p.title}\n{p.text}" for p in passages], stopwords=_STOPWORDS, show_progress=False
-    )
-    retriever = bm25s.BM25()
-    retriever.index(tokenized, show_progress=False)
-    logger.info(
-        "indexed %d passages from %d files in %.2fs",
-        len(passages),
-        len(files),
-        time.perf_counter() - started,
-    )
-    return retriever, passages, unread
-
-
-def _save(
-    base: Path,
-    generation: Path,
-    retriever: bm25s.BM25,
-    passages: list[Passage],
-    manifest: dict[str, Any],
-    unread: list[SkippedFile],
-) -> None:
-    base.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=base))
-    try:
-        retriever.save(
-            tmp,
-            corpus=[p.model_dump() for p in passages],
-            show_progress=False,
-            raise_on_serialization_error=True,
-        )
-        (tmp / _MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
-        skipped = [{"rel": u.rel, "reason": u.reason} for u in unread]
-        (tmp / _SKIPPED).write_text(json.dumps(skipped), encoding="utf-8")
-        try:
-            tmp.rename(generation)
-        except OSError:
-            # Another process renamed the same generation into place first; it is identical.
-            logger.debug("index generation already present: %s", generation)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    _prune(base, keep=generation)
-
-
-def _prune(base: Path, keep: Path) -> None:
-    """Drop superseded generations and builds abandoned by dead processes (best effort)."""
-    for entry in base.iterdir():
-        try:
-            if _is_prunable(entry, keep):
-                shutil.rmtree(entry)
-        except OSError as exc:
-            logger.debug("could not prune %s: %s", entry, exc)
-
-
-def _is_prunable(entry: Path, keep: Path) -> bool:
-    if entry.name.startswith("gen-"):
-        return entry != keep
-    # A build in progress is young; an old one belongs to a process that died.
-    return (
-        entry.name.startswith(".tmp-") and time.time() - entry.stat().st_mtime > _STALE_TMP_SECONDS
-    )
-
-
-def _load(
-    generation: Path, manifest: dict[str, Any]
-) -> tuple[bm25s.BM25, list[Passage], list[SkippedFile]] | None:
-    """The cached index, or None if it is unreadable or not for these files."""
-    try:
-        stored = json.loads((generation / _MANIFEST).read_text(encoding="utf-8"))
-        if stored != manifest:
-            return None
-        retriever = bm25s.BM25.load(generation, load_corpus=True, show_progress=False)
-        passages = [Passage.model_validate(doc) for doc in retriever.corpus]
-        unread = [
-            SkippedFile(u["rel"], u["reason"])
-            for u in json.loads((generation / _SKIPPED).read_text(encoding="utf-8"))
-        ]
-        if len(passages) != retriever.scores["num_docs"]:
-            raise ValueError("passage count does not match the index")
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        # e.g. a concurrent process pruned it mid-read: rebuilding is always correct.
-        logger.warning("ignoring unreadable index cache %s: %s", generation, exc)
-        return None
-    retriever.corpus = None  # the passages list is the one copy kept
-    return retriever, passages, unread

@@ -45,7 +45,7 @@ class LocalSearch:
 
     async def search(self, query: str, k: int) -> list[SearchResult]:
         with tracing.search_span(self.name, query, k) as span:
-            # bm25s scoring is CPU work: keep it off the worker's event loop.
+            # BM25 scoring and the SQLite read are CPU and disk work: keep them off the event loop.
             hits = await asyncio.to_thread(self._index.search, query, k)
             span.set_attribute("ttdr.search.result_count", len(hits))
         return [

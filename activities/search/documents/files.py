@@ -44,8 +44,15 @@ class CorpusFile:
     real: Path  # the resolved target, inside a corpus folder
     size: int
     mtime_ns: int
+    ctime_ns: int
     inode: int
     device: int
+
+    @property
+    def signature(self) -> tuple[int, int, int, int]:
+        """What says the file changed: size, mtime and ctime in ns, inode. ctime cannot be set
+        by a user (unlike mtime), so a rewrite that restores size and mtime is still seen."""
+        return (self.size, self.mtime_ns, self.ctime_ns, self.inode)
 
     @property
     def suffix(self) -> str:
@@ -142,7 +149,15 @@ def _check(
     if info.st_size > max_bytes:
         raise SkipFile(f"too large ({_size(info.st_size)} > {_size(max_bytes)} cap)")
     return CorpusFile(
-        index, rel, path, real, info.st_size, info.st_mtime_ns, info.st_ino, info.st_dev
+        root_index=index,
+        rel=rel,
+        path=path,
+        real=real,
+        size=info.st_size,
+        mtime_ns=info.st_mtime_ns,
+        ctime_ns=info.st_ctime_ns,
+        inode=info.st_ino,
+        device=info.st_dev,
     )
 
 

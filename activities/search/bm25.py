@@ -1,0 +1,151 @@
+"""BM25 (Lucene's variant, as bm25s computes it) over hashed terms, scored at query time.
+
+Why not bm25s's index: it precomputes every (term, passage) score, so one changed file means
+recomputing the whole matrix in Python (seconds at 100k passages). Here each passage's terms
+are stored once as 64-bit hashes with their counts (computed when its file is read, cached with
+it), the postings are one numpy sort away, and scores are computed for the query's terms only:
+an index refresh after one changed file costs a sort, and a query costs a few vectorised
+operations over the postings of its terms.
+
+Terms: lower-cased words of two or more characters, minus Lucene's 33 English stopwords (the
+same tokens bm25s produces with stopwords="en"). A hash collision between two words of the
+corpus has a probability around 1e-9 at a million distinct words; its cost would be one word
+matching another's passages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+K1 = 1.5
+B = 0.75
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")
+# Lucene's English stopwords, the list bm25s uses for stopwords="en".
+STOPWORDS = frozenset((
+    "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it",
+    "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these",
+    "they", "this", "to", "was", "will", "with",
+))  # fmt: skip
+
+Hashes = npt.NDArray[np.uint64]
+
+
+def tokens(text: str) -> list[str]:
+    return [t for t in _TOKEN.findall(text.lower()) if t not in STOPWORDS]
+
+
+class TermHasher:
+    """Stable 64-bit hashes of terms, memoised (a corpus repeats its words)."""
+
+    def __init__(self) -> None:
+        self._memo: dict[str, int] = {}
+
+    def __call__(self, term: str) -> int:
+        value = self._memo.get(term)
+        if value is None:
+            digest = hashlib.blake2b(term.encode(), digest_size=8).digest()
+            value = self._memo[term] = int.from_bytes(digest, "little")
+        return value
+
+    def bag(self, text: str) -> tuple[bytes, bytes, int]:
+        """(term hashes as little-endian u8, their counts as u4, length in terms) of `text`."""
+        counts: dict[int, int] = {}
+        words = tokens(text)
+        for word in words:
+            key = self(word)
+            counts[key] = counts.get(key, 0) + 1
+        hashes = np.fromiter(counts.keys(), dtype="<u8", count=len(counts))
+        freqs = np.fromiter(counts.values(), dtype="<u4", count=len(counts))
+        return hashes.tobytes(), freqs.tobytes(), len(words)
+
+
+@dataclass
+class Postings:
+    """The inverted index: for vocab[i], the docs docs[indptr[i]:indptr[i+1]] with their
+    term frequencies; doc lengths for the BM25 length normalisation."""
+
+    vocab: Hashes
+    indptr: npt.NDArray[np.int64]
+    docs: npt.NDArray[np.int32]
+    freqs: npt.NDArray[np.float32]
+    lengths: npt.NDArray[np.float32]
+
+    @classmethod
+    def build(cls, terms: Hashes, counts: npt.NDArray[np.uint32], per_doc: npt.NDArray[np.int64],
+              lengths: npt.NDArray[np.float32]) -> Postings:  # fmt: skip
+        """From each doc's distinct terms and counts, concatenated in doc order (`per_doc` is how
+        many terms each doc has)."""
+        docs = np.repeat(np.arange(len(per_doc), dtype=np.int32), per_doc)
+        order = np.argsort(terms, kind="stable")
+        sorted_terms = terms[order]
+        if len(sorted_terms):
+            starts = np.flatnonzero(np.r_[True, sorted_terms[1:] != sorted_terms[:-1]])
+        else:
+            starts = np.zeros(0, dtype=np.int64)
+        return cls(
+            vocab=sorted_terms[starts],
+            indptr=np.r_[starts, len(sorted_terms)].astype(np.int64),
+            docs=docs[order],
+            freqs=counts[order].astype(np.float32),
+            lengths=lengths.astype(np.float32),
+        )
+
+    @property
+    def doc_count(self) -> int:
+        return len(self.lengths)
+
+    def top(self, query_terms: Hashes, k: int) -> list[tuple[int, float]]:
+        """The best `k` (doc, score) for the query's terms, best first; ties by doc order."""
+        n = self.doc_count
+        if n == 0 or k <= 0 or len(query_terms) == 0:
+            return []
+        query_terms = np.unique(query_terms)
+        where = np.searchsorted(self.vocab, query_terms)
+        inside = where < len(self.vocab)
+        where, query_terms = where[inside], query_terms[inside]
+        where = where[self.vocab[where] == query_terms]
+        if len(where) == 0:
+            return []
+        average = float(self.lengths.mean()) or 1.0
+        starts, ends = self.indptr[where], self.indptr[where + 1]
+        df = (ends - starts).astype(np.float64)
+        idf = np.log(1.0 + (n - df + 0.5) / (df + 0.5))
+        slices = [np.arange(s, e) for s, e in zip(starts, ends, strict=True)]
+        positions = np.concatenate(slices)
+        docs = self.docs[positions]
+        tf = self.freqs[positions]
+        weights = np.repeat(idf, ends - starts)
+        norm = K1 * (1.0 - B + B * self.lengths[docs] / average)
+        scores = np.bincount(docs, weights=weights * tf * (K1 + 1.0) / (tf + norm), minlength=n)
+        k = min(k, n)
+        best = np.argpartition(-scores, k - 1)[:k] if k < n else np.arange(n)
+        best = best[np.lexsort((best, -scores[best]))]
+        return [(int(d), float(scores[d])) for d in best if scores[d] > 0]
+
+    def save(self, path: Path, keys: npt.NDArray[np.int64]) -> None:
+        """Write the postings and each doc's key (its row id in the store)."""
+        with path.open("wb") as fh:
+            np.savez(fh, vocab=self.vocab, indptr=self.indptr, docs=self.docs,
+                     freqs=self.freqs, lengths=self.lengths, keys=keys)  # fmt: skip
+
+    @classmethod
+    def load(cls, path: Path) -> tuple[Postings, npt.NDArray[np.int64]]:
+        with np.load(path, allow_pickle=False) as data:
+            postings = cls(
+                vocab=data["vocab"],
+                indptr=data["indptr"],
+                docs=data["docs"],
+                freqs=data["freqs"],
+                lengths=data["lengths"],
+            )
+            return postings, data["keys"]
+
+
+def query_hashes(hasher: TermHasher, query: str) -> Hashes:
+    return np.array(sorted({hasher(t) for t in tokens(query)}), dtype=np.uint64)

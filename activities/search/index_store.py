@@ -1,0 +1,282 @@
+"""The on-disk cache of a corpus's passages: one SQLite file per set of corpus folders.
+
+Rows: one per file (its change signature, or why it was skipped) and one per passage (its text,
+citation and BM25 term counts). A refresh compares the folder listing with the file rows and
+re-reads only added and changed files, deleting the rows of removed ones, in one transaction:
+concurrent workers serialise on SQLite's write lock (the second finds the work done), a reader
+never sees a half-written refresh, and a crash mid-build leaves the previous state.
+
+The BM25 postings built from the passage rows are cached beside it as `postings-<generation>.npz`
+(the generation changes with every refresh that changed something).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sqlite3
+import tempfile
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from activities.search.bm25 import Postings, TermHasher
+from activities.search.documents.extract import Passage
+from activities.search.documents.files import CorpusFile, SkipFile, SkippedFile
+
+logger = logging.getLogger(__name__)
+
+# Bump when reading, chunking or tokenising changes: older rows are then dropped and rebuilt.
+SCHEMA_VERSION = 3
+# How long a worker waits for another one's refresh of the same corpus before giving up.
+_LOCK_WAIT_SECONDS = 900.0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files (
+    file_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    root INTEGER NOT NULL, rel TEXT NOT NULL, display TEXT NOT NULL, format TEXT NOT NULL,
+    size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL,
+    inode INTEGER NOT NULL, skipped TEXT,
+    UNIQUE (root, rel)
+);
+CREATE TABLE IF NOT EXISTS passages (
+    pid INTEGER PRIMARY KEY AUTOINCREMENT,
+    file_id INTEGER NOT NULL, id TEXT NOT NULL, source_path TEXT NOT NULL,
+    rel_path TEXT NOT NULL, locator TEXT NOT NULL, title TEXT NOT NULL, text TEXT NOT NULL,
+    length INTEGER NOT NULL, terms BLOB NOT NULL, counts BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS passages_by_file ON passages (file_id);
+"""
+
+Extract = Callable[[CorpusFile], list[Passage]]
+Progress = Callable[[int, int, str], None]  # (done, total, file name)
+
+
+@dataclass
+class Refresh:
+    """What a refresh did."""
+
+    added: int = 0
+    changed: int = 0
+    removed: int = 0
+    skipped: list[SkippedFile] = field(default_factory=list)  # of the files read now
+
+    @property
+    def processed(self) -> int:
+        return self.added + self.changed + self.removed
+
+
+class IndexStore:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(
+            path, timeout=_LOCK_WAIT_SECONDS, isolation_level=None, check_same_thread=False
+        )
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)  # outside any transaction: executescript commits
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextlib.contextmanager
+    def _transaction(self, kind: str = "DEFERRED") -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute(f"BEGIN {kind}")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def refresh(
+        self,
+        files: list[CorpusFile],
+        display: Callable[[CorpusFile], str],
+        format_of: Callable[[CorpusFile], str],
+        extract: Extract,
+        progress: Progress | None = None,
+    ) -> Refresh:
+        """Bring the rows in line with `files`: read added and changed files, drop removed."""
+        result = Refresh()
+        with self._transaction("IMMEDIATE") as db:
+            self._ensure_schema(db)
+            stored = {
+                (root, rel): (file_id, (size, mtime, ctime, inode))
+                for file_id, root, rel, size, mtime, ctime, inode in db.execute(
+                    "SELECT file_id, root, rel, size, mtime_ns, ctime_ns, inode FROM files"
+                )
+            }
+            current = {(f.root_index, f.rel): f for f in files}
+            gone = [stored[key][0] for key in stored.keys() - current.keys()]
+            todo = [
+                f
+                for key, f in sorted(current.items())
+                if key not in stored or stored[key][1] != f.signature
+            ]
+            result.removed = len(gone)
+            result.changed = sum(1 for f in todo if (f.root_index, f.rel) in stored)
+            result.added = len(todo) - result.changed
+            stale = gone + [
+                stored[(f.root_index, f.rel)][0] for f in todo if (f.root_index, f.rel) in stored
+            ]
+            for file_id in stale:
+                db.execute("DELETE FROM passages WHERE file_id = ?", (file_id,))
+                db.execute("DELETE FROM files WHERE file_id = ?", (file_id,))
+            hasher = TermHasher()
+            for done, file in enumerate(todo, 1):
+                skipped = self._insert(db, file, display(file), format_of(file), extract, hasher)
+                if skipped is not None:
+                    result.skipped.append(skipped)
+                if progress is not None:
+                    progress(done, len(todo), display(file))
+            if result.processed:
+                db.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('generation', ?)", (uuid.uuid4().hex,)
+                )
+        return result
+
+    @staticmethod
+    def _insert(
+        db: sqlite3.Connection,
+        file: CorpusFile,
+        display: str,
+        format_name: str,
+        extract: Extract,
+        hasher: TermHasher,
+    ) -> SkippedFile | None:
+        try:
+            passages = extract(file)
+            reason = None
+        except SkipFile as skip:
+            passages, reason = [], str(skip)
+        cursor = db.execute(
+            "INSERT INTO files (root, rel, display, format, size, mtime_ns, ctime_ns, inode, "
+            "skipped) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (file.root_index, file.rel, display, format_name, *file.signature[:3], file.inode,
+             reason),
+        )  # fmt: skip
+        rows = []
+        for p in passages:
+            terms, counts, length = hasher.bag(f"{p.title}\n{p.text}")
+            rows.append((cursor.lastrowid, p.id, p.source_path, p.rel_path, p.locator, p.title,
+                         p.text, length, terms, counts))  # fmt: skip
+        db.executemany(
+            "INSERT INTO passages (file_id, id, source_path, rel_path, locator, title, text, "
+            "length, terms, counts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        return SkippedFile(display, reason) if reason is not None else None
+
+    @staticmethod
+    def _ensure_schema(db: sqlite3.Connection) -> None:
+        row = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        if row is None or row[0] != str(SCHEMA_VERSION):
+            if row is not None:
+                logger.info("local index cache format changed: rebuilding it")
+            db.execute("DELETE FROM passages")
+            db.execute("DELETE FROM files")
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+
+    # --- reading -------------------------------------------------------------------------
+
+    def postings(self) -> tuple[Postings, np.ndarray]:
+        """The BM25 postings of the current rows and the passage row id of each doc, from the
+        cached generation file if there is one."""
+        with self._transaction() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+            generation = row[0] if row else "empty"
+            cached = self.path.parent / f"postings-{generation}.npz"
+            if cached.is_file():
+                try:
+                    postings, pids = Postings.load(cached)
+                    return postings, pids
+                except (OSError, ValueError, KeyError) as exc:
+                    logger.warning("ignoring unreadable postings cache %s: %s", cached, exc)
+            rows = db.execute("SELECT pid, length, terms, counts FROM passages ORDER BY pid")
+            pids, lengths, terms, counts = [], [], [], []
+            for pid, length, term_bytes, count_bytes in rows:
+                pids.append(pid)
+                lengths.append(length)
+                terms.append(term_bytes)
+                counts.append(count_bytes)
+        all_terms = np.frombuffer(b"".join(terms), dtype="<u8").astype(np.uint64)
+        all_counts = np.frombuffer(b"".join(counts), dtype="<u4").astype(np.uint32)
+        per_doc = np.array([len(t) // 8 for t in terms], dtype=np.int64)
+        postings = Postings.build(
+            all_terms, all_counts, per_doc, np.array(lengths, dtype=np.float32)
+        )
+        pid_array = np.array(pids, dtype=np.int64)
+        self._save_postings(cached, postings, pid_array)
+        return postings, pid_array
+
+    def _save_postings(self, target: Path, postings: Postings, pids: np.ndarray) -> None:
+        """Write atomically, then drop other generations' files (best effort)."""
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=".postings-", suffix=".npz", dir=target.parent)
+            os.close(fd)
+            postings.save(Path(tmp), pids)
+            os.replace(tmp, target)
+        except OSError as exc:
+            logger.warning("could not cache the postings in %s: %s", target, exc)
+            return
+        for old in target.parent.glob("postings-*.npz"):
+            if old != target:
+                with contextlib.suppress(OSError):
+                    old.unlink()
+
+    def passages(self, pids: list[int]) -> dict[int, Passage]:
+        if not pids:
+            return {}
+        marks = ",".join("?" * len(pids))
+        with self._transaction() as db:
+            rows = db.execute(f"{_SELECT_PASSAGE} WHERE pid IN ({marks})", pids).fetchall()
+        return {row[0]: _passage(row) for row in rows}
+
+    def all_passages(self) -> list[Passage]:
+        with self._transaction() as db:
+            rows = db.execute(
+                f"{_SELECT_PASSAGE} JOIN files USING (file_id) ORDER BY files.root, files.rel, pid"
+            ).fetchall()
+        return [_passage(row) for row in rows]
+
+    def summary(self) -> tuple[dict[str, int], list[SkippedFile]]:
+        """(indexed files per format, the files skipped when they were read)."""
+        with self._transaction() as db:
+            formats = dict(
+                db.execute(
+                    "SELECT format, COUNT(*) FROM files WHERE skipped IS NULL GROUP BY format"
+                ).fetchall()
+            )
+            skipped = [
+                SkippedFile(display, reason)
+                for display, reason in db.execute(
+                    "SELECT display, skipped FROM files WHERE skipped IS NOT NULL ORDER BY display"
+                )
+            ]
+        return formats, skipped
+
+
+_SELECT_PASSAGE = "SELECT pid, id, source_path, rel_path, locator, title, text FROM passages"
+
+
+def _passage(row: tuple[int, str, str, str, str, str, str]) -> Passage:
+    _pid, passage_id, source_path, rel_path, locator, title, text = row
+    return Passage(
+        id=passage_id,
+        source_path=source_path,
+        rel_path=rel_path,
+        locator=locator,
+        title=title,
+        text=text,
+    )
