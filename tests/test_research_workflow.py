@@ -16,6 +16,7 @@ from workflows.config import ResearchConfig
 from workflows.models import ResearchReport, ResearchRequest
 from workflows.research import WORKFLOW_NAME
 
+
 def llm_calls_by_schema(server: FakeLLMServer) -> dict[str, int]:
     counts: dict[str, int] = {}
     for request in server.requests:
@@ -137,7 +138,8 @@ async def test_every_citation_resolves_to_a_retrieved_source(
     # Each cited source was shown to the model in a retrieval prompt of this very run.
     retrieval_prompts = "\n".join(r.prompt for r in fake_server.calls("RetrievalAnswer"))
     for numbered in report.sources:
-        assert f'location="{numbered.source.location}"' in retrieval_prompts
+        location = numbered.source.location.replace("&", "&amp;").replace('"', "&quot;")
+        assert f'location="{location}"' in retrieval_prompts
         assert numbered.source.provider == "local"
         listed = re.search(rf"^{numbered.number}\. (.+) — (.+)$", report.markdown, re.MULTILINE)
         assert listed is not None and listed.group(2) == numbered.source.location
@@ -223,11 +225,14 @@ async def test_long_run_continues_as_new_and_keeps_its_state(
 async def test_runaway_model_output_is_cut_with_a_note(
     client: Client, task_queue: str, fake_server: FakeLLMServer, script: Script
 ) -> None:
-    fake_server.respond("IntegratorAnswer", lambda _: {"draft": "# Draft\n\n" + "word " * 40_000})
-    fake_server.respond("RetrievalAnswer", lambda _: {"answer": "fact [1] " * 5_000})
+    runaway = {"text": "word " * 1_000, "sources": [1]}
+    fake_server.respond("IntegratorAnswer", lambda _: {"claims": [runaway] * 200})
+    facts = {"claims": [{"text": "fact", "sources": [1]}] * 5_000}
+    fake_server.respond("RetrievalAnswer", lambda _: facts)
     report = await run_research(client, task_queue, max_iterations=1, questions_per_iteration=1)
 
+    # Claims are cut to their bound and counted to theirs, so what later prompts carry is too.
     judged = fake_server.calls("JudgeAnswer")[0].prompt
-    assert "[… cut: " in judged and len(judged) < 70_000
-    assert "[… cut: " in fake_server.calls("ReportAnswer")[0].prompt
+    assert "word…" in judged and len(judged) < 70_000
+    assert len(fake_server.calls("ReportAnswer")[0].prompt) < 140_000
     assert report.iterations == 1

@@ -8,6 +8,8 @@ is anything to cite. The product still checks every citation (workflows/groundin
 only makes invention impossible where the provider enforces it.
 
 Nodes render claims as Markdown, `text[1][2]`, which workflows/claim_text.py reads back.
+Lengths and counts are bounds in the JSON schema (the provider's grammar holds the model to
+them) but not reasons to reject an answer already paid for: rendering cuts what is over.
 """
 
 from __future__ import annotations
@@ -23,10 +25,16 @@ MAX_CLAIMS = 40
 MAX_SECTIONS = 10
 
 
+def _at_most(count: int, unit: str = "items") -> dict[str, Any]:
+    """A bound for the provider only (see the module docstring)."""
+    key = {"items": "maxItems", "chars": "maxLength"}[unit]
+    return {key: count}
+
+
 class CitedClaim(BaseModel):
     text: str = Field(
         min_length=1,
-        max_length=CLAIM_MAX_CHARS,
+        json_schema_extra=_at_most(CLAIM_MAX_CHARS, "chars"),
         description="one sentence or a few, stating one point; no [n] markers in the text",
     )
     sources: list[int] = Field(description="numbers of the documents that support this claim")
@@ -35,20 +43,20 @@ class CitedClaim(BaseModel):
 class ClaimsAnswer(BaseModel):
     """An answer or a draft: a list of claims."""
 
-    claims: list[CitedClaim] = Field(min_length=1, max_length=MAX_CLAIMS)
+    claims: list[CitedClaim] = Field(min_length=1, json_schema_extra=_at_most(MAX_CLAIMS))
 
 
 class ReportSection(BaseModel):
-    heading: str = Field(min_length=1, max_length=200)
-    claims: list[CitedClaim] = Field(min_length=1, max_length=MAX_CLAIMS)
+    heading: str = Field(min_length=1, json_schema_extra=_at_most(200, "chars"))
+    claims: list[CitedClaim] = Field(min_length=1, json_schema_extra=_at_most(MAX_CLAIMS))
 
 
 class ReportClaims(BaseModel):
     """A report: title, a short summary, then one section per plan item."""
 
-    title: str = Field(min_length=1, max_length=200)
-    summary: list[CitedClaim] = Field(min_length=1, max_length=8)
-    sections: list[ReportSection] = Field(min_length=1, max_length=MAX_SECTIONS)
+    title: str = Field(min_length=1, json_schema_extra=_at_most(200, "chars"))
+    summary: list[CitedClaim] = Field(min_length=1, json_schema_extra=_at_most(8))
+    sections: list[ReportSection] = Field(min_length=1, json_schema_extra=_at_most(MAX_SECTIONS))
 
 
 def claim_model(allowed: Sequence[int]) -> type[CitedClaim]:
@@ -64,7 +72,11 @@ def _claim_model(allowed: tuple[int, ...]) -> type[CitedClaim]:
         number = Literal[allowed]  # type: ignore[valid-type]
         sources = (
             list[number],  # type: ignore[valid-type]
-            Field(min_length=1, max_length=6, description="numbers of the supporting documents"),
+            Field(
+                min_length=1,
+                json_schema_extra=_at_most(6),
+                description="numbers of the supporting documents",
+            ),
         )
     return create_model("CitedClaim", __base__=CitedClaim, sources=sources)
 
@@ -78,29 +90,37 @@ def with_allowed_sources(schema: type[BaseModel], allowed: Sequence[int]) -> typ
 @lru_cache(maxsize=512)
 def _with_allowed(schema: type[BaseModel], allowed: tuple[int, ...]) -> type[BaseModel]:
     claim = _claim_model(allowed)
-    claims = (list[claim], Field(min_length=1, max_length=MAX_CLAIMS))  # type: ignore[valid-type]
+    claims = (list[claim], Field(min_length=1, json_schema_extra=_at_most(MAX_CLAIMS)))  # type: ignore[valid-type]
     if issubclass(schema, ReportClaims):
         section = create_model("ReportSection", __base__=ReportSection, claims=claims)
-        sections = (list[section], Field(min_length=1, max_length=MAX_SECTIONS))  # type: ignore[valid-type]
-        summary = (list[claim], Field(min_length=1, max_length=8))  # type: ignore[valid-type]
-        return create_model(
-            schema.__name__, __base__=schema, summary=summary, sections=sections
-        )
+        sections = (list[section], Field(min_length=1, json_schema_extra=_at_most(MAX_SECTIONS)))  # type: ignore[valid-type]
+        summary = (list[claim], Field(min_length=1, json_schema_extra=_at_most(8)))  # type: ignore[valid-type]
+        return create_model(schema.__name__, __base__=schema, summary=summary, sections=sections)
     return create_model(schema.__name__, __base__=schema, claims=claims)
 
 
+def _cut(text: str, limit: int) -> str:
+    text = text.strip()
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 def claims_markdown(claims: Sequence[CitedClaim]) -> str:
-    """Claims as one Markdown paragraph, each followed by its markers: `text[1][2]`."""
+    """Claims as one Markdown paragraph, each followed by its markers: `text[1][2]`.
+    At most MAX_CLAIMS claims of at most CLAIM_MAX_CHARS each."""
     parts: list[str] = []
-    for claim in claims:
-        marks = "".join(f"[{n}]" for n in dict.fromkeys(claim.sources))
-        text = claim.text.strip()
+    for claim in claims[:MAX_CLAIMS]:
+        marks = "".join(f"[{n}]" for n in list(dict.fromkeys(claim.sources))[:6])
+        text = _cut(claim.text, CLAIM_MAX_CHARS)
         parts.append(f"\n\n{text}\n\n{marks}\n\n" if "\n" in text else f"{text}{marks}")
     return " ".join(parts).strip()
 
 
 def report_markdown(report: ReportClaims) -> str:
-    lines = [f"# {report.title.strip()}", claims_markdown(report.summary)]
-    for section in report.sections:
-        lines += [f"## {section.heading.strip()}", claims_markdown(section.claims)]
+    lines = [f"# {_one_line(report.title)}", claims_markdown(report.summary[:8])]
+    for section in report.sections[:MAX_SECTIONS]:
+        lines += [f"## {_one_line(section.heading)}", claims_markdown(section.claims)]
     return "\n\n".join(line for line in lines if line.strip())
+
+
+def _one_line(text: str) -> str:
+    return _cut(" ".join(text.split()), 200)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
-
 from activities.llm import ChatMessage
+from activities.prompts._claims import ClaimsAnswer
 from activities.prompts._common import (
     feedback_block,
     findings_block,
@@ -14,16 +13,16 @@ from activities.prompts._common import (
 from workflows.models import IntegratorInput
 
 
-class IntegratorAnswer(BaseModel):
-    draft: str = Field(min_length=1, description="the full revised draft in Markdown")
+class IntegratorAnswer(ClaimsAnswer):
+    """The whole revised draft as claims, each citing the sources that support it."""
 
 
 SYSTEM = (
     "You revise a draft research report with new findings. Fill gaps the findings cover, correct "
     "claims they contradict, remove claims they show to be wrong, and keep everything else that "
-    "still holds. Keep the findings' citation numbers, like [3], next to the claims they support; "
-    "cite only numbers from the sources list. Follow the user's feedback, if any, where the "
-    "evidence allows. Return the whole revised draft, not a diff."
+    "still holds. Return the whole revised draft as a list of claims: each states one point and "
+    "lists the numbers of the sources (from the sources list) that support it, as the findings "
+    "cite them. Follow the user's feedback, if any, where the evidence allows."
 )
 
 

@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
-
 from activities.llm import ChatMessage
+from activities.prompts._claims import ReportClaims
 from activities.prompts._common import findings_block, plan_block, sources_block
 from workflows.models import ReportInput
 
 
-class ReportAnswer(BaseModel):
-    markdown: str = Field(min_length=1, description="the report in Markdown, citing [n]")
+class ReportAnswer(ReportClaims):
+    """The report as a title, summary claims and one section of claims per plan item."""
 
 
 SYSTEM = (
-    "You write the final research report. Start with a title and a short summary that answers "
-    "the question, then one section per plan item. Base every factual claim on the findings and "
-    "cite it with the source numbers from the sources list, like [2]. Never cite a number that is "
-    "not in the list, and do not write a Sources or References section: it is added for you. "
-    "Say where the evidence is thin or conflicting."
+    "You write the final research report: a title, a short summary that answers the question, "
+    "then one section per plan item, headed by the plan item's title. Write each part as a list "
+    "of claims: each states one point taken from the findings and lists the numbers of the "
+    "sources (from the sources list) that support it. Say where the evidence is thin or "
+    "conflicting. The Sources list is added for you."
 )
 
 

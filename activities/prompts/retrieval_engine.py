@@ -4,22 +4,22 @@ from __future__ import annotations
 
 import re
 
-from pydantic import BaseModel, Field
-
 from activities.llm import ChatMessage
+from activities.prompts._claims import ClaimsAnswer
 from activities.prompts._common import UNTRUSTED_NOTE
 from workflows.models import RetrievalInput
 
 
-class RetrievalAnswer(BaseModel):
-    answer: str = Field(min_length=1, description="answer citing documents as [n]")
+class RetrievalAnswer(ClaimsAnswer):
+    """The answer as claims, each citing the numbers of the documents that support it."""
 
 
 SYSTEM = (
-    "You answer a search question using only the numbered documents given. Cite every claim with "
-    "the number of the document that supports it, like [2] or [1][3]. If the documents do not "
-    "answer the question, say so plainly rather than guessing. Be concise and factual. "
-    + UNTRUSTED_NOTE
+    "You answer a search question using only the numbered documents given. Write the answer as "
+    "a list of claims: each claim states one point in a sentence or two, close to the wording "
+    "of the document it comes from, and lists the numbers of the documents that support it. "
+    "Claim only what a document says; if the documents do not answer the question, say so in "
+    "one claim citing the closest document. Be concise and factual. " + UNTRUSTED_NOTE
 )
 
 

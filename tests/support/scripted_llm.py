@@ -1,8 +1,10 @@
 """Deterministic, schema-valid answers for each TTD-DR node, served by the fake LLM server.
 
 The answers are shaped like a real model's: the judge's scores follow a script, each gap
-analysis asks new questions (built from the iteration counter), retrieval answers cite the
-documents they were given, and the report cites real and one made-up source number.
+analysis asks new questions (built from the iteration counter), retrieval answers are claims
+taken from the documents they were given (so the citation checker finds them supported) plus one
+claim no document supports, revisions keep the findings' claims, and the report's claims come
+from the findings, with one made-up source number written into a claim's text.
 """
 
 from __future__ import annotations
@@ -13,8 +15,11 @@ import threading
 from dataclasses import dataclass, field
 
 from tests.support.fake_llm import FakeLLMServer, RecordedRequest
+from workflows.claim_text import claims_of
 
 BOGUS_CITATION = 99
+UNSUPPORTED_CLAIM = "Bananas are the most popular fruit among astronauts"
+_DOCUMENT = re.compile(r'<document number="(\d+)"[^>]*>\n(.*?)\n</document>', re.DOTALL)
 _VERSION = r'<version number="(\d+)"(?: score="([\d.]+)")?>\n(.*?)(?:\nCritique: .*?)?\n</version>'
 TOPICS = [
     "with statement context manager __enter__ __exit__",
@@ -34,7 +39,7 @@ class Script:
 
     judge_scores: list[int] = field(default_factory=lambda: [3])  # last one repeats
     judge_done_at: int | None = None  # 1-based judge call that says done
-    report_markdown: str | None = None
+    report_answer: dict | None = None  # a ReportAnswer JSON object to send instead
     _judge_calls: itertools.count = field(default_factory=itertools.count)
     _gap_calls: itertools.count = field(default_factory=itertools.count)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -64,12 +69,13 @@ class Script:
 
     def revise(self, request: RecordedRequest) -> dict:
         candidate = _between(request.prompt, "<candidate>", "</candidate>")
-        return _as_answer(request.name or "", candidate, "revised")
+        return _as_answer(request.name or "", _allowed_only(candidate, request), "revised")
 
     def merge(self, request: RecordedRequest) -> dict:
         versions = re.findall(_VERSION, request.prompt, re.DOTALL)
         best = max(versions, key=lambda v: float(v[1] or 0))
-        return _as_answer(request.name or "", best[2], f"merged from {len(versions)}")
+        merged = _allowed_only(best[2], request)
+        return _as_answer(request.name or "", merged, f"merged from {len(versions)}")
 
     # ---------------------------------------------------------------- the nodes
 
@@ -99,14 +105,29 @@ class Script:
         return {"questions": questions}
 
     def retrieval(self, request: RecordedRequest) -> dict:
-        numbers = re.findall(r'<document number="(\d+)"', request.prompt)
-        cited = "".join(f"[{n}]" for n in numbers[:2])
+        documents = _DOCUMENT.findall(request.prompt)
+        claims = [
+            {"text": _first_words(text), "sources": [int(number)]} for number, text in documents[:2]
+        ]
         temperature = request.body["temperature"]
-        return {"answer": f"According to the documents, it works so {cited} (t={temperature:.2f})."}
+        first = [int(documents[0][0])] if documents else []
+        # Sampling temperature in the text, so variants differ and a judge can tell; no
+        # document says it, so the checker marks this claim unsupported.
+        claims.append({"text": f"{UNSUPPORTED_CLAIM} (t={temperature:.2f}).", "sources": first})
+        return {"claims": claims}
 
     def integrate(self, request: RecordedRequest) -> dict:
-        cited = sorted(set(re.findall(r"^\[(\d+)\] ", request.prompt, re.MULTILINE)), key=int)
-        return {"draft": "# Draft\n\nRevised with findings " + "".join(f"[{n}]" for n in cited)}
+        findings = re.findall(r"^A\d+: (.*)$", request.prompt, re.MULTILINE)
+        claims = [
+            {"text": claim.text, "sources": claim.sources}
+            for answer in findings
+            for claim in claims_of(answer)
+            if claim.sources
+        ]
+        listed = [int(n) for n in re.findall(r"^\[(\d+)\] ", request.prompt, re.MULTILINE)]
+        if not claims:
+            claims = [{"text": "Revised with findings.", "sources": listed[:1]}]
+        return {"claims": claims[:12]}
 
     def judge(self, _: RecordedRequest) -> dict:
         with self._lock:
@@ -116,17 +137,43 @@ class Script:
         return {"critique": f"judge call {call}", "score": score, "done": done}
 
     def report(self, request: RecordedRequest) -> dict:
-        if self.report_markdown is not None:
-            return {"markdown": self.report_markdown}
-        listed = re.findall(r"^\[(\d+)\] ", request.prompt, re.MULTILINE)
-        claims = " ".join(f"Claim {i} [{n}]." for i, n in enumerate(listed[:3], 1))
+        if self.report_answer is not None:
+            return self.report_answer
+        findings = re.findall(r"^A\d+: (.*)$", request.prompt, re.MULTILINE)
+        claims = [
+            {"text": claim.text, "sources": claim.sources}
+            for answer in findings
+            for claim in claims_of(answer)
+            if claim.sources
+        ][:6]
+        listed = [int(n) for n in re.findall(r"^\[(\d+)\] ", request.prompt, re.MULTILINE)]
+        first = listed[:1]
+        invented = {"text": f"An invented claim [{BOGUS_CITATION}].", "sources": first}
         return {
-            "markdown": (
-                "# Report\n\nSummary.\n\n## Findings\n\n"
-                f"{claims} An invented claim [{BOGUS_CITATION}].\n\n"
-                "## References\n\n1. A source the model made up"
-            )
+            "title": "Report",
+            "summary": [{"text": "Summary.", "sources": first}],
+            "sections": [
+                {"heading": "Findings", "claims": [*claims, invented]},
+                {
+                    "heading": "References",
+                    "claims": [{"text": "1. A source the model made up", "sources": first}],
+                },
+            ],
         }
+
+
+def _allowed_only(rendered: str, request: RecordedRequest) -> str:
+    """What a schema-enforcing provider does: only the sources listed in the prompt can be
+    cited, so a marker of another number in the candidate is not repeated."""
+    listed = set(re.findall(r"^\[(\d+)\] ", request.prompt, re.MULTILINE))
+    listed |= set(re.findall(r'<document number="(\d+)"', request.prompt))
+    return re.sub(r"\[(\d+)\]", lambda m: m.group(0) if m.group(1) in listed else "", rendered)
+
+
+def _first_words(text: str, count: int = 24) -> str:
+    """A document's opening words, as a faithful model would restate them."""
+    words = re.sub(r"[#*`\[\]<>]", " ", text).split()
+    return " ".join(words[:count]).rstrip(".,;:") + "."
 
 
 def _between(text: str, start: str, end: str) -> str:
@@ -145,5 +192,28 @@ def _as_answer(schema: str, rendered: str, mark: str) -> dict:
     if schema.endswith("Questions"):
         return {"questions": [f"{line[2:]} [{mark}]" for line in rendered.splitlines()]}
     if schema.endswith("Answer"):
-        return {"answer": f"{rendered} ({mark})"}
-    return {"markdown": f"{rendered}\n\n({mark})"}
+        found = claims_of(rendered)
+        first = next((c.sources[:1] for c in found if c.sources), [])
+        claims = [{"text": c.text, "sources": c.sources or first} for c in found]
+        return {"claims": [*claims, {"text": f"({mark})", "sources": first}]}
+    return _report_of(rendered, mark)
+
+
+def _report_of(rendered: str, mark: str) -> dict:
+    """A rendered report read back into the ReportAnswer shape."""
+    title, sections, current = "Report", [], None
+    for block in rendered.split("\n\n"):
+        if block.startswith("# "):
+            title = block[2:]
+        elif block.startswith("## "):
+            current = {"heading": block[3:], "claims": []}
+            sections.append(current)
+        elif current is not None:
+            current["claims"] += [{"text": c.text, "sources": c.sources} for c in claims_of(block)]
+    first = next((c["sources"][:1] for s in sections for c in s["claims"] if c["sources"]), [])
+    for section in sections:
+        for claim in section["claims"]:
+            claim["sources"] = claim["sources"] or first
+    summary = [{"text": f"Summary ({mark}).", "sources": first}]
+    sections = [s for s in sections if s["claims"]] or [{"heading": "Findings", "claims": summary}]
+    return {"title": title, "summary": summary, "sections": sections}
