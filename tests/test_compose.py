@@ -122,9 +122,9 @@ def test_every_image_is_pinned_to_an_exact_version(services: dict[str, dict[str,
         assert tag != "latest", f"{name}: {image} is not pinned"
         if "build" in service:
             continue  # built from this repository's Dockerfile, tagged locally
-        # An exact release (PostgreSQL's are major.minor), optionally with a variant such as
-        # -alpine3.23; not a moving tag like `16` or `2`.
-        assert re.fullmatch(r"\d+\.\d+(\.\d+)?(-[a-z0-9.]+)?", tag), f"{name}: {image}"
+        # An exact release (PostgreSQL's are major.minor; Prometheus's start with v), optionally
+        # with a variant such as -alpine3.23; not a moving tag like `16` or `2`.
+        assert re.fullmatch(r"v?\d+\.\d+(\.\d+)?(-[a-z0-9.]+)?", tag), f"{name}: {image}"
 
 
 def test_the_dockerfile_base_image_is_pinned() -> None:
@@ -257,7 +257,9 @@ def test_every_mounted_config_file_exists(services: dict[str, dict[str, Any]]) -
         for volume in service.get("volumes", []):
             source = volume["source"] if isinstance(volume, dict) else volume.split(":")[0]
             if source.startswith("./deploy/"):
-                assert (ROOT / source).is_file(), f"{name}: {source} does not exist"
+                # A file, or a folder of them (Grafana's provisioning and dashboards).
+                path = ROOT / source
+                assert path.is_file() or any(path.rglob("*.*")), f"{name}: {source} is missing"
 
 
 @pytest.mark.skipif(shutil.which("sh") is None, reason="no POSIX shell")
