@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 from temporalio import activity
 
+from activities.boundary import at_boundary
 from activities.llm import ChatMessage, LLMClient
 from activities.prompts import (
     draft_generator,
@@ -98,6 +99,8 @@ class ResearchActivities:
     def __init__(self, llm: LLMClient, search: SearchProvider) -> None:
         self._llm = llm
         self._search = search
+        # The worker's secrets, masked in prompts and in whatever leaves the worker.
+        self.redactor = llm.redactor
 
     def all(self) -> list[Callable[..., Awaitable[Any]]]:
         """One activity per node of the table in workflows/config.py, each method named after
@@ -112,9 +115,11 @@ class ResearchActivities:
         *,
         judge: bool = False,
     ) -> tuple[S, LLMUsage]:
-        return await with_heartbeat(self._llm.structured(messages, schema, sampling, judge=judge))
+        masked = [m.model_copy(update={"content": self.redactor.text(m.content)}) for m in messages]
+        return await with_heartbeat(self._llm.structured(masked, schema, sampling, judge=judge))
 
     @activity.defn(name="research_planner")
+    @at_boundary
     async def research_planner(self, inp: PlannerInput) -> PlannerOutput:
         answer, usage = await self._ask(
             research_planner.messages(inp), research_planner.PlanAnswer, inp.sampling
@@ -122,6 +127,7 @@ class ResearchActivities:
         return PlannerOutput(plan=ResearchPlan(sections=answer.sections), usage=usage)
 
     @activity.defn(name="draft_generator")
+    @at_boundary
     async def draft_generator(self, inp: DraftInput) -> DraftOutput:
         answer, usage = await self._ask(
             draft_generator.messages(inp), draft_generator.DraftAnswer, inp.sampling
@@ -129,6 +135,7 @@ class ResearchActivities:
         return DraftOutput(draft=answer.draft.strip(), usage=usage)
 
     @activity.defn(name="gap_analyzer")
+    @at_boundary
     async def gap_analyzer(self, inp: GapInput) -> GapOutput:
         answer, usage = await self._ask(
             gap_analyzer.messages(inp), gap_analyzer.GapAnswer, inp.sampling
@@ -137,8 +144,11 @@ class ResearchActivities:
         return GapOutput(questions=questions, usage=usage)
 
     @activity.defn(name="retrieval_engine")
+    @at_boundary
     async def retrieval_engine(self, inp: RetrievalInput) -> RetrievalOutput:
         results = await with_heartbeat(self._search.search(inp.search_question, inp.top_k))
+        # Masked before any cut (the prompt's passage, the quote) can leave half a secret.
+        results = [self.redactor.model(r) for r in results]
         sources = [self._source_of(r) for r in results]
         if not results:
             return RetrievalOutput(answer=NO_DOCUMENTS_ANSWER, sources=[])
@@ -165,6 +175,7 @@ class ResearchActivities:
         )
 
     @activity.defn(name="information_integrator")
+    @at_boundary
     async def information_integrator(self, inp: IntegratorInput) -> IntegratorOutput:
         answer, usage = await self._ask(
             information_integrator.messages(inp),
@@ -174,6 +185,7 @@ class ResearchActivities:
         return IntegratorOutput(draft=answer.draft.strip(), usage=usage)
 
     @activity.defn(name="quality_assessor")
+    @at_boundary
     async def quality_assessor(self, inp: AssessorInput) -> Assessment:
         answer, usage = await self._ask(
             quality_assessor.messages(inp),
@@ -186,6 +198,7 @@ class ResearchActivities:
         )
 
     @activity.defn(name="report_synthesizer")
+    @at_boundary
     async def report_synthesizer(self, inp: ReportInput) -> ReportOutput:
         # The body keeps run-wide citation numbers: the workflow checks and renumbers them
         # once the report is final (after self-evolution, if any).
@@ -196,6 +209,7 @@ class ResearchActivities:
 
     # ------------------------------------------------------------------ self_evolution_enhancer
 
+    @at_boundary
     async def evolution_judge(self, inp: JudgeVariantInput) -> JudgeVariantOutput:
         answer, usage = await self._ask(
             self_evolution_enhancer.judge_messages(inp),
@@ -206,6 +220,7 @@ class ResearchActivities:
         verdict = VariantVerdict(score=answer.score / 10, critique=answer.critique.strip())
         return JudgeVariantOutput(verdict=verdict, usage=usage)
 
+    @at_boundary
     async def evolution_revise(self, inp: ReviseVariantInput) -> CandidateOutput:
         return await self._new_candidate(
             inp.context.unit,
@@ -214,6 +229,7 @@ class ResearchActivities:
             inp.sampling,
         )
 
+    @at_boundary
     async def evolution_merge(self, inp: MergeInput) -> CandidateOutput:
         return await self._new_candidate(
             inp.context.unit,

@@ -8,18 +8,33 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 from pydantic import BaseModel
+from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
+from activities.boundary import cut_text
 from activities.llm import ChatMessage, LLMClient
 from activities.llm_settings import LLMSettings
-from tests.support.fake_llm import FakeLLMServer, RecordedRequest
-from workflows.models import SamplingParams
+from activities.nodes import ResearchActivities
+from activities.search.local_provider import LocalSearch
+from tests.support.fake_llm import FakeLLMServer, RecordedRequest, sample_from_schema
+from tests.support.runs import run_research
+from tests.support.scripted_llm import Script
+from workflows.models import (
+    DRAFT_MAX_CHARS,
+    DraftInput,
+    PlanSection,
+    ReportInput,
+    ResearchPlan,
+    RetrievalInput,
+    SamplingParams,
+)
 
 KEY = "sk-bounds-test-secret-key"
 NAME = "Essay"
@@ -167,3 +182,99 @@ async def test_a_completion_that_drips_forever_hits_the_total_bound(fake: FakeLL
     assert "TTDR_LLM_TIMEOUT_SECONDS" in err.message
     assert KEY not in err.message
     assert fake.count(NAME) == 1
+
+
+# ------------------------------------------------------------------------------ activity boundary
+
+HUGE = "word " * 1_100_000  # 5.5 MB of one string
+
+
+def inflated(request: RecordedRequest) -> Any:
+    """A schema-valid answer whose every free text is 500 kB (the whole answer stays under
+    max_response_bytes, so it is read in full): a model that never stops."""
+
+    def inflate(value: Any) -> Any:
+        if isinstance(value, str) and value.endswith("sample text"):
+            return "word " * 100_000
+        if isinstance(value, dict):
+            return {key: inflate(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [inflate(item) for item in value]
+        return value
+
+    return inflate(sample_from_schema(request.schema or {}, request.name))
+
+
+PLAN = ResearchPlan(sections=[PlanSection(title="Mechanism", focus="how it works")])
+NODE_INPUTS: dict[str, Any] = {
+    "draft_generator": lambda: DraftInput(question="Q?", plan=PLAN, sampling=SAMPLING),
+    "retrieval_engine": lambda: RetrievalInput(
+        question="Q?", search_question="with statement", top_k=2, iteration=1, sampling=SAMPLING
+    ),
+    "report_synthesizer": lambda: ReportInput(
+        question="Q?", plan=PLAN, draft="d", findings=[], sources=[], sampling=SAMPLING
+    ),
+}
+
+
+@pytest.mark.parametrize("node", sorted(NODE_INPUTS))
+async def test_every_text_an_activity_returns_is_bounded(
+    fake: FakeLLMServer, local_search: LocalSearch, node: str
+) -> None:
+    fake.respond(None, inflated)
+    llm = LLMClient(settings_for(fake.base_url))
+    try:
+        output = await getattr(ResearchActivities(llm, local_search), node)(NODE_INPUTS[node]())
+    finally:
+        await llm.aclose()
+
+    texts = _strings(output.model_dump())
+    assert texts
+    assert all(len(text) <= DRAFT_MAX_CHARS for text in texts)
+    assert len(output.model_dump_json()) < 2 * DRAFT_MAX_CHARS  # far below Temporal's 2 MB
+    assert fake.count() == 1  # cut, not re-asked or retried
+
+
+async def test_a_huge_draft_is_cut_with_a_note_that_keeps_the_bound(
+    fake: FakeLLMServer, local_search: LocalSearch
+) -> None:
+    fake.respond("DraftAnswer", lambda _: {"draft": "# Draft\n\n" + "word " * 100_000})
+    llm = LLMClient(settings_for(fake.base_url))
+    try:
+        out = await ResearchActivities(llm, local_search).draft_generator(
+            NODE_INPUTS["draft_generator"]()
+        )
+    finally:
+        await llm.aclose()
+
+    assert len(out.draft) == DRAFT_MAX_CHARS
+    assert out.draft.startswith("# Draft\n\nword word")
+    assert re.search(r"\[… cut: \d+ more characters were dropped\]$", out.draft)
+    assert cut_text(out.draft, DRAFT_MAX_CHARS) == out.draft  # cutting again changes nothing
+
+
+async def test_a_run_whose_model_writes_5_mb_completes_without_paying_twice(
+    client: Client, task_queue: str, fake_server: FakeLLMServer, script: Script
+) -> None:
+    """Before: PayloadsTooLarge on the draft, and every Temporal retry paid for another call."""
+    fake_server.respond("DraftAnswer", lambda _: {"draft": HUGE})
+
+    # The provider reports ~1M output tokens for it: a budget that a 4 MB answer cannot end.
+    report = await run_research(
+        client, task_queue, max_iterations=1, questions_per_iteration=1, max_total_tokens=10**8
+    )
+
+    assert fake_server.count("DraftAnswer") == 1
+    assert report.iterations == 1
+    integrate = fake_server.calls("IntegratorAnswer")[0].prompt
+    assert "[… cut: " in integrate and len(integrate) < 3 * DRAFT_MAX_CHARS
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in _strings(item)]
+    if isinstance(value, list):
+        return [s for item in value for s in _strings(item)]
+    return []
