@@ -13,7 +13,7 @@ import sys
 from collections.abc import Awaitable, Callable
 
 from temporalio.client import (
-    Client,
+    WorkflowExecutionDescription,
     WorkflowExecutionStatus,
     WorkflowHandle,
     WorkflowUpdateFailedError,
@@ -33,39 +33,54 @@ class InspectError(CommandError):
     """One-line reason, exit code 2."""
 
 
-async def _handle(workflow_id: str) -> tuple[Client, WorkflowHandle]:
+async def _described(workflow_id: str) -> tuple[WorkflowHandle, WorkflowExecutionDescription]:
     client = await connect_from_env()
-    namespace = client.namespace
     handle = client.get_workflow_handle(workflow_id)
     try:
-        await handle.describe()
+        return handle, await handle.describe()
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
-            raise InspectError(f"no workflow {workflow_id} in namespace {namespace}") from None
+            raise InspectError(
+                f"no workflow {workflow_id} in namespace {client.namespace}"
+            ) from None
         raise
-    return client, handle
+
+
+def closed_status(description: WorkflowExecutionDescription) -> str | None:
+    """`cancelled`, `completed`, ... once the run has ended; None while it runs."""
+    status = description.status
+    if status is None or status == WorkflowExecutionStatus.RUNNING:
+        return None
+    return status.name.lower()
 
 
 # ---------------------------------------------------------------- commands
 
 
 async def cmd_progress(args: argparse.Namespace) -> int:
-    _, handle = await _handle(args.id)
+    handle, description = await _described(args.id)
     progress = await handle.query("progress", result_type=ResearchProgress)
-    print(progress.model_dump_json(indent=2) if args.json else progress_line(progress))
+    closed = closed_status(description)
+    if closed:  # the last state a cancelled run answers may still show its hold: it has none
+        progress = progress.model_copy(update={"held_before": None, "paused": False})
+    print(progress.model_dump_json(indent=2) if args.json else progress_line(progress, closed))
     return 0
 
 
 async def cmd_state(args: argparse.Namespace) -> int:
-    _, handle = await _handle(args.id)
+    handle, description = await _described(args.id)
     state = await handle.query("state", result_type=ResearchState)
-    print(state.model_dump_json(indent=2) if args.json else state_view(state))
+    print(
+        state.model_dump_json(indent=2)
+        if args.json
+        else state_view(state, closed_status(description))
+    )
     return 0
 
 
 async def cmd_watch(args: argparse.Namespace) -> int:
     """Follow a run to its end: one line per change, a redrawn screen in a terminal."""
-    _, handle = await _handle(args.id)
+    handle, _ = await _described(args.id)
     tty = sys.stdout.isatty()
     last = ""
     while True:
@@ -75,11 +90,12 @@ async def cmd_watch(args: argparse.Namespace) -> int:
             state = await handle.query("state", result_type=ResearchState)
         except RPCError:
             state = None  # no worker to answer queries right now
-        view = state_view(state) if state else "(waiting for a worker to answer)"
+        closed = closed_status(description)
+        view = state_view(state, closed) if state else "(waiting for a worker to answer)"
         if tty:
             sys.stdout.write("\x1b[2J\x1b[H" + f"{args.id} · {description.status.name}\n\n{view}\n")
             sys.stdout.flush()
-        elif state and (line := progress_line(state.progress)) != last:
+        elif state and (line := progress_line(state.progress, closed)) != last:
             print(line, flush=True)
             last = line
         if not running:
@@ -92,7 +108,7 @@ async def cmd_watch(args: argparse.Namespace) -> int:
 async def _update(
     args: argparse.Namespace, name: str, argument: str | None = None
 ) -> ControlStatus:
-    _, handle = await _handle(args.id)
+    handle, _ = await _described(args.id)
     try:
         if argument is None:
             return await handle.execute_update(name, result_type=ControlStatus)
@@ -135,7 +151,7 @@ async def cmd_feedback(args: argparse.Namespace) -> int:
 
 
 async def cmd_cancel(args: argparse.Namespace) -> int:
-    _, handle = await _handle(args.id)
+    handle, _ = await _described(args.id)
     await handle.cancel()
     print(f"cancellation requested for {args.id}; its state stays queryable (client.py state)")
     return 0

@@ -20,11 +20,12 @@ from pathlib import Path
 from temporalio.client import WorkflowHistory
 
 from cli.connection import connect_from_env
+from cli.ids import default_path
 from observability.history import (
+    HISTORY_SUFFIX,
     NONDETERMINISM_HINT,
     HistoryError,
     ReplayOutcome,
-    default_history_path,
     fetch_history,
     load_history,
     replay,
@@ -45,8 +46,9 @@ async def _history(workflow_id: str) -> WorkflowHistory:
 
 
 async def cmd_history(args: argparse.Namespace) -> int:
+    out = args.out or default_path(args.id, HISTORY_SUFFIX)  # before the server is asked
     history = await _history(args.id)
-    out = save_history(history, args.out or default_history_path(args.id))
+    out = save_history(history, out)
     print(f"history: {out} ({len(history.events)} events)")
     return 0
 

@@ -1,33 +1,38 @@
-"""`client.py research QUESTION`: start a run, follow its progress, write its report."""
+"""`client.py research QUESTION`: start a run (or attach to the same one), follow it, write its
+report.
+
+Everything is checked before the server is contacted: the question and config
+(cli/request.py), the --id (cli/ids.py) and the report location (cli/output.py). A repeated
+--id never starts a second paid run: the start uses Temporal's id policies (reject a duplicate of
+a closed run, fail on a running one), and then the command attaches to the running run when it
+asks the same question with the same config, or refuses in one line.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import os
-import re
 import sys
-import uuid
 from pathlib import Path
 
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
-from temporalio.exceptions import FailureError
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import FailureError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from cli.connection import connect_from_env, task_queue_from_env
 from cli.errors import UsageError
+from cli.ids import check_id, new_workflow_id
+from cli.output import ReportPaths, report_paths, write_report
 from cli.request import build_request
 from cli.views import progress_line
-from workflows.models import ResearchProgress, ResearchReport
+from workflows.models import ResearchProgress, ResearchReport, ResearchRequest
 from workflows.research import WORKFLOW_NAME
 
 DEFAULT_WEB_UI = "http://localhost:8233"
 POLL_SECONDS = 1.0
-
-
-def new_workflow_id(question: str) -> str:
-    slug = "-".join(re.findall(r"[a-z0-9]+", question.lower())[:6])[:48] or "research"
-    return f"research-{slug}-{uuid.uuid4().hex[:8]}"
 
 
 def web_ui_link(workflow_id: str, namespace: str) -> str:
@@ -64,29 +69,75 @@ def root_cause(err: BaseException) -> str:
     return messages[-1] if messages else str(err)
 
 
-def write_report(report: ResearchReport, out: Path) -> Path:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(report.markdown, encoding="utf-8")
-    out.with_suffix(".json").write_text(report.model_dump_json(indent=2), encoding="utf-8")
-    return out
+async def _request_of(client: Client, workflow_id: str, run_id: str | None) -> object:
+    """The request the run with this id was started with (its first run's input), or None."""
+    handle = client.get_workflow_handle(workflow_id, run_id=run_id)
+    async for event in handle.fetch_history_events():
+        if event.event_type != EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
+            return None
+        payloads = event.workflow_execution_started_event_attributes.input.payloads
+        if not payloads:
+            return None
+        try:
+            [request] = await client.data_converter.decode(payloads[:1], [ResearchRequest])
+        except Exception:  # another workflow type under this id: not the same request
+            return None
+        return request
+    return None
 
 
-async def research(args: argparse.Namespace) -> int:
-    request = build_request(args.question, args.config, args.max_iterations)
-    client = await connect_from_env()
-    workflow_id = args.id or new_workflow_id(request.question)
+async def start_or_attach(
+    client: Client, workflow_id: str, request: ResearchRequest
+) -> WorkflowHandle[object, ResearchReport]:
     try:
-        handle = await client.start_workflow(
+        return await client.start_workflow(
             WORKFLOW_NAME,
             request,
             id=workflow_id,
             task_queue=task_queue_from_env(),
             result_type=ResearchReport,
+            # An id names one run for good: never a second run after it has closed ...
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            # ... and no silent attach by the server: the request is compared first (below).
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             # Shown as the run's summary in the Web UI's list and detail pages.
             static_summary=request.question[:200],
         )
+    except WorkflowAlreadyStartedError as err:
+        existing = await _request_of(client, workflow_id, err.first_run_id or err.run_id)
+        description = await client.get_workflow_handle(workflow_id).describe()
     except RPCError as err:
         raise UsageError(f"could not start workflow {workflow_id}: {err.message}") from None
+    status = description.status.name.lower() if description.status else "unknown"
+    if status != "running":
+        raise UsageError(
+            f"workflow id {workflow_id} belongs to a run that has ended ({status}): "
+            f"`client.py report {workflow_id}` writes its report; choose another --id for a new run"
+        )
+    if existing != request:
+        raise UsageError(
+            f"workflow id {workflow_id} is already running a different question or config: "
+            f"follow it with `client.py watch {workflow_id}`, or choose another --id"
+        )
+    print(f"attached: {workflow_id} already runs this question; following it (no new run)")
+    return client.get_workflow_handle(workflow_id, result_type=ResearchReport)
+
+
+def print_done(report: ResearchReport, paths: ReportPaths) -> None:
+    print(
+        f"done: {report.iterations} iteration(s), stop: {report.stop_reason}, "
+        f"{len(report.sources)} source(s) cited, {report.usage_total.calls} LLM calls, "
+        f"{report.usage_total.total_tokens} tokens"
+    )
+    print(f"report: {write_report(report, paths)}")
+
+
+async def research(args: argparse.Namespace) -> int:
+    request = build_request(args.question, args.config, args.max_iterations)
+    workflow_id = check_id(args.id) if args.id is not None else new_workflow_id(request.question)
+    paths = report_paths(args.out, workflow_id)  # before any money is spent
+    client = await connect_from_env()
+    handle = await start_or_attach(client, workflow_id, request)
     print(f"workflow_id: {workflow_id}")
     print(f"web_ui: {web_ui_link(workflow_id, client.namespace)}", flush=True)
     if args.no_wait:
@@ -96,22 +147,22 @@ async def research(args: argparse.Namespace) -> int:
     except WorkflowFailureError as err:
         print(f"error: research {workflow_id} failed: {root_cause(err)}", file=sys.stderr)
         return 1
-    out = write_report(report, args.out or Path("reports") / f"{workflow_id}.md")
-    print(
-        f"done: {report.iterations} iteration(s), stop: {report.stop_reason}, "
-        f"{len(report.sources)} source(s) cited, {report.usage_total.calls} LLM calls, "
-        f"{report.usage_total.total_tokens} tokens"
-    )
-    print(f"report: {out}")
+    print_done(report, paths)
     return 0
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     run = commands.add_parser("research", help="start a research run and wait for its report")
     run.add_argument("question")
-    run.add_argument("--id", help="workflow id (default: research-<slug>-<random>)")
+    run.add_argument(
+        "--id",
+        help="workflow id: 1-128 of A-Z a-z 0-9 . _ - (default: research-<slug>-<random>); "
+        "the same id again attaches to that run",
+    )
     run.add_argument("--max-iterations", type=int, help="override config.max_iterations")
     run.add_argument("--config", type=Path, help="ResearchConfig as a JSON file")
-    run.add_argument("--out", type=Path, help="report path (default reports/<id>.md)")
+    run.add_argument(
+        "--out", type=Path, help="report path (default reports/<id>.md; details in .json beside)"
+    )
     run.add_argument("--no-wait", action="store_true", help="start the run and exit")
     run.set_defaults(handler=research)

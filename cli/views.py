@@ -7,9 +7,13 @@ from workflows.models import ResearchProgress, ResearchState
 DRAFT_VIEW_CHARS = 1500
 
 
-def progress_line(p: ResearchProgress) -> str:
+def progress_line(p: ResearchProgress, closed: str | None = None) -> str:
+    """One line of progress. `closed`: the run's status once it has ended (cancelled, failed,
+    terminated, ...): an ended run holds nowhere and runs no node, whatever its last state says."""
     parts = [p.phase]
-    if p.held_before:
+    if closed:
+        parts.append(closed)
+    elif p.held_before:
         parts.append(f"HELD before {p.held_before}")
     elif p.paused:
         parts.append("pausing")
@@ -25,9 +29,9 @@ def progress_line(p: ResearchProgress) -> str:
     return " · ".join(parts)
 
 
-def state_view(s: ResearchState) -> str:
+def state_view(s: ResearchState, closed: str | None = None) -> str:
     p = s.progress
-    out = [f"question: {s.question}", f"progress: {progress_line(p)}"]
+    out = [f"question: {s.question}", f"progress: {progress_line(p, closed)}"]
     scores = ", ".join(f"{q:.2f}" for q in p.quality_history) or "none yet"
     out.append(f"quality history: {scores}")
     control = s.control

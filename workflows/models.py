@@ -14,7 +14,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from workflows.config import EvolutionStep, EvolvableUnit, ResearchConfig
 
 MAX_QUESTION_CHARS = 2000
+# Bidi embedding, override and isolate controls (U+202A-U+202E, U+2066-U+2069): they reorder how
+# the text is shown (the question could read differently in a terminal or the Web UI): removed.
+_BIDI_CONTROLS = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
 QUOTE_MAX_CHARS = 300
+# The retrieved text each cited source keeps for the citation check (workflows/grounding.py):
+# the passage the answering model saw, cut to this. The registry keeps at most
+# EVIDENCE_RUN_MAX_CHARS of it per run (workflows/sources.py); later sources keep their quote.
+EVIDENCE_MAX_CHARS = 1_500
+EVIDENCE_RUN_MAX_CHARS = 400_000
 # What the run keeps of a model's text: every later prompt and the history carry it, so a
 # runaway completion is cut (with a note) instead of growing payloads towards Temporal's limits.
 ANSWER_MAX_CHARS = 8_000
@@ -45,7 +53,7 @@ class ResearchRequest(_Model):
     @field_validator("question")
     @classmethod
     def _clean_question(cls, value: str) -> str:
-        question = value.strip()
+        question = value.translate(_BIDI_CONTROLS).strip()
         if not question:
             raise ValueError("the question is empty")
         if len(question) > MAX_QUESTION_CHARS:
@@ -57,6 +65,9 @@ class ResearchRequest(_Model):
             unicodedata.category(ch) in ("Cc", "Cs", "Co") and ch not in "\t\n\r" for ch in question
         ):
             raise ValueError("the question contains control or binary characters")
+        # Letters, digits, punctuation or symbols: zero-width characters alone are not a question.
+        if not any(unicodedata.category(ch)[0] in "LNPS" for ch in question):
+            raise ValueError("the question has no visible characters")
         return question
 
 
@@ -103,6 +114,11 @@ class Source(_Model):
     provider: str = Field(description="search provider that returned it, e.g. 'local'")
     retrieved_at: str = Field(description="ISO-8601 time of retrieval")
     quote: str = Field("", max_length=QUOTE_MAX_CHARS)
+    evidence: str = Field(
+        "", max_length=EVIDENCE_MAX_CHARS, description="retrieved text, for the citation check"
+    )
+    document: str = Field("", description="the document: a file relative to its corpus, a URL")
+    anchor: str = Field("", description="where in the document: section, page, slide, sheet")
 
 
 class QAPair(_Model):
@@ -374,3 +390,5 @@ class ResearchReport(_Model):
     usage_by_node: dict[str, LLMUsage]
     usage_total: LLMUsage
     evolution: list[EvolutionRecord] = []
+    findings: list[QAPair] = Field([], description="every question asked and its checked answer")
+    grounding: GroundingSummary | None = None
