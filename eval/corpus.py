@@ -24,6 +24,7 @@ from pathlib import Path
 _ATX = re.compile(r"^ {0,3}(#{1,6})\s+(.*?)(?:\s+#+)?\s*$")
 _ADORNMENT = re.compile(r"^([=\-~^\"'`#*+:.<>_])\1{2,}\s*$")
 _SIGNATURE = re.compile(r"\(.*\)\s*$")
+_FILE_PATH = re.compile(r"[^\s,;:]+\.(?:md|txt|rst|html?)\b")
 
 
 def flatten(text: str) -> str:
@@ -127,11 +128,12 @@ class Corpus:
 
     def document_of(self, location: str, title: str) -> Document | None:
         """The document a retrieved source comes from: by the end of its path, else by title."""
-        where = location.replace("\\", "/")
-        for depth in (2, 1):
-            rel = "/".join(where.split("/")[-depth:])
-            if rel and (doc := self.document(rel)) is not None:
-                return doc
+        # A path, or a path inside a longer location ("topics/with.txt, section ...").
+        for path in reversed(_FILE_PATH.findall(location.replace("\\", "/"))):
+            for depth in (2, 1):
+                rel = "/".join(path.split("/")[-depth:])
+                if (doc := self.document(rel)) is not None:
+                    return doc
         path = self.titles().get(title.strip())
         return self.document(path) if path else None
 

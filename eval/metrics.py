@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict
 
-from eval.corpus import Corpus, Document, flatten
+from eval.corpus import Corpus, Document, flatten, section_name
 from eval.questions import GoldPassage, Question
 from eval.support import SUPPORT_THRESHOLD, SupportScorer, lexical_support
 
@@ -37,6 +38,7 @@ _SOURCES_HEADING = re.compile(r"^\s{0,3}#{1,6}\s*sources\s*$", re.IGNORECASE | r
 _LIST_ENTRY = re.compile(r"^\s*(\d+)\.\s", re.MULTILINE)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(`*_\[])")
 _MIN_CLAIM_WORDS = 4
+_LOCATOR = re.compile(r",\s*sections?\s+(.+)$")
 
 
 class SourceRef(BaseModel):
@@ -141,39 +143,71 @@ def fact_found(fact: str, text: str) -> bool:
 # ---------------------------------------------------------------- sources in the corpus
 
 
-def locate(source: SourceRef, corpus: Corpus) -> tuple[Document, int, int] | None:
-    """The document a source's passage comes from and the span its text is known to cover
-    (the quote), or None when it is not found in the corpus."""
+@dataclass(frozen=True)
+class Located:
+    """Where a source's passage is: its quote's span, and the headings it names."""
+
+    doc: Document
+    start: int | None  # the quote's span, when the quote is found in the document
+    end: int | None
+    headings: tuple[int, ...]  # offsets of the section headings its location names
+
+    def overlaps(self, a: int, b: int) -> bool:
+        if self.start is not None and self.end is not None and self.start < b and a < self.end:
+            return True
+        return any(a <= h < b for h in self.headings)
+
+
+def named_sections(location: str) -> list[str]:
+    """Section names a location carries: "path, section A" or "path, sections A; B"."""
+    found = _LOCATOR.search(location)
+    return [n.strip() for n in found.group(1).split(";") if n.strip()] if found else []
+
+
+def locate(source: SourceRef, corpus: Corpus) -> Located | None:
+    """The document a source's passage comes from and what of it is known: the quote's span
+    (the first 300 characters) and the headings its location names (the passage's sections,
+    when the product lists them), or None when the document is not in the corpus."""
     doc = corpus.document_of(source.location, source.title)
-    quote = flatten(source.quote).removesuffix("…").strip()
-    if doc is None or not quote:
+    if doc is None:
         return None
-    for probe in (quote, quote[:80]):
-        start = doc.text.find(probe)
-        if start >= 0:
-            return doc, start, start + len(quote)
-    return None
+    start = end = None
+    quote = flatten(source.quote).removesuffix("…").strip()
+    for probe in (quote, quote[:80]) if quote else ():
+        if (found := doc.text.find(probe)) >= 0:
+            start, end = found, found + len(quote)
+            break
+    headings = []
+    for name in named_sections(source.location):
+        prefix = name.removesuffix("…")
+        headings += [
+            s.start
+            for s in doc.sections
+            if s.name == section_name(name) or (name.endswith("…") and s.heading.startswith(prefix))
+        ]
+    if start is None and not headings:
+        return None
+    return Located(doc, start, end, tuple(headings))
 
 
 def passage_text(source: SourceRef, corpus: Corpus) -> str:
     """The cited passage's text: from its quote's position to the end of the section it
     starts in, at most one passage long; the quote alone when it is not in the corpus."""
     where = locate(source, corpus)
-    if where is None:
+    if where is None or where.start is None or where.end is None:
         return source.quote
-    doc, start, end = where
+    doc, start = where.doc, where.start
     inner = [s for s in doc.sections if s.start <= start < s.end]
     section_end = min((s.end for s in inner), default=len(doc.text))
-    stop = max(end, min(section_end, start + PASSAGE_MAX_CHARS))
+    stop = max(where.end, min(section_end, start + PASSAGE_MAX_CHARS))
     return doc.text[start:stop]
 
 
 def matches_gold(source: SourceRef, gold: GoldPassage, corpus: Corpus) -> bool:
     where = locate(source, corpus)
-    if where is None or where[0].path != gold.doc:
+    if where is None or where.doc.path != gold.doc:
         return False
-    _, start, end = where
-    return any(a <= start < b or (start < b and a < end) for a, b in gold.spans(corpus))
+    return any(where.overlaps(a, b) for a, b in gold.spans(corpus))
 
 
 def gold_recall(

@@ -73,7 +73,7 @@ QUEUE = SourceRef(
 LIFO = SourceRef(
     number=2,
     title="queues (Python standard library module)",
-    location="/elsewhere/modules/queues.md",
+    location="modules/queues.md, section class LifoQueue",  # the grounded Sources' form
     quote="## class LifoQueue(Queue) A last in, first out queue.",
 )
 WITH_SOURCE = SourceRef(
@@ -159,6 +159,16 @@ def test_nothing_found_nothing_cited_scores_zero(corpus: Corpus) -> None:
 def test_a_passage_outside_the_gold_section_does_not_count(corpus: Corpus) -> None:
     scores = score_run(QUESTION, run(retrieved=[LIFO]), corpus)
     assert scores.gold_retrieved == 0.0  # same document, another section
+
+
+def test_a_section_named_in_the_location_counts_beyond_the_quote(corpus: Corpus) -> None:
+    # The passage starts in the lead text; its location says it runs into class Queue.
+    spanning = SourceRef(
+        title="queues (Python standard library module)",
+        location="modules/queues.md, sections queues; class Queue(Base)",
+        quote="# queues (Python standard library module) Queues for coroutines and threads.",
+    )
+    assert score_run(QUESTION, run(retrieved=[spanning]), corpus).gold_retrieved == 0.5
 
 
 def test_a_failed_run_scores_zero_and_keeps_its_usage(corpus: Corpus) -> None:
