@@ -29,6 +29,7 @@ from temporalio.worker import Worker
 from activities.llm import LLMClient
 from activities.llm_settings import LLMConfigError, LLMSettings
 from activities.nodes import ResearchActivities
+from activities.prices import PriceConfigError, PriceTable
 from activities.search import chain
 from activities.search.base import SearchProvider
 from activities.search.local_index import CorpusError
@@ -92,7 +93,8 @@ async def llm_client_from_env(env: Mapping[str, str], log_dir: Path) -> AsyncIte
     """The configured endpoint, or the embedded llama.cpp model when none is configured."""
     try:
         settings = LLMSettings.from_env(env)
-    except LLMConfigError as err:
+        prices = PriceTable.from_env(env)  # TTDR_LLM_PRICES over the defaults
+    except (LLMConfigError, PriceConfigError) as err:
         raise StartupError(str(err)) from None
     server: LlamaServer | None = None
     if settings is None:
@@ -107,7 +109,14 @@ async def llm_client_from_env(env: Mapping[str, str], log_dir: Path) -> AsyncIte
             judge_model=MODEL_ALIAS,
             response_format="json_object",  # llama.cpp's form of schema-constrained output
         )
-    llm = LLMClient(settings)
+    llm = LLMClient(settings, prices=prices)
+    for model in sorted({settings.model, settings.judge_model}):
+        if prices.price_of(model) is None:
+            log.warning(
+                "model %s has no price (TTDR_LLM_PRICES): costs are not counted and runs with "
+                "max_cost_usd fail at their first LLM call",
+                model,
+            )
     try:
         yield llm
     finally:

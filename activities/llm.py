@@ -32,6 +32,7 @@ from temporalio.exceptions import ApplicationError
 from activities.llm_answers import OVERSIZE, describe_invalid, oversize_answer, parse_structured
 from activities.llm_answers import close_truncated_json as close_truncated_json  # re-export
 from activities.llm_settings import LLMSettings, ResponseFormatMode
+from activities.prices import DEFAULT_PRICES, PriceTable, UnpricedModel
 from activities.redaction import Redactor
 from observability import tracing
 from workflows.models import LLMUsage, SamplingParams
@@ -93,10 +94,13 @@ class LLMClient:
         settings: LLMSettings,
         http: httpx.AsyncClient | None = None,
         redactor: Redactor | None = None,
+        prices: PriceTable | None = None,
     ) -> None:
         """`redactor` masks configured secrets in answers before they are parsed, logged or
-        traced; by default the worker's (its environment's secrets and this client's key)."""
+        traced; by default the worker's (its environment's secrets and this client's key).
+        `prices` prices each call into its usage (default: activities/prices.py's table)."""
         self.settings = settings
+        self.prices = prices or PriceTable(DEFAULT_PRICES)
         key = settings.api_key.get_secret_value() if settings.api_key is not None else None
         self.redactor = redactor or Redactor.from_env(extra=[key] if key else [])
         self._mode: ResponseFormatMode = (
@@ -127,6 +131,14 @@ class LLMClient:
     ) -> tuple[T, LLMUsage]:
         """Ask for an answer matching `schema`; re-ask on a malformed one (bounded)."""
         model = self.settings.judge_model if judge else self.settings.model
+        if sampling.require_price:
+            try:
+                self.prices.require(model)
+            except UnpricedModel as err:
+                # Before any request: nothing is spent on a run whose budget cannot be counted.
+                raise ApplicationError(
+                    str(err), type="LLMUnpricedModel", non_retryable=True
+                ) from None
         conversation = list(messages)
         usage = LLMUsage()
         problems: list[str] = []
@@ -138,7 +150,7 @@ class LLMClient:
             except _FormatRejected:
                 self._downgrade_mode()
                 continue
-            usage = usage.plus(_usage_of(data, body))
+            usage = usage.plus(self._priced_usage(data, body))
             content, finish_reason = _content_of(data)
             content = self.redactor.text(content)
             try:
@@ -222,9 +234,19 @@ class LLMClient:
         """One request, traced as one `chat <model>` span under the node's RunActivity span."""
         with tracing.llm_call_span(body, self.settings.base_url) as call:
             data = await self._send(body, call)
-            usage = _usage_of(data, body)
+            usage = self._priced_usage(data, body)
             call.record_response(data, usage.input_tokens, usage.output_tokens)
+            if not usage.unpriced_calls:
+                call.span.set_attribute("ttdr.llm.cost_usd", usage.cost_usd)
             return data
+
+    def _priced_usage(self, data: dict[str, Any], body: dict[str, Any]) -> LLMUsage:
+        """The call's tokens and, when its model has a price, its cost in USD."""
+        usage = _usage_of(data, body)
+        cost = self.prices.cost(str(body["model"]), usage.input_tokens, usage.output_tokens)
+        if cost is None:
+            return usage.model_copy(update={"unpriced_calls": usage.calls})
+        return usage.model_copy(update={"cost_usd": cost})
 
     async def _send(self, body: dict[str, Any], call: tracing.LLMCallSpan) -> dict[str, Any]:
         url = f"{self.settings.base_url}/chat/completions"

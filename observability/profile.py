@@ -9,7 +9,8 @@ Per node (activity type, so evolution steps are their own rows, as in `usage_by_
   activity this includes the failed attempts and the back-off between them;
 - attempts / retries: from the started event's attempt; failures: failed or timed-out events
   (only an activity whose retries ran out leaves one);
-- LLM calls and tokens: the `usage` of each completed activity's result.
+- LLM calls, tokens and cost (USD, priced by the worker): the `usage` of each completed
+  activity's result; "?" is a cost the worker could not price (its model has no price).
 The bottleneck is the node with the most time in activity.
 """
 
@@ -43,6 +44,8 @@ class NodeProfile(BaseModel):
     llm_calls: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
+    cost_usd: float = 0.0
+    unpriced_calls: int = 0
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -63,6 +66,8 @@ class RunProfile(BaseModel):
     llm_calls: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
+    cost_usd: float = 0.0
+    unpriced_calls: int = 0
     bottleneck: str | None = None
     nodes: list[NodeProfile]
 
@@ -83,6 +88,8 @@ class NodeTrend(BaseModel):
     in_activity_seconds: float = 0.0
     llm_calls: int = 0
     total_tokens: int = 0
+    cost_usd: float = 0.0
+    unpriced_calls: int = 0
     bottleneck_in: int = 0
 
     @computed_field  # type: ignore[prop-decorator]
@@ -217,6 +224,8 @@ def profile_history(history: WorkflowHistory) -> RunProfile:
         node.llm_calls += activity.usage.calls
         node.input_tokens += activity.usage.input_tokens
         node.output_tokens += activity.usage.output_tokens
+        node.cost_usd += activity.usage.cost_usd
+        node.unpriced_calls += activity.usage.unpriced_calls
     for name, node in nodes.items():
         node.busy_seconds = _union_seconds(spans[name])
         node.share = node.busy_seconds / run_seconds if run_seconds > 0 else 0.0
@@ -237,6 +246,8 @@ def profile_history(history: WorkflowHistory) -> RunProfile:
         llm_calls=sum(n.llm_calls for n in ordered),
         input_tokens=sum(n.input_tokens for n in ordered),
         output_tokens=sum(n.output_tokens for n in ordered),
+        cost_usd=sum(n.cost_usd for n in ordered),
+        unpriced_calls=sum(n.unpriced_calls for n in ordered),
         bottleneck=bottleneck.node if bottleneck else None,
         nodes=ordered,
     )
@@ -256,6 +267,8 @@ def stats(profiles: Sequence[RunProfile]) -> Stats:
             trend.in_activity_seconds += node.in_activity_seconds
             trend.llm_calls += node.llm_calls
             trend.total_tokens += node.total_tokens
+            trend.cost_usd += node.cost_usd
+            trend.unpriced_calls += node.unpriced_calls
         if run.bottleneck in trends:
             trends[run.bottleneck].bottleneck_in += 1
     return Stats(runs=runs, nodes=list(trends.values()))
@@ -264,6 +277,14 @@ def stats(profiles: Sequence[RunProfile]) -> Stats:
 # ---------------------------------------------------------------- text
 
 Column = tuple[str, Callable[[Any], object]]
+
+
+def money(cost_usd: float, unpriced_calls: int) -> str:
+    """USD to 4 decimals; "?" when no call was priced, "≥" when some were not."""
+    if unpriced_calls and not cost_usd:
+        return "?"
+    return f"{'≥' if unpriced_calls else ''}{cost_usd:.4f}"
+
 
 NODE_COLUMNS: list[Column] = [
     ("node", lambda n: n.node),
@@ -277,6 +298,7 @@ NODE_COLUMNS: list[Column] = [
     ("wait s", lambda n: f"{n.wait_seconds:.2f}"),
     ("LLM calls", lambda n: n.llm_calls),
     ("tokens", lambda n: n.total_tokens),
+    ("cost $", lambda n: money(n.cost_usd, n.unpriced_calls)),
 ]
 RUN_COLUMNS: list[Column] = [
     ("workflow id", lambda r: r.workflow_id),
@@ -286,6 +308,7 @@ RUN_COLUMNS: list[Column] = [
     ("iterations", lambda r: "-" if r.iterations is None else r.iterations),
     ("LLM calls", lambda r: r.llm_calls),
     ("tokens", lambda r: r.total_tokens),
+    ("cost $", lambda r: money(r.cost_usd, r.unpriced_calls)),
     ("bottleneck", lambda r: r.bottleneck or "-"),
 ]
 TREND_COLUMNS: list[Column] = [
@@ -298,6 +321,7 @@ TREND_COLUMNS: list[Column] = [
     ("mean s/act", lambda n: f"{n.mean_in_activity_seconds:.3f}"),
     ("LLM calls", lambda n: n.llm_calls),
     ("tokens", lambda n: n.total_tokens),
+    ("cost $", lambda n: money(n.cost_usd, n.unpriced_calls)),
     ("bottleneck in", lambda n: n.bottleneck_in),
 ]
 
@@ -324,7 +348,8 @@ def render_profile(p: RunProfile) -> str:
         f"{p.duration_seconds:.2f} s · {p.events} events",
         f"iterations {'-' if p.iterations is None else p.iterations} · "
         f"stop {p.stop_reason or '-'} · {p.llm_calls} LLM calls · {p.total_tokens} tokens "
-        f"({p.input_tokens} in, {p.output_tokens} out)",
+        f"({p.input_tokens} in, {p.output_tokens} out) · "
+        f"cost ${money(p.cost_usd, p.unpriced_calls)}",
         "",
         *table(NODE_COLUMNS, p.nodes),
         "",

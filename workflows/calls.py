@@ -143,4 +143,5 @@ class NodeCalls:
             max_output_tokens=config.max_output_tokens,
             seed=seed,
             json_repair_attempts=config.json_repair_attempts,
+            require_price=config.max_cost_usd is not None,
         )

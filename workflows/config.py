@@ -189,6 +189,12 @@ class ResearchConfig(_Strict):
     max_output_tokens: int = Field(
         1500, ge=64, le=32_000, description="cap on one completion's length"
     )
+    max_cost_usd: float | None = Field(
+        None,
+        gt=0,
+        le=1_000_000,
+        description="money budget in USD, priced by the worker's price table (None: no budget)",
+    )
     temperature: float = Field(0.7, ge=0.0, le=2.0)
     judge_temperature: float = Field(0.0, ge=0.0, le=2.0)
     seed: int = Field(0, ge=0, le=2**31 - 1, description="base sampling seed sent to the LLM")

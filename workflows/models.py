@@ -75,6 +75,9 @@ class LLMUsage(_Model):
     calls: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
+    # Priced by the worker (activities/prices.py): the workflow only adds these up.
+    cost_usd: float = Field(0.0, description="USD of the calls whose model has a price")
+    unpriced_calls: int = Field(0, description="calls whose model has no price (cost unknown)")
 
     @property
     def total_tokens(self) -> int:
@@ -85,6 +88,8 @@ class LLMUsage(_Model):
             calls=self.calls + other.calls,
             input_tokens=self.input_tokens + other.input_tokens,
             output_tokens=self.output_tokens + other.output_tokens,
+            cost_usd=self.cost_usd + other.cost_usd,
+            unpriced_calls=self.unpriced_calls + other.unpriced_calls,
         )
 
 
@@ -149,6 +154,9 @@ class SamplingParams(_Model):
     max_output_tokens: int
     seed: int
     json_repair_attempts: int
+    # Set when the run has a max_cost_usd budget: a model without a price then fails the call
+    # before any request (the budget could not be counted).
+    require_price: bool = False
 
 
 class PlannerInput(_Model):
@@ -334,6 +342,7 @@ StopReason = Literal[
     "llm_call_budget",
     "token_budget",
     "no_new_questions",
+    "cost_budget",
 ]
 
 

@@ -1,7 +1,7 @@
 """When the denoising loop ends, and what the report then tells its reader. Pure functions.
 
-The loop stops, checked in this order: before an iteration, when the budget (LLM calls or
-tokens) could not pay for it and the report in the worst case; after the gap analysis, when it
+The loop stops, checked in this order: before an iteration, when the budget (LLM calls, tokens
+or money) could not pay for it and the report in the worst case; after the gap analysis, when it
 has no new question; after the judge, when it says done or its score reaches the threshold;
 and after max_iterations.
 """
@@ -24,6 +24,11 @@ def budget_stop(config: ResearchConfig, used: LLMUsage) -> StopReason | None:
     tokens_per_call = used.total_tokens / used.calls if used.calls else 0
     if used.total_tokens + tokens_per_call * calls_needed > config.max_total_tokens:
         return "token_budget"
+    if config.max_cost_usd is not None:
+        # Money like tokens: the run's mean cost per call so far, for every call still needed.
+        cost_per_call = used.cost_usd / used.calls if used.calls else 0.0
+        if used.cost_usd + cost_per_call * calls_needed > config.max_cost_usd:
+            return "cost_budget"
     return None
 
 
@@ -58,6 +63,8 @@ def stop_note(config: ResearchConfig, reason: StopReason | None, iterations: int
         budget = f"{config.max_llm_calls} LLM calls"
     elif reason == "token_budget":
         budget = f"{config.max_total_tokens} tokens"
+    elif reason == "cost_budget":
+        budget = f"{config.max_cost_usd:g} USD"
     else:
         return ""
     return (
