@@ -24,7 +24,7 @@ from activities.redaction import Redactor
 from workflows.models import ANSWER_MAX_CHARS, DRAFT_MAX_CHARS, QUOTE_MAX_CHARS
 
 Out = TypeVar("Out", bound=BaseModel)
-REPORT_MAX_CHARS = DRAFT_MAX_CHARS
+REPORT_MAX_CHARS = 200_000  # the workflow's bound on a report (workflows/models.py)
 CRITIQUE_MAX_CHARS = 1_000
 QUESTION_MAX_CHARS = 400
 DEFAULT_MAX_CHARS = DRAFT_MAX_CHARS

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
-from activities.boundary import cut_text
+from activities.boundary import REPORT_MAX_CHARS, cut_text
 from activities.llm import ChatMessage, LLMClient
 from activities.llm_settings import LLMSettings
 from activities.nodes import ResearchActivities
@@ -230,8 +230,8 @@ async def test_every_text_an_activity_returns_is_bounded(
 
     texts = _strings(output.model_dump())
     assert texts
-    assert all(len(text) <= DRAFT_MAX_CHARS for text in texts)
-    assert len(output.model_dump_json()) < 2 * DRAFT_MAX_CHARS  # far below Temporal's 2 MB
+    assert all(len(text) <= REPORT_MAX_CHARS for text in texts)
+    assert len(output.model_dump_json()) < 4 * REPORT_MAX_CHARS  # far below Temporal's 2 MB
     assert fake.count() == 1  # cut, not re-asked or retried
 
 

@@ -2,8 +2,21 @@
 
 from __future__ import annotations
 
-import pytest
+import re
+import uuid
+from pathlib import Path
+from typing import Any
 
+import pytest
+from temporalio.client import Client
+
+from activities.llm import LLMClient
+from activities.search.local_provider import LocalSearch
+from tests.support.fake_llm import FakeLLMServer, RecordedRequest, sample_from_schema
+from tests.support.runs import run_research
+from tests.support.scripted_llm import Script
+from tests.support.settings import fake_llm_settings
+from worker import build_worker
 from workflows.sanitise import (
     cited_numbers,
     drop_source_lists,
@@ -240,3 +253,60 @@ def test_a_megabyte_of_adversarial_text_returns(adversarial: str) -> None:
     out, _ = sanitise_markdown(adversarial, KNOWN.get)
     assert isinstance(out, str)
     cited_numbers(adversarial)
+
+
+# ------------------------------------------------------------------------------ end to end
+
+HOSTILE = (
+    "<script>alert(1)</script> <img src=x onerror=alert(2)> [click](javascript:alert(3)) "
+    '<iframe src="https://evil.example/frame"></iframe> Bogus [12345] and [^7] and [ 9 ].'
+)
+
+
+async def test_a_hostile_document_echoed_by_the_model_never_reaches_the_report(
+    client: Client, fake_server: FakeLLMServer, script: Script, tmp_path: Path
+) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "page.md").write_text(
+        "# Context managers\n\nThe with statement calls __enter__ and __exit__ on the context "
+        f"manager. {HOSTILE}\n"
+    )
+    search = LocalSearch.from_env({"TTDR_CORPUS": str(corpus), "TTDR_CACHE_DIR": str(tmp_path)})
+
+    def echo(request: RecordedRequest) -> Any:
+        """Whatever the node asks for, every text says the documents and the hostile bits."""
+        shown = re.findall(r"<document[^>]*>\n(.*?)\n</document>", request.prompt, re.S)
+        said = f"{' '.join(shown)} {HOSTILE}\n\n## Sources\n\n[99] https://evil.example/steal"
+
+        def fill(value: Any) -> Any:
+            if isinstance(value, str) and value.endswith("sample text"):
+                return said
+            if isinstance(value, dict):
+                return {key: fill(item) for key, item in value.items()}
+            if isinstance(value, list):
+                return [fill(item) for item in value]
+            return value
+
+        return fill(sample_from_schema(request.schema or {}, request.name))
+
+    for name in ("RetrievalAnswer", "IntegratorAnswer", "ReportAnswer", "DraftAnswer"):
+        fake_server.respond(name, echo)
+    queue = f"ttdr-sanitise-{uuid.uuid4().hex[:8]}"
+    llm = LLMClient(fake_llm_settings(fake_server))
+    try:
+        async with build_worker(client, queue, llm, search):
+            report = await run_research(
+                client, queue, max_iterations=1, questions_per_iteration=1
+            )
+    finally:
+        await llm.aclose()
+
+    assert "__enter__" in fake_server.calls("RetrievalAnswer")[0].prompt  # the page was read
+    markdown = report.markdown
+    for bad in ("<script", "<img", "<iframe", "javascript:", "evil.example/steal", "[12345]"):
+        assert bad not in markdown, bad
+    body = markdown.split("\n## Sources\n")[0]
+    assert set(cited_numbers(body)) <= {s.number for s in report.sources}
+    # One Sources heading, the product's (a model's "## Sources" flattened into a line is text).
+    assert len(re.findall(r"^ {0,3}#{1,6}\s*Sources", markdown, re.M | re.I)) == 1, markdown
