@@ -13,12 +13,21 @@ import sys
 from types import ModuleType
 from typing import NoReturn
 
-from cli import batch, corpus, inspection, replay, report, research, top
+from cli import batch, corpus, export, inspection, replay, report, research, top
 from cli.errors import CommandError
 from observability import tracing
 
 # Each module registers its subcommands with `register(commands)`; add a new module here.
-COMMAND_MODULES: tuple[ModuleType, ...] = (research, report, batch, inspection, replay, top, corpus)
+COMMAND_MODULES: tuple[ModuleType, ...] = (
+    research,
+    report,
+    export,
+    batch,
+    inspection,
+    replay,
+    top,
+    corpus,
+)
 
 DESCRIPTION = "Start, follow, inspect and replay TTD-DR research runs."
 

@@ -24,6 +24,7 @@ from temporalio.service import RPCError
 
 from cli.connection import connect_from_env, task_queue_from_env
 from cli.errors import UsageError
+from cli.export import add_format_option, parse_format_option, targets_beside, write_exports
 from cli.ids import check_id, new_workflow_id
 from cli.output import ReportPaths, report_paths, write_report
 from cli.request import build_request
@@ -136,6 +137,7 @@ async def research(args: argparse.Namespace) -> int:
     request = build_request(args.question, args.config, args.max_iterations)
     workflow_id = check_id(args.id) if args.id is not None else new_workflow_id(request.question)
     paths = report_paths(args.out, workflow_id)  # before any money is spent
+    exports = targets_beside(paths.markdown, parse_format_option(args.format or "md"))
     client = await connect_from_env()
     handle = await start_or_attach(client, workflow_id, request)
     print(f"workflow_id: {workflow_id}")
@@ -148,6 +150,7 @@ async def research(args: argparse.Namespace) -> int:
         print(f"error: research {workflow_id} failed: {root_cause(err)}", file=sys.stderr)
         return 1
     print_done(report, paths)
+    write_exports(report, exports)  # --format: HTML, PDF, DOCX beside the Markdown
     return 0
 
 
@@ -165,4 +168,5 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--out", type=Path, help="report path (default reports/<id>.md; details in .json beside)"
     )
     run.add_argument("--no-wait", action="store_true", help="start the run and exit")
+    add_format_option(run)  # md is always written; html, pdf, docx go beside it
     run.set_defaults(handler=research)

@@ -1,0 +1,297 @@
+"""A finished run's report as a small document model that every exporter renders.
+
+The report's Markdown is parsed once with markdown-it-py (a CommonMark parser) into blocks and
+inline runs; the HTML, PDF and DOCX exporters render those, never the Markdown text, so no
+format needs regexes over Markdown and none passes anything through unescaped:
+
+- raw HTML is off in the parser: `<script>` in model text is text (and the report's Markdown
+  already carries it escaped as `&lt;script&gt;`, which the parser reads back as text);
+- a link keeps its target only when it is http(s) (`is_web_url`); any other link — a
+  `javascript:` URL, a relative path, a local file — is shown as its text; images are never
+  loaded: they become their alt text;
+- `[n]` in prose is a citation when n is a source of the report; it links to that entry of the
+  Sources list;
+- the Sources list comes from the report's structured sources (title, location), not from the
+  Markdown: a source's location links out only when it is an http(s) URL, a local file is text.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import re
+from dataclasses import dataclass, field
+from typing import Any, Union
+from urllib.parse import urlsplit
+
+from markdown_it import MarkdownIt
+from markdown_it.tree import SyntaxTreeNode
+
+from workflows.models import NumberedSource, ResearchReport
+
+SOURCES_HEADING = "\n## Sources\n"
+_CITATION = re.compile(r"\[(\d{1,6})\]")
+_INVISIBLE = re.compile(r"[\x00-\x20\x7f\\]+")
+
+
+def is_web_url(url: str) -> bool:
+    """An absolute http(s) URL with a host, read as a browser would (entities decoded,
+    whitespace and backslashes dropped): the only links an export keeps."""
+    decoded = _INVISIBLE.sub("", html.unescape(url.strip()))
+    try:
+        parts = urlsplit(decoded)
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
+
+
+# ---------------------------------------------------------------------------- the model
+
+
+@dataclass(frozen=True)
+class Run:
+    """A piece of inline text with one style. `citation` is a source number (link to the
+    Sources entry); `href` an http(s) URL; `text == "\\n"` is a line break."""
+
+    text: str
+    bold: bool = False
+    italic: bool = False
+    strike: bool = False
+    code: bool = False
+    href: str | None = None
+    citation: int | None = None
+
+
+@dataclass
+class Heading:
+    level: int
+    runs: list[Run]
+
+
+@dataclass
+class Paragraph:
+    runs: list[Run]
+
+
+@dataclass
+class ListBlock:
+    ordered: bool
+    start: int
+    items: list[list[Block]]
+
+
+@dataclass
+class CodeBlock:
+    text: str
+    language: str = ""
+
+
+@dataclass
+class Table:
+    header: list[list[Run]]
+    rows: list[list[list[Run]]]
+    align: list[str] = field(default_factory=list)  # "left" / "center" / "right" / ""
+
+
+@dataclass
+class Quote:
+    blocks: list[Block]
+
+
+@dataclass
+class Rule:
+    pass
+
+
+Block = Union[Heading, Paragraph, ListBlock, CodeBlock, Table, Quote, Rule]  # noqa: UP007
+
+
+@dataclass
+class SourceEntry:
+    number: int
+    title: str
+    location: str
+    link: str | None  # the location when it is an http(s) URL
+
+
+@dataclass
+class Document:
+    title: str
+    question: str
+    blocks: list[Block]
+    sources: list[SourceEntry]
+
+
+# ---------------------------------------------------------------------------- parsing
+
+
+def _parser() -> MarkdownIt:
+    # CommonMark with raw HTML off (it is text), plus GFM tables and strikethrough.
+    return MarkdownIt("commonmark", {"html": False, "linkify": False}).enable(
+        ["table", "strikethrough"]
+    )
+
+
+def plain_text(runs: list[Run]) -> str:
+    return "".join(run.text for run in runs).strip()
+
+
+class _Builder:
+    def __init__(self, citable: set[int]) -> None:
+        self.citable = citable
+
+    def blocks(self, nodes: list[SyntaxTreeNode]) -> list[Block]:
+        out: list[Block] = []
+        for node in nodes:
+            block = self.block(node)
+            if block is not None:
+                out.append(block)
+        return out
+
+    def block(self, node: SyntaxTreeNode) -> Block | None:
+        kind = node.type
+        if kind == "heading":
+            return Heading(int(node.tag[1]), self.inline_of(node))
+        if kind == "paragraph":
+            return Paragraph(self.inline_of(node))
+        if kind in ("bullet_list", "ordered_list"):
+            start = int(node.attrs.get("start", 1)) if kind == "ordered_list" else 1
+            items = [self.blocks(item.children) for item in node.children]
+            return ListBlock(kind == "ordered_list", start, items)
+        if kind in ("fence", "code_block"):
+            return CodeBlock(node.content.rstrip("\n"), (node.info or "").split(" ")[0])
+        if kind == "blockquote":
+            return Quote(self.blocks(node.children))
+        if kind == "hr":
+            return Rule()
+        if kind == "table":
+            return self.table(node)
+        return None  # html_block cannot occur (html off); anything else has no content
+
+    def table(self, node: SyntaxTreeNode) -> Table:
+        header: list[list[Run]] = []
+        rows: list[list[list[Run]]] = []
+        align: list[str] = []
+        for part in node.children:  # thead, tbody
+            for row in part.children:
+                cells = [self.inline_of(cell) for cell in row.children]
+                if part.type == "thead":
+                    header = cells
+                    align = [_alignment(cell) for cell in row.children]
+                else:
+                    rows.append(cells)
+        return Table(header, rows, align)
+
+    def inline_of(self, node: SyntaxTreeNode) -> list[Run]:
+        runs: list[Run] = []
+        for child in node.children:
+            if child.type == "inline":
+                self.inline(child.children, Run(""), runs)
+        return _with_citations(_merged(runs), self.citable)
+
+    def inline(self, nodes: list[SyntaxTreeNode], style: Run, out: list[Run]) -> None:
+        for node in nodes:
+            kind = node.type
+            if kind == "text":
+                out.append(_styled(style, node.content))
+            elif kind == "code_inline":
+                out.append(_styled(style, node.content, code=True))
+            elif kind in ("softbreak",):
+                out.append(_styled(style, " "))
+            elif kind == "hardbreak":
+                out.append(_styled(style, "\n"))
+            elif kind == "strong":
+                self.inline(node.children, _styled(style, "", bold=True), out)
+            elif kind == "em":
+                self.inline(node.children, _styled(style, "", italic=True), out)
+            elif kind == "s":
+                self.inline(node.children, _styled(style, "", strike=True), out)
+            elif kind == "link":
+                target = str(node.attrs.get("href", ""))
+                href = target if is_web_url(target) else None
+                self.inline(node.children, _styled(style, "", href=href), out)
+            elif kind == "image":  # never loaded: its alt text stands in
+                alt = "".join(c.content for c in node.children if c.type == "text")
+                out.append(_styled(style, alt))
+            else:  # html_inline cannot occur (html off); keep any other text as text
+                out.append(_styled(style, node.content))
+
+
+def _styled(style: Run, text: str, **changes: Any) -> Run:
+    return dataclasses.replace(style, text=text, **changes)
+
+
+def _alignment(cell: SyntaxTreeNode) -> str:
+    match = re.search(r"text-align:(\w+)", str(cell.attrs.get("style", "")))
+    return match.group(1) if match else ""
+
+
+def _merged(runs: list[Run]) -> list[Run]:
+    """Adjacent runs of one style joined, so `[1]` split over text tokens is whole again."""
+    out: list[Run] = []
+    for run in runs:
+        if not run.text:
+            continue
+        if (
+            out
+            and _styled(out[-1], "") == _styled(run, "")
+            and "\n" not in (run.text, out[-1].text)
+        ):
+            out[-1] = _styled(out[-1], out[-1].text + run.text)
+        else:
+            out.append(run)
+    return out
+
+
+def _with_citations(runs: list[Run], citable: set[int]) -> list[Run]:
+    """`[n]` in prose (not code, not inside a link) becomes a citation run when n is a source."""
+    out: list[Run] = []
+    for run in runs:
+        if run.code or run.href or run.citation is not None:
+            out.append(run)
+            continue
+        position = 0
+        for match in _CITATION.finditer(run.text):
+            number = int(match.group(1))
+            if number not in citable:
+                continue
+            if match.start() > position:
+                out.append(_styled(run, run.text[position : match.start()]))
+            out.append(_styled(run, match.group(0), citation=number))
+            position = match.end()
+        if position < len(run.text):
+            out.append(_styled(run, run.text[position:]))
+    return out
+
+
+def _split_sources(markdown: str) -> str:
+    """The body without the Sources list the product appended (it is rebuilt from data)."""
+    cut = markdown.rfind(SOURCES_HEADING)
+    return markdown[:cut] if cut >= 0 else markdown
+
+
+def _source_entries(sources: list[NumberedSource]) -> list[SourceEntry]:
+    return [
+        SourceEntry(
+            number=s.number,
+            title=" ".join(s.source.title.split()) or s.source.location,
+            location=" ".join(s.source.location.split()),
+            link=s.source.location.strip() if is_web_url(s.source.location) else None,
+        )
+        for s in sorted(sources, key=lambda s: s.number)
+    ]
+
+
+def build_document(report: ResearchReport) -> Document:
+    """The report as blocks: its first level-1 heading (if it opens the report, after an
+    optional note) is the title, else the question is."""
+    citable = {s.number for s in report.sources}
+    tree = SyntaxTreeNode(_parser().parse(_split_sources(report.markdown)))
+    blocks = _Builder(citable).blocks(tree.children)
+    title = " ".join(report.question.split())
+    for index, block in enumerate(blocks[:2]):
+        if isinstance(block, Heading) and block.level == 1:
+            title = plain_text(block.runs) or title
+            del blocks[index]
+            break
+    return Document(title, report.question, blocks, _source_entries(report.sources))

@@ -1,0 +1,148 @@
+"""The report as one self-contained HTML page: inline CSS, no script, nothing loaded.
+
+Every piece of text goes through html.escape (attributes included); the only links are the
+citations' `#source-n` anchors and http(s) URLs (export/document.py decides which), opened with
+rel="noopener noreferrer". A Content-Security-Policy meta tag forbids scripts and remote
+loads as a second line of defence, should a reader's tool ever add something.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from export.document import (
+    Block,
+    CodeBlock,
+    Document,
+    Heading,
+    ListBlock,
+    Paragraph,
+    Quote,
+    Rule,
+    Run,
+    Table,
+)
+
+_CSS = """
+body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; line-height: 1.55;
+       max-width: 50rem; margin: 2rem auto; padding: 0 1rem; color: #1f2328; }
+h1 { font-size: 1.9rem; border-bottom: 1px solid #d0d7de; padding-bottom: .3rem; }
+h2 { font-size: 1.4rem; border-bottom: 1px solid #d0d7de; padding-bottom: .2rem; margin-top: 2rem; }
+h3, h4, h5, h6 { margin-top: 1.5rem; }
+.question { color: #59636e; font-style: italic; }
+code, pre { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; }
+code { background: #eff1f3; padding: .1rem .3rem; border-radius: 4px; font-size: 90%; }
+pre { background: #f6f8fa; padding: .8rem 1rem; overflow-x: auto; border-radius: 6px; }
+pre code { background: none; padding: 0; }
+blockquote { margin: 1rem 0; padding: .2rem 1rem; border-left: 4px solid #d0d7de; color: #59636e; }
+table { border-collapse: collapse; margin: 1rem 0; }
+th, td { border: 1px solid #d0d7de; padding: .35rem .7rem; vertical-align: top; }
+th { background: #f6f8fa; }
+a { color: #0969da; }
+a.citation { text-decoration: none; font-size: 85%; vertical-align: super; }
+ol.sources li { margin: .3rem 0; word-break: break-word; }
+.location { color: #59636e; }
+""".strip()
+
+# No script, no remote resource, no form: only the inline style above.
+_CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+
+
+def _run(run: Run) -> str:
+    text = escape(run.text).replace("\n", "<br>\n")
+    if run.citation is not None:
+        return f'<a class="citation" href="#source-{run.citation}">{text}</a>'
+    if run.code:
+        text = f"<code>{text}</code>"
+    if run.strike:
+        text = f"<del>{text}</del>"
+    if run.italic:
+        text = f"<em>{text}</em>"
+    if run.bold:
+        text = f"<strong>{text}</strong>"
+    if run.href:
+        href = escape(run.href, quote=True)
+        text = f'<a href="{href}" rel="noopener noreferrer">{text}</a>'
+    return text
+
+
+def _runs(runs: list[Run]) -> str:
+    return "".join(_run(run) for run in runs)
+
+
+def _block(block: Block) -> str:
+    if isinstance(block, Heading):
+        level = min(block.level + 1, 6) if block.level == 1 else block.level  # one h1: the title
+        return f"<h{level}>{_runs(block.runs)}</h{level}>"
+    if isinstance(block, Paragraph):
+        return f"<p>{_runs(block.runs)}</p>"
+    if isinstance(block, ListBlock):
+        items = "\n".join(f"<li>{_blocks(item)}</li>" for item in block.items)
+        if not block.ordered:
+            return f"<ul>\n{items}\n</ul>"
+        start = f' start="{block.start}"' if block.start != 1 else ""
+        return f"<ol{start}>\n{items}\n</ol>"
+    if isinstance(block, CodeBlock):
+        language = (
+            f' class="language-{escape(block.language, quote=True)}"' if block.language else ""
+        )
+        return f"<pre><code{language}>{escape(block.text)}</code></pre>"
+    if isinstance(block, Quote):
+        return f"<blockquote>\n{_blocks(block.blocks)}\n</blockquote>"
+    if isinstance(block, Rule):
+        return "<hr>"
+    if isinstance(block, Table):
+        return _table(block)
+    raise TypeError(f"unknown block {block!r}")
+
+
+def _blocks(blocks: list[Block]) -> str:
+    return "\n".join(_block(block) for block in blocks)
+
+
+def _table(table: Table) -> str:
+    def cell(tag: str, runs: list[Run], column: int) -> str:
+        align = table.align[column] if column < len(table.align) else ""
+        style = f' style="text-align:{align}"' if align in ("left", "center", "right") else ""
+        return f"<{tag}{style}>{_runs(runs)}</{tag}>"
+
+    head = "".join(cell("th", runs, i) for i, runs in enumerate(table.header))
+    body = "\n".join(
+        "<tr>" + "".join(cell("td", runs, i) for i, runs in enumerate(row)) + "</tr>"
+        for row in table.rows
+    )
+    return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>"
+
+
+def _sources(document: Document) -> str:
+    if not document.sources:
+        return '<h2 id="sources">Sources</h2>\n<p>No source was cited.</p>'
+    items = []
+    for source in document.sources:
+        location = escape(source.location)
+        if source.link:
+            href = escape(source.link, quote=True)
+            location = f'<a href="{href}" rel="noopener noreferrer">{location}</a>'
+        items.append(
+            f'<li id="source-{source.number}" value="{source.number}">{escape(source.title)} — '
+            f'<span class="location">{location}</span></li>'
+        )
+    return '<h2 id="sources">Sources</h2>\n<ol class="sources">\n' + "\n".join(items) + "\n</ol>"
+
+
+def render_html(document: Document) -> bytes:
+    title = escape(document.title)
+    question = ""
+    if document.question and document.question != document.title:
+        question = f'<p class="question">{escape(document.question)}</p>\n'
+    page = (
+        "<!DOCTYPE html>\n"
+        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        '<meta name="generator" content="ttdr export">\n'
+        f"<title>{title}</title>\n<style>\n{_CSS}\n</style>\n</head>\n<body>\n<article>\n"
+        f"<h1>{title}</h1>\n{question}{_blocks(document.blocks)}\n{_sources(document)}\n"
+        "</article>\n</body>\n</html>\n"
+    )
+    return page.encode("utf-8")
