@@ -12,6 +12,7 @@ import json
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import urllib.parse
 import urllib.request
@@ -25,10 +26,13 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.search.local_provider import LocalSearch
 from tests.support.fake_llm import FakeLLMServer
-from tests.support.processes import WorkerProcess, worker_env
+from tests.support.processes import Hold, WorkerProcess, worker_env
 from tests.support.runs import QUESTION, run_research
 from tests.support.scripted_llm import Script
 from tests.support.settings import FAKE_KEY
+from workflows.config import ResearchConfig
+from workflows.models import ResearchProgress, ResearchReport, ResearchRequest
+from workflows.research import WORKFLOW_NAME
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTALL = ROOT / "scripts" / "install-prometheus"
@@ -62,7 +66,7 @@ class Prometheus:
             for job, port in targets.items()
         )
         config.write_text(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+            "global:\n  scrape_interval: 2s\n  scrape_timeout: 2s\n  evaluation_interval: 2s\n"
             f"scrape_configs:\n{scrapes}\n"
         )
         self.log = workdir / "prometheus.log"
@@ -145,6 +149,31 @@ async def eventually(check: Any, what: str, timeout: float = 30) -> Any:
         await asyncio.sleep(0.5)
 
 
+def metrics_worker_env(
+    temporal_env: WorkflowEnvironment,
+    fake_server: FakeLLMServer,
+    cache_dir: Path,
+    queue: str,
+    **metrics: str,
+) -> dict[str, str]:
+    return worker_env(
+        temporal_address=temporal_env.client.service_client.config.target_host,
+        task_queue=queue,
+        llm_base_url=fake_server.base_url,
+        api_key=FAKE_KEY,
+        cache_dir=cache_dir,
+        extra={"TTDR_METRICS_HOST": "127.0.0.1", "TTDR_RUN_METRICS_SECONDS": "1", **metrics},
+    )
+
+
+def scraped_by(ports: dict[str, int]) -> dict[str, str]:
+    return {
+        "TTDR_METRICS_PORT": str(ports["ttdr-worker"]),
+        "TTDR_SDK_METRICS_PORT": str(ports["temporal-sdk"]),
+    }
+
+
+@pytest.mark.slow  # a worker process and a Prometheus server: 10-30 s on 2 cores
 async def test_prometheus_scrapes_the_runs_usage_per_node_and_the_sdk_metrics(
     temporal_env: WorkflowEnvironment,
     fake_server: FakeLLMServer,
@@ -156,18 +185,8 @@ async def test_prometheus_scrapes_the_runs_usage_per_node_and_the_sdk_metrics(
     prometheus: Prometheus,
 ) -> None:
     queue = f"ttdr-metrics-{uuid.uuid4().hex[:8]}"
-    env = worker_env(
-        temporal_address=temporal_env.client.service_client.config.target_host,
-        task_queue=queue,
-        llm_base_url=fake_server.base_url,
-        api_key=FAKE_KEY,
-        cache_dir=cache_dir,
-        extra={
-            "TTDR_METRICS_PORT": str(metrics_ports["ttdr-worker"]),
-            "TTDR_SDK_METRICS_PORT": str(metrics_ports["temporal-sdk"]),
-            "TTDR_METRICS_HOST": "127.0.0.1",
-            "TTDR_RUN_METRICS_SECONDS": "1",
-        },
+    env = metrics_worker_env(
+        temporal_env, fake_server, cache_dir, queue, **scraped_by(metrics_ports)
     )
     worker = await WorkerProcess(env, tmp_path / "worker.log").start()
     try:
@@ -189,7 +208,7 @@ async def test_prometheus_scrapes_the_runs_usage_per_node_and_the_sdk_metrics(
             lambda: prometheus.scalar("sum(ttdr_llm_calls_total)") == total.calls,
             f"ttdr_llm_calls_total to reach {total.calls}",
         )
-        assert all(prometheus.targets_up().values()), prometheus.targets_up()
+        await eventually(lambda: all(prometheus.targets_up().values()), "both targets up")
 
         # Per node: the counter equals the run's usage_by_node, calls and tokens.
         calls = prometheus.values("sum by (ttdr_node) (ttdr_llm_calls_total)", "ttdr_node")
@@ -255,3 +274,120 @@ async def test_prometheus_scrapes_the_runs_usage_per_node_and_the_sdk_metrics(
             assert QUESTION[:30] not in text and FAKE_KEY not in text
     finally:
         worker.stop()
+
+
+@pytest.mark.slow  # a worker process and a Prometheus server: 10-30 s on 2 cores
+async def test_the_run_gauges_follow_a_run_that_works_then_waits_at_a_breakpoint(
+    temporal_env: WorkflowEnvironment,
+    fake_server: FakeLLMServer,
+    script: Script,
+    local_search: LocalSearch,
+    cache_dir: Path,
+    tmp_path: Path,
+    metrics_ports: dict[str, int],
+    prometheus: Prometheus,
+) -> None:
+    """What the stalled-run and near-budget alerts watch: idle time while the run is busy (not
+    while it is held), the share of its budget used, the runs in flight."""
+    queue = f"ttdr-gauges-{uuid.uuid4().hex[:8]}"
+    env = metrics_worker_env(
+        temporal_env, fake_server, cache_dir, queue, **scraped_by(metrics_ports)
+    )
+    # A draft that takes as long as the test needs: no new history event meanwhile.
+    draft = Hold(fake_server, "DraftAnswer", script.draft, abandon=False)
+    worker = await WorkerProcess(env, tmp_path / "worker.log").start()
+    try:
+        config = ResearchConfig.model_validate(
+            {"evolution": "off", "max_iterations": 1, "max_llm_calls": 40}
+        )
+        handle = await temporal_env.client.start_workflow(
+            WORKFLOW_NAME,
+            ResearchRequest(question=QUESTION, config=config),
+            id=f"gauges-{uuid.uuid4().hex[:8]}",
+            task_queue=queue,
+            result_type=ResearchReport,
+        )
+        await handle.execute_update("break_before", "gap_analyzer")
+        run = f'run_id="{handle.result_run_id}"'
+        await eventually(
+            lambda: (prometheus.scalar(f"ttdr_run_idle_seconds{{{run}}}") or 0) >= 2,
+            "the busy run's idle time to grow",
+        )
+        assert prometheus.scalar('sum(ttdr_runs_in_flight{ttdr_held="false"})') == 1
+        draft.release()
+
+        # Held at the breakpoint: in flight and held, no idle time (not stalled), its budget.
+        await eventually(
+            lambda: prometheus.scalar('sum(ttdr_runs_in_flight{ttdr_held="true"})') == 1,
+            "the run to show as held",
+        )
+        progress = await handle.query("progress", result_type=ResearchProgress)
+        assert progress.held_before == "gap_analyzer"
+        await eventually(
+            lambda: prometheus.scalar(f"ttdr_run_idle_seconds{{{run}}}") is None,
+            "the held run's idle gauge to go",
+        )
+        used = prometheus.scalar(f"ttdr_run_budget_used{{{run}}}")
+        assert used == pytest.approx(progress.usage.calls / config.max_llm_calls)
+
+        await handle.execute_update("resume")
+        await handle.result()
+        await eventually(
+            lambda: prometheus.scalar("sum(ttdr_runs_in_flight)") is None,
+            "no run in flight once it is done",
+        )
+    finally:
+        draft.release()
+        worker.stop()
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ({"TTDR_METRICS_PORT": "http"}, "TTDR_METRICS_PORT='http' is not a port number"),
+        ({"TTDR_METRICS_PORT": "9464", "TTDR_SDK_METRICS_PORT": "9464"}, "must differ"),
+        ({"TTDR_RUN_METRICS_SECONDS": "soon"}, "TTDR_RUN_METRICS_SECONDS='soon'"),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4317",
+          "OTEL_EXPORTER_OTLP_PROTOCOL": "carrier-pigeon"}, "is not supported"),
+    ],
+)  # fmt: skip
+async def test_a_bad_metrics_setting_stops_the_worker_with_one_line(
+    temporal_env: WorkflowEnvironment,
+    fake_server: FakeLLMServer,
+    cache_dir: Path,
+    setting: dict[str, str],
+    message: str,
+) -> None:
+    env = metrics_worker_env(temporal_env, fake_server, cache_dir, "unused", **setting)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "worker.py")],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+async def test_a_metrics_port_in_use_stops_the_worker_with_one_line(
+    temporal_env: WorkflowEnvironment, fake_server: FakeLLMServer, cache_dir: Path
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = metrics_worker_env(
+            temporal_env, fake_server, cache_dir, "unused", TTDR_METRICS_PORT=str(port)
+        )
+        result = subprocess.run(
+            [sys.executable, str(ROOT / "worker.py")],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 2, result.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
