@@ -33,7 +33,10 @@ async def start(client: Client, task_queue: str, **config: object) -> str:
 
 
 async def wait_for(
-    handle: WorkflowHandle, check: Callable[[ResearchProgress], bool], what: str, timeout: float = 20
+    handle: WorkflowHandle,
+    check: Callable[[ResearchProgress], bool],
+    what: str,
+    timeout: float = 20,
 ) -> ResearchProgress:
     """Poll the latest run's progress until check holds; fail naming what was awaited."""
     last: ResearchProgress | None = None
@@ -99,3 +102,65 @@ async def test_a_step_survives_continue_as_new(
     await handle.execute_update("resume")
     report = await handle.result()
     assert report.iterations == 2
+
+
+def evolving(**config: object) -> dict[str, object]:
+    """Question and answer variants judged and revised: many calls, evolution records."""
+    off = {"variants": 1, "revision_steps": 0}
+    evolution = {
+        "plan": off,
+        "questions": {"variants": 1, "revision_steps": 1},
+        "answers": {"variants": 2, "revision_steps": 1},
+        "report": off,
+    }
+    return {"max_iterations": 3, "questions_per_iteration": 2, "evolution": evolution, **config}
+
+
+async def research(client: Client, task_queue: str, fake_server: FakeLLMServer, **config: object):
+    """One research on a fresh scripted model; its report, its runs and the seeds it sent."""
+    fake_server.reset()
+    Script().install(fake_server)
+    workflow_id = await start(client, task_queue, **config)
+    report = await client.get_workflow_handle(workflow_id, result_type=ResearchReport).result()
+    seeds = [r.body["seed"] for r in fake_server.requests if r.name]
+    return report, await runs_of(client, workflow_id), seeds
+
+
+def figures(report: ResearchReport) -> dict[str, object]:
+    """Everything a reader sees, apart from retrieval times."""
+    data = report.model_dump()
+    for numbered in data["sources"]:
+        numbered["source"].pop("retrieved_at")
+    return data
+
+
+async def test_a_continued_run_reads_as_if_it_had_never_been_cut(
+    client: Client, task_queue: str, fake_server: FakeLLMServer, script: Script
+) -> None:
+    whole, whole_runs, whole_seeds = await research(
+        client, task_queue, fake_server, **evolving(continue_as_new_every=0)
+    )
+    cut, cut_runs, cut_seeds = await research(
+        client, task_queue, fake_server, **evolving(continue_as_new_every=1)
+    )
+
+    assert (whole_runs, cut_runs) == (1, 3)
+    assert cut.iterations == 3 and cut.sources_retrieved > 0 and cut.evolution
+    # Every figure of the report — sources retrieved and cited, scores, usage per node, the
+    # evolution records and the text — is the same whether the research was cut or not.
+    assert figures(cut) == figures(whole)
+    # Seeds follow each call's identity, not the run it happened in.
+    assert sorted(cut_seeds) == sorted(whole_seeds)
+
+
+async def test_sampling_seeds_stay_distinct_across_continued_runs(
+    client: Client, task_queue: str, fake_server: FakeLLMServer, script: Script
+) -> None:
+    _, runs, seeds = await research(
+        client, task_queue, fake_server, **evolving(continue_as_new_every=1, seed=7)
+    )
+
+    assert runs == 3
+    # plan, draft, report + 3 iterations x (questions 1+1+1, answers 2 x (2+2+2+1), revise, judge)
+    assert len(seeds) == 3 + 3 * (3 + 2 * 7 + 2)
+    assert len(set(seeds)) == len(seeds), "two calls of one research shared a seed"

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
 
 from cli.replay import replay_failure_text
 from observability.history import NONDETERMINISM_HINT, load_history, replay
@@ -22,9 +23,11 @@ from tests.support.scripted_llm import Script
 from workflows.config import ResearchConfig
 from workflows.models import ResearchReport, ResearchRequest
 from workflows.research import WORKFLOW_NAME
+from workflows.state import RunInput
 
 ROOT = Path(__file__).resolve().parent.parent
 HISTORIES = sorted((ROOT / "tests" / "histories").glob("*.json"))
+PLAIN_HISTORY = ROOT / "tests" / "histories" / "replay-evolution-off.json"
 RERECORD = ".venv/bin/python -m tests.histories.record"
 
 
@@ -53,7 +56,7 @@ async def research(client: Client, task_queue: str, **config: object) -> tuple[s
 # ---------------------------------------------------------------- committed histories
 
 
-def test_the_three_recorded_scenarios_are_committed() -> None:
+def test_the_recorded_scenarios_are_committed() -> None:
     stops = {p.stem: profile_history(load_history(p)) for p in HISTORIES}
     assert stops["replay-evolution-off"].iterations == 2
     assert not [n for n in stops["replay-evolution-off"].nodes if "self_evolution" in n.node]
@@ -64,6 +67,32 @@ def test_the_three_recorded_scenarios_are_committed() -> None:
     assert stops["replay-judge-done"].stop_reason == "judge_done"
 
 
+def test_a_continued_research_is_committed_run_by_run() -> None:
+    """Run 1 ends by continuing as new with the whole RunState; run 2 starts from it. Run 1 was
+    recorded with the seed-by-call-identity patch, the three older histories without it: both
+    sides of workflow.patched() replay."""
+    first = load_history(ROOT / "tests" / "histories" / "replay-continued.json").events
+    second = load_history(ROOT / "tests" / "histories" / "replay-continued.run2.json").events
+    assert first[-1].HasField("workflow_execution_continued_as_new_event_attributes")
+    converter = pydantic_data_converter.payload_converter
+    [carried] = converter.from_payloads(
+        first[-1].workflow_execution_continued_as_new_event_attributes.input.payloads, [RunInput]
+    )
+    [started] = converter.from_payloads(
+        second[0].workflow_execution_started_event_attributes.input.payloads, [RunInput]
+    )
+    assert started == carried and carried.resume is not None
+    assert (carried.resume.iteration, carried.resume.seed_scheme) == (1, "identity")
+    assert second[-1].HasField("workflow_execution_completed_event_attributes")
+    markers = {
+        p.stem: [
+            e for e in load_history(p).events if e.HasField("marker_recorded_event_attributes")
+        ]
+        for p in HISTORIES
+    }
+    assert markers["replay-continued"] and not markers["replay-evolution-off"]
+
+
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
 async def test_committed_history_replays_on_the_current_code(path: Path) -> None:
     outcome = await replay(load_history(path))
@@ -72,11 +101,11 @@ async def test_committed_history_replays_on_the_current_code(path: Path) -> None
         f"{replay_failure_text(outcome)}\n(if the change is deliberate and running workflows "
         f"are protected from it, re-record: {RERECORD})"
     )
-    assert outcome.workflow_id == path.stem
+    assert outcome.workflow_id == path.stem.split(".")[0]  # <id>.run<n>.json: a later run
 
 
 async def test_replay_command_accepts_a_good_history() -> None:
-    path = HISTORIES[0]
+    path = PLAIN_HISTORY
     code, out, err = await client_py("replay", str(path))
 
     events = len(load_history(path).events)
@@ -85,7 +114,7 @@ async def test_replay_command_accepts_a_good_history() -> None:
 
 
 async def test_replay_command_explains_non_determinism(tmp_path: Path) -> None:
-    history = json.loads(HISTORIES[0].read_text())
+    history = json.loads(PLAIN_HISTORY.read_text())
     scheduled = [e for e in history["events"] if "activityTaskScheduledEventAttributes" in e]
     # What a renamed activity in the workflow code looks like from the recorded side.
     scheduled[2]["activityTaskScheduledEventAttributes"]["activityType"]["name"] = "renamed_node"

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from workflows.grounding import GroundingFigures
 from workflows.models import (
     EvolutionRecord,
     LLMUsage,
@@ -70,6 +71,11 @@ class RunState(_State):
     calls_started: int = 0
     control: ControlState = ControlState()
     continued: int = Field(0, description="how many times the run has continued as new")
+    findings_grounding: GroundingFigures = GroundingFigures()
+    draft_grounding: GroundingFigures | None = Field(
+        None, description="the citation check of the latest revised draft"
+    )
+    grounding_notes: list[str] = Field([], description="why the loop went on past the judge")
 
     @model_validator(mode="before")
     @classmethod
@@ -79,6 +85,7 @@ class RunState(_State):
         if not isinstance(data, dict) or "next_iteration" not in data:
             return data
         old = dict(data)
+        iteration = old.pop("next_iteration") - 1
         control = {
             "paused": old.pop("paused", False),
             "breakpoints": old.pop("breakpoints", []),
@@ -88,7 +95,7 @@ class RunState(_State):
         return {
             **old,
             "phase": "denoising",
-            "iteration": old.pop("next_iteration") - 1,
+            "iteration": iteration,
             "control": control,
         }
 

