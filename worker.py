@@ -7,7 +7,9 @@ temporal.toml profiles: see cli/connection.py), TTDR_TASK_QUEUE (ttdr); the LLM 
 model is started); TTDR_SEARCH (providers, default local; see
 activities/search/chain.py) and TTDR_CORPUS / TTDR_CACHE_DIR for local search;
 OTEL_EXPORTER_OTLP_ENDPOINT / _PROTOCOL / OTEL_SERVICE_NAME for traces (observability/tracing.py);
-TTDR_METRICS_PORT and the same OTLP variables for metrics (observability/metrics.py).
+TTDR_METRICS_PORT and the same OTLP variables for metrics (observability/metrics.py);
+TTDR_LLM_PRICES (activities/prices.py) and TTDR_LLM_MAX_RPM (node activities started per minute
+on the LLM task queue `<queue>-llm`, for all workers together; unset: no limit).
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Mapping
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from opentelemetry.sdk.trace import TracerProvider
 from temporalio.client import Client
@@ -43,9 +47,11 @@ from embedded.process import EmbeddedServiceError
 from observability import tracing, worker_metrics
 from observability.search_attributes import ensure_search_attributes
 from workflows.batch import BatchResearchWorkflow
+from workflows.calls import llm_task_queue
 from workflows.research import DeepResearchWorkflow
 
 log = logging.getLogger("ttdr.worker")
+LLM_MAX_RPM_ENV = "TTDR_LLM_MAX_RPM"
 
 
 class StartupError(RuntimeError):
@@ -61,31 +67,84 @@ async def connect(env: Mapping[str, str]) -> tuple[Client, TemporalSettings]:
         raise StartupError(str(err)) from None
 
 
+class WorkerGroup:
+    """The Temporal workers of one worker process, started and stopped together (`async with`):
+    one on the workflow task queue (the workflows, and the node activities of runs started
+    before the LLM queue existed) and one on its LLM queue (`<queue>-llm`, workflows/calls.py)
+    for the node activities, whose dispatch rate the server holds for all workers at once."""
+
+    def __init__(self, workers: list[Worker]) -> None:
+        self.workers = workers
+        self._stack = contextlib.AsyncExitStack()
+
+    async def __aenter__(self) -> WorkerGroup:
+        async with contextlib.AsyncExitStack() as stack:
+            for worker in self.workers:
+                await stack.enter_async_context(worker)
+            self._stack = stack.pop_all()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._stack.aclose()
+
+
 def build_worker(
     client: Client,
     task_queue: str,
     llm: LLMClient,
     search: SearchProvider,
     metrics: worker_metrics.Metrics | None = None,
-) -> Worker:
-    activities = ResearchActivities(llm, search)
-    return Worker(
-        client,
-        task_queue=task_queue,
-        workflows=[DeepResearchWorkflow, BatchResearchWorkflow],
-        activities=activities.all(),
+    *,
+    llm_max_rpm: float | None = None,
+) -> WorkerGroup:
+    """`llm_max_rpm`: node activities started per minute on the LLM queue, by all workers
+    together (the server's task-queue rate limit; every worker should set the same value)."""
+    activities = ResearchActivities(llm, search).all()
+    common: dict[str, Any] = {
         # RunActivity:<node> spans with the node's attributes, under the run's trace.
-        interceptors=[
+        "interceptors": [
             *tracing.worker_interceptors(client),
             # Per-node and per-run metrics (observability/node_metrics.py), when configured.
             *worker_metrics.interceptors(client, metrics),
         ],
         # Activities are async and I/O-bound (waiting on the LLM): many can be in flight at once.
-        max_concurrent_activities=200,
+        "max_concurrent_activities": 200,
+    }
+    workflows = Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[DeepResearchWorkflow, BatchResearchWorkflow],
+        activities=activities,
         # After a worker crash its sticky queue holds the run's next workflow task until this
         # timeout (SDK default 10 s); a short one lets another worker take over sooner.
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=3),
+        **common,
     )
+    llm_calls = Worker(
+        client,
+        task_queue=llm_task_queue(task_queue),
+        activities=activities,
+        max_task_queue_activities_per_second=llm_max_rpm / 60 if llm_max_rpm else None,
+        **common,
+    )
+    return WorkerGroup([workflows, llm_calls])
+
+
+def llm_max_rpm_from_env(env: Mapping[str, str]) -> float | None:
+    """TTDR_LLM_MAX_RPM: the provider's requests per minute for all workers (unset: no limit)."""
+    raw = env.get(LLM_MAX_RPM_ENV, "").strip()
+    if not raw:
+        return None
+    try:
+        rpm = float(raw)
+    except ValueError:
+        rpm = math.nan
+    if not (math.isfinite(rpm) and 0 < rpm <= 1_000_000):
+        raise StartupError(
+            f"{LLM_MAX_RPM_ENV}={raw!r} is not a number of requests per minute between 0 and "
+            "1000000 (unset it for no limit)"
+        )
+    return rpm
 
 
 @contextlib.asynccontextmanager
@@ -160,15 +219,18 @@ async def run_worker(env: Mapping[str, str], metrics: worker_metrics.Metrics | N
     if added:
         log.info("registered search attributes: %s", ", ".join(added))
     search = search_from_env(env)
+    rpm = llm_max_rpm_from_env(env)
     async with llm_client_from_env(env, cache_dir_from_env(env) / "logs") as llm:
-        worker = build_worker(client, target.task_queue, llm, search, metrics)
+        worker = build_worker(client, target.task_queue, llm, search, metrics, llm_max_rpm=rpm)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         print(
             f"worker ready: {target.describe()} "
-            f"task_queue={target.task_queue} llm={llm.settings.base_url} "
+            f"task_queue={target.task_queue} (LLM calls on {llm_task_queue(target.task_queue)}"
+            f"{f', at most {rpm:g}/min for all workers' if rpm else ''}) "
+            f"llm={llm.settings.base_url} "
             f"model={llm.settings.model}",
             flush=True,
         )

@@ -9,6 +9,12 @@ continued runs included (the iteration is part of the identity). Runs started be
 scheme keep theirs (`seed + n`, n counting calls started): `workflow.patched(SEED_PATCH)`
 decides once per research, and RunState.seed_scheme carries the decision across
 continue-as-new, so a run in flight keeps the seeds it started with.
+
+Task queue. Node activities go to the LLM task queue `<workflow queue>-llm`, whose dispatch rate
+the server limits for every worker together (TTDR_LLM_MAX_RPM, worker.py): a provider's
+requests-per-minute limit holds however many workers run. Runs started before this keep
+scheduling on the workflow's own queue (`workflow.patched(LLM_QUEUE_PATCH)`; workers keep serving
+node activities there too), so their histories replay.
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ from workflows.state import RunState
 
 Out = TypeVar("Out", bound=BaseModel)
 SEED_PATCH = "seed-by-call-identity"
+LLM_QUEUE_PATCH = "llm-task-queue"
+LLM_QUEUE_SUFFIX = "-llm"
 # Radix of each identity part: far above the config's bounds (30 iterations, 8 questions,
 # 8 variants, 5 rounds), and their product (2^22) far below the seed range (2^31).
 _ITERATIONS, _ITEMS, _VARIANTS, _ROUNDS = 64, 16, 16, 8
@@ -43,6 +51,11 @@ class CallId:
     item: int = 1  # which question's answer (answers unit), else 1
     variant: int = 0  # 1..k for a sample or a variant's judge/revise; 0 otherwise
     round: int = 0  # revision round of a judge/revise; 0 otherwise
+
+
+def llm_task_queue(workflow_task_queue: str) -> str:
+    """The task queue of a workflow queue's node activities (rate-limited by the server)."""
+    return f"{workflow_task_queue}{LLM_QUEUE_SUFFIX}"
 
 
 def identity_code(activity_name: str, iteration: int, call: CallId) -> int:
@@ -109,6 +122,7 @@ class NodeCalls:
             activity_name,
             inp,
             result_type=output_type,
+            task_queue=self._task_queue(),
             start_to_close_timeout=config.timeouts.for_node(ACTIVITY_NODE[activity_name]),
             heartbeat_timeout=timedelta(seconds=config.timeouts.heartbeat_seconds),
             retry_policy=RetryPolicy(
@@ -124,6 +138,12 @@ class NodeCalls:
         )
         state.add_usage(activity_name, getattr(result, "usage", LLMUsage()))
         return result
+
+    def _task_queue(self) -> str | None:
+        """The LLM queue; None (the workflow's own queue) for runs started before it existed."""
+        if workflow.patched(LLM_QUEUE_PATCH):
+            return llm_task_queue(workflow.info().task_queue)
+        return None
 
     def _sampling(
         self, activity_name: str, call: CallId, judge: bool, hotter_by_variant: bool
