@@ -20,6 +20,7 @@ from workflows.config import (
     NodeTimeouts,
     ResearchConfig,
 )
+from workflows.grounding import GroundingFigures
 from workflows.models import (
     EvolutionRecord,
     LLMUsage,
@@ -35,6 +36,15 @@ def every_field_set() -> RunState:
     """A state in which no field (nested control included) has its default value."""
     source = Source(
         id="s1", title="T", location="/d.md", provider="local", retrieved_at="t", quote="q"
+    )
+    figures = GroundingFigures(
+        claims=3,
+        claims_supported=2,
+        citations_kept=2,
+        citations_reattributed=1,
+        citations_removed=1,
+        unsupported_claims=1,
+        support_sum=1.5,
     )
     return RunState(
         phase="denoising",
@@ -66,6 +76,9 @@ def every_field_set() -> RunState:
             feedback_applied=["earlier note"],
         ),
         continued=2,
+        findings_grounding=figures,
+        draft_grounding=figures,
+        grounding_notes=["went on: 2 claims unsupported"],
     )
 
 
@@ -168,7 +181,8 @@ def test_the_node_table_drives_timeouts_and_registration() -> None:
     assert timeouts == set(NODE_NAMES)
     registered = [
         activity._Definition.must_from_callable(fn).name
-        for fn in ResearchActivities(None, None).all()  # type: ignore[arg-type]
+        # all() only names the methods: no LLM client or search provider is needed for that.
+        for fn in ResearchActivities.__new__(ResearchActivities).all()
     ]
     assert sorted(registered) == sorted(ACTIVITY_NAMES)
     assert all(name.startswith(f"{EVOLUTION_NODE}.") for name in ACTIVITY_NAMES[len(NODE_NAMES) :])
