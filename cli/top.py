@@ -74,10 +74,13 @@ async def cmd_top(args: argparse.Namespace) -> int:
         Console(width=ONCE_WIDTH, no_color=True, highlight=False).print(await snapshot())
         return 0
     console = Console()
-    with Live(await snapshot(), console=console, auto_refresh=False, screen=False) as live:
-        while True:
-            await asyncio.sleep(args.interval)
-            live.update(await snapshot(), refresh=True)
+    try:
+        with Live(await snapshot(), console=console, auto_refresh=False, screen=False) as live:
+            while True:
+                await asyncio.sleep(args.interval)
+                live.update(await snapshot(), refresh=True)
+    except asyncio.CancelledError:  # Ctrl-C: asyncio cancels this task; leaving is the point
+        return 0
 
 
 def render(rows: Sequence[RunRow], namespace: str, now: datetime) -> Group:

@@ -4,12 +4,21 @@ a real worker (fake LLM) — one paused, one held near its budget, then complete
 from __future__ import annotations
 
 import asyncio
+import os
+import pty
+import select
+import signal
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 from temporalio.client import Client, WorkflowHandle
 
+from cli.connection import local_server_env
 from observability.runs import BUDGET_WARN_RATIO, STALL_SECONDS, RunRow, run_warnings
 from tests.support.fake_llm import FakeLLMServer
 from tests.support.processes import run_client
@@ -17,6 +26,8 @@ from tests.support.scripted_llm import Script
 from workflows.config import ResearchConfig, minimum_llm_calls
 from workflows.models import ResearchProgress, ResearchReport, ResearchRequest
 from workflows.research import WORKFLOW_NAME
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 async def start(client: Client, task_queue: str, config: ResearchConfig) -> WorkflowHandle:
@@ -121,3 +132,36 @@ def test_stalled_and_budget_warnings_use_the_alert_thresholds() -> None:
     assert run_warnings(row) == ["no progress for 16 min", "budget 80% used"]
     row.idle_seconds, row.budget_used = STALL_SECONDS - 1, BUDGET_WARN_RATIO - 0.01
     assert run_warnings(row) == []
+
+
+def test_in_a_terminal_top_redraws_in_place_until_ctrl_c(client: Client, task_queue: str) -> None:
+    """Without --once, in a (pseudo-)terminal: the table is redrawn over itself, not appended,
+    and Ctrl-C leaves quietly with exit code 0."""
+    env = {
+        **local_server_env(client.service_client.config.target_host),
+        "TERM": "xterm-256color",
+        "COLUMNS": "200",
+        "LINES": "40",
+    }
+    query = f"TaskQueue = '{task_queue}'"
+    primary, secondary = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "client.py", "top", "--interval", "0.3", "--query", query],
+        stdin=secondary, stdout=secondary, stderr=secondary, env=env, cwd=ROOT,
+    )  # fmt: skip
+    os.close(secondary)
+    output = b""
+    try:
+        deadline = time.monotonic() + 30
+        while output.count(b"ttdr top") < 3 and time.monotonic() < deadline:
+            if select.select([primary], [], [], 0.5)[0]:
+                output += os.read(primary, 65536)
+        assert output.count(b"ttdr top") >= 3, output.decode(errors="replace")
+        assert b"no research runs match" in output
+        assert b"\x1b[1A" in output and b"\x1b[2K" in output, "redrawn in place (cursor up, erase)"
+        process.send_signal(signal.SIGINT)
+        assert process.wait(15) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+        os.close(primary)
