@@ -28,6 +28,7 @@ from activities.prompts import (
     retrieval_engine,
     self_evolution_enhancer,
 )
+from activities.prompts._claims import claims_markdown, report_markdown, with_allowed_sources
 from activities.search.base import SearchProvider, SearchResult
 from workflows.config import (
     EVOLVABLE_UNITS,
@@ -37,6 +38,7 @@ from workflows.config import (
     evolution_activity,
 )
 from workflows.models import (
+    EVIDENCE_MAX_CHARS,
     QUOTE_MAX_CHARS,
     Assessment,
     AssessorInput,
@@ -156,15 +158,18 @@ class ResearchActivities:
             retrieval_engine.document_block(i, r.title, r.location, r.text[:PASSAGE_PROMPT_CHARS])
             for i, r in enumerate(results, 1)
         ]
+        # The claims may cite exactly the documents shown: an enum the provider enforces.
+        schema = with_allowed_sources(retrieval_engine.RetrievalAnswer, range(1, len(results) + 1))
         answer, usage = await self._ask(
-            retrieval_engine.messages(inp, documents),
-            retrieval_engine.RetrievalAnswer,
-            inp.sampling,
+            retrieval_engine.messages(inp, documents), schema, inp.sampling
         )
-        return RetrievalOutput(answer=answer.answer.strip(), sources=sources, usage=usage)
+        return RetrievalOutput(answer=claims_markdown(answer.claims), sources=sources, usage=usage)
 
     @staticmethod
     def _source_of(result: SearchResult) -> Source:
+        # The evidence is the text the answering model saw, so a citation is checked against
+        # exactly what it could have read.
+        seen = re.sub(r"\s+", " ", result.text[:PASSAGE_PROMPT_CHARS]).strip()
         return Source(
             id=result.id,
             title=result.title,
@@ -172,17 +177,19 @@ class ResearchActivities:
             provider=result.provider,
             retrieved_at=datetime.now(UTC).isoformat(timespec="seconds"),
             quote=_quote(result.text),
+            evidence=seen[:EVIDENCE_MAX_CHARS],
+            document=result.document,
+            anchor=result.anchor,
         )
 
     @activity.defn(name="information_integrator")
     @at_boundary
     async def information_integrator(self, inp: IntegratorInput) -> IntegratorOutput:
-        answer, usage = await self._ask(
-            information_integrator.messages(inp),
-            information_integrator.IntegratorAnswer,
-            inp.sampling,
+        schema = with_allowed_sources(
+            information_integrator.IntegratorAnswer, [s.number for s in inp.sources]
         )
-        return IntegratorOutput(draft=answer.draft.strip(), usage=usage)
+        answer, usage = await self._ask(information_integrator.messages(inp), schema, inp.sampling)
+        return IntegratorOutput(draft=claims_markdown(answer.claims), usage=usage)
 
     @activity.defn(name="quality_assessor")
     @at_boundary
@@ -202,10 +209,11 @@ class ResearchActivities:
     async def report_synthesizer(self, inp: ReportInput) -> ReportOutput:
         # The body keeps run-wide citation numbers: the workflow checks and renumbers them
         # once the report is final (after self-evolution, if any).
-        answer, usage = await self._ask(
-            report_synthesizer.messages(inp), report_synthesizer.ReportAnswer, inp.sampling
+        schema = with_allowed_sources(
+            report_synthesizer.ReportAnswer, [s.number for s in inp.sources]
         )
-        return ReportOutput(body=answer.markdown.strip(), usage=usage)
+        answer, usage = await self._ask(report_synthesizer.messages(inp), schema, inp.sampling)
+        return ReportOutput(body=report_markdown(answer), usage=usage)
 
     # ------------------------------------------------------------------ self_evolution_enhancer
 
@@ -227,6 +235,7 @@ class ResearchActivities:
             self_evolution_enhancer.revise_messages(inp),
             self_evolution_enhancer.REVISED_SCHEMA,
             inp.sampling,
+            allowed=[s.number for s in inp.context.sources],
         )
 
     @at_boundary
@@ -236,6 +245,7 @@ class ResearchActivities:
             self_evolution_enhancer.merge_messages(inp),
             self_evolution_enhancer.MERGED_SCHEMA,
             inp.sampling,
+            allowed=[s.number for s in inp.context.sources],
         )
 
     async def _new_candidate(
@@ -244,9 +254,15 @@ class ResearchActivities:
         messages: list[ChatMessage],
         schemas: Mapping[EvolvableUnit, type[BaseModel]],
         sampling: SamplingParams,
+        *,
+        allowed: list[int],
     ) -> CandidateOutput:
-        """A revised or merged version of a unit's output, in the unit's own answer shape."""
-        answer, usage = await self._ask(messages, schemas[unit], sampling)
+        """A revised or merged version of a unit's output, in the unit's own answer shape
+        (claims may cite only the sources in the unit's context)."""
+        schema = schemas[unit]
+        if unit in ("answers", "report"):
+            schema = with_allowed_sources(schema, allowed)
+        answer, usage = await self._ask(messages, schema, sampling)
         return CandidateOutput(
             candidate=self_evolution_enhancer.to_candidate(unit, answer), usage=usage
         )

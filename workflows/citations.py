@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from workflows import sanitise
-from workflows.models import NumberedSource
+from workflows.models import NumberedSource, Source
 
 
 def cited_numbers(text: str) -> list[int]:
@@ -36,39 +36,61 @@ def strip_own_sources_section(markdown: str) -> str:
     return sanitise.drop_source_lists(markdown).strip()
 
 
+def document_key(source: Source) -> str:
+    """What makes two passages one source for the reader: the same file or page."""
+    return source.document or source.location
+
+
 def finalise_citations(
     body: str, known: list[NumberedSource]
 ) -> tuple[str, list[NumberedSource], int]:
-    """The body sanitised (workflows/sanitise.py) with its citations renumbered 1..m in order
-    of first use; unknown ones dropped.
+    """The body sanitised (workflows/sanitise.py) with its citations renumbered 1..m per
+    document, in order of first use; unknown ones dropped.
 
-    Only numbers of sources retrieved in this run (`known`) survive; every other marker is
-    removed and counted, so no citation in the report can point at a source that was not
-    retrieved.
+    Passages of one document (two sections of one file) become one number, so the Sources list
+    has one entry per document. The returned list holds every cited passage with its document's
+    number, in order of first use. Only numbers of sources retrieved in this run (`known`)
+    survive; every other marker is removed and counted, so no citation in the report can point
+    at a source that was not retrieved.
     """
     by_number = {s.number: s.source for s in known}
-    order: dict[int, int] = {}  # old number -> new number, in order of first use
+    documents: dict[str, int] = {}  # document -> new number, in order of first use
+    passages: dict[int, int] = {}  # old number -> new number
 
     def cite(old: int) -> int | None:
         if old not in by_number:
             return None
-        return order.setdefault(old, len(order) + 1)
+        if old not in passages:
+            key = document_key(by_number[old])
+            passages[old] = documents.setdefault(key, len(documents) + 1)
+        return passages[old]
 
     text, removed = sanitise.sanitise_markdown(body, cite)
-    cited = [NumberedSource(number=new, source=by_number[old]) for old, new in order.items()]
+    cited = [NumberedSource(number=new, source=by_number[old]) for old, new in passages.items()]
     return text.strip(), cited, removed
 
 
 def sources_section(cited: list[NumberedSource]) -> str:
-    """The numbered list the product writes; titles and locations come from pages and are
-    made inert (no HTML, links or citation syntax)."""
+    """The numbered list the product writes, one entry per document with the parts of it that
+    were cited; titles and locations come from pages and are made inert (no HTML, links or
+    citation syntax)."""
     if not cited:
         return "## Sources\n\nNo source was cited."
-    lines = [
-        f"{s.number}. {sanitise.escape_inline(s.source.title)} — "
-        f"{sanitise.escape_inline(s.source.location)}"
-        for s in cited
-    ]
+    entries: dict[int, list[Source]] = {}
+    for numbered in cited:
+        entries.setdefault(numbered.number, []).append(numbered.source)
+    lines = []
+    for number in sorted(entries):
+        passages = entries[number]
+        first = passages[0]
+        line = (
+            f"{number}. {sanitise.escape_inline(first.title)} — "
+            f"{sanitise.escape_inline(document_key(first))}"
+        )
+        anchors = list(dict.fromkeys(s.anchor for s in passages if s.anchor))
+        if anchors:
+            line += "; cited: " + "; ".join(sanitise.escape_inline(a) for a in anchors)
+        lines.append(line)
     return "## Sources\n\n" + "\n".join(lines)
 
 

@@ -171,6 +171,22 @@ class EvolutionConfig(_Strict):
         return getattr(self, unit)
 
 
+class ReportConfig(_Strict):
+    """How citations are checked and what the reader gets (README "Citations")."""
+
+    support_threshold: float = Field(
+        0.6, ge=0.0, le=1.0, description="support score a citation needs to be kept"
+    )
+    unsupported: Literal["mark", "keep", "drop"] = Field(
+        "mark", description="a claim no retrieved source supports: marked, kept as is, or dropped"
+    )
+    appendix: Literal["auto", "always", "never"] = Field(
+        "auto",
+        description="Research notes (the findings with their sources) after the report; auto: "
+        "when the body cites fewer than half of the sources the findings cite",
+    )
+
+
 class ResearchConfig(_Strict):
     """Loop bounds, budgets, sampling and reliability settings of one research run."""
 
@@ -210,6 +226,7 @@ class ResearchConfig(_Strict):
     )
     timeouts: NodeTimeouts = NodeTimeouts()
     retry: RetryConfig = RetryConfig()
+    report: ReportConfig = ReportConfig()
 
     @model_validator(mode="after")
     def _budget_fits_one_iteration(self) -> ResearchConfig:

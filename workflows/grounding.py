@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 from workflows.support import (
     DEFAULT_THRESHOLD,
@@ -57,6 +57,7 @@ class GroundingFigures(BaseModel):
     unsupported_claims: int = 0
     support_sum: float = 0.0
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def mean_support(self) -> float:
         kept = self.citations_kept + self.citations_reattributed
@@ -66,7 +67,7 @@ class GroundingFigures(BaseModel):
         return GroundingFigures(
             **{
                 name: getattr(self, name) + getattr(other, name)
-                for name in GroundingFigures.model_fields
+                for name in type(self).model_fields
             }
         )
 

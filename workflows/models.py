@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from workflows.config import EvolutionStep, EvolvableUnit, ResearchConfig
+from workflows.grounding import GroundingFigures
 
 MAX_QUESTION_CHARS = 2000
 # Bidi embedding, override and isolate controls (U+202A-U+202E, U+2066-U+2069): they reorder how
@@ -384,6 +385,16 @@ class ResearchState(_Model):
     critiques: list[str] = Field(description="the quality judge's critiques, one per iteration")
     feedback_applied: list[str]
     evolution: list[EvolutionRecord]
+
+
+class GroundingSummary(_Model):
+    """How well the report is backed: every citation decision, counted (workflows/grounding.py)."""
+
+    threshold: float = Field(description="support score a citation needs to be kept")
+    body: GroundingFigures = Field(description="the report body's claims and citations")
+    findings: GroundingFigures = Field(description="all answers' claims and citations")
+    appendix: bool = Field(False, description="whether the Research notes appendix was added")
+    notes: list[str] = Field([], description="why the loop went on when the judge would stop")
 
 
 class ResearchReport(_Model):

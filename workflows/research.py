@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.citations import finalise_report
     from workflows.control import Control
     from workflows.evolution import Evolution
+    from workflows.grounding import draft_is_grounded
     from workflows.models import (
         CRITIQUE_KEPT_CHARS,
         DRAFT_MAX_CHARS,
@@ -40,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
         EvolutionRecord,
         GapInput,
         GapOutput,
+        GroundingSummary,
         IntegratorInput,
         IntegratorOutput,
         Phase,
@@ -57,6 +59,7 @@ with workflow.unsafe.imports_passed_through():
         SamplingParams,
         cap_text,
     )
+    from workflows.reporting import checked_body
     from workflows.sources import SourceRegistry
     from workflows.state import RunInput, RunState
     from workflows.stopping import budget_stop, fresh_questions, stop_note, verdict_stop
@@ -70,6 +73,9 @@ with workflow.unsafe.imports_passed_through():
     )
 
 WORKFLOW_NAME = "DeepResearchWorkflow"
+# Runs started before it stop whenever the judge says so; runs after it only when the draft's
+# claims are backed by retrieved sources (workflows/grounding.py, draft_is_grounded).
+GROUNDED_STOP_PATCH = "judge-stop-needs-grounded-draft"
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -84,7 +90,7 @@ class DeepResearchWorkflow:
         self._control = Control(state, self._show)
         self._calls = NodeCalls(state, self._config, self._control, self._show)
         self._evolution = Evolution(state, self._config, self._calls)
-        self._sources = SourceRegistry(state)
+        self._sources = SourceRegistry(state, self._config.report)
 
     @workflow.run
     async def run(self, request: RunInput) -> ResearchReport:
@@ -123,7 +129,7 @@ class DeepResearchWorkflow:
             state.draft = await self._revise_draft(findings)
             # 3f. The judge scores the revised draft; it may end the loop.
             verdict = await self._assess()
-            if stop := verdict_stop(config, verdict):
+            if (stop := verdict_stop(config, verdict)) and self._draft_may_stop(stop):
                 state.stop_reason = stop
                 break
         else:
@@ -237,8 +243,10 @@ class DeepResearchWorkflow:
         )
 
     async def _revise_draft(self, findings: list[QAPair]) -> str:
+        """R_t from R_{t-1} and the new findings; every claim of it is then checked against
+        the sources it cites (the judge sees which ones no source backs)."""
         state = self._state
-        cited = sorted({n for pair in findings for n in pair.source_numbers})
+        registry = self._sources.all()  # the draft keeps earlier citations too
         revised = await self._calls.call(
             "information_integrator",
             lambda sampling: IntegratorInput(
@@ -246,7 +254,7 @@ class DeepResearchWorkflow:
                 plan=self._plan_or_empty,
                 draft=state.draft,
                 new_answers=findings,
-                sources=self._sources.numbered(cited),
+                sources=registry,
                 iteration=state.iteration,
                 feedback=state.control.pending_feedback,
                 sampling=sampling,
@@ -254,7 +262,25 @@ class DeepResearchWorkflow:
             IntegratorOutput,
         )
         self._control.apply_feedback()  # it shaped this iteration's questions and revision
-        return cap_text(revised.draft, DRAFT_MAX_CHARS)
+        draft, state.draft_grounding = self._sources.ground(
+            cap_text(revised.draft, DRAFT_MAX_CHARS)
+        )
+        return draft
+
+    def _draft_may_stop(self, stop: str) -> bool:
+        """The judge can't stop on nothing: a draft that cites no retrieved source, or whose
+        claims are mostly unsupported, is not done whatever score it got."""
+        figures = self._state.draft_grounding
+        if figures is None or draft_is_grounded(figures):
+            return True
+        if not workflow.patched(GROUNDED_STOP_PATCH):
+            return True
+        self._state.grounding_notes.append(
+            f"iteration {self._state.iteration}: the judge would stop ({stop}), but only "
+            f"{figures.claims_supported} of {figures.claims} claims of the draft are backed by a "
+            "retrieved source, so the research went on"
+        )
+        return False
 
     async def _assess(self) -> Assessment:
         state = self._state
@@ -307,7 +333,10 @@ class DeepResearchWorkflow:
                 sources=registry,
             ),
         )
-        markdown, cited, removed = finalise_report(report.text or "", registry, note)
+        body, body_grounding, appendix = checked_body(
+            report.text or "", self._sources, state.findings, config.report.appendix
+        )
+        markdown, cited, removed = finalise_report(body, registry, note)
         state.node = None
         self._set_phase("completed")
         return ResearchReport(
@@ -316,13 +345,21 @@ class DeepResearchWorkflow:
             plan=plan,
             sources=cited,
             sources_retrieved=len(state.retrieved_ids),
-            removed_citations=removed,
+            removed_citations=removed + body_grounding.citations_removed,
             iterations=state.iteration,
             quality_history=state.quality_history,
             stop_reason=state.stop_reason or "max_iterations",
             usage_by_node=state.usage_by_node,
             usage_total=state.total_usage(),
             evolution=state.evolution,
+            findings=state.findings,
+            grounding=GroundingSummary(
+                threshold=config.report.support_threshold,
+                body=body_grounding,
+                findings=state.findings_grounding,
+                appendix=appendix,
+                notes=state.grounding_notes,
+            ),
         )
 
     # ------------------------------------------------------------------ continue-as-new

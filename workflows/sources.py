@@ -9,11 +9,15 @@ size costs the workflow task a bounded, linear amount of work.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 
 from workflows.citations import cited_numbers, remap_citations
+from workflows.claim_text import ground_markdown
+from workflows.config import ReportConfig
+from workflows.grounding import Evidence, GroundingFigures
 from workflows.models import (
     ANSWER_MAX_CHARS,
+    EVIDENCE_RUN_MAX_CHARS,
     NumberedSource,
     QAPair,
     RetrievalOutput,
@@ -23,12 +27,35 @@ from workflows.models import (
 from workflows.state import RunState
 
 
+class _EvidenceTexts(Mapping[int, str]):
+    """Source number → the text its citations are checked against (a live view of the state)."""
+
+    def __init__(self, sources: list[Source]) -> None:
+        self._sources = sources
+
+    def __getitem__(self, number: int) -> str:
+        if not 1 <= number <= len(self._sources):
+            raise KeyError(number)
+        source = self._sources[number - 1]
+        return source.evidence or source.quote
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(range(1, len(self._sources) + 1))
+
+    def __len__(self) -> int:
+        return len(self._sources)
+
+
 class SourceRegistry:
     """A view over the state's source list (number n is sources[n-1]) with an index by id."""
 
-    def __init__(self, state: RunState) -> None:
+    def __init__(self, state: RunState, report: ReportConfig | None = None) -> None:
         self._state = state
+        self._report = report or ReportConfig()
         self._numbers = {source.id: n for n, source in enumerate(state.sources, 1)}
+        self._evidence_chars = sum(len(s.evidence) for s in state.sources)
+        # Tokenised passages are cached here, not in the state: they are derived data.
+        self.evidence = Evidence(_EvidenceTexts(state.sources))
 
     def __len__(self) -> int:
         return len(self._state.sources)
@@ -36,6 +63,9 @@ class SourceRegistry:
     def number_of(self, source: Source) -> int:
         """The source's run-wide number, registering it if it is new."""
         if source.id not in self._numbers:
+            if self._evidence_chars + len(source.evidence) > EVIDENCE_RUN_MAX_CHARS:
+                source = source.model_copy(update={"evidence": ""})  # its quote stands in
+            self._evidence_chars += len(source.evidence)
             self._state.sources.append(source)
             self._numbers[source.id] = len(self._state.sources)
         return self._numbers[source.id]
@@ -71,9 +101,22 @@ class SourceRegistry:
         answer by `globalise`, an evolved one when the workflow received it (evolution.py)."""
         known = {n: n for n in range(1, len(self) + 1)}
         checked, _ = remap_citations(text, known)
+        grounded, figures = self.ground(checked)
+        self._state.findings_grounding = self._state.findings_grounding.plus(figures)
         return QAPair(
             iteration=iteration,
             question=question,
-            answer=checked,
-            source_numbers=sorted(set(cited_numbers(checked))),
+            answer=grounded,
+            source_numbers=sorted(set(cited_numbers(grounded))),
+        )
+
+    def ground(self, markdown: str, *, policy: str | None = None) -> tuple[str, GroundingFigures]:
+        """Every claim of `markdown` checked against the evidence of the sources it cites
+        (workflows/grounding.py); any source of the run may take over a citation."""
+        return ground_markdown(
+            markdown,
+            self.evidence,
+            pool=range(1, len(self) + 1),
+            threshold=self._report.support_threshold,
+            policy=policy or self._report.unsupported,  # type: ignore[arg-type]
         )

@@ -48,6 +48,14 @@ def show_details(state: RunState, max_iterations: int) -> None:
         lines.append(f"**held before** {state.control.held_before} (resume or step to go on)")
     elif state.node:
         lines.append(f"**node** {state.node}")
+    if (figures := state.draft_grounding) is not None:
+        lines.append(
+            f"**draft backed by sources** {figures.claims_supported} of {figures.claims} claims; "
+            f"citations kept {figures.citations_kept}, moved {figures.citations_reattributed}, "
+            f"removed {figures.citations_removed}"
+        )
+    if state.grounding_notes:
+        lines.append(f"**why the loop went on** {state.grounding_notes[-1]}")
     if state.draft:
         short = state.draft[:DETAILS_DRAFT_CHARS]
         more = "…" if len(state.draft) > DETAILS_DRAFT_CHARS else ""

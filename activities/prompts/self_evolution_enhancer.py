@@ -6,6 +6,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from activities.llm import ChatMessage
+from activities.prompts._claims import claims_markdown, report_markdown
 from activities.prompts._common import UNTRUSTED_NOTE, Score, findings_block, plan_block
 from activities.prompts.gap_analyzer import GapAnswer
 from activities.prompts.report_synthesizer import ReportAnswer
@@ -100,9 +101,9 @@ def to_candidate(unit: EvolvableUnit, answer: BaseModel) -> Candidate:
     if isinstance(answer, GapAnswer):
         return Candidate(questions=[q.strip() for q in answer.questions if q.strip()])
     if isinstance(answer, RetrievalAnswer):
-        return Candidate(text=answer.answer.strip())
+        return Candidate(text=claims_markdown(answer.claims))
     if isinstance(answer, ReportAnswer):
-        return Candidate(text=answer.markdown.strip())
+        return Candidate(text=report_markdown(answer))
     raise TypeError(f"no candidate form for {type(answer).__name__} ({unit})")
 
 

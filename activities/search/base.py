@@ -18,6 +18,8 @@ class SearchResult(BaseModel):
     provider: str
     text: str
     score: float
+    document: str = ""  # the file (relative to its corpus) or the URL: one Sources entry each
+    anchor: str = ""  # where in the document: section, page, slide, sheet
 
 
 class SearchProvider(Protocol):

@@ -21,6 +21,8 @@ from pydoc_data.topics import topics as _PYDOC_TOPICS
 
 logger = logging.getLogger(__name__)
 
+# The demo corpus's folder name starts with this (local_provider names its documents).
+DEMO_PREFIX = "demo-corpus-py"
 # Written last, so a folder that has it is complete.
 _MARKER = ".complete"
 
@@ -45,7 +47,7 @@ _FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
 
 def materialise_demo_corpus(cache_dir: Path) -> Path:
     """Write the demo corpus under `cache_dir` on first use and return its folder."""
-    target = cache_dir / f"demo-corpus-py{sys.version_info.major}.{sys.version_info.minor}"
+    target = cache_dir / f"{DEMO_PREFIX}{sys.version_info.major}.{sys.version_info.minor}"
     if (target / _MARKER).is_file():
         return target
     cache_dir.mkdir(parents=True, exist_ok=True)

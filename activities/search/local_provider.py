@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from activities.search.base import SearchResult
-from activities.search.demo_corpus import materialise_demo_corpus
+from activities.search.demo_corpus import DEMO_PREFIX, materialise_demo_corpus
 from activities.search.documents.secrets import secrets_from_env
 from activities.search.local_index import LocalIndex
 from observability import tracing
@@ -43,6 +43,16 @@ class LocalSearch:
         roots = corpus_roots_from_env(env, cache_dir)
         return cls(LocalIndex.open(roots, cache_dir / "index", secrets=secrets_from_env(env)))
 
+    def _document_name(self, rel: str) -> str:
+        """How a reader knows the document: the demo corpus's files are Python's own docs."""
+        if len(self._index.roots) == 1 and self._index.roots[0].name.startswith(DEMO_PREFIX):
+            kind, _, name = rel.rpartition("/")
+            topic = name.rsplit(".", 1)[0]
+            return f"Python documentation: {topic}" + (
+                " (language reference)" if kind == "topics" else ""
+            )
+        return rel
+
     async def search(self, query: str, k: int) -> list[SearchResult]:
         with tracing.search_span(self.name, query, k) as span:
             # BM25 scoring and the SQLite read are CPU and disk work: keep them off the event loop.
@@ -56,6 +66,8 @@ class LocalSearch:
                 provider=self.name,
                 text=hit.passage.text,
                 score=hit.score,
+                document=self._document_name(hit.passage.rel_path or hit.passage.source_path),
+                anchor=hit.passage.locator,
             )
             for hit in hits
         ]

@@ -118,6 +118,7 @@ class WebSearchProvider(ABC):
             location=url,
             provider=self.name,
             text=text,
+            document=url,
             score=1.0 / (rank + 1),  # providers rank; their raw scores are not comparable
         )
 
