@@ -19,6 +19,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -82,19 +83,48 @@ class Postings:
         """From each doc's distinct terms and counts, concatenated in doc order (`per_doc` is how
         many terms each doc has)."""
         docs = np.repeat(np.arange(len(per_doc), dtype=np.int32), per_doc)
-        order = np.argsort(terms, kind="stable")
-        sorted_terms = terms[order]
-        if len(sorted_terms):
-            starts = np.flatnonzero(np.r_[True, sorted_terms[1:] != sorted_terms[:-1]])
+        order = np.argsort(terms, kind="stable")  # within a term, docs stay in ascending order
+        return cls._from_sorted(terms[order], docs[order], counts[order], lengths)
+
+    @classmethod
+    def _from_sorted(cls, terms: Hashes, docs: npt.NDArray[np.int32], freqs: npt.NDArray[Any],
+                     lengths: npt.NDArray[Any]) -> Postings:  # fmt: skip
+        if len(terms):
+            starts = np.flatnonzero(np.r_[True, terms[1:] != terms[:-1]])
         else:
             starts = np.zeros(0, dtype=np.int64)
         return cls(
-            vocab=sorted_terms[starts],
-            indptr=np.r_[starts, len(sorted_terms)].astype(np.int64),
-            docs=docs[order],
-            freqs=counts[order].astype(np.float32),
-            lengths=lengths.astype(np.float32),
+            vocab=terms[starts],
+            indptr=np.r_[starts, len(terms)].astype(np.int64),
+            docs=docs.astype(np.int32, copy=False),
+            freqs=freqs.astype(np.float32, copy=False),
+            lengths=lengths.astype(np.float32, copy=False),
         )
+
+    def updated(self, keys: npt.NDArray[np.int64], removed: npt.NDArray[np.int64],
+                added: Postings, added_keys: npt.NDArray[np.int64],
+                ) -> tuple[Postings, npt.NDArray[np.int64]]:  # fmt: skip
+        """These postings without the docs whose key is in `removed`, plus the docs of `added`
+        (keys larger than all kept ones): the same arrays a full build of the result gives,
+        without sorting everything again."""
+        keep = ~np.isin(keys, removed)
+        new_index = (np.cumsum(keep) - 1).astype(np.int32)
+        entry_terms = np.repeat(self.vocab, np.diff(self.indptr))
+        entry_kept = keep[self.docs]
+        terms = entry_terms[entry_kept]
+        docs = new_index[self.docs[entry_kept]]
+        freqs = self.freqs[entry_kept]
+        base = int(keep.sum())
+        new_terms = np.repeat(added.vocab, np.diff(added.indptr))
+        # After the kept entries of the same term: docs stay ascending within each term.
+        at = np.searchsorted(terms, new_terms, side="right")
+        merged = Postings._from_sorted(
+            np.insert(terms, at, new_terms),
+            np.insert(docs, at, added.docs + base),
+            np.insert(freqs, at, added.freqs),
+            np.concatenate([self.lengths[keep], added.lengths]),
+        )
+        return merged, np.concatenate([keys[keep], added_keys]).astype(np.int64)
 
     @property
     def doc_count(self) -> int:
@@ -128,23 +158,23 @@ class Postings:
         best = best[np.lexsort((best, -scores[best]))]
         return [(int(d), float(scores[d])) for d in best if scores[d] > 0]
 
-    def save(self, path: Path, keys: npt.NDArray[np.int64]) -> None:
-        """Write the postings and each doc's key (its row id in the store)."""
-        with path.open("wb") as fh:
-            np.savez(fh, vocab=self.vocab, indptr=self.indptr, docs=self.docs,
-                     freqs=self.freqs, lengths=self.lengths, keys=keys)  # fmt: skip
+    def save(self, folder: Path, keys: npt.NDArray[np.int64]) -> None:
+        """Write the arrays and each doc's key (its row id in the store) as .npy files, which
+        load() maps into memory: opening costs no read, and workers share the pages."""
+        folder.mkdir(parents=True, exist_ok=True)
+        arrays = {**{f: getattr(self, f) for f in _FIELDS}, "keys": keys}
+        for name, array in arrays.items():
+            np.save(folder / f"{name}.npy", np.ascontiguousarray(array), allow_pickle=False)
 
     @classmethod
-    def load(cls, path: Path) -> tuple[Postings, npt.NDArray[np.int64]]:
-        with np.load(path, allow_pickle=False) as data:
-            postings = cls(
-                vocab=data["vocab"],
-                indptr=data["indptr"],
-                docs=data["docs"],
-                freqs=data["freqs"],
-                lengths=data["lengths"],
-            )
-            return postings, data["keys"]
+    def load(cls, folder: Path) -> tuple[Postings, npt.NDArray[np.int64]]:
+        def read(name: str) -> npt.NDArray[Any]:
+            return np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False)
+
+        return cls(**{f: read(f) for f in _FIELDS}), read("keys")
+
+
+_FIELDS = ("vocab", "indptr", "docs", "freqs", "lengths")
 
 
 def query_hashes(hasher: TermHasher, query: str) -> Hashes:

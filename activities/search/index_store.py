@@ -6,8 +6,9 @@ re-reads only added and changed files, deleting the rows of removed ones, in one
 concurrent workers serialise on SQLite's write lock (the second finds the work done), a reader
 never sees a half-written refresh, and a crash mid-build leaves the previous state.
 
-The BM25 postings built from the passage rows are cached beside it as `postings-<generation>.npz`
-(the generation changes with every refresh that changed something).
+The BM25 postings built from the passage rows are cached beside it in `postings-<generation>/`
+(the generation changes with every refresh that changed something); after a small change the
+previous generation's postings are updated rather than rebuilt from every row.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import sqlite3
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -33,6 +36,8 @@ logger = logging.getLogger(__name__)
 
 # Bump when reading, chunking or tokenising changes: older rows are then dropped and rebuilt.
 SCHEMA_VERSION = 3
+# A temporary postings folder untouched this long belongs to a process that died.
+_STALE_TMP_SECONDS = 3600.0
 # How long a worker waits for another one's refresh of the same corpus before giving up.
 _LOCK_WAIT_SECONDS = 900.0
 
@@ -66,6 +71,11 @@ class Refresh:
     changed: int = 0
     removed: int = 0
     skipped: list[SkippedFile] = field(default_factory=list)  # of the files read now
+    # The change, for updating the previous generation's postings instead of rebuilding them.
+    previous_generation: str | None = None
+    generation: str | None = None
+    removed_pids: list[int] = field(default_factory=list, repr=False)
+    added_rows: list[tuple[int, int, bytes, bytes]] = field(default_factory=list, repr=False)
 
     @property
     def processed(self) -> int:
@@ -130,20 +140,41 @@ class IndexStore:
             stale = gone + [
                 stored[(f.root_index, f.rel)][0] for f in todo if (f.root_index, f.rel) in stored
             ]
+            result.previous_generation = _generation(db)
             for file_id in stale:
+                result.removed_pids.extend(
+                    pid for (pid,) in db.execute(
+                        "SELECT pid FROM passages WHERE file_id = ?", (file_id,)
+                    )
+                )  # fmt: skip
                 db.execute("DELETE FROM passages WHERE file_id = ?", (file_id,))
                 db.execute("DELETE FROM files WHERE file_id = ?", (file_id,))
             hasher = TermHasher()
+            new_files = []
             for done, file in enumerate(todo, 1):
-                skipped = self._insert(db, file, display(file), format_of(file), extract, hasher)
+                file_id, skipped = self._insert(
+                    db, file, display(file), format_of(file), extract, hasher
+                )
+                new_files.append(file_id)
                 if skipped is not None:
                     result.skipped.append(skipped)
                 if progress is not None:
                     progress(done, len(todo), display(file))
             if result.processed:
+                result.generation = uuid.uuid4().hex
                 db.execute(
-                    "INSERT OR REPLACE INTO meta VALUES ('generation', ?)", (uuid.uuid4().hex,)
+                    "INSERT OR REPLACE INTO meta VALUES ('generation', ?)", (result.generation,)
                 )
+                # Only worth reading back when the previous postings can be updated with them.
+                previous = self.path.parent / f"postings-{result.previous_generation}"
+                for file_id in new_files if previous.is_dir() else []:
+                    result.added_rows.extend(
+                        db.execute(
+                            "SELECT pid, length, terms, counts FROM passages WHERE file_id = ? "
+                            "ORDER BY pid",
+                            (file_id,),
+                        )
+                    )
         return result
 
     @staticmethod
@@ -154,7 +185,7 @@ class IndexStore:
         format_name: str,
         extract: Extract,
         hasher: TermHasher,
-    ) -> SkippedFile | None:
+    ) -> tuple[int, SkippedFile | None]:
         try:
             passages = extract(file)
             reason = None
@@ -176,7 +207,8 @@ class IndexStore:
             "length, terms, counts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
-        return SkippedFile(display, reason) if reason is not None else None
+        file_id = int(cursor.lastrowid or 0)
+        return file_id, (SkippedFile(display, reason) if reason is not None else None)
 
     @staticmethod
     def _ensure_schema(db: sqlite3.Connection) -> None:
@@ -190,50 +222,66 @@ class IndexStore:
 
     # --- reading -------------------------------------------------------------------------
 
-    def postings(self) -> tuple[Postings, np.ndarray]:
-        """The BM25 postings of the current rows and the passage row id of each doc, from the
-        cached generation file if there is one."""
+    def postings(self, refresh: Refresh | None = None) -> tuple[Postings, np.ndarray]:
+        """The BM25 postings of the current rows and the passage row id of each doc: the cached
+        generation if there is one, else the previous generation updated with `refresh`'s
+        change, else built from all rows."""
         with self._transaction() as db:
-            row = db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
-            generation = row[0] if row else "empty"
-            cached = self.path.parent / f"postings-{generation}.npz"
-            if cached.is_file():
+            generation = _generation(db) or "empty"
+            folder = self.path.parent / f"postings-{generation}"
+            if folder.is_dir():
                 try:
-                    postings, pids = Postings.load(cached)
-                    return postings, pids
-                except (OSError, ValueError, KeyError) as exc:
-                    logger.warning("ignoring unreadable postings cache %s: %s", cached, exc)
-            rows = db.execute("SELECT pid, length, terms, counts FROM passages ORDER BY pid")
-            pids, lengths, terms, counts = [], [], [], []
-            for pid, length, term_bytes, count_bytes in rows:
-                pids.append(pid)
-                lengths.append(length)
-                terms.append(term_bytes)
-                counts.append(count_bytes)
-        all_terms = np.frombuffer(b"".join(terms), dtype="<u8").astype(np.uint64)
-        all_counts = np.frombuffer(b"".join(counts), dtype="<u4").astype(np.uint32)
-        per_doc = np.array([len(t) // 8 for t in terms], dtype=np.int64)
-        postings = Postings.build(
-            all_terms, all_counts, per_doc, np.array(lengths, dtype=np.float32)
-        )
-        pid_array = np.array(pids, dtype=np.int64)
-        self._save_postings(cached, postings, pid_array)
-        return postings, pid_array
+                    return Postings.load(folder)
+                except (OSError, ValueError) as exc:
+                    logger.warning("ignoring unreadable postings cache %s: %s", folder, exc)
+            updated = self._updated(refresh, generation)
+            if updated is not None:
+                postings, keys = updated
+            else:
+                postings, keys = self._build_all(db)
+        self._save_postings(folder, postings, keys)
+        return postings, keys
 
-    def _save_postings(self, target: Path, postings: Postings, pids: np.ndarray) -> None:
-        """Write atomically, then drop other generations' files (best effort)."""
+    def _updated(
+        self, refresh: Refresh | None, generation: str
+    ) -> tuple[Postings, np.ndarray] | None:
+        if refresh is None or refresh.generation != generation or not refresh.previous_generation:
+            return None
+        previous = self.path.parent / f"postings-{refresh.previous_generation}"
         try:
-            fd, tmp = tempfile.mkstemp(prefix=".postings-", suffix=".npz", dir=target.parent)
-            os.close(fd)
-            postings.save(Path(tmp), pids)
-            os.replace(tmp, target)
-        except OSError as exc:
-            logger.warning("could not cache the postings in %s: %s", target, exc)
-            return
-        for old in target.parent.glob("postings-*.npz"):
+            old, keys = Postings.load(previous)
+        except (OSError, ValueError):
+            return None  # not cached (or pruned by another process): build from the rows
+        added, added_keys = _postings_of(refresh.added_rows)
+        return old.updated(keys, np.array(refresh.removed_pids, dtype=np.int64), added, added_keys)
+
+    @staticmethod
+    def _build_all(db: sqlite3.Connection) -> tuple[Postings, np.ndarray]:
+        return _postings_of(
+            db.execute("SELECT pid, length, terms, counts FROM passages ORDER BY pid").fetchall()
+        )
+
+    def _save_postings(self, target: Path, postings: Postings, keys: np.ndarray) -> None:
+        """Write into a temporary folder renamed into place, then drop other generations
+        (a process still using one keeps its memory map: the files live until unmapped)."""
+        if not target.is_dir():
+            tmp = Path(tempfile.mkdtemp(prefix=".postings-", dir=target.parent))
+            try:
+                postings.save(tmp, keys)
+                os.rename(tmp, target)
+            except OSError as exc:
+                if not target.is_dir():
+                    logger.warning("could not cache the postings in %s: %s", target, exc)
+                    return
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+        for old in target.parent.glob("postings-*"):
             if old != target:
-                with contextlib.suppress(OSError):
-                    old.unlink()
+                shutil.rmtree(old, ignore_errors=True)
+        for tmp_dir in target.parent.glob(".postings-*"):
+            with contextlib.suppress(OSError):
+                if time.time() - tmp_dir.stat().st_mtime > _STALE_TMP_SECONDS:
+                    shutil.rmtree(tmp_dir, ignore_errors=True)
 
     def passages(self, pids: list[int]) -> dict[int, Passage]:
         if not pids:
@@ -280,3 +328,18 @@ def _passage(row: tuple[int, str, str, str, str, str, str]) -> Passage:
         title=title,
         text=text,
     )
+
+
+def _generation(db: sqlite3.Connection) -> str | None:
+    row = db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+    return str(row[0]) if row else None
+
+
+def _postings_of(rows: list[tuple[int, int, bytes, bytes]]) -> tuple[Postings, np.ndarray]:
+    """Postings of (pid, length, terms, counts) rows in pid order, and the pids."""
+    terms = np.frombuffer(b"".join(r[2] for r in rows), dtype="<u8").astype(np.uint64)
+    counts = np.frombuffer(b"".join(r[3] for r in rows), dtype="<u4").astype(np.uint32)
+    per_doc = np.fromiter((len(r[2]) // 8 for r in rows), dtype=np.int64, count=len(rows))
+    lengths = np.fromiter((r[1] for r in rows), dtype=np.float32, count=len(rows))
+    keys = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    return Postings.build(terms, counts, per_doc, lengths), keys

@@ -9,7 +9,7 @@ Cache layout, under the caller's cache folder::
 
     local-index-<hash of the resolved roots>/
         index.sqlite                  files (change signatures, skip reasons) and passages
-        postings-<generation>.npz     the BM25 postings of that state of the passages
+        postings-<generation>/        the BM25 postings of that state (.npy, memory-mapped)
 
 Opening lists the folders, re-reads only the files added or changed since the last refresh
 (size, mtime_ns, ctime_ns or inode differ), drops removed ones, and loads the postings. Passage
@@ -122,7 +122,7 @@ class LocalIndex:
             return registry.format_name(file.suffix)
 
         refresh = store.refresh(listing.files, display, format_of, extract, progress)
-        postings, keys = store.postings()
+        postings, keys = store.postings(refresh)
         files_by_format, read_skips = store.summary()
         skipped = listing.skipped + read_skips
         for skip in skipped:

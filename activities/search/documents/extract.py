@@ -47,7 +47,7 @@ def file_passages(
 ) -> list[Passage]:
     """The passages of `file`; SkipFile (with the reason) if it cannot or must not be used."""
     document = registry.parse(file.suffix, read_bytes(file, max_bytes))
-    title = " ".join((document.title or file.path.stem).split())[:200]
+    title = " ".join((document.title or file.stem).split())[:200]
     pieces = list(_pieces(_bounded(document), title))
     leaked = secret_in((text for text, _ in pieces), secrets)
     if leaked:
@@ -55,7 +55,7 @@ def file_passages(
     return [
         Passage(
             id=passage_id(file.rel, ordinal, text),
-            source_path=str(file.path),
+            source_path=file.path,
             rel_path=display_rel,
             locator=locator,
             title=title,

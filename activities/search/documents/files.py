@@ -27,7 +27,7 @@ from pathlib import Path
 
 # Files bigger than this are skipped: the index is for documents, not dumps.
 DEFAULT_MAX_FILE_BYTES = 64 * 1024 * 1024
-_PSEUDO_FS = (Path("/proc"), Path("/sys"), Path("/dev"))
+_PSEUDO_FS = ("/proc", "/sys", "/dev")
 
 
 class SkipFile(Exception):
@@ -40,8 +40,8 @@ class CorpusFile:
 
     root_index: int
     rel: str  # posix path relative to its folder: the machine-independent name
-    path: Path  # the listed path (may be a symlink whose target was checked)
-    real: Path  # the resolved target, inside a corpus folder
+    path: str  # the listed path (may be a symlink whose target was checked)
+    real: str  # the resolved target, inside a corpus folder
     size: int
     mtime_ns: int
     ctime_ns: int
@@ -56,7 +56,11 @@ class CorpusFile:
 
     @property
     def suffix(self) -> str:
-        return Path(self.rel).suffix.lower()
+        return os.path.splitext(self.rel)[1].lower()
+
+    @property
+    def stem(self) -> str:
+        return os.path.splitext(os.path.basename(self.rel))[0]
 
 
 @dataclass(frozen=True)
@@ -74,8 +78,13 @@ class Listing:
     skipped: list[SkippedFile] = field(default_factory=list)
 
 
-def is_pseudo_fs(path: Path) -> bool:
-    return any(path == p or p in path.parents for p in _PSEUDO_FS)
+def is_pseudo_fs(path: Path | str) -> bool:
+    return any(_inside(str(path), pseudo) for pseudo in _PSEUDO_FS)
+
+
+def _inside(path: str, folder: str) -> bool:
+    """Whether `path` is `folder` or below it (both absolute and normalised)."""
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
 def list_files(
@@ -85,14 +94,16 @@ def list_files(
     max_bytes: int = DEFAULT_MAX_FILE_BYTES,
 ) -> Listing:
     """The readable files with one of `suffixes` under the (resolved) `roots`, in a stable
-    order; every other candidate file is in `skipped` with its reason."""
+    order; every other candidate file is in `skipped` with its reason. (Strings and os calls,
+    not pathlib: this runs for every file of the corpus at every open.)"""
     listing = Listing()
-    for index, root in enumerate(roots):
-        for path, rel in _walk(root, exclude, listing):
-            if Path(rel).suffix.lower() not in suffixes:
+    folders = [str(r) for r in roots]
+    for index, root in enumerate(folders):
+        for path, rel in _walk(root, str(exclude) if exclude else None, listing, roots, index):
+            if os.path.splitext(rel)[1].lower() not in suffixes:
                 continue
             try:
-                listing.files.append(_check(index, root, path, rel, roots, max_bytes))
+                listing.files.append(_check(index, path, rel, folders, max_bytes))
             except SkipFile as skip:
                 listing.skipped.append(SkippedFile(_display(roots, index, rel), str(skip)))
     return listing
@@ -102,48 +113,40 @@ def _display(roots: Sequence[Path], index: int, rel: str) -> str:
     return rel if len(roots) == 1 else f"{roots[index].name}/{rel}"
 
 
-def _walk(root: Path, exclude: Path | None, listing: Listing) -> Iterator[tuple[Path, str]]:
-    """(path, relative name) of every non-hidden file entry under `root`; folder symlinks are
-    reported, not followed."""
+def _walk(
+    root: str, exclude: str | None, listing: Listing, roots: Sequence[Path], index: int
+) -> Iterator[tuple[str, str]]:
+    """(path, relative posix name) of every non-hidden file entry under `root`; folder
+    symlinks are reported, not followed; the kernel's pseudo file systems are not entered."""
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        here = Path(dirpath)
+        rel_dir = os.path.relpath(dirpath, root).replace(os.sep, "/")
+        prefix = "" if rel_dir == "." else f"{rel_dir}/"
         kept = []
         for name in sorted(dirnames):
-            if name.startswith(".") or here / name == exclude:
+            full = os.path.join(dirpath, name)
+            if name.startswith(".") or full == exclude or is_pseudo_fs(full):
                 continue
-            if (here / name).is_symlink():
-                rel = (here / name).relative_to(root).as_posix()
-                listing.skipped.append(SkippedFile(rel, "folder symlink (not followed)"))
+            if os.path.islink(full):
+                display = _display(roots, index, prefix + name)
+                listing.skipped.append(SkippedFile(display, "folder symlink (not followed)"))
                 continue
             kept.append(name)
         dirnames[:] = kept
         for name in sorted(filenames):
             if not name.startswith("."):
-                path = here / name
-                yield path, path.relative_to(root).as_posix()
+                yield os.path.join(dirpath, name), prefix + name
 
 
-def _check(
-    index: int, root: Path, path: Path, rel: str, roots: Sequence[Path], max_bytes: int
-) -> CorpusFile:
+def _check(index: int, path: str, rel: str, roots: list[str], max_bytes: int) -> CorpusFile:
     try:
-        real = path.resolve(strict=True)
-    except RuntimeError as exc:  # Python < 3.13 reports a symlink loop this way
-        raise SkipFile("symlink loop") from exc
+        info = os.lstat(path)
     except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise SkipFile("symlink loop") from exc
-        if path.is_symlink():
-            raise SkipFile("broken symlink") from exc
         raise SkipFile(f"cannot be read ({exc.strerror or exc})") from exc
+    real = path
+    if stat.S_ISLNK(info.st_mode):
+        real, info = _follow(path, roots)
     if is_pseudo_fs(real):
-        raise SkipFile(f"on a kernel pseudo file system ({real.parts[1]})")
-    if not any(real == r or r in real.parents for r in roots):
-        raise SkipFile("symlink leads outside the corpus folders")
-    try:
-        info = real.stat()
-    except OSError as exc:
-        raise SkipFile(f"cannot be read ({exc.strerror or exc})") from exc
+        raise SkipFile(f"on a kernel pseudo file system ({real.split(os.sep)[1]})")
     if not stat.S_ISREG(info.st_mode):
         raise SkipFile(f"not a regular file ({_kind(info.st_mode)})")
     if info.st_size > max_bytes:
@@ -159,6 +162,26 @@ def _check(
         inode=info.st_ino,
         device=info.st_dev,
     )
+
+
+def _follow(path: str, roots: list[str]) -> tuple[str, os.stat_result]:
+    """The symlink's final target and its stat, if it stays inside a corpus folder."""
+    try:
+        real = os.path.realpath(path, strict=True)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise SkipFile("symlink loop") from exc
+        if exc.errno == errno.ENOENT:
+            raise SkipFile("broken symlink") from exc
+        raise SkipFile(f"cannot be read ({exc.strerror or exc})") from exc
+    if is_pseudo_fs(real):
+        raise SkipFile(f"on a kernel pseudo file system ({real.split(os.sep)[1]})")
+    if not any(_inside(real, root) for root in roots):
+        raise SkipFile("symlink leads outside the corpus folders")
+    try:
+        return real, os.stat(real)
+    except OSError as exc:
+        raise SkipFile(f"cannot be read ({exc.strerror or exc})") from exc
 
 
 def read_bytes(file: CorpusFile, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> bytes:
