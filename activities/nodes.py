@@ -30,6 +30,7 @@ from activities.prompts import (
 )
 from activities.prompts._claims import claims_markdown, report_markdown, with_allowed_sources
 from activities.search.base import SearchProvider, SearchResult
+from observability.report_span import record_grounding
 from workflows.config import (
     EVOLVABLE_UNITS,
     NODE_NAMES,
@@ -213,7 +214,9 @@ class ResearchActivities:
             report_synthesizer.ReportAnswer, [s.number for s in inp.sources]
         )
         answer, usage = await self._ask(report_synthesizer.messages(inp), schema, inp.sampling)
-        return ReportOutput(body=report_markdown(answer), usage=usage)
+        body = report_markdown(answer)
+        record_grounding(body, inp.sources, inp.support_threshold)
+        return ReportOutput(body=body, usage=usage)
 
     # ------------------------------------------------------------------ self_evolution_enhancer
 

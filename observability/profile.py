@@ -70,6 +70,7 @@ class RunProfile(BaseModel):
     unpriced_calls: int = 0
     bottleneck: str | None = None
     nodes: list[NodeProfile]
+    grounding: dict[str, Any] | None = None  # the report's citation check, when completed
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -250,6 +251,7 @@ def profile_history(history: WorkflowHistory) -> RunProfile:
         unpriced_calls=sum(n.unpriced_calls for n in ordered),
         bottleneck=bottleneck.node if bottleneck else None,
         nodes=ordered,
+        grounding=report.get("grounding"),
     )
 
 
@@ -354,6 +356,8 @@ def render_profile(p: RunProfile) -> str:
         *table(NODE_COLUMNS, p.nodes),
         "",
     ]
+    if p.grounding:
+        lines.append(grounding_line(p.grounding))
     bottleneck = next((n for n in p.nodes if n.node == p.bottleneck), None)
     if bottleneck:
         plural = "activity" if bottleneck.activities == 1 else "activities"
@@ -366,6 +370,18 @@ def render_profile(p: RunProfile) -> str:
         "activities open; wait = scheduled→started (includes earlier attempts when retried)"
     )
     return "\n".join(lines)
+
+
+def grounding_line(grounding: dict[str, Any]) -> str:
+    """The report's citation check in one line (workflows/grounding.py's figures)."""
+    body = grounding.get("body", {})
+    return (
+        f"citations: {body.get('claims_supported', 0)} of {body.get('claims', 0)} claims backed · "
+        f"kept {body.get('citations_kept', 0)} · moved {body.get('citations_reattributed', 0)} · "
+        f"removed {body.get('citations_removed', 0)} · mean support "
+        f"{body.get('mean_support', 0.0):.2f} (threshold {grounding.get('threshold', 0.0):.2f})"
+        + (" · Research notes appended" if grounding.get("appendix") else "")
+    )
 
 
 def render_stats(s: Stats) -> str:

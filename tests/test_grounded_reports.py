@@ -6,13 +6,18 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 
 from temporalio.client import Client
 
+from observability.profile import profile_history, render_profile
 from tests.support.fake_llm import FakeLLMServer, RecordedRequest
-from tests.support.runs import run_research
+from tests.support.runs import QUESTION, run_research
 from tests.support.scripted_llm import UNSUPPORTED_CLAIM, Script
 from workflows.citations import cited_numbers
+from workflows.config import ResearchConfig
+from workflows.models import ResearchReport, ResearchRequest
+from workflows.research import WORKFLOW_NAME
 
 
 def _schema_of(request: RecordedRequest) -> dict:
@@ -122,3 +127,22 @@ async def test_a_grounded_draft_lets_the_judge_stop(
     report = await run_research(client, task_queue, max_iterations=3, questions_per_iteration=1)
     assert report.iterations == 1 and report.stop_reason == "judge_done"
     assert report.grounding is not None and not report.grounding.notes
+
+
+async def test_profile_shows_the_citation_check(
+    client: Client, task_queue: str, fake_server: FakeLLMServer, script: Script
+) -> None:
+    request = ResearchRequest(
+        question=QUESTION, config=ResearchConfig(max_iterations=1, evolution="off")
+    )
+    handle = await client.start_workflow(
+        WORKFLOW_NAME, request, id=f"grounded-{uuid.uuid4().hex[:8]}", task_queue=task_queue
+    )
+    report = ResearchReport.model_validate(await handle.result())
+    profile = profile_history(await handle.fetch_history())
+
+    body = report.grounding.body if report.grounding else None
+    assert body is not None and profile.grounding is not None
+    line = render_profile(profile)
+    assert f"citations: {body.claims_supported} of {body.claims} claims backed" in line
+    assert f"removed {body.citations_removed}" in line

@@ -27,10 +27,10 @@ from activities.llm import LLMClient
 from activities.search.local_provider import LocalSearch
 from cli.connection import connect_from_env, local_server_env
 from observability import tracing
-from tests.support.settings import FAKE_KEY, fake_llm_settings
 from tests.support.fake_llm import FakeLLMServer
-from tests.support.scripted_llm import Script
 from tests.support.runs import QUESTION, run_research
+from tests.support.scripted_llm import UNSUPPORTED_CLAIM, Script
+from tests.support.settings import FAKE_KEY, fake_llm_settings
 from worker import build_worker
 from workflows.config import EVOLVABLE_UNITS
 from workflows.research import WORKFLOW_NAME
@@ -164,6 +164,13 @@ async def test_one_run_is_one_trace_with_a_span_per_node_llm_call_and_search(
         assert iterations == dict.fromkeys((1, 2, 3), per_iteration), node
     assert all("ttdr.iteration" not in attrs(s) for s in named(runs, "RunActivity:draft_generator"))
 
+    # The report node's span carries its citation figures (counts only).
+    (report_span,) = named(runs, "RunActivity:report_synthesizer")
+    claims = attrs(report_span)["ttdr.grounding.claims"]
+    supported = attrs(report_span)["ttdr.grounding.claims_supported"]
+    assert 0 < supported < claims  # the scripted report has backed and unbacked claims
+    assert attrs(report_span)["ttdr.grounding.citations_removed"] >= 1
+
     # (3) One chat span per LLM call, under its node, with the GenAI attributes and the usage
     # the fake computed.
     chats = [s for s in finished if s.name.startswith("chat ")]
@@ -219,7 +226,7 @@ async def test_one_run_is_one_trace_with_a_span_per_node_llm_call_and_search(
     assert FAKE_KEY not in texts and "Bearer" not in texts
     assert QUESTION not in texts
     assert not any(c.events for c in chats)
-    assert "According to the documents" not in texts  # a completion of the fake
+    assert UNSUPPORTED_CLAIM not in texts  # a completion of the fake
 
 
 def _tokens(chars: int) -> int:

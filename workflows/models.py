@@ -246,6 +246,7 @@ class ReportInput(_Model):
     findings: list[QAPair]
     sources: list[NumberedSource]
     stop_note: str = ""
+    support_threshold: float = 0.6  # for the node's own span figures (the workflow decides)
     sampling: SamplingParams
 
 

@@ -15,13 +15,12 @@ state, so a replay of its history reproduces every decision without calling anyt
 
 from __future__ import annotations
 
-import asyncio
-from functools import partial
 from typing import NoReturn
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from workflows.answers import Answers
     from workflows.calls import SEED_PATCH, NodeCalls
     from workflows.citations import finalise_report
     from workflows.control import Control
@@ -54,9 +53,6 @@ with workflow.unsafe.imports_passed_through():
         ResearchProgress,
         ResearchReport,
         ResearchState,
-        RetrievalInput,
-        RetrievalOutput,
-        SamplingParams,
         cap_text,
     )
     from workflows.reporting import checked_body
@@ -91,6 +87,7 @@ class DeepResearchWorkflow:
         self._calls = NodeCalls(state, self._config, self._control, self._show)
         self._evolution = Evolution(state, self._config, self._calls)
         self._sources = SourceRegistry(state, self._config.report)
+        self._answers = Answers(self._question, self._config, state, self._evolution, self._sources)
 
     @workflow.run
     async def run(self, request: RunInput) -> ResearchReport:
@@ -124,7 +121,7 @@ class DeepResearchWorkflow:
                 state.stop_reason = "no_new_questions"
                 break
             # 3d. Retrieval: every question answered from sources, in parallel.
-            findings = await self._answer(questions)
+            findings = await self._answers.answer_all(questions)
             # 3e. Denoise: the draft revised with the new findings.
             state.draft = await self._revise_draft(findings)
             # 3f. The judge scores the revised draft; it may end the loop.
@@ -193,54 +190,6 @@ class DeepResearchWorkflow:
             ),
         )
         return asked.questions or []
-
-    async def _answer(self, questions: list[str]) -> list[QAPair]:
-        """The answers unit for every question, citing run-wide source numbers.
-
-        All variants of all questions are sampled at once; their sources then get run-wide
-        numbers in (question, variant) order — never in completion order, so the same answers
-        always give the same report — and each question's variants evolve on their own."""
-        sampled = await asyncio.gather(
-            *(
-                self._evolution.sample(
-                    "answers", partial(self._retrieval_input, q), RetrievalOutput, item
-                )
-                for item, q in enumerate(questions, 1)
-            )
-        )
-        globalise = self._sources.globalise
-        variants = [[Candidate(text=globalise(out)) for out in outs] for outs in sampled]
-        answers = await asyncio.gather(
-            *(
-                self._evolution.evolve(
-                    "answers", texts, partial(self._answers_context, q, texts), item
-                )
-                for item, (q, texts) in enumerate(zip(questions, variants, strict=True), 1)
-            )
-        )
-        findings = [
-            self._sources.finding(self._state.iteration, q, answer.text or "")
-            for q, answer in zip(questions, answers, strict=True)
-        ]
-        self._state.findings.extend(findings)
-        return findings
-
-    def _retrieval_input(self, search_question: str, sampling: SamplingParams) -> RetrievalInput:
-        return RetrievalInput(
-            question=self._question,
-            search_question=search_question,
-            top_k=self._config.search_results_per_question,
-            iteration=self._state.iteration,
-            sampling=sampling,
-        )
-
-    def _answers_context(self, search_question: str, variants: list[Candidate]) -> EvolutionContext:
-        return EvolutionContext(
-            unit="answers",
-            question=self._question,
-            search_question=search_question,
-            sources=self._sources.cited_in(v.text or "" for v in variants),
-        )
 
     async def _revise_draft(self, findings: list[QAPair]) -> str:
         """R_t from R_{t-1} and the new findings; every claim of it is then checked against
@@ -320,6 +269,7 @@ class DeepResearchWorkflow:
                 findings=state.findings,
                 sources=registry,
                 stop_note=note,
+                support_threshold=config.report.support_threshold,
                 sampling=sampling,
             ),
             ReportOutput,
