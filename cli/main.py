@@ -13,7 +13,7 @@ import sys
 from types import ModuleType
 from typing import NoReturn
 
-from cli import batch, corpus, export, inspection, replay, report, research, top
+from cli import batch, corpus, export, inspection, mcp_server, replay, report, research, top
 from cli.errors import CommandError
 from observability import tracing
 
@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     replay,
     top,
     corpus,
+    mcp_server,
 )
 
 DESCRIPTION = "Start, follow, inspect and replay TTD-DR research runs."

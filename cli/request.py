@@ -62,13 +62,20 @@ def build_request(
     raw = read_config(config_file) if config_file is not None else {}
     if max_iterations is not None:
         raw["max_iterations"] = max_iterations
+    return validate_request(question, raw, f"config {config_file}")
+
+
+def validate_request(
+    question: str, raw: dict[str, object], where: str = "config"
+) -> ResearchRequest:
+    """The question and a config object checked by the CLI's rules (the MCP server's too)."""
     try:
         # Strict JSON mode at the boundary: what the file says is what the run gets.
         config = ResearchConfig.model_validate_json(json.dumps(raw), strict=True)
     except ValidationError as err:
         raise UsageError(f"invalid config: {first_validation_problem(err)}") from None
     except RecursionError:
-        raise UsageError(f"config {config_file} is nested too deeply") from None
+        raise UsageError(f"{where} is nested too deeply") from None
     try:
         return ResearchRequest(question=question, config=config)
     except ValidationError as err:
