@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import csv
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -224,4 +225,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # As client.py: leave without interpreter finalisation, during which the Temporal SDK's
+    # native threads have aborted the process ("PyGILState_Release", seen here).
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
