@@ -109,20 +109,21 @@ class Postings:
         without sorting everything again."""
         keep = ~np.isin(keys, removed)
         new_index = (np.cumsum(keep) - 1).astype(np.int32)
-        entry_terms = np.repeat(self.vocab, np.diff(self.indptr))
-        entry_kept = keep[self.docs]
-        terms = entry_terms[entry_kept]
-        docs = new_index[self.docs[entry_kept]]
-        freqs = self.freqs[entry_kept]
+        old_docs = np.asarray(self.docs)
+        entry_kept = keep[old_docs]
+        terms = np.repeat(np.asarray(self.vocab), np.diff(self.indptr))[entry_kept]
+        docs = new_index[old_docs[entry_kept]]
+        freqs = np.asarray(self.freqs)[entry_kept]
         base = int(keep.sum())
         new_terms = np.repeat(added.vocab, np.diff(added.indptr))
         # After the kept entries of the same term: docs stay ascending within each term.
         at = np.searchsorted(terms, new_terms, side="right")
+        slots = at + np.arange(len(at))  # where the new entries land in the merged arrays
         merged = Postings._from_sorted(
-            np.insert(terms, at, new_terms),
-            np.insert(docs, at, added.docs + base),
-            np.insert(freqs, at, added.freqs),
-            np.concatenate([self.lengths[keep], added.lengths]),
+            _insert_at(terms, slots, new_terms),
+            _insert_at(docs, slots, added.docs + base),
+            _insert_at(freqs, slots, added.freqs),
+            np.concatenate([np.asarray(self.lengths)[keep], added.lengths]),
         )
         return merged, np.concatenate([keys[keep], added_keys]).astype(np.int64)
 
@@ -175,6 +176,18 @@ class Postings:
 
 
 _FIELDS = ("vocab", "indptr", "docs", "freqs", "lengths")
+
+
+def _insert_at(old: npt.NDArray[Any], slots: npt.NDArray[np.int64], new: npt.NDArray[Any]
+               ) -> npt.NDArray[Any]:  # fmt: skip
+    """`old` with `new` placed at the (ascending) output positions `slots`: np.insert without
+    its general-purpose sorting, for a few new entries among millions."""
+    out = np.empty(len(old) + len(new), dtype=old.dtype)
+    is_new = np.zeros(len(out), dtype=bool)
+    is_new[slots] = True
+    out[slots] = new
+    out[~is_new] = old
+    return out
 
 
 def query_hashes(hasher: TermHasher, query: str) -> Hashes:

@@ -277,7 +277,10 @@ class IndexStore:
                 shutil.rmtree(tmp, ignore_errors=True)
         for old in target.parent.glob("postings-*"):
             if old != target:
-                shutil.rmtree(old, ignore_errors=True)
+                if old.is_dir():
+                    shutil.rmtree(old, ignore_errors=True)
+                else:
+                    old.unlink(missing_ok=True)
         for tmp_dir in target.parent.glob(".postings-*"):
             with contextlib.suppress(OSError):
                 if time.time() - tmp_dir.stat().st_mtime > _STALE_TMP_SECONDS:
