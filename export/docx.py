@@ -106,20 +106,30 @@ def _bookmark(paragraph: DocxParagraph, name: str, number: int) -> None:
 class _Writer:
     def __init__(self, document: DocxDocument) -> None:
         self.docx = document
-        self._list_number_style = document.styles["List Number"]
+        self._style_ids: dict[str, str] = {}
+        self._abstract: dict[str, int | None] = {}  # list style -> its abstract numbering
+
+    def styled(self, name: str | None) -> DocxParagraph:
+        """A new paragraph in style `name`, its id looked up once: python-docx's lookup by
+        name scans every style each time (seconds over a long report)."""
+        paragraph = self.docx.add_paragraph()
+        if name is not None:
+            if name not in self._style_ids:
+                self._style_ids[name] = self.docx.styles[name].style_id
+            paragraph._p.style = self._style_ids[name]
+        return paragraph
 
     def blocks(self, blocks: list[Block], depth: int = 0, quote: bool = False) -> None:
         for block in blocks:
             self.block(block, depth, quote)
 
     def paragraph(self, style: str | None, quote: bool) -> DocxParagraph:
-        paragraph = self.docx.add_paragraph(style="Quote" if quote and style is None else style)
-        return paragraph
+        return self.styled("Quote" if quote and style is None else style)
 
     def block(self, block: Block, depth: int, quote: bool) -> None:
         if isinstance(block, Heading):
             level = min(block.level + 1, 6) if block.level == 1 else block.level
-            _add_runs(self.docx.add_heading("", level=level), block.runs)
+            _add_runs(self.styled(f"Heading {level}"), block.runs)
         elif isinstance(block, TextBlock):
             _add_runs(self.paragraph(None, quote), block.runs)
         elif isinstance(block, ListBlock):
@@ -146,7 +156,7 @@ class _Writer:
         for item in block.items:
             first, *rest = item or [TextBlock([])]
             if isinstance(first, TextBlock):
-                paragraph = self.docx.add_paragraph(style=style)
+                paragraph = self.styled(style)
                 _add_runs(paragraph, first.runs)
                 if numbering is not None:
                     _set_numbering(paragraph, numbering, depth)
@@ -157,13 +167,16 @@ class _Writer:
     def _restart(self, style: str, start: int) -> str | None:
         """A new w:num over the style's numbering with its own start, so that every numbered
         list counts from its start instead of going on from the previous list."""
-        num_pr = self.docx.styles[style].element.pPr
-        num_id = None if num_pr is None or num_pr.numPr is None else num_pr.numPr.numId
-        if num_id is None:
+        if style not in self._abstract:
+            num_pr = self.docx.styles[style].element.pPr
+            num_id = None if num_pr is None or num_pr.numPr is None else num_pr.numPr.numId
+            numbering = self.docx.part.numbering_part.element
+            existing = None if num_id is None else numbering.num_having_numId(num_id.val)
+            self._abstract[style] = None if existing is None else existing.abstractNumId.val
+        abstract = self._abstract[style]
+        if abstract is None:
             return None
-        numbering = self.docx.part.numbering_part.element
-        existing = numbering.num_having_numId(num_id.val)
-        fresh = numbering.add_num(existing.abstractNumId.val)
+        fresh = self.docx.part.numbering_part.element.add_num(abstract)
         override = fresh.add_lvlOverride(ilvl=0)
         override.add_startOverride(start)
         return str(fresh.numId)
@@ -184,7 +197,7 @@ class _Writer:
                     paragraph.alignment = _ALIGN[align]
 
     def sources(self, document: Document) -> None:
-        self.docx.add_heading("Sources", level=2)
+        self.styled("Heading 2").add_run("Sources")
         if not document.sources:
             self.docx.add_paragraph("No source was cited.")
             return
