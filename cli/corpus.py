@@ -119,11 +119,15 @@ def index_summary(index: LocalIndex, seconds: float) -> list[str]:
         f"passages: {index.passage_count}",
         f"read now: {refresh.added} added, {refresh.changed} changed, "
         f"{refresh.removed} removed" + ("" if index.rebuilt else " (all from the cache)"),
-        f"skipped: {len(index.skipped)} files",
+        f"skipped: {_files(len(index.skipped))}",
         *(f"  {skip.rel}: {skip.reason}" for skip in index.skipped),
         f"time: {seconds:.2f} s",
     ]
     return lines
+
+
+def _files(count: int) -> str:
+    return f"{count} file" if count == 1 else f"{count} files"
 
 
 async def cmd_search(args: argparse.Namespace) -> int:
@@ -137,7 +141,7 @@ async def cmd_search(args: argparse.Namespace) -> int:
         hits = index.search(args.query, args.k)
         if index.skipped:
             console.print(
-                f"({len(index.skipped)} files skipped: `client.py index` lists them)",
+                f"({_files(len(index.skipped))} skipped: `client.py index` lists them)",
                 highlight=False,
                 markup=False,
                 style="dim",

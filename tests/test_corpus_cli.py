@@ -40,7 +40,7 @@ async def test_index_prints_formats_passages_skips_and_time(folder: Path, tmp_pa
     assert "files: 3 (1 Markdown, 1 PDF, 1 PPTX)" in lines
     assert "passages: 4" in lines
     assert "read now: 4 added, 0 changed, 0 removed" in lines
-    assert "skipped: 1 files" in lines
+    assert "skipped: 1 file" in lines
     assert "  junk.md: binary content, not text (NUL bytes)" in lines
     assert any(line.startswith("time: ") and line.endswith(" s") for line in lines)
     assert "junk.md" not in err  # printed once, in the summary
@@ -66,7 +66,7 @@ async def test_search_prints_ranked_passages_with_their_place(folder: Path, tmp_
     )
     assert code == 0, err
     lines = out.splitlines()
-    assert lines[0] == "(1 files skipped: `client.py index` lists them)"
+    assert lines[0] == "(1 file skipped: `client.py index` lists them)"
     assert lines[1].startswith("1. ") and lines[1].endswith("  reactor.pdf, page 2 — reactor")
     assert lines[2] == "    The Zorblat reactor runs on crystallised moonwater."
     code, out, _ = await run_client_py(
