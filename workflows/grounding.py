@@ -21,9 +21,11 @@ from workflows.support import (
     DEFAULT_THRESHOLD,
     PreparedClaim,
     PreparedPassage,
+    coverage_keys,
     prepare,
     prepare_claim,
     support_score,
+    weight,
 )
 
 UnsupportedPolicy = Literal["mark", "keep", "drop"]
@@ -65,19 +67,20 @@ class GroundingFigures(BaseModel):
 
     def plus(self, other: GroundingFigures) -> GroundingFigures:
         return GroundingFigures(
-            **{
-                name: getattr(self, name) + getattr(other, name)
-                for name in type(self).model_fields
-            }
+            **{name: getattr(self, name) + getattr(other, name) for name in type(self).model_fields}
         )
 
 
 @dataclass
 class Evidence:
-    """The retrieved text of each numbered source, tokenised once per check."""
+    """The retrieved text of each numbered source, tokenised once per check, with an index
+    from words to sources so that finding the best-supporting source scores only the sources
+    that could reach the threshold (linear in what they share with the claim)."""
 
     texts: Mapping[int, str]
     _prepared: dict[int, PreparedPassage] = field(default_factory=dict)
+    _postings: dict[str, list[int]] = field(default_factory=dict)
+    _indexed: set[int] = field(default_factory=set)
 
     def passage(self, number: int) -> PreparedPassage | None:
         if number not in self.texts:
@@ -90,15 +93,39 @@ class Evidence:
         passage = self.passage(number)
         return support_score(claim, passage) if passage is not None else 0.0
 
-    def best(self, claim: str, among: Sequence[int]) -> tuple[int, float] | None:
-        """The best-supporting source among `among` (lowest number wins a tie)."""
-        best: tuple[int, float] | None = None
+    def best(
+        self, claim: str, among: Sequence[int], threshold: float = 0.0
+    ) -> tuple[int, float] | None:
+        """The best-supporting source among `among` (lowest number wins a tie), considering
+        only sources whose words could lift the claim to `threshold`."""
         said = prepare_claim(claim)
-        for number in among:
+        if not said.content:
+            return None
+        candidates = self._candidates(said, among, threshold)
+        best: tuple[int, float] | None = None
+        for number in candidates:
             score = self.score(said, number)
             if best is None or score > best[1]:
                 best = (number, score)
         return best
+
+    def _candidates(self, said: PreparedClaim, among: Sequence[int], threshold: float) -> list[int]:
+        for number in among:
+            if number not in self._indexed and (passage := self.passage(number)) is not None:
+                self._indexed.add(number)
+                for word in passage.content:
+                    self._postings.setdefault(word, []).append(number)
+        total = sum(weight(w) for w in said.content)
+        gain: dict[int, float] = {}
+        for word in said.content:
+            holders = {n for key in coverage_keys(word) for n in self._postings.get(key, ())}
+            for number in holders:
+                gain[number] = gain.get(number, 0.0) + weight(word)
+        # support_score <= 0.75 * covered + 0.25 (word pairs count at most a quarter).
+        wanted = set(among)
+        return sorted(
+            n for n, g in gain.items() if n in wanted and 0.75 * g / total + 0.25 >= threshold
+        )
 
 
 def clean_claim_text(text: str) -> str:
@@ -139,7 +166,7 @@ def check_claims(
             figures.citations_removed += 1
         if not kept:
             # No cited source holds the claim: is there one in the run that does?
-            found = evidence.best(text, pool)
+            found = evidence.best(text, pool, threshold)
             if found is not None and found[1] >= threshold:
                 moved_to, score = found
                 kept.append(moved_to)

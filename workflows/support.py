@@ -91,6 +91,17 @@ def prepare_claim(claim: str) -> PreparedClaim:
     return PreparedClaim(words=tuple(words), content=tuple(_content(words)))
 
 
+def coverage_keys(word: str) -> tuple[str, ...]:
+    """The passage words any of which covers a claim's content word (see _covered)."""
+    if "." in word and not word[0].isdigit():
+        return (word, _stem(word.rsplit(".", 1)[1]))
+    return (word,)
+
+
+def weight(word: str) -> float:
+    return _weight(word)
+
+
 def _covered(word: str, ready: PreparedPassage) -> bool:
     if word in ready.content:
         return True
