@@ -32,10 +32,12 @@ from pathlib import Path
 from temporalio.client import Client
 
 from bench.latency_llm import Latency, LatencyLLM
-from bench.run import peak_rss_mib, start_env
+from bench.run import cpu_seconds, peak_rss_mib, start_env
 from cli.connection import local_server_env
 from workflows.batch import WORKFLOW_NAME, BatchQuestion, BatchRequest, BatchResult
 from workflows.config import ResearchConfig
+from workflows.models import ResearchRequest
+from workflows.research import WORKFLOW_NAME as CHILD_WORKFLOW
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = {
@@ -101,6 +103,25 @@ async def run_batch(
     return time.monotonic() - started, result
 
 
+async def client_side(client: Client, queue: str, n: int, concurrency: int) -> float:
+    """The control: the same questions as plain runs, N at a time, held by the client."""
+    request = batch_request(n, concurrency)
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(question: BatchQuestion) -> None:
+        async with gate:
+            await client.execute_workflow(
+                CHILD_WORKFLOW,
+                ResearchRequest(question=question.prompt, config=request.config),
+                id=f"bench-plain-{question.id}-{uuid.uuid4().hex[:6]}",
+                task_queue=queue,
+            )
+
+    started = time.monotonic()
+    await asyncio.gather(*(one(q) for q in request.questions))
+    return time.monotonic() - started
+
+
 async def failed_attempts(client: Client, workflow_id: str) -> int:
     """Activity attempts of a run that did not complete (lost with a killed worker, then
     retried): its history records each activity's last attempt number."""
@@ -139,18 +160,32 @@ async def main_async(args: argparse.Namespace) -> list[str]:
                 worker = await new_worker(queue)
                 one, _ = await run_batch(client, queue, 1, 1)  # one run alone (also warm-up)
                 llm.configure(Latency(args.latency))
+                cpu_before = cpu_seconds(worker.process.pid)
                 wall, result = await run_batch(client, queue, args.n, concurrency)
+                cpu = (cpu_seconds(worker.process.pid) - cpu_before) / wall
                 ideal = math.ceil(args.n / concurrency) * one
                 rows.append(
                     f"| batch of {args.n}, concurrency {concurrency} | {wall:.1f} s = "
                     f"{wall / ideal:.2f}x ⌈{args.n}/{concurrency}⌉ x one run ({one:.1f} s); "
                     f"{result.completed} completed; peak worker RSS "
-                    f"{peak_rss_mib(worker.process.pid):.0f} MiB | ≤ 1.2x | "
+                    f"{peak_rss_mib(worker.process.pid):.0f} MiB; worker CPU {cpu:.0%} of a core; "
+                    f"load average {os.getloadavg()[0]:.1f} | ≤ 1.2x | "
                     f"{'met' if wall / ideal <= 1.2 else 'NOT met'} |"
                 )
                 print(rows[-1], flush=True)
+                if args.control:
+                    llm.configure(Latency(args.latency))
+                    plain = await client_side(client, queue, args.n, concurrency)
+                    rows.append(
+                        f"| control: {args.n} plain runs, {concurrency} at a time from the client "
+                        f"| {plain:.1f} s = {plain / ideal:.2f}x ⌈{args.n}/{concurrency}⌉ x one "
+                        f"run; batch / control {wall / plain:.2f} | | |"
+                    )
+                    print(rows[-1], flush=True)
                 worker.stop()
 
+            if not args.kills:
+                return rows
             concurrency = max(args.levels)
             queue = f"batch-bench-kill-{concurrency}"
             worker = await new_worker(queue)
@@ -192,6 +227,9 @@ def main() -> None:
     parser.add_argument("--levels", default="10,50", help="concurrency levels, e.g. 10,50")
     parser.add_argument("--latency", type=float, default=1.0, help="seconds per LLM call")
     parser.add_argument("--kills", type=int, default=2)
+    parser.add_argument(
+        "--control", action="store_true", help="also time plain runs held N at a time by a client"
+    )
     args = parser.parse_args()
     args.levels = [int(x) for x in args.levels.split(",")]
     rows = asyncio.run(main_async(args))
