@@ -38,7 +38,7 @@ _SOURCES_HEADING = re.compile(r"^\s{0,3}#{1,6}\s*sources\s*$", re.IGNORECASE | r
 _LIST_ENTRY = re.compile(r"^\s*(\d+)\.\s", re.MULTILINE)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(`*_\[])")
 _MIN_CLAIM_WORDS = 4
-_LOCATOR = re.compile(r",\s*sections?\s+(.+)$")
+_LOCATOR = re.compile(r"(?:^|,)\s*sections?\s+(.+)$")
 
 
 class SourceRef(BaseModel):
@@ -46,10 +46,13 @@ class SourceRef(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    number: int | None = None  # its number in the report (cited sources)
+    number: int | None = None  # its number in the report (cited sources; a document's
+    # passages share one number)
     title: str = ""
     location: str = ""
     quote: str = ""
+    evidence: str = ""  # the text the answering model saw, when the product keeps it
+    anchor: str = ""  # "section A" / "sections A; B", when the product names them
 
 
 class RunOutput(BaseModel):
@@ -159,7 +162,7 @@ class Located:
 
 
 def named_sections(location: str) -> list[str]:
-    """Section names a location carries: "path, section A" or "path, sections A; B"."""
+    """Section names a location or anchor carries: "path, section A", "sections A; B"."""
     found = _LOCATOR.search(location)
     return [n.strip() for n in found.group(1).split(";") if n.strip()] if found else []
 
@@ -178,7 +181,7 @@ def locate(source: SourceRef, corpus: Corpus) -> Located | None:
             start, end = found, found + len(quote)
             break
     headings = []
-    for name in named_sections(source.location):
+    for name in named_sections(source.anchor) or named_sections(source.location):
         prefix = name.removesuffix("…")
         headings += [
             s.start
@@ -191,8 +194,10 @@ def locate(source: SourceRef, corpus: Corpus) -> Located | None:
 
 
 def passage_text(source: SourceRef, corpus: Corpus) -> str:
-    """The cited passage's text: from its quote's position to the end of the section it
-    starts in, at most one passage long; the quote alone when it is not in the corpus."""
+    """The cited passage's text: the evidence the product kept, else from its quote's position
+    to the end of the section it starts in (at most one passage long), else the quote."""
+    if source.evidence:
+        return source.evidence
     where = locate(source, corpus)
     if where is None or where.start is None or where.end is None:
         return source.quote
@@ -236,12 +241,16 @@ def score_run(
     ok = run.status == "completed"
     cited_numbers = citations_in(body)
     listed = listed_numbers(sources_section) | {s.number for s in run.cited if s.number}
-    by_number = {s.number: s for s in run.cited if s.number is not None}
+    by_number: dict[int, list[SourceRef]] = {}
+    for source in run.cited:
+        if source.number is not None:
+            by_number.setdefault(source.number, []).append(source)
 
     claims = claims_of(body)
     cited_claims = [c for c in claims if citations_in(c)]
     supports = [
-        scorer(_CITATION.sub("", claim), passage_text(by_number[n], corpus))
+        # A number names a document; the claim is supported by its best-supporting passage.
+        max(scorer(_CITATION.sub("", claim), passage_text(p, corpus)) for p in by_number[n])
         for claim in cited_claims
         for n in dict.fromkeys(citations_in(claim))
         if n in by_number

@@ -51,6 +51,8 @@ def source_refs(items: list[Any]) -> list[SourceRef]:
                 title=str(source.get("title", "")),
                 location=str(source.get("location", source.get("url", ""))),
                 quote=str(source.get("quote", "")),
+                evidence=str(source.get("evidence", "")),
+                anchor=str(source.get("anchor", "")),
             )
         )
     return refs

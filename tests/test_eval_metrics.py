@@ -200,3 +200,19 @@ def test_parsing_helpers() -> None:
     assert claims_of("# Title\n\n- First item has four words [1].\n- Tiny.\n") == [
         "First item has four words [1]."
     ]
+
+
+def test_a_document_number_with_two_passages_is_supported_by_the_better_one(
+    corpus: Corpus,
+) -> None:
+    # One Sources entry per document: both queue passages are number 1; the product kept the
+    # text the model saw as evidence, which is what support is scored against.
+    lifo_as_one = LIFO.model_copy(update={"number": 1, "evidence": "A last in, first out queue."})
+    queue_evidence = QUEUE.model_copy(update={"evidence": "Use await put() to add an item."})
+    markdown = "A last in, first out queue is offered too [1].\n\n## Sources\n\n1. queues\n"
+    scores = score_run(
+        QUESTION, run(markdown=markdown, cited=[queue_evidence, lifo_as_one]), corpus
+    )
+    assert scores.citation_support == 1.0
+    only_queue = score_run(QUESTION, run(markdown=markdown, cited=[queue_evidence]), corpus)
+    assert only_queue.citation_support == 0.0
