@@ -31,18 +31,30 @@ from workflows.models import NumberedSource, ResearchReport
 
 SOURCES_HEADING = "\n## Sources\n"
 _CITATION = re.compile(r"\[(\d{1,6})\]")
-_INVISIBLE = re.compile(r"[\x00-\x20\x7f\\]+")
+_TAB_NEWLINE = re.compile(r"[\t\n\r]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_OUTER_SPACE = "".join(map(chr, range(0x21)))  # C0 controls and space, trimmed as browsers do
+
+
+def web_url(url: str) -> str | None:
+    """The URL as a browser would follow it (entities decoded, tabs and newlines dropped, outer
+    spaces trimmed, inner ones encoded) when that is an absolute http(s) URL with a host, else
+    None: the only links an export keeps. A scheme that reads as http(s) only once spaces or
+    control characters are removed (`ht tp:`) is refused."""
+    gentle = _TAB_NEWLINE.sub("", html.unescape(url)).strip(_OUTER_SPACE)
+    if _CONTROL.search(gentle):
+        return None
+    try:
+        parts = urlsplit(gentle)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    return gentle.replace(" ", "%20")
 
 
 def is_web_url(url: str) -> bool:
-    """An absolute http(s) URL with a host, read as a browser would (entities decoded,
-    whitespace and backslashes dropped): the only links an export keeps."""
-    decoded = _INVISIBLE.sub("", html.unescape(url.strip()))
-    try:
-        parts = urlsplit(decoded)
-    except ValueError:
-        return False
-    return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
+    return web_url(url) is not None
 
 
 # ---------------------------------------------------------------------------- the model
@@ -207,8 +219,7 @@ class _Builder:
             elif kind == "s":
                 self.inline(node.children, _styled(style, "", strike=True), out)
             elif kind == "link":
-                target = str(node.attrs.get("href", ""))
-                href = target if is_web_url(target) else None
+                href = web_url(str(node.attrs.get("href", "")))
                 self.inline(node.children, _styled(style, "", href=href), out)
             elif kind == "image":  # never loaded: its alt text stands in
                 alt = "".join(c.content for c in node.children if c.type == "text")
@@ -227,20 +238,18 @@ def _alignment(cell: SyntaxTreeNode) -> str:
 
 
 def _merged(runs: list[Run]) -> list[Run]:
-    """Adjacent runs of one style joined, so `[1]` split over text tokens is whole again."""
-    out: list[Run] = []
+    """Adjacent runs of one style joined, so `[1]` split over text tokens is whole again
+    (texts gathered in lists and joined once: linear however many tokens there are)."""
+    groups: list[tuple[Run, list[str]]] = []
     for run in runs:
         if not run.text:
             continue
-        if (
-            out
-            and _styled(out[-1], "") == _styled(run, "")
-            and "\n" not in (run.text, out[-1].text)
-        ):
-            out[-1] = _styled(out[-1], out[-1].text + run.text)
+        style = _styled(run, "")
+        if groups and groups[-1][0] == style and "\n" not in (run.text, groups[-1][1][-1]):
+            groups[-1][1].append(run.text)
         else:
-            out.append(run)
-    return out
+            groups.append((style, [run.text]))
+    return [_styled(style, "".join(texts)) for style, texts in groups]
 
 
 def _with_citations(runs: list[Run], citable: set[int]) -> list[Run]:
@@ -276,7 +285,7 @@ def _source_entries(sources: list[NumberedSource]) -> list[SourceEntry]:
             number=s.number,
             title=" ".join(s.source.title.split()) or s.source.location,
             location=" ".join(s.source.location.split()),
-            link=s.source.location.strip() if is_web_url(s.source.location) else None,
+            link=web_url(s.source.location),
         )
         for s in sorted(sources, key=lambda s: s.number)
     ]

@@ -235,3 +235,30 @@ def test_format_lists_are_parsed(value: str, expected: list[str]) -> None:
 def test_bad_format_lists_are_refused(value: str, message: str) -> None:
     with pytest.raises(export.FormatError, match=message):
         export.parse_formats(value)
+
+
+@pytest.mark.parametrize(
+    ("location", "link"),
+    [
+        ("  https://example.org/a b\n", "https://example.org/a%20b"),
+        ("ht tps://example.org/", None),
+        ("https://exa\x00mple.org/", None),
+        ("java\tscript:alert(1)", None),
+        ("JaVaScRiPt:alert(1)", None),
+        ("data:text/html,<script>alert(1)</script>", None),
+        ("&#104;ttps://example.org/x", "https://example.org/x"),
+        ("file:///etc/passwd", None),
+        ("/home/user/notes.md", None),
+        ("//evil.example/x", None),
+        ("HTTPS://Example.org/ok", "HTTPS://Example.org/ok"),
+    ],
+)
+def test_a_source_links_out_only_to_an_http_url(location: str, link: str | None) -> None:
+    report = make_report()
+    source = report.sources[0].model_copy(
+        update={"source": report.sources[0].source.model_copy(update={"location": location})}
+    )
+    document = build_document(report.model_copy(update={"sources": [source]}))
+    assert document.sources[0].link == link
+    page = read_html(export.render(report.model_copy(update={"sources": [source]}), "html"))
+    assert_html_is_inert(page)
