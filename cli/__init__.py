@@ -10,6 +10,8 @@ One job per module:
   inspection.py  `progress`, `state`, `watch`, `pause`, `resume`, `step`, `break`, `feedback`,
                  `cancel`
   replay.py      `history`, `replay`, `profile`, `stats`
+  export.py      `export` and `research --format`: HTML, PDF, DOCX from a run's result
+  mcp_server.py  `mcp`: the MCP server (tools and the report resource); mcp_tools.py does the work
 
 Adding a command: write a module here with
 
