@@ -122,7 +122,7 @@ def search_from_env(env: Mapping[str, str]) -> SearchProvider:
 
 
 async def close_search(*providers: SearchProvider) -> None:
-    """Close the HTTP clients of providers that hold some (the local index holds none)."""
+    """Close what providers hold: HTTP clients, the local index's SQLite connection."""
     for provider in providers:
         aclose = getattr(provider, "aclose", None)
         if aclose is not None:

@@ -53,6 +53,10 @@ class LocalSearch:
             )
         return rel
 
+    async def aclose(self) -> None:
+        """Close the index's SQLite connection (the worker calls this when it stops)."""
+        self._index.close()
+
     async def search(self, query: str, k: int) -> list[SearchResult]:
         with tracing.search_span(self.name, query, k) as span:
             # BM25 scoring and the SQLite read are CPU and disk work: keep them off the event loop.
