@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 from markdown_it import MarkdownIt
 from markdown_it.tree import SyntaxTreeNode
 
+from workflows.citations import document_key
 from workflows.models import NumberedSource, ResearchReport
 
 SOURCES_HEADING = "\n## Sources\n"
@@ -122,8 +123,9 @@ Block = Union[Heading, Paragraph, ListBlock, CodeBlock, Table, Quote, Rule]  # n
 class SourceEntry:
     number: int
     title: str
-    location: str
+    location: str  # the document: a file or a page
     link: str | None  # the location when it is an http(s) URL
+    parts: list[str] = field(default_factory=list)  # cited sections, pages, slides
 
 
 @dataclass
@@ -280,15 +282,26 @@ def _split_sources(markdown: str) -> str:
 
 
 def _source_entries(sources: list[NumberedSource]) -> list[SourceEntry]:
-    return [
-        SourceEntry(
-            number=s.number,
-            title=" ".join(s.source.title.split()) or s.source.location,
-            location=" ".join(s.source.location.split()),
-            link=web_url(s.source.location),
+    """One entry per number, as the report's own Sources list has it: passages of one document
+    share a number; the entry names the document and the parts of it that were cited."""
+    by_number: dict[int, list[NumberedSource]] = {}
+    for numbered in sources:
+        by_number.setdefault(numbered.number, []).append(numbered)
+    entries = []
+    for number in sorted(by_number):
+        first = by_number[number][0].source
+        location = " ".join(document_key(first).split())
+        parts = [" ".join(n.source.anchor.split()) for n in by_number[number]]
+        entries.append(
+            SourceEntry(
+                number=number,
+                title=" ".join(first.title.split()) or location,
+                location=location,
+                link=web_url(document_key(first)),
+                parts=list(dict.fromkeys(part for part in parts if part)),
+            )
         )
-        for s in sorted(sources, key=lambda s: s.number)
-    ]
+    return entries
 
 
 def build_document(report: ResearchReport) -> Document:

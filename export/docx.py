@@ -206,7 +206,8 @@ class _Writer:
             paragraph.paragraph_format.left_indent = Pt(18)
             paragraph.paragraph_format.first_line_indent = Pt(-18)
             location = Run(source.location, href=source.link)
-            _add_runs(paragraph, [Run(f"{source.number}. {source.title} — "), location])
+            parts = [Run(f"; cited: {'; '.join(source.parts)}")] if source.parts else []
+            _add_runs(paragraph, [Run(f"{source.number}. {source.title} — "), location, *parts])
             _bookmark(paragraph, f"source-{source.number}", source.number)
 
 

@@ -123,9 +123,10 @@ def _sources(document: Document) -> str:
         if source.link:
             href = escape(source.link, quote=True)
             location = f'<a href="{href}" rel="noopener noreferrer">{location}</a>'
+        parts = f"; cited: {escape('; '.join(source.parts))}" if source.parts else ""
         items.append(
             f'<li id="source-{source.number}" value="{source.number}">{escape(source.title)} — '
-            f'<span class="location">{location}</span></li>'
+            f'<span class="location">{location}</span>{parts}</li>'
         )
     return '<h2 id="sources">Sources</h2>\n<ol class="sources">\n' + "\n".join(items) + "\n</ol>"
 

@@ -256,11 +256,15 @@ class _Renderer:
             out.append(
                 Paragraph(
                     f'<a name="source-{source.number}"/>{source.number}. '
-                    f"{escape(source.title)} — {location}",
+                    f"{escape(source.title)} — {location}{_parts(source.parts)}",
                     self.sheet["Source"],
                 )
             )
         return out
+
+
+def _parts(parts: list[str]) -> str:
+    return f"; cited: {escape('; '.join(parts))}" if parts else ""
 
 
 def render_pdf(document: Document) -> bytes:

@@ -120,7 +120,9 @@ def assert_html_is_inert(page: Elements) -> None:
     """No script, no image, no event handler, no link but #source-n anchors and http(s)."""
     tags = {tag for tag, _ in page.tags}
     assert not tags & {"script", "img", "iframe", "object", "embed", "form", "svg", "link"}, tags
-    ids = {attrs.get("id") for _, attrs in page.tags}
+    all_ids = [attrs["id"] for _, attrs in page.tags if attrs.get("id")]
+    assert len(all_ids) == len(set(all_ids)), f"repeated ids: {all_ids}"
+    ids = set(all_ids)
     for tag, attrs in page.tags:
         assert not [a for a in attrs if a.startswith("on")], (tag, attrs)
         assert "src" not in attrs, (tag, attrs)
@@ -262,3 +264,28 @@ def test_a_source_links_out_only_to_an_http_url(location: str, link: str | None)
     assert document.sources[0].link == link
     page = read_html(export.render(report.model_copy(update={"sources": [source]}), "html"))
     assert_html_is_inert(page)
+
+
+def test_passages_of_one_document_are_one_sources_entry() -> None:
+    def passage(n: int, anchor: str) -> NumberedSource:
+        return NumberedSource(
+            number=n,
+            source=Source(
+                id=f"p{n}", title="Guide <b>", location=f"/docs/guide.md#{anchor}",
+                provider="local", retrieved_at="2026-11-30T00:00:00Z",
+                document="docs/guide.md", anchor=anchor,
+            ),
+        )  # fmt: skip
+
+    body = "# Guide\n\nFirst [1]. Second [2].\n"
+    markdown, cited, _ = finalise_report(body, [passage(1, "Setup"), passage(2, "Usage")])
+    report = make_report().model_copy(update={"markdown": markdown, "sources": cited})
+    [entry] = build_document(report).sources
+    assert (entry.number, entry.location, entry.parts) == (1, "docs/guide.md", ["Setup", "Usage"])
+    page = read_html(export.render(report, "html"))
+    assert_html_is_inert(page)
+    assert "Guide <b> — docs/guide.md; cited: Setup; Usage" in "".join(page.text)
+    word = docx.Document(io.BytesIO(export.render(report, "docx")))
+    assert word.paragraphs[-1].text == "1. Guide <b> — docs/guide.md; cited: Setup; Usage"
+    pdf = PdfReader(io.BytesIO(export.render(report, "pdf"))).pages[0].extract_text()
+    assert "docs/guide.md; cited: Setup; Usage" in pdf
