@@ -336,3 +336,22 @@ def test_demo_index_loads_from_cache(demo: tuple[Path, LocalIndex]) -> None:
     reopened = LocalIndex.open([root], root.parent)
     assert not reopened.rebuilt
     assert reopened.passage_count == index.passage_count
+
+
+def test_a_corrupt_cache_is_rebuilt_and_an_unusable_one_is_a_clear_error(
+    corpus: Path, tmp_path: Path
+) -> None:
+    cache = tmp_path / "cache"
+    LocalIndex.open([corpus], cache).close()
+    [store] = cache.glob("local-index-*/index.sqlite")
+    for extra in store.parent.glob("index.sqlite-*"):
+        extra.unlink()
+    store.write_bytes(b"this is not a database" * 100)
+    rebuilt = LocalIndex.open([corpus], cache)
+    assert rebuilt.rebuilt and rebuilt.search("magma lava", k=1)
+    rebuilt.close()
+
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the cache folder should be")
+    with pytest.raises(CorpusError, match=r"the index cache .* cannot be used"):
+        LocalIndex.open([corpus], blocked)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import shutil
+import sqlite3
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -110,8 +111,6 @@ class LocalIndex:
             )
         base = cache_dir / f"local-index-{_digest(*map(str, resolved))}"
         _drop_old_layout(base)
-        store = IndexStore(base / "index.sqlite")
-
         def display(file: CorpusFile) -> str:
             return _display_rel(resolved, file)
 
@@ -121,9 +120,22 @@ class LocalIndex:
         def format_of(file: CorpusFile) -> str:
             return registry.format_name(file.suffix)
 
-        refresh = store.refresh(listing.files, display, format_of, extract, progress)
-        postings, keys = store.postings(refresh)
-        files_by_format, read_skips = store.summary()
+        for attempt in (1, 2):
+            store: IndexStore | None = None
+            try:
+                store = IndexStore(base / "index.sqlite")
+                refresh = store.refresh(listing.files, display, format_of, extract, progress)
+                postings, keys = store.postings(refresh)
+                files_by_format, read_skips = store.summary()
+                break
+            except (sqlite3.Error, OSError) as exc:
+                if store is not None:
+                    store.close()
+                if attempt == 2 or not isinstance(exc, sqlite3.DatabaseError):
+                    raise CorpusError(f"the index cache {base} cannot be used: {exc}") from None
+                # The cache is ours and disposable: a corrupt one is rebuilt, not fatal.
+                logger.warning("local index: rebuilding the corrupt cache %s (%s)", base, exc)
+                shutil.rmtree(base, ignore_errors=True)
         skipped = listing.skipped + read_skips
         for skip in skipped:
             logger.warning("local index: %s", skip.line())
