@@ -152,7 +152,6 @@ class LLMClient:
                 continue
             usage = usage.plus(self._priced_usage(data, body))
             content, finish_reason = _content_of(data)
-            content = self.redactor.text(content)
             try:
                 return parse_structured(content, schema, truncated=finish_reason == "length"), usage
             except (ValidationError, ValueError) as err:
@@ -198,7 +197,8 @@ class LLMClient:
                 "Reply with one JSON object only, no prose, matching this JSON schema.\n"
                 f"Schema name: {name}\n{json.dumps(json_schema)}"
             )
-        wire = [m.model_dump() for m in messages]
+        # Masked here too, so a prompt never carries a secret, whoever calls the client.
+        wire = [{"role": m.role, "content": self.redactor.text(m.content)} for m in messages]
         wire[0] = {**wire[0], "content": f"{wire[0]['content']}\n\n{instruction}"}
         body: dict[str, Any] = {
             "model": model,
@@ -234,6 +234,8 @@ class LLMClient:
         """One request, traced as one `chat <model>` span under the node's RunActivity span."""
         with tracing.llm_call_span(body, self.settings.base_url) as call:
             data = await self._send(body, call)
+            # Before the span may record it (TTDR_TRACE_CONTENT=1), logs or parsing see it.
+            _mask_content(data, self.redactor)
             usage = self._priced_usage(data, body)
             call.record_response(data, usage.input_tokens, usage.output_tokens)
             if not usage.unpriced_calls:
@@ -360,6 +362,13 @@ async def _read_bounded(response: httpx.Response, limit: int) -> tuple[bytes, bo
         if size > limit:
             return b"".join(chunks)[:limit], False
     return b"".join(chunks), True
+
+
+def _mask_content(data: dict[str, Any], redactor: Redactor) -> None:
+    for choice in data.get("choices") or []:
+        message = choice.get("message") if isinstance(choice, dict) else None
+        if isinstance(message, dict) and isinstance(message.get("content"), str):
+            message["content"] = redactor.text(message["content"])
 
 
 def _mentions_format(message: str) -> bool:

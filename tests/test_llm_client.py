@@ -100,6 +100,13 @@ async def ask_error(settings: LLMSettings, sampling: SamplingParams = SAMPLING) 
     return caught.value
 
 
+def tokens(usage: LLMUsage) -> LLMUsage:
+    """Calls and tokens only: what a call costs in money is activities/prices.py's business."""
+    return LLMUsage(
+        calls=usage.calls, input_tokens=usage.input_tokens, output_tokens=usage.output_tokens
+    )
+
+
 def expected_tokens(chars: int) -> int:
     return max(1, (chars + 3) // 4)  # what the fake server reports as usage
 
@@ -144,7 +151,7 @@ async def test_valid_answer_is_parsed_with_usage_and_request_shape(fake: FakeLLM
     assert req.messages[1] == {"role": "user", "content": "Grade this report."}
     prompt_chars = sum(len(m["content"]) for m in req.messages)
     assert req.response_content is not None
-    assert usage == LLMUsage(
+    assert tokens(usage) == LLMUsage(
         calls=1,
         input_tokens=expected_tokens(prompt_chars),
         output_tokens=expected_tokens(len(req.response_content)),
@@ -282,7 +289,7 @@ async def test_answer_cut_off_at_max_tokens_is_repaired_without_reask() -> None:
         await client.aclose()
 
     assert verdict == Verdict(score=4, reason="cut sho")
-    assert usage == LLMUsage(calls=1, input_tokens=120, output_tokens=321)
+    assert tokens(usage) == LLMUsage(calls=1, input_tokens=120, output_tokens=321)
     assert len(bodies) == 1
 
 

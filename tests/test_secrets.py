@@ -22,7 +22,8 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
 from activities.boundary import at_boundary, bounded
-from activities.llm import LLMClient
+from activities.llm import ChatMessage, LLMClient
+from activities.prompts.draft_generator import DraftAnswer
 from activities.redaction import MASK, Redactor
 from activities.search.local_provider import LocalSearch
 from tests.support.fake_llm import FakeLLMServer, RecordedRequest, sample_from_schema
@@ -31,7 +32,13 @@ from tests.support.scripted_llm import Script
 from tests.support.settings import FAKE_KEY, fake_llm_settings
 from worker import build_worker
 from workflows.config import ResearchConfig
-from workflows.models import DraftOutput, LLMUsage, ResearchReport, ResearchRequest
+from workflows.models import (
+    DraftOutput,
+    LLMUsage,
+    ResearchReport,
+    ResearchRequest,
+    SamplingParams,
+)
 from workflows.research import WORKFLOW_NAME
 
 SEARCH_KEY = f"tvly-canary-{uuid.uuid4().hex}"
@@ -72,6 +79,27 @@ async def test_a_result_and_a_failure_are_masked_at_the_activity_boundary() -> N
 def test_masking_never_lengthens_a_text() -> None:
     out = bounded(DraftOutput(draft=FAKE_KEY * 3), Redactor([FAKE_KEY]))
     assert out.draft == MASK * 3 and len(out.draft) <= len(FAKE_KEY) * 3
+
+
+async def test_a_model_repeating_the_key_is_masked_in_the_re_ask_and_the_log(
+    fake_server: FakeLLMServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake_server.reset()
+    replies = [f"my key is {FAKE_KEY}, no JSON", {"draft": f"ok {FAKE_KEY}"}]
+    fake_server.respond("DraftAnswer", lambda _: replies.pop(0))
+    llm = LLMClient(fake_llm_settings(fake_server))
+    try:
+        answer, _ = await llm.structured(
+            [ChatMessage(role="system", content="s"), ChatMessage(role="user", content=FAKE_KEY)],
+            DraftAnswer,
+            SamplingParams(temperature=0, max_output_tokens=64, seed=1, json_repair_attempts=1),
+        )
+    finally:
+        await llm.aclose()
+
+    assert answer.draft == f"ok {MASK}"
+    assert "malformed DraftAnswer" in caplog.text and FAKE_KEY not in caplog.text
+    assert all(FAKE_KEY not in r.prompt for r in fake_server.requests)  # re-ask included
 
 
 # ------------------------------------------------------------------------------ end to end
