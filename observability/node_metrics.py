@@ -25,6 +25,7 @@ from typing import Any
 
 from temporalio import activity, client, worker
 
+from observability.error_types import error_type
 from observability.metrics import Instruments
 from workflows.models import LLMUsage, ResearchProgress
 
@@ -103,8 +104,6 @@ class _MetricsActivityInbound(worker.ActivityInboundInterceptor):
             result = await super().execute_activity(input)
         except BaseException as err:
             if isinstance(err, Exception):
-                from observability.tracing import error_type
-
                 instruments.activity_errors.add(1, {**labels, "error.type": error_type(err)})
             if run_query is not None:
                 run_query.cancel()

@@ -32,6 +32,7 @@ from temporalio import activity, client, worker
 from temporalio.contrib.opentelemetry import TracingInterceptor
 
 from observability import node_metrics
+from observability.error_types import error_type
 from workflows.config import EVOLUTION_NODE, UNIT_NODE
 
 TRACER_NAME = "ttdr"
@@ -145,12 +146,6 @@ def content_capture_enabled() -> bool:
 
 def _clip(text: str) -> str:
     return text if len(text) <= CONTENT_MAX_CHARS else text[: CONTENT_MAX_CHARS - 1] + "…"
-
-
-def error_type(err: BaseException) -> str:
-    """ApplicationError's own type (e.g. LLMServerError), else the exception's class name."""
-    kind = getattr(err, "type", None)
-    return kind if isinstance(kind, str) and kind else type(err).__name__.lstrip("_")
 
 
 def mark_error(span: Span, err: BaseException) -> None:
