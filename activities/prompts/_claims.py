@@ -8,8 +8,9 @@ is anything to cite. The product still checks every citation (workflows/groundin
 only makes invention impossible where the provider enforces it.
 
 Nodes render claims as Markdown, `text[1][2]`, which workflows/claim_text.py reads back.
-Lengths and counts are bounds in the JSON schema (the provider's grammar holds the model to
-them) but not reasons to reject an answer already paid for: rendering cuts what is over.
+Lengths and counts are not in the schema: llama.cpp turns `maxLength`/`maxItems` into nested
+grammar rules (1,200 characters → a grammar that crashed its server), and an over-long answer
+already paid for is no reason to reject it. Rendering cuts what is over the bounds below.
 """
 
 from __future__ import annotations
@@ -25,16 +26,9 @@ MAX_CLAIMS = 40
 MAX_SECTIONS = 10
 
 
-def _at_most(count: int, unit: str = "items") -> dict[str, Any]:
-    """A bound for the provider only (see the module docstring)."""
-    key = {"items": "maxItems", "chars": "maxLength"}[unit]
-    return {key: count}
-
-
 class CitedClaim(BaseModel):
     text: str = Field(
         min_length=1,
-        json_schema_extra=_at_most(CLAIM_MAX_CHARS, "chars"),
         description="one sentence or a few, stating one point; no [n] markers in the text",
     )
     sources: list[int] = Field(description="numbers of the documents that support this claim")
@@ -43,20 +37,20 @@ class CitedClaim(BaseModel):
 class ClaimsAnswer(BaseModel):
     """An answer or a draft: a list of claims."""
 
-    claims: list[CitedClaim] = Field(min_length=1, json_schema_extra=_at_most(MAX_CLAIMS))
+    claims: list[CitedClaim] = Field(min_length=1)
 
 
 class ReportSection(BaseModel):
-    heading: str = Field(min_length=1, json_schema_extra=_at_most(200, "chars"))
-    claims: list[CitedClaim] = Field(min_length=1, json_schema_extra=_at_most(MAX_CLAIMS))
+    heading: str = Field(min_length=1)
+    claims: list[CitedClaim] = Field(min_length=1)
 
 
 class ReportClaims(BaseModel):
     """A report: title, a short summary, then one section per plan item."""
 
-    title: str = Field(min_length=1, json_schema_extra=_at_most(200, "chars"))
-    summary: list[CitedClaim] = Field(min_length=1, json_schema_extra=_at_most(8))
-    sections: list[ReportSection] = Field(min_length=1, json_schema_extra=_at_most(MAX_SECTIONS))
+    title: str = Field(min_length=1)
+    summary: list[CitedClaim] = Field(min_length=1)
+    sections: list[ReportSection] = Field(min_length=1)
 
 
 def claim_model(allowed: Sequence[int]) -> type[CitedClaim]:
@@ -74,7 +68,6 @@ def _claim_model(allowed: tuple[int, ...]) -> type[CitedClaim]:
             list[number],  # type: ignore[valid-type]
             Field(
                 min_length=1,
-                json_schema_extra=_at_most(6),
                 description="numbers of the supporting documents",
             ),
         )
@@ -90,11 +83,11 @@ def with_allowed_sources(schema: type[BaseModel], allowed: Sequence[int]) -> typ
 @lru_cache(maxsize=512)
 def _with_allowed(schema: type[BaseModel], allowed: tuple[int, ...]) -> type[BaseModel]:
     claim = _claim_model(allowed)
-    claims = (list[claim], Field(min_length=1, json_schema_extra=_at_most(MAX_CLAIMS)))  # type: ignore[valid-type]
+    claims = (list[claim], Field(min_length=1))  # type: ignore[valid-type]
     if issubclass(schema, ReportClaims):
         section = create_model("ReportSection", __base__=ReportSection, claims=claims)
-        sections = (list[section], Field(min_length=1, json_schema_extra=_at_most(MAX_SECTIONS)))  # type: ignore[valid-type]
-        summary = (list[claim], Field(min_length=1, json_schema_extra=_at_most(8)))  # type: ignore[valid-type]
+        sections = (list[section], Field(min_length=1))  # type: ignore[valid-type]
+        summary = (list[claim], Field(min_length=1))  # type: ignore[valid-type]
         return create_model(schema.__name__, __base__=schema, summary=summary, sections=sections)
     return create_model(schema.__name__, __base__=schema, claims=claims)
 
