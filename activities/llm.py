@@ -27,9 +27,17 @@ from typing import Any, Literal, TypeVar
 
 import httpx
 from pydantic import BaseModel, ValidationError
+from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.llm_answers import OVERSIZE, describe_invalid, oversize_answer, parse_structured
+from activities.llm_answers import (
+    OVERSIZE,
+    describe_invalid,
+    mask_content,
+    oversize_answer,
+    parse_structured,
+    read_bounded,
+)
 from activities.llm_answers import close_truncated_json as close_truncated_json  # re-export
 from activities.llm_settings import LLMSettings, ResponseFormatMode
 from activities.prices import DEFAULT_PRICES, PriceTable, UnpricedModel
@@ -235,7 +243,7 @@ class LLMClient:
         with tracing.llm_call_span(body, self.settings.base_url) as call:
             data = await self._send(body, call)
             # Before the span may record it (TTDR_TRACE_CONTENT=1), logs or parsing see it.
-            _mask_content(data, self.redactor)
+            mask_content(data, self.redactor)
             usage = self._priced_usage(data, body)
             call.record_response(data, usage.input_tokens, usage.output_tokens)
             if not usage.unpriced_calls:
@@ -256,7 +264,7 @@ class LLMClient:
         if self.settings.api_key is not None:
             headers["Authorization"] = f"Bearer {self.settings.api_key.get_secret_value()}"
         where = self.settings.base_url
-        limit = self.settings.request_timeout_seconds
+        limit = self._call_time_limit()
         try:
             # httpx's timeout bounds each read; this bounds the whole call.
             async with asyncio.timeout(limit):
@@ -264,11 +272,11 @@ class LLMClient:
                     call.record_status(response.status_code)
                     ok = response.status_code == 200
                     bound = self.settings.max_response_bytes if ok else ERROR_BODY_MAX_BYTES
-                    raw, complete = await _read_bounded(response, bound)
+                    raw, complete = await read_bounded(response, bound)
         except TimeoutError:
             raise ApplicationError(
                 f"the LLM at {where} did not finish its answer within {limit:g}s "
-                "(TTDR_LLM_TIMEOUT_SECONDS bounds each call); will retry",
+                "(TTDR_LLM_TIMEOUT_SECONDS, or the node's timeout, bounds each call); will retry",
                 type="LLMTimeout",
             ) from None
         except httpx.TimeoutException as err:
@@ -305,6 +313,17 @@ class LLMClient:
                 f"the LLM endpoint {where} answered without choices", type="LLMBadResponse"
             )
         return data
+
+    def _call_time_limit(self) -> float:
+        """TTDR_LLM_TIMEOUT_SECONDS, but within a node activity never more than 95% of the
+        node's start-to-close timeout: a stuck call then fails naming the LLM, before Temporal's
+        own timeout would fail the attempt without saying why."""
+        limit = self.settings.request_timeout_seconds
+        if activity.in_activity():
+            attempt = activity.info().start_to_close_timeout
+            if attempt:
+                limit = min(limit, 0.95 * attempt.total_seconds())
+        return limit
 
     def _http_error(self, response: httpx.Response, body: dict[str, Any]) -> Exception:
         status = response.status_code
@@ -349,26 +368,6 @@ class LLMClient:
             type="LLMBadRequest",
             non_retryable=True,
         )
-
-
-async def _read_bounded(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
-    """At most `limit` bytes of the body, and whether that was all of it. Stopping early
-    closes the connection, so the rest is never transferred."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.aiter_bytes():
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > limit:
-            return b"".join(chunks)[:limit], False
-    return b"".join(chunks), True
-
-
-def _mask_content(data: dict[str, Any], redactor: Redactor) -> None:
-    for choice in data.get("choices") or []:
-        message = choice.get("message") if isinstance(choice, dict) else None
-        if isinstance(message, dict) and isinstance(message.get("content"), str):
-            message["content"] = redactor.text(message["content"])
 
 
 def _mentions_format(message: str) -> bool:

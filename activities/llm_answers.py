@@ -1,5 +1,5 @@
-"""Reading a model's answer: tolerant JSON parsing, repair of cut-off answers, and the words a
-re-ask uses to tell the model what was wrong. Pure functions, no I/O."""
+"""Reading a model's answer: a bounded read of the body, secrets masked, tolerant JSON parsing,
+repair of cut-off answers, and the words a re-ask uses to tell the model what was wrong."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ import json
 import re
 from typing import Any, TypeVar
 
+import httpx
 from pydantic import BaseModel, ValidationError
+
+from activities.redaction import Redactor
 
 T = TypeVar("T", bound=BaseModel)
 OVERSIZE = "ttdr_oversize"  # marks an answer whose body was cut at max_response_bytes
@@ -109,3 +112,23 @@ def describe_invalid(
         where = ".".join(str(p) for p in first["loc"]) or "the answer"
         return f"{where}: {first['msg']}{cut}"
     return f"not JSON ({err}){cut}"
+
+
+async def read_bounded(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
+    """At most `limit` bytes of the body, and whether that was all of it. Stopping early
+    closes the connection, so the rest is never transferred."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            return b"".join(chunks)[:limit], False
+    return b"".join(chunks), True
+
+
+def mask_content(data: dict[str, Any], redactor: Redactor) -> None:
+    for choice in data.get("choices") or []:
+        message = choice.get("message") if isinstance(choice, dict) else None
+        if isinstance(message, dict) and isinstance(message.get("content"), str):
+            message["content"] = redactor.text(message["content"])

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import BaseModel
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 
 from activities.boundary import REPORT_MAX_CHARS, cut_text
@@ -278,3 +278,25 @@ def _strings(value: Any) -> list[str]:
     if isinstance(value, list):
         return [s for item in value for s in _strings(item)]
     return []
+
+
+async def test_a_dripping_call_inside_a_node_fails_naming_the_llm_before_the_node_times_out(
+    client: Client, task_queue: str, fake_server: FakeLLMServer, script: Script
+) -> None:
+    """TTDR_LLM_TIMEOUT_SECONDS is 30 s here, the node's timeout 2 s: the call is bounded by the
+    node's, so the failure says the LLM was the cause instead of a bare activity timeout."""
+    fake_server.inject_drip("PlanAnswer", every_seconds=0.05)
+
+    with pytest.raises(WorkflowFailureError) as caught:
+        await run_research(
+            client,
+            task_queue,
+            timeouts={"research_planner": 2},
+            retry={"maximum_attempts": 1},
+        )
+
+    cause = caught.value.cause.cause
+    assert isinstance(cause, ApplicationError)
+    assert cause.type == "LLMTimeout"
+    assert fake_server.base_url in cause.message
+    assert fake_server.count("PlanAnswer") == 1
