@@ -146,3 +146,28 @@ async def test_profile_shows_the_citation_check(
     line = render_profile(profile)
     assert f"citations: {body.claims_supported} of {body.claims} claims backed" in line
     assert f"removed {body.citations_removed}" in line
+
+
+async def test_a_model_that_backs_nothing_still_hands_over_the_evidence(
+    client: Client, task_queue: str, fake_server: FakeLLMServer, script: Script
+) -> None:
+    """What the 135M model does: claims no source supports. The findings carry the retrieved
+    sentence that best matches each question, and every report section a cited claim."""
+    fake_server.respond(
+        "RetrievalAnswer", lambda _: {"claims": [{"text": "Python", "sources": [1]}]}
+    )
+    script.report_answer = {
+        "title": "Report",
+        "summary": [{"text": "1234567890", "sources": [1]}],
+        "sections": [{"heading": "Mechanism", "claims": [{"text": "python", "sources": [1]}]}],
+    }
+    report = await run_research(client, task_queue, max_iterations=1, questions_per_iteration=2)
+
+    for finding in report.findings:
+        quote = re.search(r'^> "(.+)"\[(\d+)\]$', finding.answer, re.MULTILINE)
+        assert quote is not None, finding.answer
+        assert int(quote.group(2)) in finding.source_numbers
+    assert report.grounding is not None and report.grounding.sections_filled == 1
+    section = report.markdown.split("## Mechanism", 1)[1].split("##", 1)[0]
+    assert "*From the research notes:*" in section and cited_numbers(section)
+    assert "## Research notes" in report.markdown

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from workflows.claim_text import claims_of, ground_markdown
+from workflows.evidence_fill import fill_uncited_sections, quote_for, quoted_claim
 from workflows.grounding import (
     UNSUPPORTED_MARK,
     CheckedClaim,
@@ -17,6 +18,7 @@ from workflows.grounding import (
     draft_is_grounded,
     render_claims,
 )
+from workflows.models import QAPair, Source
 from workflows.support import DEFAULT_THRESHOLD, support_score
 
 HEAPQ = (
@@ -156,3 +158,37 @@ def test_scorer_precision_and_recall_on_the_hand_labelled_pairs() -> None:
     recall = true_pos / sum(1 for _, want in said if want)
     assert len(rows) >= 100
     assert precision >= 0.8 and recall >= 0.8, (precision, recall)
+
+
+def test_an_answer_nothing_backs_gets_the_best_retrieved_sentence_quoted() -> None:
+    source = Source(
+        id="p1",
+        title="heapq",
+        location="modules/heapq.md",
+        provider="local",
+        retrieved_at="2026-01-01T00:00:00",
+        evidence=HEAPQ,
+    )
+    found = quote_for("What is always the root of a heap?", [source])
+    assert found is not None and found[0] is source
+    assert found[1] == "The smallest element is always the root, heap[0]."
+    quote = quoted_claim(found[1], 4)
+    text, figures = ground_markdown(quote, Evidence({4: HEAPQ}), pool=[4])
+    assert text == '> "The smallest element is always the root, heap(0)."[4]'
+    assert figures.claims_supported == 1
+
+
+def test_a_report_section_that_cites_nothing_gets_a_related_finding() -> None:
+    findings = [
+        QAPair(iteration=1, question="heaps?", answer="The root is the smallest item.[1]"),
+        QAPair(iteration=1, question="json?", answer="dumps can indent its output.[2]"),
+    ]
+    body = (
+        "# R\n\nSummary.[1]\n\n## JSON output\n\nThe model said nothing useful.\n\n"
+        "## Heaps\n\nHeaps are trees.[1]"
+    )
+    filled, count = fill_uncited_sections(body, findings)
+    assert count == 1
+    note = "The model said nothing useful.\n\n*From the research notes:* "
+    assert f"## JSON output\n\n{note}dumps can indent its output.[2]" in filled
+    assert filled.endswith("## Heaps\n\nHeaps are trees.[1]")

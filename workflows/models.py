@@ -395,6 +395,9 @@ class GroundingSummary(_Model):
     body: GroundingFigures = Field(description="the report body's claims and citations")
     findings: GroundingFigures = Field(description="all answers' claims and citations")
     appendix: bool = Field(False, description="whether the Research notes appendix was added")
+    sections_filled: int = Field(
+        0, description="report sections that cited nothing and got a finding's cited claim"
+    )
     notes: list[str] = Field([], description="why the loop went on when the judge would stop")
 
 

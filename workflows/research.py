@@ -283,7 +283,7 @@ class DeepResearchWorkflow:
                 sources=registry,
             ),
         )
-        body, body_grounding, appendix = checked_body(
+        body, body_grounding, filled, appendix = checked_body(
             report.text or "", self._sources, state.findings, config.report.appendix
         )
         markdown, cited, removed = finalise_report(body, registry, note)
@@ -308,6 +308,7 @@ class DeepResearchWorkflow:
                 body=body_grounding,
                 findings=state.findings_grounding,
                 appendix=appendix,
+                sections_filled=filled,
                 notes=state.grounding_notes,
             ),
         )

@@ -9,11 +9,12 @@ size costs the workflow task a bounded, linear amount of work.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from workflows.citations import cited_numbers, remap_citations
 from workflows.claim_text import ground_markdown
 from workflows.config import ReportConfig
+from workflows.evidence_fill import quote_for, quoted_claim
 from workflows.grounding import Evidence, GroundingFigures
 from workflows.models import (
     ANSWER_MAX_CHARS,
@@ -95,13 +96,21 @@ class SourceRegistry:
         cited = {n for text in texts for n in cited_numbers(text) if 1 <= n <= len(self)}
         return self.numbered(sorted(cited))
 
-    def finding(self, iteration: int, question: str, text: str) -> QAPair:
+    def finding(
+        self, iteration: int, question: str, text: str, retrieved: Sequence[Source] = ()
+    ) -> QAPair:
         """An answer as kept for the rest of the run, a citation that is not a registered source
-        (a revision or merge may invent one) dropped. The text is bounded already: a sampled
-        answer by `globalise`, an evolved one when the workflow received it (evolution.py)."""
+        (a revision or merge may invent one) dropped, every claim checked. The text is bounded
+        already: a sampled answer by `globalise`, an evolved one when the workflow received it
+        (evolution.py). An answer none of whose claims is backed gets the retrieved sentence
+        that best matches the question, quoted and cited (workflows/evidence_fill.py)."""
         known = {n: n for n in range(1, len(self) + 1)}
         checked, _ = remap_citations(text, known)
         grounded, figures = self.ground(checked)
+        if figures.claims_supported == 0 and (found := quote_for(question, retrieved)):
+            source, sentence = found
+            quote, quoted = self.ground(quoted_claim(sentence, self.number_of(source)))
+            grounded, figures = f"{grounded}\n\n{quote}".strip(), figures.plus(quoted)
         self._state.findings_grounding = self._state.findings_grounding.plus(figures)
         return QAPair(
             iteration=iteration,

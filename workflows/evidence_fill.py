@@ -1,0 +1,94 @@
+"""When a model's text backs nothing, the retrieved evidence speaks for itself.
+
+A weak model can answer a question with claims no source supports, and write report sections
+that cite nothing, although the run retrieved relevant passages. The reader paid for that
+evidence, so the product adds it, verbatim and marked as such:
+- an answer with no supported claim gets the retrieved sentence that best matches its question,
+  as a cited block quote (a verbatim quote is backed by definition);
+- a report section that cites nothing gets the finding claim most related to it, cited.
+Pure and linear in the (bounded) texts; safe in workflow code.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from workflows.claim_text import cited_in, claims_of
+from workflows.grounding import Claim
+from workflows.models import QAPair, Source
+from workflows.support import support_score
+
+QUOTE_MAX_CHARS = 300
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+_SECTION = re.compile(r"^(#{1,2} .*)$", re.MULTILINE)
+
+
+def best_sentence(question: str, text: str) -> str:
+    """The sentence of `text` that holds most of the question's words (the first on a tie)."""
+    best, best_score = "", -1.0
+    for sentence in _SENTENCE.split(" ".join(text.split())):
+        sentence = sentence.strip()
+        if len(sentence) < 20:
+            continue
+        score = support_score(question, sentence[:QUOTE_MAX_CHARS])
+        if score > best_score:
+            best, best_score = sentence, score
+    if len(best) > QUOTE_MAX_CHARS:
+        best = best[: QUOTE_MAX_CHARS - 1].rstrip() + "…"
+    return best
+
+
+def quote_for(question: str, retrieved: Sequence[Source]) -> tuple[Source, str] | None:
+    """The best-matching retrieved sentence for a question, from the sources in search order:
+    the first source that holds a usable sentence and shares words with the question."""
+    fallback: tuple[Source, str] | None = None
+    for source in retrieved:
+        sentence = best_sentence(question, source.evidence or source.quote)
+        if not sentence:
+            continue
+        if support_score(question, sentence) > 0:
+            return source, sentence
+        fallback = fallback or (source, sentence)
+    return fallback
+
+
+def quoted_claim(sentence: str, number: int) -> str:
+    """The quote as Markdown the claim reader gets back as one claim citing `number`."""
+    safe = sentence.replace("[", "(").replace("]", ")")
+    return f'> "{safe}"[{number}]'
+
+
+def fill_uncited_sections(body: str, findings: Sequence[QAPair]) -> tuple[str, int]:
+    """Give each `#`/`##` section of `body` that cites nothing the supported finding claim most
+    related to it. Returns the body and how many sections were filled."""
+    supported: list[Claim] = [
+        claim for qa in findings for claim in claims_of(qa.answer) if claim.sources
+    ]
+    if not supported:
+        return body, 0
+    parts = _SECTION.split(body)  # [before, heading, text, heading, text, ...]
+    filled = 0
+    used: set[int] = set()
+    out = [parts[0]]
+    for at in range(1, len(parts), 2):
+        heading, text = parts[at], parts[at + 1]
+        if heading.startswith("## ") and not cited_in(text):
+            pick = _most_related(f"{heading[3:]} {text}", supported, used)
+            marks = "".join(f"[{n}]" for n in supported[pick].sources)
+            text = (
+                f"{text.rstrip()}\n\n*From the research notes:* {supported[pick].text}{marks}\n\n"
+            )
+            used.add(pick)
+            filled += 1
+        out += [heading, text]
+    return "".join(out), filled
+
+
+def _most_related(section: str, claims: Sequence[Claim], used: set[int]) -> int:
+    """The claim whose words the section shares most; an unused one first on a tie."""
+    scored = [
+        (support_score(claim.text, section), index not in used, -index)
+        for index, claim in enumerate(claims)
+    ]
+    return -max(scored)[2]
