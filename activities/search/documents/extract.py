@@ -49,7 +49,7 @@ def file_passages(
     document = registry.parse(file.suffix, read_bytes(file, max_bytes))
     title = " ".join((document.title or file.stem).split())[:200]
     pieces = list(_pieces(_bounded(document), title))
-    leaked = secret_in((text for text, _ in pieces), secrets)
+    leaked = secret_in([title, *(part for piece in pieces for part in piece)], secrets)
     if leaked:
         raise SkipFile(f"contains the value of the configured secret {leaked}")
     return [
