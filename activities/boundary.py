@@ -8,7 +8,8 @@ uses it and into `client.py state`. So before a result leaves the worker:
    (TEXT_BOUNDS). The workflow then never sees, stores or scans unbounded text, whatever a model
    wrote: a 5 MB answer costs one call and a cut, not a PayloadsTooLarge and a paid retry.
 
-Bounds are by field name, so a new output field is bounded too (DEFAULT_MAX_CHARS).
+Bounds are by field name, the workflow's own bounds (workflows/models.py) where it has one, so
+the workflow's caps never cut again; a new output field is bounded too (DEFAULT_MAX_CHARS).
 """
 
 from __future__ import annotations
@@ -21,12 +22,17 @@ from pydantic import BaseModel
 from temporalio.exceptions import CancelledError
 
 from activities.redaction import Redactor
-from workflows.models import ANSWER_MAX_CHARS, DRAFT_MAX_CHARS, QUOTE_MAX_CHARS
+from workflows.models import (
+    ANSWER_MAX_CHARS,
+    DRAFT_MAX_CHARS,
+    EVIDENCE_MAX_CHARS,
+    QUOTE_MAX_CHARS,
+    REPORT_MAX_CHARS,
+    SEARCH_QUESTION_MAX_CHARS,
+)
 
 Out = TypeVar("Out", bound=BaseModel)
-REPORT_MAX_CHARS = 200_000  # the workflow's bound on a report (workflows/models.py)
 CRITIQUE_MAX_CHARS = 1_000
-QUESTION_MAX_CHARS = 400
 DEFAULT_MAX_CHARS = DRAFT_MAX_CHARS
 # Field name -> the most characters a returned text of that name may have.
 TEXT_BOUNDS: dict[str, int] = {
@@ -34,17 +40,18 @@ TEXT_BOUNDS: dict[str, int] = {
     "draft": DRAFT_MAX_CHARS,  # draft_generator, information_integrator
     "body": REPORT_MAX_CHARS,  # report_synthesizer
     "critique": CRITIQUE_MAX_CHARS,  # judges
-    "questions": QUESTION_MAX_CHARS,  # gap_analyzer, each question
+    "questions": SEARCH_QUESTION_MAX_CHARS,  # gap_analyzer, each question
     "title": 300,
     "focus": 800,
     "location": 2_048,
     "quote": QUOTE_MAX_CHARS,
+    "evidence": EVIDENCE_MAX_CHARS,
     "id": 512,
 }
 # A self-evolution candidate's `text` is an answer or a report, by the unit in its input.
 UNIT_TEXT_BOUNDS: dict[str, int] = {"answers": ANSWER_MAX_CHARS, "report": REPORT_MAX_CHARS}
 # Texts shown on one line: cut with an ellipsis, not a paragraph-long note.
-ONE_LINE = frozenset({"questions", "title", "focus", "location", "quote", "id"})
+ONE_LINE = frozenset({"questions", "title", "focus", "location", "quote", "evidence", "id"})
 
 
 def cut_text(text: str, limit: int, *, one_line: bool = False) -> str:

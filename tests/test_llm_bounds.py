@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 
-from activities.boundary import REPORT_MAX_CHARS, cut_text
+from activities.boundary import cut_text
 from activities.llm import ChatMessage, LLMClient
 from activities.llm_settings import LLMSettings
 from activities.nodes import ResearchActivities
@@ -28,6 +28,7 @@ from tests.support.runs import run_research
 from tests.support.scripted_llm import Script
 from workflows.models import (
     DRAFT_MAX_CHARS,
+    REPORT_MAX_CHARS,
     DraftInput,
     PlanSection,
     ReportInput,
