@@ -14,6 +14,8 @@ import argparse
 import asyncio
 import os
 import sys
+import time
+from datetime import timedelta
 from pathlib import Path
 
 from temporalio.api.enums.v1 import EventType
@@ -28,12 +30,15 @@ from cli.export import add_format_option, parse_format_option, targets_beside, w
 from cli.ids import check_id, new_workflow_id
 from cli.output import ReportPaths, report_paths, write_report
 from cli.request import build_request
+from cli.stalls import stall_reason
 from cli.views import progress_line
 from workflows.models import ResearchProgress, ResearchReport, ResearchRequest
 from workflows.research import WORKFLOW_NAME
 
 DEFAULT_WEB_UI = "http://localhost:8233"
 POLL_SECONDS = 1.0
+QUERY_TIMEOUT = timedelta(seconds=2)
+STALL_SECONDS = 3.0  # unanswered this long: look for the reason
 
 
 def web_ui_link(workflow_id: str, namespace: str) -> str:
@@ -43,19 +48,30 @@ def web_ui_link(workflow_id: str, namespace: str) -> str:
 
 async def follow(client: Client, handle: WorkflowHandle[object, ResearchReport]) -> ResearchReport:
     """Print progress lines as the run moves on, then return its result (following the run
-    through continue-as-new: queries go to the latest run of the workflow id)."""
+    through continue-as-new: queries go to the latest run of the workflow id). When the run
+    does not answer for a while, say why once (cli/stalls.py)."""
     latest = client.get_workflow_handle(handle.id)
     result = asyncio.ensure_future(handle.result())
     last = ""
+    said: set[str] = set()
+    answered = time.monotonic()
     while not result.done():
         try:
-            progress = await latest.query("progress", result_type=ResearchProgress)
+            progress = await latest.query(
+                "progress", result_type=ResearchProgress, rpc_timeout=QUERY_TIMEOUT
+            )
+            answered = time.monotonic()
             line = progress_line(progress)
             if line != last:
                 print(f"  {line}", flush=True)
                 last = line
         except RPCError:
-            pass  # no worker has picked the run up yet, or it just finished
+            # No worker has picked the run up yet, or it just finished, or it is stuck.
+            if time.monotonic() - answered > STALL_SECONDS:
+                reason = await stall_reason(client, latest)
+                if reason and reason not in said:
+                    print(f"waiting: {reason}", file=sys.stderr, flush=True)
+                    said.add(reason)
         await asyncio.wait({result}, timeout=POLL_SECONDS)
     return result.result()
 

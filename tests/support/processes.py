@@ -28,10 +28,18 @@ READY_LINE = "worker ready:"
 _FOREIGN_PREFIXES = ("TTDR_", "OPENAI_", "TEMPORAL_")
 
 
+# What client.py prints (cli/stalls.py) when the run it follows cannot move: a test fails at once.
+_STALLED = ("waiting: no worker polls task queue", "waiting: the worker fails this run's")
+
+
 async def run_client_py(
-    *args: str, env: Mapping[str, str], timeout_seconds: float = 120
+    *args: str, env: Mapping[str, str], timeout_seconds: float = 90, stalls_fail: bool = True
 ) -> tuple[int, str, str]:
-    """`python client.py ARGS` from the repository root: (exit code, stdout, stderr)."""
+    """`python client.py ARGS` from the repository root: (exit code, stdout, stderr).
+
+    Fails fast, saying what the client waited for: at once when the client reports that its run
+    cannot move (no worker on the queue, e.g. a test started a workflow by mistake; a workflow
+    task failing), and after `timeout_seconds` with its last output otherwise."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         str(ROOT / "client.py"),
@@ -41,9 +49,48 @@ async def run_client_py(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=timeout_seconds)
+    assert process.stdout is not None and process.stderr is not None
+    out: list[str] = []
+    err: list[str] = []
+    stalled: list[str] = []
+    stall = asyncio.Event()
+
+    async def collect(stream: asyncio.StreamReader, lines: list[str]) -> None:
+        async for raw in stream:
+            line = raw.decode(errors="replace")
+            lines.append(line)
+            if stalls_fail and line.startswith(_STALLED):
+                stalled.append(line.strip())
+                stall.set()
+
+    readers = [
+        asyncio.ensure_future(collect(process.stdout, out)),
+        asyncio.ensure_future(collect(process.stderr, err)),
+    ]
+    stalling = asyncio.ensure_future(stall.wait())
+    command = "client.py " + " ".join(args)
+    try:
+        done, _ = await asyncio.wait(
+            [asyncio.gather(*readers), stalling],
+            timeout=timeout_seconds,
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+        if stalled:
+            raise AssertionError(f"{command}: {stalled[0]}\nstdout:\n{''.join(out)}")
+        if not done:
+            tail = "".join(out[-3:] + err[-3:]).strip() or "(no output)"
+            raise AssertionError(
+                f"{command} still running after {timeout_seconds}s; its last output:\n{tail}"
+            )
+        await process.wait()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        for task in (*readers, stalling):
+            task.cancel()
     assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
+    return process.returncode, "".join(out), "".join(err)
 
 
 def worker_env(
