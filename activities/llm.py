@@ -281,7 +281,8 @@ class LLMClient:
             ) from None
         except httpx.TimeoutException as err:
             raise ApplicationError(
-                f"LLM request to {where} timed out ({type(err).__name__})",
+                f"LLM request to {where} timed out ({type(err).__name__}; "
+                "TTDR_LLM_TIMEOUT_SECONDS bounds each call)",
                 type="LLMTimeout",
             ) from None
         except httpx.TransportError as err:
