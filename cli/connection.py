@@ -13,6 +13,7 @@ raised before anything is contacted; a server that does not answer is TemporalUn
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,18 +149,44 @@ def load_settings(env: Mapping[str, str] | None = None) -> TemporalSettings:
     )
 
 
-def _connect_reason(err: Exception) -> str:
-    text = str(err)
+def _why_unreachable(err: Exception, settings: TemporalSettings) -> str:
+    """The SDK's connect error (a Rust debug string) as a reason and the setting to change."""
+    text = " ".join(str(err).split())
     lowered = text.lower()
+    tls_on = settings.tls is not False
+    client_cert = isinstance(settings.tls, TLSConfig) and settings.tls.client_cert is not None
     if "connectionrefused" in lowered or "connection refused" in lowered:
-        return "connection refused"
+        return (
+            "connection refused: start it (./scripts/demo starts the embedded dev server) or set "
+            "TEMPORAL_ADDRESS"
+        )
     if "dns error" in lowered or "failed to lookup" in lowered:
-        return "unknown host"
-    if "certificate" in lowered or "tls" in lowered or "handshake" in lowered:
-        return "TLS handshake failed: check TEMPORAL_TLS_SERVER_CA_CERT_PATH / _SERVER_NAME"
+        return "unknown host: check TEMPORAL_ADDRESS"
+    if "unknownissuer" in lowered:
+        return (
+            "TLS: the server's certificate is not signed by a trusted CA: set "
+            "TEMPORAL_TLS_SERVER_CA_CERT_PATH to the CA that signed it"
+        )
+    if name := re.search(r'NotValidForName\w*\s*\{\s*expected:\s*\w+\("([^"]+)"\)', text):
+        return (
+            f"TLS: the server's certificate is not valid for {name.group(1)}: set "
+            "TEMPORAL_TLS_SERVER_NAME to a name it carries"
+        )
+    if certificate := re.search(r"InvalidCertificate\((\w+)", text):
+        return f"TLS: the server's certificate is invalid ({certificate.group(1)})"
+    if "transport error" in lowered and tls_on and not client_cert:
+        return (
+            "the server closed the TLS connection: if it requires a client certificate, set "
+            "TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH"
+        )
+    if "transport error" in lowered and not tls_on:
+        return (
+            "the server closed the connection: if it uses TLS, set TEMPORAL_TLS=true (and "
+            "TEMPORAL_TLS_SERVER_CA_CERT_PATH for a private CA) or TEMPORAL_API_KEY"
+        )
     if "unauthenticated" in lowered or "permission" in lowered:
         return "not authorised: check TEMPORAL_API_KEY or the client certificate"
-    return " ".join(text.split())[:200]
+    return text[:200]
 
 
 async def connect(settings: TemporalSettings) -> Client:
@@ -177,8 +204,8 @@ async def connect(settings: TemporalSettings) -> Client:
         )
     except RuntimeError as err:
         raise TemporalUnreachable(
-            f"cannot reach the Temporal server at {settings.address} ({_connect_reason(err)}): "
-            "start it (./scripts/demo starts the embedded dev server) or set TEMPORAL_ADDRESS"
+            f"cannot reach the Temporal server at {settings.address}: "
+            f"{_why_unreachable(err, settings)}"
         ) from None
 
 
