@@ -19,7 +19,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from activities.llm_settings import LLMSettings  # noqa: E402
+from activities.llm_settings import LLMConfigError, LLMSettings  # noqa: E402
+from cli.connection import (  # noqa: E402
+    DEFAULT_ADDRESS,
+    ConnectionSettingsError,
+    load_settings,
+    local_server_env,
+)
 from embedded.process import EmbeddedServiceError, ManagedProcess, port_open  # noqa: E402
 from embedded.temporal_server import TemporalDevServer  # noqa: E402
 
@@ -61,7 +67,11 @@ def main() -> int:
     args = parser.parse_args()
 
     env = dict(os.environ)
-    embedded_model = LLMSettings.from_env(env) is None
+    try:
+        embedded_model = LLMSettings.from_env(env) is None
+    except LLMConfigError as err:
+        print(f"demo: {err}", file=sys.stderr)
+        return 2
     config = args.config or (LOCAL_MODEL_CONFIG if embedded_model else REMOTE_MODEL_CONFIG)
     logs = STATE_DIR / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -71,7 +81,10 @@ def main() -> int:
     worker: ManagedProcess | None = None
     ui_url = env.get("TTDR_WEB_UI_URL", "http://localhost:8233")
     try:
-        if "TEMPORAL_ADDRESS" not in env:
+        # The connection the worker and client will use (TEMPORAL_* and temporal.toml, as the
+        # `temporal` CLI reads them); only the local default gets the embedded server.
+        settings = load_settings(env)
+        if settings.address == DEFAULT_ADDRESS and settings.tls is False:
             if port_open("127.0.0.1", 7233):
                 print("a Temporal server already listens on localhost:7233: using it")
             else:
@@ -81,6 +94,9 @@ def main() -> int:
                 )
                 server.start()
                 ui_url = server.ui_url
+                env = local_server_env(server.address, env)
+        else:
+            print(f"using the configured Temporal server: {settings.describe()}")
         env.setdefault("TTDR_WEB_UI_URL", ui_url)
 
         print(
@@ -98,7 +114,7 @@ def main() -> int:
         if sys.stdin.isatty() and server is not None:
             hold_until_interrupted(ui_url)
         return code
-    except EmbeddedServiceError as err:
+    except (EmbeddedServiceError, ConnectionSettingsError) as err:
         print(f"demo: {err}", file=sys.stderr)
         return 2
     finally:
