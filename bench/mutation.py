@@ -1,0 +1,255 @@
+"""Mutation testing of the modules whose logic users depend on, one module group at a time.
+
+    .venv/bin/python -m bench.mutation                # every target below
+    .venv/bin/python -m bench.mutation stopping config  # some of them
+    .venv/bin/python -m bench.mutation --list
+
+Tool: mutmut 3 (pyproject.toml's dev extra says why). Each target is measured in a scratch copy
+of the work tree (tracked and new files; never the tree itself, which other people may be
+testing in), with only the target's files mutated and only its fast test files run: tests that
+need a Temporal server or are marked slow are deselected (bench/mutation_select.py), so one
+mutant costs well under a second. mutmut runs, for each mutant, the tests that executed the
+mutated function, in a forked child of a process that has imported everything already.
+
+mutmut 3 mutates code inside functions and methods only: class-level constants (pydantic
+`Field(ge=..., le=...)` bounds) are not mutated. Those bounds are pinned by
+tests/test_config_edges.py, which checks every bounded field at both edges.
+
+Output: per mutated file, mutants / killed / survived / timeout / no tests and the score
+(killed + timeout over all), the wall time of the target, and the diff of every survivor, which
+bench/RESULTS.md then explains (equivalent) or a new test kills.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+# Every top-level package is copied into mutmut's `mutants/` tree (mutated or not), so the tests
+# import the copy and never the work tree.
+PACKAGES = ("workflows", "activities", "observability", "embedded", "cli", "export", "eval")
+MODULES = ("worker.py", "client.py")
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    files: tuple[str, ...]  # mutated
+    tests: tuple[str, ...]  # run against each mutant (only those that ran its function)
+    functions: tuple[str, ...] = ()  # mutant-name globs; empty: every function of `files`
+
+    def describe(self) -> str:
+        scope = ", ".join(self.functions) if self.functions else "all functions"
+        return f"{self.name}: {', '.join(self.files)} [{scope}] <- {', '.join(self.tests)}"
+
+
+TARGETS: tuple[Target, ...] = (
+    Target(
+        "citations",
+        ("workflows/citations.py", "workflows/sanitise.py"),
+        ("tests/test_citations.py", "tests/test_sanitise.py", "tests/test_citation_edges.py"),
+    ),
+    Target(
+        "grounding",
+        ("workflows/grounding.py", "workflows/support.py", "workflows/claim_text.py"),
+        ("tests/test_grounding.py", "tests/test_grounding_edges.py"),
+    ),
+    Target(
+        "config",
+        ("workflows/config.py",),
+        ("tests/test_config_edges.py", "tests/test_stopping.py"),
+    ),
+    Target(
+        "stopping",
+        ("workflows/stopping.py",),
+        ("tests/test_stopping.py", "tests/test_stopping_edges.py"),
+    ),
+    Target("sources", ("workflows/sources.py",), ("tests/test_sources.py",)),
+    Target("state", ("workflows/state.py",), ("tests/test_run_state.py",)),
+    Target(
+        "llm_errors",
+        ("activities/llm.py",),
+        ("tests/test_llm_error_edges.py",),
+        (
+            "activities.llm.x_retry_after_seconds*",
+            "activities.llm.xǁLLMClientǁ_http_error*",
+            "activities.llm.x_provider_message*",
+            "activities.llm.x_mentions_format*",
+        ),
+    ),
+    Target(
+        "fetch",
+        ("activities/search/fetch.py",),
+        ("tests/test_page_fetch.py", "tests/test_fetch_edges.py"),
+        (
+            "activities.search.fetch.x_is_public_address*",
+            "activities.search.fetch.x_address_allowed*",
+            "activities.search.fetch.x_resolve_checked*",
+            "activities.search.fetch.xǁPageFetcherǁ*",
+        ),
+    ),
+    Target(
+        "index_changes",
+        ("activities/search/index_store.py", "activities/search/documents/files.py"),
+        ("tests/test_local_search.py", "tests/test_index_change_edges.py"),
+        (
+            "activities.search.index_store.xǁIndexStoreǁrefresh*",
+            "activities.search.documents.files.xǁCorpusFileǁsignature*",
+        ),
+    ),
+)
+BY_NAME = {t.name: t for t in TARGETS}
+CAUGHT = {"killed", "timeout"}
+
+
+def project_files() -> list[str]:
+    """Tracked and new (not ignored) files of the work tree."""
+    out = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    ).stdout.decode()
+    return [p for p in out.split("\0") if p and (ROOT / p).is_file()]
+
+
+def mutmut_section(target: Target) -> str:
+    tests = [t for t in target.tests if (ROOT / t).exists()]
+    lines = [
+        "",
+        "[tool.mutmut]",
+        f"source_paths = {json.dumps([*PACKAGES, *MODULES, 'bench'])}",
+        f"only_mutate = {json.dumps(list(target.files))}",
+        f"pytest_add_cli_args_test_selection = {json.dumps(tests)}",
+        'pytest_add_cli_args = ["-p", "bench.mutation_select", "-p", "no:cacheprovider"]',
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def prepare(target: Target, scratch: Path) -> Path:
+    work = scratch / target.name
+    if work.exists():
+        shutil.rmtree(work)
+    for rel in project_files():
+        dest = work / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / rel, dest)
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    pyproject = re.sub(r"\n\[tool\.mutmut\][^\[]*", "\n", pyproject)
+    (work / "pyproject.toml").write_text(pyproject + mutmut_section(target))
+    return work
+
+
+def mutmut(work: Path, *args: str, timeout: float | None = None) -> subprocess.CompletedProcess:
+    exe = Path(sys.executable).with_name("mutmut")
+    return subprocess.run(
+        [str(exe), *args],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+
+
+def statuses(work: Path) -> dict[str, str]:
+    out = mutmut(work, "results", "--all", "true").stdout
+    found = {}
+    for line in out.splitlines():
+        name, sep, status = line.strip().rpartition(": ")
+        if sep and name:
+            found[name] = status
+    return found
+
+
+def file_of(mutant: str, target: Target) -> str:
+    for path in target.files:
+        if mutant.startswith(path[:-3].replace("/", ".") + "."):
+            return path
+    return "?"
+
+
+def run_target(target: Target, scratch: Path, max_children: int, timeout: float) -> dict:
+    work = prepare(target, scratch)
+    started = time.monotonic()
+    run = mutmut(work, "run", "--max-children", str(max_children), *target.functions,
+                 timeout=timeout)  # fmt: skip
+    seconds = time.monotonic() - started
+    (work / "mutmut-run.log").write_text(run.stdout + run.stderr)
+    found = statuses(work)
+    per_file: dict[str, Counter] = {}
+    survivors: dict[str, str] = {}
+    for name, status in sorted(found.items()):
+        per_file.setdefault(file_of(name, target), Counter())[status] += 1
+        if status not in CAUGHT:
+            survivors[name] = mutmut(work, "show", name).stdout
+    return {
+        "target": target.name,
+        "seconds": round(seconds, 1),
+        "exit_code": run.returncode,
+        "per_file": {path: dict(counts) for path, counts in per_file.items()},
+        "survivors": survivors,
+        "work": str(work),
+    }
+
+
+def score(counts: dict[str, int]) -> tuple[int, int, float]:
+    total = sum(counts.values())
+    caught = sum(n for status, n in counts.items() if status in CAUGHT)
+    return total, caught, (100.0 * caught / total if total else 100.0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser.add_argument("targets", nargs="*", metavar="TARGET", help=", ".join(BY_NAME))
+    parser.add_argument("--list", action="store_true", help="list the targets and exit")
+    parser.add_argument("--max-children", type=int, default=2, help="mutants tested at once")
+    parser.add_argument("--timeout", type=float, default=3600, help="seconds per target")
+    parser.add_argument("--scratch", type=Path, help="where the copies go (default: a temp dir)")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch copies")
+    parser.add_argument("--json", type=Path, help="write the results here")
+    args = parser.parse_args(argv)
+    if args.list:
+        for target in TARGETS:
+            print(target.describe())
+        return 0
+    unknown = [n for n in args.targets if n not in BY_NAME]
+    if unknown:
+        parser.error(f"unknown target(s) {', '.join(unknown)}: use {', '.join(BY_NAME)}")
+    chosen = [BY_NAME[n] for n in args.targets] if args.targets else list(TARGETS)
+    scratch = args.scratch or Path(tempfile.mkdtemp(prefix="ttdr-mutation-"))
+    results = []
+    try:
+        for target in chosen:
+            print(f"== {target.describe()}", flush=True)
+            result = run_target(target, scratch, args.max_children, args.timeout)
+            results.append(result)
+            for path, counts in result["per_file"].items():
+                total, caught, pct = score(counts)
+                detail = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+                print(f"   {path}: {caught}/{total} caught ({pct:.1f}%): {detail}")
+            print(f"   {result['seconds']:.0f} s, mutmut exit {result['exit_code']}")
+            for name, diff in result["survivors"].items():
+                print(f"   -- survived: {name}\n{diff}")
+    finally:
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False))
+        if not args.keep and args.scratch is None:
+            shutil.rmtree(scratch, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
