@@ -5,11 +5,12 @@
     .venv/bin/python -m bench.mutation --list
 
 Tool: mutmut 3 (pyproject.toml's dev extra says why). Each target is measured in a scratch copy
-of the work tree (tracked and new files; never the tree itself, which other people may be
-testing in), with only the target's files mutated and only its fast test files run: tests that
-need a Temporal server or are marked slow are deselected (bench/mutation_select.py), so one
-mutant costs well under a second. mutmut runs, for each mutant, the tests that executed the
-mutated function, in a forked child of a process that has imported everything already.
+of the commit HEAD (`--worktree`: of the files as they are now; never the tree itself, which
+other people may be testing in), with only the target's files mutated and only its fast test
+files run: tests that need a Temporal server or are marked slow are deselected
+(bench/mutation_select.py), so one mutant costs well under a second. mutmut runs, for each
+mutant, the tests that executed the mutated function, in a forked child of a process that has
+imported everything already.
 
 mutmut 3 mutates code inside functions and methods only: class-level constants (pydantic
 `Field(ge=..., le=...)` bounds) are not mutated. Those bounds are pinned by
@@ -138,14 +139,29 @@ def mutmut_section(target: Target) -> str:
     return "\n".join(lines)
 
 
-def prepare(target: Target, scratch: Path) -> Path:
+def head_commit() -> str:
+    return subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, check=True, capture_output=True,
+        text=True,
+    ).stdout.strip()  # fmt: skip
+
+
+def prepare(target: Target, scratch: Path, worktree: bool) -> Path:
+    """A copy of the committed tree (HEAD), or with `worktree` of the files as they are now."""
     work = scratch / target.name
     if work.exists():
         shutil.rmtree(work)
-    for rel in project_files():
-        dest = work / rel
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / rel, dest)
+    work.mkdir(parents=True)
+    if worktree:
+        for rel in project_files():
+            dest = work / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / rel, dest)
+    else:
+        archive = subprocess.run(
+            ["git", "archive", "--format=tar", "HEAD"], cwd=ROOT, check=True, capture_output=True
+        ).stdout
+        subprocess.run(["tar", "-xf", "-"], cwd=work, input=archive, check=True)
     pyproject = (ROOT / "pyproject.toml").read_text()
     pyproject = re.sub(r"\n\[tool\.mutmut\][^\[]*", "\n", pyproject)
     (work / "pyproject.toml").write_text(pyproject + mutmut_section(target))
@@ -181,13 +197,27 @@ def file_of(mutant: str, target: Target) -> str:
     return "?"
 
 
-def run_target(target: Target, scratch: Path, max_children: int, timeout: float) -> dict:
-    work = prepare(target, scratch)
+def run_target(
+    target: Target, scratch: Path, max_children: int, timeout: float, worktree: bool
+) -> dict:
+    work = prepare(target, scratch, worktree)
     started = time.monotonic()
     run = mutmut(work, "run", "--max-children", str(max_children), *target.functions,
                  timeout=timeout)  # fmt: skip
     seconds = time.monotonic() - started
-    (work / "mutmut-run.log").write_text(run.stdout + run.stderr)
+    log = run.stdout + run.stderr
+    (work / "mutmut-run.log").write_text(log)
+    if run.returncode != 0:
+        # Typically the clean run failed: a test fails without any mutant. Say so, count nothing.
+        return {
+            "target": target.name,
+            "seconds": round(seconds, 1),
+            "exit_code": run.returncode,
+            "error": log[-2000:],
+            "per_file": {},
+            "survivors": {},
+            "work": str(work),
+        }
     found = statuses(work)
     per_file: dict[str, Counter] = {}
     survivors: dict[str, str] = {}
@@ -219,6 +249,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per target")
     parser.add_argument("--scratch", type=Path, help="where the copies go (default: a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch copies")
+    parser.add_argument(
+        "--worktree",
+        action="store_true",
+        help="measure the files as they are in the work tree (default: the commit HEAD)",
+    )
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args(argv)
     if args.list:
@@ -231,16 +266,20 @@ def main(argv: list[str] | None = None) -> int:
     chosen = [BY_NAME[n] for n in args.targets] if args.targets else list(TARGETS)
     scratch = args.scratch or Path(tempfile.mkdtemp(prefix="ttdr-mutation-"))
     results = []
+    source = "work tree" if args.worktree else f"commit {head_commit()}"
+    print(f"measuring the {source}; scratch copies in {scratch}", flush=True)
     try:
         for target in chosen:
             print(f"== {target.describe()}", flush=True)
-            result = run_target(target, scratch, args.max_children, args.timeout)
+            result = run_target(target, scratch, args.max_children, args.timeout, args.worktree)
             results.append(result)
             for path, counts in result["per_file"].items():
                 total, caught, pct = score(counts)
                 detail = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
                 print(f"   {path}: {caught}/{total} caught ({pct:.1f}%): {detail}")
             print(f"   {result['seconds']:.0f} s, mutmut exit {result['exit_code']}")
+            if "error" in result:
+                print(f"   mutmut failed, nothing counted; the end of its log:\n{result['error']}")
             for name, diff in result["survivors"].items():
                 print(f"   -- survived: {name}\n{diff}")
     finally:

@@ -142,7 +142,7 @@ class PageFetcher:
         async for chunk in response.aiter_bytes():
             chunks.append(chunk)
             size += len(chunk)
-            if size >= self.settings.max_bytes:
+            if size > self.settings.max_bytes:
                 return b"".join(chunks)[: self.settings.max_bytes], True
         return b"".join(chunks), False
 
