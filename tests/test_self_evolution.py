@@ -180,6 +180,10 @@ async def test_merge_sees_every_variant_and_scores_land_in_state(
     searched = fake_server.calls("RetrievalAnswer")[0].prompt
     assert "t=1.00" in searched and "[merged from 3]" in searched
 
+    # Records are kept in a fixed order (variant, round; the merge last), not completion order.
+    order = [(r.step, r.variant, r.round) for r in report.evolution if r.unit == "questions"]
+    assert order == [("judge", v, r) for v in (1, 2, 3) for r in (1, 2)] + [("merge", 0, 0)]
+
     # The same records are queryable on the finished workflow.
     records = await client.get_workflow_handle(workflow_id).query("evolution")
     assert len(records) == len(report.evolution)

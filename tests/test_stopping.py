@@ -168,3 +168,17 @@ async def test_token_budget_allows_what_fits(
     report = await run_research(client, task_queue, max_iterations=2, max_total_tokens=10**8)
 
     assert (report.stop_reason, report.iterations) == ("max_iterations", 2)
+
+
+async def test_no_new_question_ends_the_loop(
+    client: Client, task_queue: str, fake_server: FakeLLMServer, script: Script
+) -> None:
+    asked = iter([["What is with?", " what is WITH? "], ["What is WITH?"]])
+    fake_server.respond("GapAnswer", lambda _: {"questions": next(asked)})
+    report = await run_research(client, task_queue, max_iterations=4, questions_per_iteration=2)
+
+    assert report.stop_reason == "no_new_questions"
+    # Iteration 1 asked its one fresh question (the other repeated it); iteration 2 had none.
+    assert fake_server.count("GapAnswer") == 2
+    assert fake_server.count("RetrievalAnswer") == 1
+    assert fake_server.count("IntegratorAnswer") == 1 and fake_server.count("JudgeAnswer") == 1
