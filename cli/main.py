@@ -13,13 +13,25 @@ import sys
 from types import ModuleType
 from typing import NoReturn
 
-from cli import batch, corpus, export, inspection, mcp_server, replay, report, research, top
+from cli import (
+    batch,
+    corpus,
+    export,
+    inspection,
+    mcp_server,
+    plan_review,
+    replay,
+    report,
+    research,
+    top,
+)
 from cli.errors import CommandError
 from observability import tracing
 
 # Each module registers its subcommands with `register(commands)`; add a new module here.
 COMMAND_MODULES: tuple[ModuleType, ...] = (
     research,
+    plan_review,
     report,
     export,
     batch,

@@ -27,6 +27,7 @@ from pydantic import Field
 from cli import mcp_tools
 from cli.errors import UsageError
 from cli.mcp_tools import Connection, McpToolError
+from workflows.models import ResearchPlan
 
 SERVER_NAME = "ttdr-research"
 INSTRUCTIONS = (
@@ -103,6 +104,19 @@ def build_server(connection: Connection | None = None) -> MCPServer:
     ) -> dict[str, Any]:
         """Steer a running run: the note reaches its next gap analysis and revision."""
         return await call(mcp_tools.send_feedback, workflow_id, note)
+
+    @server.tool()
+    async def review_plan(
+        workflow_id: WorkflowId,
+        plan: Annotated[
+            ResearchPlan | None,
+            Field(description="a replacement plan (sections of title and focus); omit to approve"),
+        ] = None,
+        guidance: Annotated[str, Field(description="notes for the research")] = "",
+    ) -> dict[str, Any]:
+        """Approve (or replace) the plan of a run started with review_plan, which waits for it
+        before any money is spent on drafting and search; guidance steers the research."""
+        return await call(mcp_tools.review_plan, workflow_id, plan, guidance)
 
     @server.tool()
     async def cancel_research(workflow_id: WorkflowId) -> dict[str, Any]:

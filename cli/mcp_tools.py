@@ -29,7 +29,8 @@ from cli.export import NoReport, RunStillGoing, finished_report
 from cli.ids import check_id, new_workflow_id
 from cli.request import validate_request
 from cli.research import web_ui_link
-from workflows.models import ControlStatus, ResearchProgress, ResearchReport
+from workflows.models import ControlStatus, ResearchPlan, ResearchProgress, ResearchReport
+from workflows.plan_review import PlanDecision
 from workflows.research import WORKFLOW_NAME
 
 QUERY_TIMEOUT = timedelta(seconds=5)  # a run whose worker is down must not hang the agent
@@ -215,6 +216,26 @@ async def send_feedback(client: Client, workflow_id: str, note: str) -> dict[str
         raise McpToolError(f"feedback refused: {reason}") from None
     except RPCError as err:
         raise McpToolError(f"feedback not delivered to {workflow_id}: {err.message}") from None
+    return {"workflow_id": workflow_id, "accepted": True, **status.model_dump()}
+
+
+async def review_plan(
+    client: Client, workflow_id: str, plan: ResearchPlan | None, guidance: str
+) -> dict[str, Any]:
+    """The `review_plan` update, with the same rules as `client.py review`."""
+    await _describe(client, workflow_id)
+    decision = PlanDecision(
+        action="replace" if plan is not None else "approve", plan=plan, guidance=guidance
+    )
+    try:
+        status = await client.get_workflow_handle(workflow_id).execute_update(
+            "review_plan", decision, result_type=ControlStatus
+        )
+    except WorkflowUpdateFailedError as err:
+        reason = getattr(err.cause, "message", None) or str(err.cause or err)
+        raise McpToolError(f"review refused: {reason}") from None
+    except RPCError as err:
+        raise McpToolError(f"review not delivered to {workflow_id}: {err.message}") from None
     return {"workflow_id": workflow_id, "accepted": True, **status.model_dump()}
 
 

@@ -29,6 +29,7 @@ from cli.errors import UsageError
 from cli.export import add_format_option, parse_format_option, targets_beside, write_exports
 from cli.ids import check_id, new_workflow_id
 from cli.output import ReportPaths, report_paths, write_report
+from cli.plan_review import review_interactively
 from cli.request import build_request
 from cli.stalls import stall_reason
 from cli.views import progress_line
@@ -65,6 +66,9 @@ async def follow(client: Client, handle: WorkflowHandle[object, ResearchReport])
             if line != last:
                 print(f"  {line}", flush=True)
                 last = line
+            if progress.plan_review == "waiting" and "review" not in said:
+                said.add("review")
+                await _offer_review(latest)
         except RPCError:
             # No worker has picked the run up yet, or it just finished, or it is stuck.
             if time.monotonic() - answered > STALL_SECONDS:
@@ -74,6 +78,18 @@ async def follow(client: Client, handle: WorkflowHandle[object, ResearchReport])
                     said.add(reason)
         await asyncio.wait({result}, timeout=POLL_SECONDS)
     return result.result()
+
+
+async def _offer_review(handle: WorkflowHandle) -> None:
+    """The run waits for its plan to be reviewed: ask here in a terminal, else say how."""
+    if sys.stdin.isatty():
+        await review_interactively(handle)
+    else:
+        print(
+            f"waiting for plan review: client.py review {handle.id} "
+            "[--plan FILE.json] [--guidance TEXT] (--show prints the plan)",
+            flush=True,
+        )
 
 
 def root_cause(err: BaseException) -> str:
@@ -151,6 +167,9 @@ def print_done(report: ResearchReport, paths: ReportPaths) -> None:
 
 async def research(args: argparse.Namespace) -> int:
     request = build_request(args.question, args.config, args.max_iterations)
+    if args.review_plan:
+        config = request.config.model_copy(update={"review_plan": True})
+        request = request.model_copy(update={"config": config})
     workflow_id = check_id(args.id) if args.id is not None else new_workflow_id(request.question)
     paths = report_paths(args.out, workflow_id)  # before any money is spent
     exports = targets_beside(paths.markdown, parse_format_option(args.format or "md"))
@@ -184,5 +203,10 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--out", type=Path, help="report path (default reports/<id>.md; details in .json beside)"
     )
     run.add_argument("--no-wait", action="store_true", help="start the run and exit")
+    run.add_argument(
+        "--review-plan",
+        action="store_true",
+        help="wait after the plan for you to approve, edit or steer it (client.py review)",
+    )
     add_format_option(run)  # md is always written; html, pdf, docx go beside it
     run.set_defaults(handler=research)

@@ -18,7 +18,7 @@ from temporalio.client import (
 from temporalio.exceptions import CancelledError
 
 from tests.support.fake_llm import FakeLLMServer
-from tests.support.processes import run_client
+from tests.support.processes import Hold, released, run_client
 from tests.support.scripted_llm import Script
 from workflows.config import ResearchConfig
 from workflows.models import ResearchProgress, ResearchReport, ResearchRequest, ResearchState
@@ -64,12 +64,17 @@ async def wait_for(
 async def test_breakpoint_holds_the_run_for_inspection_then_step_and_resume(
     client: Client, task_queue: str, fake_server: FakeLLMServer, script: Script
 ) -> None:
-    handle = await start(client, task_queue, fake_server, max_iterations=2)
-    code, out, err = await run_client(
-        client, task_queue, "break", handle.id, "--before", "information_integrator"
-    )
-    assert code == 0, err
-    assert "breakpoint set before information_integrator" in out
+    # The draft is held at the fake model until client.py (a fresh process, slow on a loaded
+    # machine) has set the breakpoint: no race with the loop.
+    draft = Hold(fake_server, "DraftAnswer", script.draft, abandon=False)
+    with released(draft):
+        handle = await start(client, task_queue, fake_server, draft_seconds=0, max_iterations=2)
+        await draft.wait_arrived()
+        code, out, err = await run_client(
+            client, task_queue, "break", handle.id, "--before", "information_integrator"
+        )
+        assert code == 0, err
+        assert "breakpoint set before information_integrator" in out
 
     held = await wait_for(handle, lambda p: p.held_before == "information_integrator")
     assert held.iteration == 1
@@ -98,10 +103,12 @@ async def test_breakpoint_holds_the_run_for_inspection_then_step_and_resume(
 async def test_pause_and_resume(
     client: Client, task_queue: str, fake_server: FakeLLMServer, script: Script
 ) -> None:
-    handle = await start(client, task_queue, fake_server, draft_seconds=4.0, max_iterations=1)
-    await wait_for(handle, lambda p: p.node == "draft_generator")
-    code, out, _ = await run_client(client, task_queue, "pause", handle.id)
-    assert code == 0 and "pausing" in out
+    draft = Hold(fake_server, "DraftAnswer", script.draft, abandon=False)
+    with released(draft):
+        handle = await start(client, task_queue, fake_server, draft_seconds=0, max_iterations=1)
+        await draft.wait_arrived()
+        code, out, _ = await run_client(client, task_queue, "pause", handle.id)
+        assert code == 0 and "pausing" in out
 
     progress = await wait_for(handle, lambda p: p.held_before is not None)
     assert progress.held_before == "gap_analyzer", "the draft finished, the next node waits"

@@ -31,7 +31,7 @@ from workflows.models import ResearchReport
 ROOT = Path(__file__).resolve().parent.parent
 TOOLS = {
     "start_research", "research_status", "get_report", "send_feedback", "cancel_research",
-    "list_research",
+    "list_research", "review_plan",
 }  # fmt: skip
 QUESTION = "How does Python's with statement work?"
 
@@ -226,3 +226,35 @@ async def test_a_bad_http_address_is_refused() -> None:
     _, err = await process.communicate()
     assert process.returncode == 2
     assert err.decode().startswith("error: --http 'localhost': give HOST:PORT")
+
+
+async def test_an_agent_reviews_the_plan_before_the_research_spends(
+    client: Client, task_queue: str, fake_server: FakeLLMServer, script: Script
+) -> None:
+    config = {"max_iterations": 1, "evolution": "off", "review_plan": True}
+    plan = {"sections": [{"title": "Protocol", "focus": "__enter__ and __exit__"}]}
+    async with server(client, task_queue) as mcp:
+        started = structured(
+            await mcp.call_tool("start_research", {"question": QUESTION, "config": config})
+        )
+        workflow_id = started["workflow_id"]
+        handle = client.get_workflow_handle(workflow_id, result_type=ResearchReport)
+        for _ in range(300):
+            progress = await handle.query("progress")
+            if progress["plan_review"] == "waiting":
+                break
+            await asyncio.sleep(0.1)
+        assert fake_server.count("DraftAnswer") == 0
+        refused = await mcp.call_tool(
+            "review_plan", {"workflow_id": workflow_id, "plan": {"sections": []}}
+        )
+        assert "replace needs a plan with at least one section" in error_text(refused)
+        reviewed = structured(
+            await mcp.call_tool(
+                "review_plan",
+                {"workflow_id": workflow_id, "plan": plan, "guidance": "Be brief."},
+            )
+        )
+        assert reviewed["accepted"] and reviewed["message"].startswith("plan replaced")
+    report = await handle.result()
+    assert [s.title for s in report.plan.sections] == ["Protocol"]

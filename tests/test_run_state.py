@@ -29,7 +29,7 @@ from workflows.models import (
     ResearchPlan,
     Source,
 )
-from workflows.state import ControlState, RunInput, RunState
+from workflows.state import ControlState, PlanReviewState, RunInput, RunState
 
 
 def every_field_set() -> RunState:
@@ -79,6 +79,7 @@ def every_field_set() -> RunState:
         findings_grounding=figures,
         draft_grounding=figures,
         grounding_notes=["went on: 2 claims unsupported"],
+        plan_review=PlanReviewState(status="approved", guidance="focus on errors"),
     )
 
 

@@ -227,6 +227,12 @@ class ResearchConfig(_Strict):
     timeouts: NodeTimeouts = NodeTimeouts()
     retry: RetryConfig = RetryConfig()
     report: ReportConfig = ReportConfig()
+    review_plan: bool = Field(
+        False, description="wait after the plan for a person to approve, edit or steer it"
+    )
+    plan_review_timeout_seconds: int = Field(
+        3600, ge=1, le=7 * 86_400, description="then go on with the proposed plan"
+    )
 
     @model_validator(mode="after")
     def _budget_fits_one_iteration(self) -> ResearchConfig:

@@ -361,6 +361,7 @@ class ResearchProgress(_Model):
     stop_reason: StopReason | None = None
     paused: bool = False
     held_before: str | None = None
+    plan_review: str | None = Field(None, description="waiting, approved, replaced, timed_out")
 
 
 class ControlStatus(_Model):

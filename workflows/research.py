@@ -55,6 +55,7 @@ with workflow.unsafe.imports_passed_through():
         ResearchState,
         cap_text,
     )
+    from workflows.plan_review import PlanDecision, PlanReview
     from workflows.reporting import checked_body
     from workflows.sources import SourceRegistry
     from workflows.state import RunInput, RunState
@@ -87,6 +88,7 @@ class DeepResearchWorkflow:
         self._calls = NodeCalls(state, self._config, self._control, self._show)
         self._evolution = Evolution(state, self._config, self._calls)
         self._sources = SourceRegistry(state, self._config.report)
+        self._review = PlanReview(state, self._config.plan_review_timeout_seconds, self._show)
         self._answers = Answers(self._question, self._config, state, self._evolution, self._sources)
 
     @workflow.run
@@ -98,6 +100,9 @@ class DeepResearchWorkflow:
             # 1. Research plan (a self-evolving unit).
             self._set_phase("planning")
             state.plan = await self._plan()
+            # 1b. A person may review the plan before money is spent on the research.
+            if config.review_plan:
+                await self._review.wait()
             # 2. Noisy first draft R_0, from the plan and the model's own knowledge.
             self._set_phase("drafting")
             state.draft = await self._first_draft()
@@ -258,7 +263,11 @@ class DeepResearchWorkflow:
         state, config = self._state, self._config
         self._set_phase("reporting")
         registry = self._sources.all()
-        note = stop_note(config, state.stop_reason, state.iteration)
+        note = " ".join(
+            n
+            for n in (self._review.note(), stop_note(config, state.stop_reason, state.iteration))
+            if n
+        )
         plan = self._plan_or_empty
         report = await self._evolution.unit(
             "report",
@@ -384,6 +393,17 @@ class DeepResearchWorkflow:
     @clear_break.validator
     def _validate_clear_break(self, node: str) -> None:
         self._control.check_breakpoint_set(node)
+
+    @workflow.update(name="review_plan")
+    def review_plan(self, decision: PlanDecision) -> ControlStatus:
+        """Approve or replace the proposed plan, optionally with guidance."""
+        message = self._review.decide(decision)
+        self._show()
+        return self._control.status(message)
+
+    @review_plan.validator
+    def _validate_review_plan(self, decision: PlanDecision) -> None:
+        self._review.check(decision)
 
     @workflow.update(name="feedback")
     def feedback(self, note: str) -> ControlStatus:

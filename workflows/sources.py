@@ -122,10 +122,15 @@ class SourceRegistry:
     def ground(self, markdown: str, *, policy: str | None = None) -> tuple[str, GroundingFigures]:
         """Every claim of `markdown` checked against the evidence of the sources it cites
         (workflows/grounding.py); any source of the run may take over a citation."""
-        return ground_markdown(
-            markdown,
+        # Every number-like marker ([ 7 ], [7-8], word[7]…) read as the sanitiser reads it.
+        known = {n: n for n in range(1, len(self) + 1)}
+        normalised, unknown = remap_citations(markdown, known)
+        grounded, figures = ground_markdown(
+            normalised,
             self.evidence,
             pool=range(1, len(self) + 1),
             threshold=self._report.support_threshold,
             policy=policy or self._report.unsupported,  # type: ignore[arg-type]
         )
+        figures.citations_removed += unknown
+        return grounded, figures

@@ -51,6 +51,13 @@ class ControlState(_State):
     feedback_applied: list[str] = []
 
 
+class PlanReviewState(_State):
+    """The plan review (ResearchConfig.review_plan): None when the run has none."""
+
+    status: Literal["waiting", "approved", "replaced", "timed_out"] | None = None
+    guidance: str = ""
+
+
 class RunState(_State):
     """The research run's state; the workflow keeps nothing else that changes."""
 
@@ -70,6 +77,7 @@ class RunState(_State):
     seed_scheme: SeedScheme = "counter"
     calls_started: int = 0
     control: ControlState = ControlState()
+    plan_review: PlanReviewState = PlanReviewState()
     continued: int = Field(0, description="how many times the run has continued as new")
     findings_grounding: GroundingFigures = GroundingFigures()
     draft_grounding: GroundingFigures | None = Field(

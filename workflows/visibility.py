@@ -44,6 +44,8 @@ def show_details(state: RunState, max_iterations: int) -> None:
         lines.append(f"**iteration** {state.iteration} of {max_iterations}")
     if state.quality_history:
         lines.append(f"**last score** {state.quality_history[-1]:.2f}")
+    if state.plan_review.status == "waiting":
+        lines.append("**waiting for plan review** (client.py review, or the MCP tool review_plan)")
     if state.control.held_before:
         lines.append(f"**held before** {state.control.held_before} (resume or step to go on)")
     elif state.node:
@@ -76,6 +78,7 @@ def progress(state: RunState, max_iterations: int) -> ResearchProgress:
         stop_reason=state.stop_reason,
         paused=state.control.paused,
         held_before=state.control.held_before,
+        plan_review=state.plan_review.status,
     )
 
 
