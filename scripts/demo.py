@@ -60,7 +60,13 @@ def hold_until_interrupted(ui_url: str) -> None:
         print()
 
 
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    """`kill` (SIGTERM) stops the demo like Ctrl-C: the finally below stops what it started."""
+    raise KeyboardInterrupt
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     parser = argparse.ArgumentParser(description="run one TTD-DR research on the demo setup")
     parser.add_argument("question", nargs="?", default=DEMO_QUESTION)
     parser.add_argument("--config", type=Path, help="ResearchConfig JSON (default: demo profile)")
