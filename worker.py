@@ -9,7 +9,8 @@ activities/search/chain.py) and TTDR_CORPUS / TTDR_CACHE_DIR for local search;
 OTEL_EXPORTER_OTLP_ENDPOINT / _PROTOCOL / OTEL_SERVICE_NAME for traces (observability/tracing.py);
 TTDR_METRICS_PORT and the same OTLP variables for metrics (observability/metrics.py);
 TTDR_LLM_PRICES (activities/prices.py) and TTDR_LLM_MAX_RPM (node activities started per minute
-on the LLM task queue `<queue>-llm`, for all workers together; unset: no limit).
+on the LLM task queue `<queue>-llm`, for all workers together; unset: no limit);
+TTDR_DEPLOYMENT and TTDR_BUILD_ID (Worker Versioning: runs pinned to the build they started on).
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from typing import Any
 
 from opentelemetry.sdk.trace import TracerProvider
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
+from temporalio.worker import Worker, WorkerDeploymentConfig
 
 from activities.llm import LLMClient
 from activities.llm_settings import LLMConfigError, LLMSettings
@@ -52,6 +54,7 @@ from workflows.research import DeepResearchWorkflow
 
 log = logging.getLogger("ttdr.worker")
 LLM_MAX_RPM_ENV = "TTDR_LLM_MAX_RPM"
+DEPLOYMENT_ENV, BUILD_ID_ENV = "TTDR_DEPLOYMENT", "TTDR_BUILD_ID"
 
 
 class StartupError(RuntimeError):
@@ -96,9 +99,12 @@ def build_worker(
     metrics: worker_metrics.Metrics | None = None,
     *,
     llm_max_rpm: float | None = None,
+    version: WorkerDeploymentVersion | None = None,
 ) -> WorkerGroup:
     """`llm_max_rpm`: node activities started per minute on the LLM queue, by all workers
-    together (the server's task-queue rate limit; every worker should set the same value)."""
+    together (the server's task-queue rate limit; every worker should set the same value).
+    `version`: Worker Versioning (README "Deploying a new version"): both workers join this
+    deployment version, and runs are pinned to the version they started on."""
     activities = ResearchActivities(llm, search).all()
     common: dict[str, Any] = {
         # RunActivity:<node> spans with the node's attributes, under the run's trace.
@@ -110,6 +116,13 @@ def build_worker(
         # Activities are async and I/O-bound (waiting on the LLM): many can be in flight at once.
         "max_concurrent_activities": 200,
     }
+    if version is not None:
+        common["deployment_config"] = WorkerDeploymentConfig(
+            version=version,
+            use_worker_versioning=True,
+            # A run finishes on the code it started with: a new build never replays it.
+            default_versioning_behavior=VersioningBehavior.PINNED,
+        )
     workflows = Worker(
         client,
         task_queue=task_queue,
@@ -128,6 +141,22 @@ def build_worker(
         **common,
     )
     return WorkerGroup([workflows, llm_calls])
+
+
+def deployment_version_from_env(env: Mapping[str, str]) -> WorkerDeploymentVersion | None:
+    """TTDR_DEPLOYMENT and TTDR_BUILD_ID: both (Worker Versioning) or neither (unversioned)."""
+    name, build_id = env.get(DEPLOYMENT_ENV, "").strip(), env.get(BUILD_ID_ENV, "").strip()
+    if not name and not build_id:
+        return None
+    if not name or not build_id:
+        missing = DEPLOYMENT_ENV if not name else BUILD_ID_ENV
+        raise StartupError(
+            f"{missing} is not set: Worker Versioning needs both {DEPLOYMENT_ENV} and "
+            f"{BUILD_ID_ENV} (or neither, for an unversioned worker)"
+        )
+    if "." in name:
+        raise StartupError(f"{DEPLOYMENT_ENV}={name!r} must not contain '.'")
+    return WorkerDeploymentVersion(deployment_name=name, build_id=build_id)
 
 
 def llm_max_rpm_from_env(env: Mapping[str, str]) -> float | None:
@@ -220,8 +249,11 @@ async def run_worker(env: Mapping[str, str], metrics: worker_metrics.Metrics | N
         log.info("registered search attributes: %s", ", ".join(added))
     search = search_from_env(env)
     rpm = llm_max_rpm_from_env(env)
+    version = deployment_version_from_env(env)
     async with llm_client_from_env(env, cache_dir_from_env(env) / "logs") as llm:
-        worker = build_worker(client, target.task_queue, llm, search, metrics, llm_max_rpm=rpm)
+        worker = build_worker(
+            client, target.task_queue, llm, search, metrics, llm_max_rpm=rpm, version=version
+        )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -230,6 +262,7 @@ async def run_worker(env: Mapping[str, str], metrics: worker_metrics.Metrics | N
             f"worker ready: {target.describe()} "
             f"task_queue={target.task_queue} (LLM calls on {llm_task_queue(target.task_queue)}"
             f"{f', at most {rpm:g}/min for all workers' if rpm else ''}) "
+            f"{f'version={version.to_canonical_string()} (pinned) ' if version else ''}"
             f"llm={llm.settings.base_url} "
             f"model={llm.settings.model}",
             flush=True,
