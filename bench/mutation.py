@@ -41,6 +41,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # import the copy and never the work tree.
 PACKAGES = ("workflows", "activities", "observability", "embedded", "cli", "export", "eval")
 MODULES = ("worker.py", "client.py")
+# Files tests read that are not Python packages (tests/ itself is copied by mutmut).
+ALSO_COPY = ("README.md", "deploy", "docker-compose.yml", "scripts", "Dockerfile", ".ci")
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,7 @@ def mutmut_section(target: Target) -> str:
         "[tool.mutmut]",
         f"source_paths = {json.dumps([*PACKAGES, *MODULES, 'bench'])}",
         f"only_mutate = {json.dumps(list(target.files))}",
+        f"also_copy = {json.dumps(list(ALSO_COPY))}",
         f"pytest_add_cli_args_test_selection = {json.dumps(tests)}",
         'pytest_add_cli_args = ["-p", "bench.mutation_select", "-p", "no:cacheprovider"]',
         "",
@@ -190,6 +193,32 @@ def statuses(work: Path) -> dict[str, str]:
     return found
 
 
+_DIFFS = """
+import json, sys
+from mutmut.mutation.diff_apply import get_diff_for_mutant
+print(json.dumps({name: get_diff_for_mutant(name) for name in json.load(sys.stdin)}))
+"""
+
+
+def diffs(work: Path, names: list[str]) -> dict[str, str]:
+    """The diff of each mutant, read in one process (`mutmut show` would start one per mutant)."""
+    if not names:
+        return {}
+    done = subprocess.run(
+        [sys.executable, "-c", _DIFFS], cwd=work, input=json.dumps(sorted(names)),
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return json.loads(done.stdout)
+
+
+def changed_lines(diff: str) -> str:
+    """The -/+ lines of a diff, for a short listing."""
+    return "\n".join(
+        line for line in diff.splitlines()
+        if line[:1] in "+-" and not line.startswith(("+++", "---"))
+    )  # fmt: skip
+
+
 def file_of(mutant: str, target: Target) -> str:
     for path in target.files:
         if mutant.startswith(path[:-3].replace("/", ".") + "."):
@@ -220,11 +249,9 @@ def run_target(
         }
     found = statuses(work)
     per_file: dict[str, Counter] = {}
-    survivors: dict[str, str] = {}
     for name, status in sorted(found.items()):
         per_file.setdefault(file_of(name, target), Counter())[status] += 1
-        if status not in CAUGHT:
-            survivors[name] = mutmut(work, "show", name).stdout
+    survivors = diffs(work, [name for name, status in found.items() if status not in CAUGHT])
     return {
         "target": target.name,
         "seconds": round(seconds, 1),
@@ -281,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
             if "error" in result:
                 print(f"   mutmut failed, nothing counted; the end of its log:\n{result['error']}")
             for name, diff in result["survivors"].items():
-                print(f"   -- survived: {name}\n{diff}")
+                print(f"   -- not caught: {name}\n{changed_lines(diff)}")
     finally:
         if args.json:
             args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False))

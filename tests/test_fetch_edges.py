@@ -214,7 +214,9 @@ async def test_a_redirect_loop_ends(pages: FakeHTTPServer) -> None:
     assert len(pages.requests_to("/loop")) == MAX_REDIRECTS + 1
 
 
-@pytest.mark.parametrize("target", ["file:///etc/passwd", "gopher://127.0.0.1/", "ftp://127.0.0.1/x"])
+@pytest.mark.parametrize(
+    "target", ["file:///etc/passwd", "gopher://127.0.0.1/", "ftp://127.0.0.1/x"]
+)
 async def test_a_redirect_to_another_scheme_is_refused(pages: FakeHTTPServer, target: str) -> None:
     pages.reply("/go", Reply(302, b"", {"Location": target}))
     with pytest.raises(FetchRefused, match=r"only http\(s\) URLs"):
