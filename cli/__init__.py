@@ -6,7 +6,11 @@ One job per module:
   errors.py      CommandError / UsageError: a one-line message, exit code 2
   views.py       text views of a run's progress and state (pure)
   request.py     question + config file -> a validated ResearchRequest (nothing contacted)
-  research.py    `research`: start a run, follow it, write the report
+  ids.py         the --id rules and file names derived from ids
+  output.py      report locations checked before a run, reports written atomically
+  research.py    `research`: start a run (or attach to the same one), follow it, write the report
+  stalls.py      why a followed run does not move (no worker, a failing workflow task)
+  report.py      `report`: the report of a finished run
   inspection.py  `progress`, `state`, `watch`, `pause`, `resume`, `step`, `break`, `feedback`,
                  `cancel`
   replay.py      `history`, `replay`, `profile`, `stats`
