@@ -68,10 +68,13 @@ def test_a_registry_over_a_carried_state_keeps_its_numbers() -> None:
 def test_findings_keep_only_registered_citations() -> None:
     state = RunState()
     registry = SourceRegistry(state)
-    registry.globalise(answer("[1]", "a"))
+    backed = source("a").model_copy(update={"evidence": "The with statement calls __exit__."})
+    registry.globalise(RetrievalOutput(answer="[1]", sources=[backed]))
 
-    kept = registry.finding(2, "q?", "Yes [1], invented [5].")
-    assert (kept.answer, kept.source_numbers, kept.iteration) == ("Yes [1], invented.", [1], 2)
+    kept = registry.finding(2, "q?", "The with statement calls __exit__ [1][5].")
+    # [5] is no registered source: dropped, whatever the claim; [1] backs the claim: kept.
+    assert (kept.source_numbers, kept.iteration) == ([1], 2)
+    assert "[1]" in kept.answer and "[5]" not in kept.answer
     assert [s.number for s in registry.cited_in(["[1] [5]", "[1]"])] == [1]
 
 
