@@ -15,7 +15,7 @@ One job per module:
                  `cancel`
   replay.py      `history`, `replay`, `profile`, `stats`
   export.py      `export` and `research --format`: HTML, PDF, DOCX from a run's result
-  mcp_server.py  `mcp`: the MCP server (tools and the report resource); mcp_tools.py does the work
+  mcp_command.py `mcp`; mcp_server.py its tools and report resource; mcp_tools.py the work
 
 Adding a command: write a module here with
 

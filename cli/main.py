@@ -18,7 +18,7 @@ from cli import (
     corpus,
     export,
     inspection,
-    mcp_server,
+    mcp_command,
     plan_review,
     replay,
     report,
@@ -39,7 +39,7 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     replay,
     top,
     corpus,
-    mcp_server,
+    mcp_command,
 )
 
 DESCRIPTION = "Start, follow, inspect and replay TTD-DR research runs."

@@ -165,13 +165,3 @@ async def cmd_mcp(args: argparse.Namespace) -> int:
     print(f"MCP server (streamable HTTP) at http://{host}:{port}/mcp", file=sys.stderr)
     await server.run_streamable_http_async(host=host, port=port)
     return 0
-
-
-def register(commands: argparse._SubParsersAction) -> None:
-    sub = commands.add_parser(
-        "mcp", help="serve research runs as MCP tools (stdio; --http for streamable HTTP)"
-    )
-    sub.add_argument(
-        "--http", metavar="HOST:PORT", help="serve streamable HTTP at http://HOST:PORT/mcp"
-    )
-    sub.set_defaults(handler=cmd_mcp)
