@@ -24,6 +24,7 @@ bench/RESULTS.md then explains (equivalent) or a new test kills.
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import os
 import re
@@ -87,8 +88,8 @@ TARGETS: tuple[Target, ...] = (
         (
             "activities.llm.x_retry_after_seconds*",
             "activities.llm.xǁLLMClientǁ_http_error*",
-            "activities.llm.x_provider_message*",
-            "activities.llm.x_mentions_format*",
+            "activities.llm.x__provider_message*",
+            "activities.llm.x__mentions_format*",
         ),
     ),
     Target(
@@ -248,6 +249,12 @@ def run_target(
             "work": str(work),
         }
     found = statuses(work)
+    if target.functions:  # `results` lists every mutant of the file, run or not
+        found = {
+            name: status
+            for name, status in found.items()
+            if any(fnmatch.fnmatch(name, pattern) for pattern in target.functions)
+        }
     per_file: dict[str, Counter] = {}
     for name, status in sorted(found.items()):
         per_file.setdefault(file_of(name, target), Counter())[status] += 1

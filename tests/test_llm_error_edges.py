@@ -105,13 +105,24 @@ def test_other_statuses_naming_the_format_are_not_a_downgrade(llm: LLMClient, st
     assert not isinstance(classify(llm, answer(status, "json_schema"), JSON_MODE), _FormatRejected)
 
 
+def message_of(err: Exception) -> str:
+    assert isinstance(err, ApplicationError)
+    return err.message
+
+
 def test_messages_say_what_to_fix(llm: LLMClient) -> None:
-    auth = str(classify(llm, answer(401, "invalid key")))
-    assert "set TTDR_LLM_API_KEY" in auth and "'m-1'" in auth and "401" in auth
-    missing = str(classify(llm, answer(404, "gone")))
-    assert "TTDR_LLM_MODEL" in missing and "does not serve model 'm-1'" in missing
-    long = str(classify(llm, answer(400, "context length exceeded")))
-    assert "too long for model 'm-1'" in long and "max_output_tokens" in long
+    assert message_of(classify(llm, answer(401, "invalid key"))) == (
+        f"{WHERE} refused the request (401: invalid key): set TTDR_LLM_API_KEY "
+        "(or OPENAI_API_KEY) to a valid key with access to model 'm-1'"
+    )
+    assert message_of(classify(llm, answer(404, "gone"))) == (
+        f"{WHERE} does not serve model 'm-1' (404: gone): check "
+        "TTDR_LLM_MODEL / TTDR_LLM_JUDGE_MODEL and TTDR_LLM_BASE_URL"
+    )
+    assert message_of(classify(llm, answer(400, "context length exceeded"))) == (
+        "the prompt is too long for model 'm-1' (context length exceeded): lower "
+        "max_output_tokens / search_results_per_question or use a longer-context model"
+    )
     bad = classify(llm, answer(400, "temperature too high"))
     assert isinstance(bad, ApplicationError)
     assert bad.message == f"{WHERE} rejected the request (400: temperature too high)"
@@ -172,6 +183,7 @@ NOW = datetime(2015, 10, 21, 7, 27, 0, tzinfo=UTC)
         ("Wed, 21 Oct 2015 07:37:00 GMT", MAX_RETRY_AFTER_SECONDS),
         ("Wed, 21 Oct 2015 07:36:59 GMT", 599.0),
         ("Wed, 21 Oct 2015 09:27:30 +0200", 30.0),
+        ("Wed, 21 Oct 2015 07:27:30 -0000", 30.0),  # no zone: HTTP-dates are GMT
         ("   ", None),
         ("Wed, 32 Oct 2015 07:27:00 GMT", None),
     ],
