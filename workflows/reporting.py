@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from workflows.citations import cited_numbers, strip_own_sources_section
+from workflows.citations import cited_numbers, finalise_report, strip_own_sources_section
+from workflows.config import ResearchConfig
 from workflows.evidence_fill import fill_uncited_sections
 from workflows.grounding import GroundingFigures, cites_enough
-from workflows.models import QAPair
+from workflows.models import GroundingSummary, QAPair, ResearchPlan, ResearchReport
 from workflows.sources import SourceRegistry
+from workflows.state import RunState
 
 AppendixRule = Literal["auto", "always", "never"]
 
@@ -41,3 +43,42 @@ def checked_body(
         for i, qa in enumerate(findings, 1)
     )
     return f"{body}\n\n## Research notes\n\n{notes}", figures, filled, True
+
+
+def final_report(
+    question: str,
+    config: ResearchConfig,
+    state: RunState,
+    text: str,
+    sources: SourceRegistry,
+    note: str,
+) -> ResearchReport:
+    """The workflow's result: the checked body, the note on top, the Sources list the product
+    writes (workflows/citations.py), and every figure of the run."""
+    body, body_grounding, filled, appendix = checked_body(
+        text, sources, state.findings, config.report.appendix
+    )
+    markdown, cited, removed = finalise_report(body, sources.all(), note)
+    return ResearchReport(
+        question=question,
+        markdown=markdown,
+        plan=state.plan or ResearchPlan(sections=[]),
+        sources=cited,
+        sources_retrieved=len(state.retrieved_ids),
+        removed_citations=removed + body_grounding.citations_removed,
+        iterations=state.iteration,
+        quality_history=state.quality_history,
+        stop_reason=state.stop_reason or "max_iterations",
+        usage_by_node=state.usage_by_node,
+        usage_total=state.total_usage(),
+        evolution=state.evolution,
+        findings=state.findings,
+        grounding=GroundingSummary(
+            threshold=config.report.support_threshold,
+            body=body_grounding,
+            findings=state.findings_grounding,
+            appendix=appendix,
+            sections_filled=filled,
+            notes=state.grounding_notes,
+        ),
+    )

@@ -22,7 +22,6 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from workflows.answers import Answers
     from workflows.calls import SEED_PATCH, NodeCalls
-    from workflows.citations import finalise_report
     from workflows.control import Control
     from workflows.evolution import Evolution
     from workflows.grounding import draft_is_grounded
@@ -40,7 +39,6 @@ with workflow.unsafe.imports_passed_through():
         EvolutionRecord,
         GapInput,
         GapOutput,
-        GroundingSummary,
         IntegratorInput,
         IntegratorOutput,
         Phase,
@@ -56,7 +54,7 @@ with workflow.unsafe.imports_passed_through():
         cap_text,
     )
     from workflows.plan_review import PlanDecision, PlanReview
-    from workflows.reporting import checked_body
+    from workflows.reporting import final_report
     from workflows.sources import SourceRegistry
     from workflows.state import RunInput, RunState
     from workflows.stopping import budget_stop, fresh_questions, stop_note, verdict_stop
@@ -292,35 +290,9 @@ class DeepResearchWorkflow:
                 sources=registry,
             ),
         )
-        body, body_grounding, filled, appendix = checked_body(
-            report.text or "", self._sources, state.findings, config.report.appendix
-        )
-        markdown, cited, removed = finalise_report(body, registry, note)
         state.node = None
         self._set_phase("completed")
-        return ResearchReport(
-            question=self._question,
-            markdown=markdown,
-            plan=plan,
-            sources=cited,
-            sources_retrieved=len(state.retrieved_ids),
-            removed_citations=removed + body_grounding.citations_removed,
-            iterations=state.iteration,
-            quality_history=state.quality_history,
-            stop_reason=state.stop_reason or "max_iterations",
-            usage_by_node=state.usage_by_node,
-            usage_total=state.total_usage(),
-            evolution=state.evolution,
-            findings=state.findings,
-            grounding=GroundingSummary(
-                threshold=config.report.support_threshold,
-                body=body_grounding,
-                findings=state.findings_grounding,
-                appendix=appendix,
-                sections_filled=filled,
-                notes=state.grounding_notes,
-            ),
-        )
+        return final_report(self._question, config, state, report.text or "", self._sources, note)
 
     # ------------------------------------------------------------------ continue-as-new
 
