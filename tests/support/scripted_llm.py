@@ -117,14 +117,8 @@ class Script:
         return {"claims": claims}
 
     def integrate(self, request: RecordedRequest) -> dict:
-        findings = re.findall(r"^A\d+: (.*)$", request.prompt, re.MULTILINE)
-        claims = [
-            {"text": claim.text, "sources": claim.sources}
-            for answer in findings
-            for claim in claims_of(answer)
-            if claim.sources
-        ]
-        listed = [int(n) for n in re.findall(r"^\[(\d+)\] ", request.prompt, re.MULTILINE)]
+        claims = _cited_finding_claims(request.prompt)
+        listed = _listed_sources(request.prompt)
         if not claims:
             claims = [{"text": "Revised with findings.", "sources": listed[:1]}]
         return {"claims": claims[:12]}
@@ -139,15 +133,8 @@ class Script:
     def report(self, request: RecordedRequest) -> dict:
         if self.report_answer is not None:
             return self.report_answer
-        findings = re.findall(r"^A\d+: (.*)$", request.prompt, re.MULTILINE)
-        claims = [
-            {"text": claim.text, "sources": claim.sources}
-            for answer in findings
-            for claim in claims_of(answer)
-            if claim.sources
-        ][:6]
-        listed = [int(n) for n in re.findall(r"^\[(\d+)\] ", request.prompt, re.MULTILINE)]
-        first = listed[:1]
+        claims = _cited_finding_claims(request.prompt)[:6]
+        first = _listed_sources(request.prompt)[:1]
         invented = {"text": f"An invented claim [{BOGUS_CITATION}].", "sources": first}
         return {
             "title": "Report",
@@ -160,6 +147,21 @@ class Script:
                 },
             ],
         }
+
+
+def _cited_finding_claims(prompt: str) -> list[dict]:
+    """The cited claims of the findings shown in a prompt, as a faithful model keeps them."""
+    findings = re.findall(r"^A\d+: (.*)$", prompt, re.MULTILINE)
+    return [
+        {"text": claim.text, "sources": claim.sources}
+        for answer in findings
+        for claim in claims_of(answer)
+        if claim.sources
+    ]
+
+
+def _listed_sources(prompt: str) -> list[int]:
+    return [int(n) for n in re.findall(r"^\[(\d+)\] ", prompt, re.MULTILINE)]
 
 
 def _allowed_only(rendered: str, request: RecordedRequest) -> str:
