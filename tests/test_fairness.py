@@ -1,0 +1,143 @@
+"""Fair sharing: `client.py research --priority/--fairness-key` start the run with Temporal's task
+Priority, which its node activities inherit; with the LLM queue backlogged (a provider rate limit,
+TTDR_LLM_MAX_RPM), a run of a higher priority, or of another fairness key, is served before the
+backlog of a big batch has drained."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
+from temporalio.client import Client
+from temporalio.common import Priority
+
+from activities.llm import LLMClient
+from activities.search.local_provider import LocalSearch
+from tests.support.fake_llm import FakeLLMServer
+from tests.support.processes import run_client_py
+from tests.support.scripted_llm import Script
+from tests.support.settings import fake_llm_settings
+from worker import build_worker
+from workflows.config import ResearchConfig
+from workflows.models import ResearchReport, ResearchRequest
+from workflows.research import WORKFLOW_NAME
+
+RPM = 240  # 4 node activities a second: the LLM queue backs up behind the batch
+BATCH = 8  # runs of 8 LLM calls each: 64 calls, 16 s at the limit
+
+
+def client_env(client: Client, queue: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "OTEL_"))}
+    env["TEMPORAL_ADDRESS"] = client.service_client.config.target_host
+    env["TTDR_TASK_QUEUE"] = queue
+    return env
+
+
+@pytest_asyncio.fixture
+async def limited_queue(
+    client: Client, fake_server: FakeLLMServer, script: Script, local_search: LocalSearch
+) -> AsyncIterator[str]:
+    queue = f"ttdr-fair-{uuid.uuid4().hex[:8]}"
+    llm = LLMClient(fake_llm_settings(fake_server))
+    async with build_worker(client, queue, llm, local_search, llm_max_rpm=RPM):
+        yield queue
+    await llm.aclose()
+
+
+async def run(client: Client, queue: str, priority: Priority, tag: str) -> float:
+    """Seconds until the run's report, from when it was started."""
+    request = ResearchRequest(
+        question=f"How does Python's with statement work? ({tag})",
+        config=ResearchConfig(evolution="off", max_iterations=1, quality_threshold=1.0),
+    )
+    start = time.monotonic()
+    await client.execute_workflow(
+        WORKFLOW_NAME,
+        request,
+        id=f"fair-{tag}-{uuid.uuid4().hex[:6]}",
+        task_queue=queue,
+        result_type=ResearchReport,
+        priority=priority,
+    )
+    return time.monotonic() - start
+
+
+async def test_research_takes_priority_and_fairness_key_onto_the_run(
+    client: Client, task_queue: str
+) -> None:
+    workflow_id = f"fair-cli-{uuid.uuid4().hex[:8]}"
+    code, _, err = await run_client_py(
+        "research",
+        "How does Python's with statement work?",
+        "--id",
+        workflow_id,
+        "--max-iterations",
+        "1",
+        "--priority",
+        "1",
+        "--fairness-key",
+        "alice",
+        "--fairness-weight",
+        "2",
+        env=client_env(client, task_queue),
+    )
+    assert code == 0, err
+
+    info = (await client.get_workflow_handle(workflow_id).describe()).raw_description
+    priority = info.workflow_execution_info.priority
+    assert (priority.priority_key, priority.fairness_key, priority.fairness_weight) == (
+        1,
+        "alice",
+        2.0,
+    )
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--priority", "0"], "--priority must be 1..5, not 0"),
+        (["--priority", "6"], "--priority must be 1..5, not 6"),
+        (["--fairness-key", " "], "--fairness-key must be printable text"),
+        (["--fairness-key", "x" * 65], "--fairness-key is over 64 bytes"),
+        (["--fairness-weight", "2"], "--fairness-weight needs a --fairness-key"),
+    ],
+)
+async def test_bad_priority_options_are_rejected_before_anything_starts(
+    options: list[str], message: str
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "OTEL_"))}
+    env["TEMPORAL_ADDRESS"] = "127.0.0.1:1"  # nothing listens: the check comes first
+    code, _, err = await run_client_py("research", "A question?", *options, env=env)
+    assert code == 2
+    assert message in err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("batch", "single"),
+    [
+        (Priority(priority_key=5), Priority(priority_key=1)),
+        (Priority(fairness_key="batch-user"), Priority(fairness_key="alice")),
+    ],
+    ids=["priority", "fairness-key"],
+)
+async def test_a_single_run_is_not_starved_by_a_big_batch(
+    client: Client, limited_queue: str, batch: Priority, single: Priority
+) -> None:
+    batch_runs = [
+        asyncio.create_task(run(client, limited_queue, batch, f"batch{i}")) for i in range(BATCH)
+    ]
+    await asyncio.sleep(2)  # the batch's backlog builds up first
+    single_seconds = await run(client, limited_queue, single, "single")
+    still_running = sum(not task.done() for task in batch_runs)
+    batch_seconds = await asyncio.gather(*batch_runs)
+
+    # Served first in order of arrival, the single run would wait behind the batch's backlog
+    # and finish with the last of it; it finishes while most of the batch is still queued.
+    assert still_running >= BATCH // 2, (single_seconds, batch_seconds)
+    assert single_seconds < max(batch_seconds) * 0.75, (single_seconds, batch_seconds)
