@@ -28,8 +28,13 @@ from pathlib import Path
 from typing import Any
 
 from opentelemetry.sdk.trace import TracerProvider
+from temporalio.api.workflowservice.v1 import (
+    DescribeWorkerDeploymentRequest,
+    SetWorkerDeploymentCurrentVersionRequest,
+)
 from temporalio.client import Client
 from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
+from temporalio.service import RPCError
 from temporalio.worker import Worker, WorkerDeploymentConfig
 
 from activities.llm import LLMClient
@@ -159,6 +164,38 @@ def deployment_version_from_env(env: Mapping[str, str]) -> WorkerDeploymentVersi
     return WorkerDeploymentVersion(deployment_name=name, build_id=build_id)
 
 
+async def first_version_becomes_current(
+    client: Client, version: WorkerDeploymentVersion, attempts: int = 50
+) -> None:
+    """On a deployment whose current version was never set (its first deploy), make this
+    version current, or new runs would wait for one. Later versions are made current by an
+    operator (README "Deploying a new version"). Best effort: a failure is logged."""
+    describe = DescribeWorkerDeploymentRequest(
+        namespace=client.namespace, deployment_name=version.deployment_name
+    )
+    problem = "the deployment did not appear"
+    for _ in range(attempts):
+        try:
+            info = await client.workflow_service.describe_worker_deployment(describe)
+            routing = info.worker_deployment_info.routing_config
+            if routing.HasField("current_version_changed_time"):
+                return  # an operator (or an earlier worker) has chosen the current version
+            await client.workflow_service.set_worker_deployment_current_version(
+                SetWorkerDeploymentCurrentVersionRequest(
+                    namespace=client.namespace,
+                    deployment_name=version.deployment_name,
+                    build_id=version.build_id,
+                    identity=f"ttdr worker {version.to_canonical_string()} (first version)",
+                )
+            )
+            log.info("%s is the deployment's first version: made current", version)
+            return
+        except RPCError as err:  # not there yet (no poll registered), or a concurrent change
+            problem = err.message
+            await asyncio.sleep(0.2)
+    log.warning("could not make %s current (%s): set it with the CLI", version, problem)
+
+
 def llm_max_rpm_from_env(env: Mapping[str, str]) -> float | None:
     """TTDR_LLM_MAX_RPM: the provider's requests per minute for all workers (unset: no limit)."""
     raw = env.get(LLM_MAX_RPM_ENV, "").strip()
@@ -270,6 +307,8 @@ async def run_worker(env: Mapping[str, str], metrics: worker_metrics.Metrics | N
         try:
             in_flight = worker_metrics.runs_in_flight(client, metrics, target.task_queue, env)
             async with worker, in_flight:
+                if version is not None:
+                    await first_version_becomes_current(client, version)
                 await stop.wait()
         finally:
             await chain.close_search(search)

@@ -10,7 +10,10 @@ from collections.abc import Iterable
 from typing import Any
 
 import pytest
-from temporalio.api.workflowservice.v1 import SetWorkerDeploymentCurrentVersionRequest
+from temporalio.api.workflowservice.v1 import (
+    DescribeWorkerDeploymentRequest,
+    SetWorkerDeploymentCurrentVersionRequest,
+)
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkerDeploymentVersion
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -21,7 +24,12 @@ from activities.search.local_provider import LocalSearch
 from tests.support.fake_llm import FakeLLMServer, RecordedRequest
 from tests.support.scripted_llm import Script
 from tests.support.settings import fake_llm_settings
-from worker import StartupError, build_worker, deployment_version_from_env
+from worker import (
+    StartupError,
+    build_worker,
+    deployment_version_from_env,
+    first_version_becomes_current,
+)
 from workflows.config import ResearchConfig
 from workflows.models import ResearchProgress, ResearchReport, ResearchRequest
 from workflows.research import WORKFLOW_NAME
@@ -43,6 +51,13 @@ async def set_current(client: Client, version: WorkerDeploymentVersion) -> None:
         except RPCError:
             await asyncio.sleep(0.2)
     raise AssertionError(f"{version} never became the current version")
+
+
+async def current_build(client: Client, deployment: str) -> str:
+    info = await client.workflow_service.describe_worker_deployment(
+        DescribeWorkerDeploymentRequest(namespace=client.namespace, deployment_name=deployment)
+    )
+    return info.worker_deployment_info.routing_config.current_deployment_version.build_id
 
 
 def models_of(requests: Iterable[RecordedRequest], question: str) -> set[str]:
@@ -82,13 +97,18 @@ async def test_a_run_finishes_on_the_build_it_started_on(
     new_question = "How does Python's with statement work (new run)?"
 
     async with build_worker(client, queue, llm_a, local_search, version=build_a):
-        await set_current(client, build_a)
+        # The first version of a deployment makes itself current (worker.py does this) …
+        await first_version_becomes_current(client, build_a)
+        assert await current_build(client, deployment) == "build-a"
         old = await start(client, queue, old_question)
         # Hold the old run between its nodes (it is pinned to A from its first task).
         await old.execute_update("pause", result_type=object)
         await _held(old)
 
         async with build_worker(client_b, queue, llm_b, local_search, version=build_b):
+            # … a later one is made current by the operator, once its workers are up.
+            await first_version_becomes_current(client, build_b)
+            assert await current_build(client, deployment) == "build-a"
             await set_current(client, build_b)
             switched_at = time.monotonic()
             new = await start(client, queue, new_question)
