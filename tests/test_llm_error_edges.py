@@ -80,6 +80,9 @@ def classify(llm: LLMClient, response: httpx.Response, body: dict | None = None)
         # A response_format complaint only counts when the request sent one.
         (400, "unknown field json_schema", PLAIN, "LLMBadRequest", False),
         (500, "response_format unsupported", PLAIN, "LLMServerError", True),
+        # ...and when the message names it: other complaints about a JSON-mode request stay.
+        (400, "temperature must be <= 2", JSON_MODE, "LLMBadRequest", False),
+        (500, "boom", JSON_MODE, "LLMServerError", True),
     ],
 )
 def test_status_and_message_classify_the_error(
