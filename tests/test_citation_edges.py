@@ -5,6 +5,7 @@ server. Written from the mutants bench/mutation.py found unkilled.
 
 from __future__ import annotations
 
+from workflows import sanitise
 from workflows.citations import finalise_report, sources_section
 from workflows.models import NumberedSource, Source
 
@@ -64,3 +65,48 @@ def test_titles_and_parts_are_inert() -> None:
     assert entry == (
         "## Sources\n\n1. &lt;b>T&lt;/b> \\[3\\] — x.md; cited: \\[2\\](javascript:x)"
     )
+
+
+# ---------------------------------------------------------------- the sanitiser's edges
+
+
+def none(_: int) -> None:
+    return None
+
+
+def test_a_link_with_brackets_in_its_text_keeps_a_safe_target_and_loses_an_unsafe_one() -> None:
+    safe = "see [a [b] c](https://x.org/) now"
+    assert sanitise.sanitise_markdown(safe, none) == (safe, 0)
+    unsafe = "see [a [b] c](javascript:alert(1)) now"
+    assert sanitise.sanitise_markdown(unsafe, none) == ("see [a [b] c] now", 0)
+
+
+def test_removing_a_marker_takes_the_space_before_it_not_the_line_break() -> None:
+    assert sanitise.rewrite_citations("Line one\n[99] next", none) == ("Line one\n next", 1)
+    assert sanitise.rewrite_citations("Value X [99].", none) == ("Value X.", 1)
+    assert sanitise.rewrite_citations("[1] starts here", {1: 1}.get) == ("[1] starts here", 0)
+
+
+def test_prose_before_a_code_span_is_checked_and_removals_are_counted_across_it() -> None:
+    assert sanitise.rewrite_citations("See [99] and `x[1]` then [98].", none) == (
+        "See and `x[1]` then.",
+        2,
+    )
+
+
+def test_inline_text_is_flattened_and_only_markdown_syntax_escaped() -> None:
+    assert sanitise.escape_inline("a  b\nc eXample") == "a b c eXample"
+    assert sanitise.sanitise_markdown("a < b", none) == ("a &lt; b", 0)
+
+
+def test_link_schemes_as_a_browser_reads_them() -> None:
+    assert sanitise.is_safe_url("http://x.org") and sanitise.is_safe_url("mailto:a@b.c")
+    assert sanitise.is_safe_url("ht\ttps://x.org")  # tabs are ignored: still https
+    assert not sanitise.is_safe_url("Xhttps://x.org")  # another scheme
+
+
+def test_ranges_are_expanded_up_to_their_bound_and_empty_parts_skipped() -> None:
+    assert sanitise.marker_numbers("1-20") == list(range(1, 21))
+    assert sanitise.marker_numbers("1-21") is None
+    assert sanitise.marker_numbers("1, ,2") == [1, 2]
+    assert sanitise.marker_numbers("3;;4") == [3, 4]
