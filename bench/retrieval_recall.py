@@ -23,6 +23,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 from activities.search.local_index import LocalIndex, SearchHit
 from eval.corpus import Corpus, demo_corpus_root
 from eval.metrics import SourceRef, gold_recall
@@ -64,12 +66,17 @@ def dense_rankers(
     model = dense.MiniLM()
     candidates = {q.prompt: index.search(q.prompt, pool) for q in questions}
     unique = {h.passage.id: h.passage for hits in candidates.values() for h in hits}
-    started = time.perf_counter()
     ids = sorted(unique)
-    matrix = model.encode([f"{unique[i].title}\n{unique[i].text}" for i in ids])
+    cache = Path(tempfile.gettempdir()) / f"ttdr-recall-minilm-{max_tokens}-{pool}.npz"
+    if cache.is_file() and list(np.load(cache)["ids"]) == ids:
+        matrix = np.load(cache)["vectors"]
+    else:
+        started = time.perf_counter()
+        matrix = model.encode([f"{unique[i].title}\n{unique[i].text}" for i in ids])
+        print(f"embedded {len(ids)} passages in {time.perf_counter() - started:.0f} s",
+              file=sys.stderr)  # fmt: skip
+        np.savez(cache, ids=np.array(ids), vectors=matrix)
     vectors = dict(zip(ids, matrix, strict=True))
-    print(f"embedded {len(ids)} passages in {time.perf_counter() - started:.0f} s",
-          file=sys.stderr)  # fmt: skip
 
     def by_dense(query: str, k: int) -> list[SearchHit]:
         found = candidates[query]
@@ -85,6 +92,13 @@ def dense_rankers(
         best = sorted(candidates[query], key=lambda h: -fused[h.passage.id])[:k]
         return [SearchHit(passage=h.passage, score=fused[h.passage.id]) for h in best]
 
+    changed = sum(
+        {h.passage.id for h in hybrid(q.prompt, 5)}
+        != {h.passage.id for h in candidates[q.prompt][:5]}
+        for q in questions
+    )
+    print(f"hybrid top 5 differs from BM25's for {changed} of {len(questions)} questions",
+          file=sys.stderr)  # fmt: skip
     return {f"dense (MiniLM re-rank of BM25 top {pool})": by_dense,
             f"hybrid (RRF of BM25 and dense, top {pool})": hybrid}  # fmt: skip
 
