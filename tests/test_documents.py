@@ -306,3 +306,28 @@ async def test_a_research_over_a_hostile_corpus_completes(
     locations = {n.source.location.split(",")[0] for n in report.sources}
     assert locations and locations <= {"with.md", "deck.pptx"}
     assert "OUTSIDE-SECRET-777" not in json.dumps(report.model_dump(mode="json"))
+
+
+def test_an_unexpected_failure_on_one_file_skips_only_that_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Even a bug (not a parse error) on one file costs only that file's passages."""
+    from activities.search import local_index
+
+    root = tmp_path / "corpus"
+    root.mkdir()
+    (root / "good.md").write_text("# Good\n\nKestrels hover over meadows.\n")
+    (root / "bad.md").write_text("# Bad\n\nThis one trips a bug.\n")
+    real = local_index.file_passages
+
+    def buggy(file: object, display: str, *args: object) -> object:
+        if display == "bad.md":
+            raise IndexError("a bug in chunking")
+        return real(file, display, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(local_index, "file_passages", buggy)
+    index = LocalIndex.open([root], tmp_path / "cache")
+    assert {s.rel: s.reason for s in index.skipped} == {
+        "bad.md": "could not be indexed (IndexError: a bug in chunking)"
+    }
+    assert index.search("kestrels", k=1)[0].passage.rel_path == "good.md"

@@ -191,6 +191,9 @@ class IndexStore:
             reason = None
         except SkipFile as skip:
             passages, reason = [], str(skip)
+        except Exception as exc:  # a bug on one odd file must not stop the whole index
+            logger.exception("local index: could not index %s", display)
+            passages, reason = [], f"could not be indexed ({type(exc).__name__}: {exc})"[:300]
         cursor = db.execute(
             "INSERT INTO files (root, rel, display, format, size, mtime_ns, ctime_ns, inode, "
             "skipped) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
