@@ -138,6 +138,9 @@ def mutmut_section(target: Target) -> str:
         f"also_copy = {json.dumps(list(ALSO_COPY))}",
         f"pytest_add_cli_args_test_selection = {json.dumps(tests)}",
         'pytest_add_cli_args = ["-p", "bench.mutation_select", "-p", "no:cacheprovider"]',
+        # A mutant that loops forever is stopped after 3x its tests' clean time (mutmut's
+        # default, 15x, lets one looping regex hold a worker for many minutes on 2 cores).
+        "timeout_multiplier = 3.0",
         "",
     ]
     return "\n".join(lines)
