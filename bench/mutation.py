@@ -100,7 +100,12 @@ TARGETS: tuple[Target, ...] = (
             "activities.search.fetch.x_is_public_address*",
             "activities.search.fetch.x_address_allowed*",
             "activities.search.fetch.x_resolve_checked*",
-            "activities.search.fetch.xǁPageFetcherǁ*",
+            # the client (no redirects, no proxies from the environment), the redirect limit and
+            # the size cap; _fetch_once's plumbing (default ports, TLS SNI, decoding, logging)
+            # needs TLS or a non-loopback network to observe and is left out
+            "activities.search.fetch.xǁPageFetcherǁ__init__*",
+            "activities.search.fetch.xǁPageFetcherǁfetch*",
+            "activities.search.fetch.xǁPageFetcherǁ_read_capped*",
         ),
     ),
     Target(

@@ -98,6 +98,8 @@ fe80::1 link-local-v6.test
 127.0.0.1 v6-first.test
 127.0.0.1 loop.test
 127.0.0.2 loop.test
+2606:4700:4700::1111 dual.test
+8.8.8.8 dual.test
 """
 PROBE = """
 import asyncio, json, sys
@@ -153,6 +155,7 @@ async def test_every_resolved_address_is_checked_not_only_the_first(tmp_path: Pa
             ("v6-first.test", True),
             ("loop.test", True),
             ("loop.test", False),
+            ("dual.test", False),
         ],
     )
     # The first address (loopback, allowed) passes; the second is private: refused.
@@ -167,6 +170,18 @@ async def test_every_resolved_address_is_checked_not_only_the_first(tmp_path: Pa
     assert found["v6-first.test True"] == "127.0.0.1"
     assert found["loop.test True"] in {"127.0.0.1", "127.0.0.2"}  # either: both were checked
     assert found["loop.test False"].startswith("refused: loop.test resolves to non-public address")
+    # Public addresses (only resolved here, never contacted): IPv4 first, not text order.
+    assert found["dual.test False"] == "8.8.8.8"
+
+
+@pytest.mark.parametrize("host", ["a b", "a..b", "x" * 300])
+async def test_a_name_that_cannot_be_resolved_is_refused_with_its_reason(host: str) -> None:
+    """Not an uncaught error: a malformed host in a search result or a redirect must cost
+    that one page, not the retrieval activity."""
+    with pytest.raises(FetchRefused, match=f"cannot resolve {host}: "):
+        await resolve_checked(host, 80, True)
+    with pytest.raises(FetchRefused, match="cannot resolve"):
+        await fetch_with(LOOPBACK_OK, f"http://{host.replace(' ', '%20')}/")
 
 
 # ---------------------------------------------------------------- fetching: redirects and caps
@@ -233,6 +248,22 @@ async def test_the_request_goes_to_the_checked_address_with_the_name_as_host(
     assert seen.headers["host"] == f"localhost:{pages.port}"
     assert seen.query == {"q": "1"}
     assert seen.headers["user-agent"].startswith("ttdr-research-agent/")
+
+
+async def test_proxy_settings_in_the_environment_are_ignored(
+    pages: FakeHTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A proxy would make the request on the fetcher's behalf, past the address check."""
+    with FakeHTTPServer() as proxy:
+        proxy.route("/", lambda _: Reply(200, b"from the proxy", {"Content-Type": "text/plain"}))
+        for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+            monkeypatch.setenv(name, proxy.base_url)
+        for name in ("NO_PROXY", "no_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        pages.reply("/p", Reply(200, b"direct", {"Content-Type": "text/plain"}))
+        page = await fetch_with(LOOPBACK_OK, f"{pages.base_url}/p")
+        assert page is not None and page.text == "direct"
+        assert proxy.seen == []
 
 
 @pytest.mark.parametrize(

@@ -74,7 +74,7 @@ async def resolve_checked(host: str, port: int, allow_loopback: bool) -> str:
     """The first address of `host`, after checking that every address it resolves to is public."""
     try:
         infos = await asyncio.to_thread(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
-    except OSError as err:
+    except (OSError, UnicodeError) as err:  # UnicodeError: a name IDNA cannot encode (a..b)
         raise FetchRefused(f"cannot resolve {host}: {err}") from None
     # IPv4 first: many hosts have no IPv6 route, and every address is checked either way.
     addresses = sorted({str(info[4][0]) for info in infos}, key=lambda a: ":" in a)
