@@ -278,6 +278,24 @@ async def test_the_size_cap_is_exact(pages: FakeHTTPServer, size: int, truncated
     assert (len(page.text), page.truncated) == (min(size, 1000), truncated)
 
 
+def paced(chunk: bytes, times: int) -> Iterator[bytes]:
+    for _ in range(times):
+        yield chunk
+        time.sleep(0.01)  # separate network reads
+
+
+@pytest.mark.parametrize(("times", "truncated"), [(3, False), (30, True)])
+async def test_a_body_read_in_many_pieces_is_joined_exactly(
+    pages: FakeHTTPServer, times: int, truncated: bool
+) -> None:
+    settings = FetchSettings(allow_loopback=True, max_bytes=1000, timeout_seconds=10)
+    piece = b"0123456789" * 10
+    pages.route("/s", lambda _: Reply(200, paced(piece, times), {"Content-Type": "text/plain"}))
+    page = await fetch_with(settings, f"{pages.base_url}/s")
+    assert page is not None and page.truncated is truncated
+    assert page.text == (piece * times)[:1000].decode()
+
+
 def stalled() -> Iterator[bytes]:
     yield b"<p>first bytes</p>"
     for _ in range(40):  # then nothing for 4 s
