@@ -22,7 +22,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -261,7 +261,7 @@ class IndexStore:
     @staticmethod
     def _build_all(db: sqlite3.Connection) -> tuple[Postings, np.ndarray]:
         return _postings_of(
-            db.execute("SELECT pid, length, terms, counts FROM passages ORDER BY pid").fetchall()
+            db.execute("SELECT pid, length, terms, counts FROM passages ORDER BY pid")
         )
 
     def _save_postings(self, target: Path, postings: Postings, keys: np.ndarray) -> None:
@@ -341,11 +341,25 @@ def _generation(db: sqlite3.Connection) -> str | None:
     return str(row[0]) if row else None
 
 
-def _postings_of(rows: list[tuple[int, int, bytes, bytes]]) -> tuple[Postings, np.ndarray]:
-    """Postings of (pid, length, terms, counts) rows in pid order, and the pids."""
-    terms = np.frombuffer(b"".join(r[2] for r in rows), dtype="<u8").astype(np.uint64)
-    counts = np.frombuffer(b"".join(r[3] for r in rows), dtype="<u4").astype(np.uint32)
-    per_doc = np.fromiter((len(r[2]) // 8 for r in rows), dtype=np.int64, count=len(rows))
-    lengths = np.fromiter((r[1] for r in rows), dtype=np.float32, count=len(rows))
-    keys = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-    return Postings.build(terms, counts, per_doc, lengths), keys
+def _postings_of(
+    rows: Iterable[tuple[int, int, bytes, bytes]],
+) -> tuple[Postings, np.ndarray]:
+    """Postings of (pid, length, terms, counts) rows in pid order, and the pids. Rows are
+    consumed one by one (a cursor is fine), keeping only their blobs."""
+    keys: list[int] = []
+    lengths: list[int] = []
+    terms: list[bytes] = []
+    counts: list[bytes] = []
+    for pid, length, term_bytes, count_bytes in rows:
+        keys.append(pid)
+        lengths.append(length)
+        terms.append(term_bytes)
+        counts.append(count_bytes)
+    per_doc = np.fromiter((len(t) // 8 for t in terms), dtype=np.int64, count=len(terms))
+    # Little-endian storage read as native uint64/uint32 without a copy on x86 and ARM.
+    all_terms = np.frombuffer(b"".join(terms), dtype="<u8").astype(np.uint64, copy=False)
+    del terms
+    all_counts = np.frombuffer(b"".join(counts), dtype="<u4").astype(np.uint32, copy=False)
+    del counts
+    postings = Postings.build(all_terms, all_counts, per_doc, np.array(lengths, dtype=np.float32))
+    return postings, np.array(keys, dtype=np.int64)
