@@ -331,3 +331,16 @@ def test_an_unexpected_failure_on_one_file_skips_only_that_file(
         "bad.md": "could not be indexed (IndexError: a bug in chunking)"
     }
     assert index.search("kestrels", k=1)[0].passage.rel_path == "good.md"
+
+
+def test_a_container_with_too_much_xml_is_refused_before_parsing(tmp_path: Path) -> None:
+    """Inside the zip-bomb cap, but 100 MiB of XML would take gigabytes once parsed."""
+    path = tmp_path / "huge.docx"
+    with (
+        zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive,
+        archive.open("word/document.xml", "w", force_zip64=True) as member,
+    ):
+        for _ in range(100):
+            member.write(b" " * (1 << 20))
+    with pytest.raises(registry.SkipFile, match=r"DOCX holds 100 MiB of XML \(cap 96 MiB\)"):
+        registry.parse(".docx", path.read_bytes())

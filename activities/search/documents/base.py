@@ -10,6 +10,9 @@ MAX_TEXT_CHARS = 20_000_000
 # Sum of the uncompressed sizes of a zip container's members (DOCX, PPTX, XLSX); above it the
 # file is treated as a zip bomb and skipped before anything is inflated.
 MAX_UNZIPPED_BYTES = 512 * 1024 * 1024
+# The XML parts of such a container (what the readers parse into memory; media are never
+# decoded) are capped lower: parsed XML takes several times its size in memory.
+MAX_UNZIPPED_XML_BYTES = 96 * 1024 * 1024
 
 
 @dataclass(frozen=True)

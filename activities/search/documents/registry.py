@@ -12,7 +12,11 @@ import io
 import zipfile
 from collections.abc import Callable
 
-from activities.search.documents.base import MAX_UNZIPPED_BYTES, Document
+from activities.search.documents.base import (
+    MAX_UNZIPPED_BYTES,
+    MAX_UNZIPPED_XML_BYTES,
+    Document,
+)
 from activities.search.documents.files import SkipFile
 
 # suffix -> (format name shown to users, "module:function")
@@ -66,15 +70,24 @@ def _parser(target: str) -> Callable[[bytes], Document]:
 
 
 def _check_zip(name: str, data: bytes) -> None:
-    """A DOCX/PPTX/XLSX is a zip: refuse a broken one, or one that would inflate past the cap
-    (a zip bomb), before any XML is parsed."""
+    """A DOCX/PPTX/XLSX is a zip: refuse a broken one, one that would inflate past the cap (a
+    zip bomb), or one whose XML would not parse in bounded memory, before any XML is parsed."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            inflated = sum(info.file_size for info in archive.infolist())
+            members = archive.infolist()
+            inflated = sum(info.file_size for info in members)
+            xml = sum(
+                info.file_size for info in members if info.filename.endswith((".xml", ".rels"))
+            )
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError) as exc:
         raise SkipFile(f"not a valid {name} (bad zip: {exc})") from exc
     if inflated > MAX_UNZIPPED_BYTES:
         raise SkipFile(
             f"{name} would inflate to {inflated // 2**20} MiB (cap {MAX_UNZIPPED_BYTES // 2**20} "
             "MiB): refused as a zip bomb"
+        )
+    if xml > MAX_UNZIPPED_XML_BYTES:
+        raise SkipFile(
+            f"{name} holds {xml // 2**20} MiB of XML (cap {MAX_UNZIPPED_XML_BYTES // 2**20} MiB): "
+            "too large to parse with bounded memory"
         )
