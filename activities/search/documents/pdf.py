@@ -2,7 +2,8 @@
 
 pypdf is pure Python with no dependencies (4 MB), maintained, and reads the text layer well
 enough for retrieval; pdfminer.six is more faithful on layout but several times slower.
-Scanned PDFs without a text layer yield no passages (no OCR)."""
+Scanned PDFs without a text layer yield no passages (no OCR). Decompression bombs are bounded by
+pypdf itself (6.x: at most 75 MB out of any one stream, pypdf.filters), a failure skips the file."""
 
 from __future__ import annotations
 
