@@ -171,3 +171,17 @@ def test_a_file_swapped_for_a_symlink_after_listing_is_not_read(tmp_path: Path) 
     os.mkfifo(target)
     with pytest.raises(files.SkipFile, match="not a regular file"):
         files.read_bytes(listed)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a chmod 000 file anyway")
+def test_an_unreadable_file_is_skipped(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "kestrels.md").write_text(_GOOD)
+    locked = corpus / "locked.md"
+    locked.write_text("# Locked\n\nNobody may read this.\n")
+    locked.chmod(0)
+    index = LocalIndex.open([corpus], tmp_path / "cache")
+    assert {s.rel: s.reason for s in index.skipped} == {
+        "locked.md": "cannot be read (Permission denied)"
+    }
