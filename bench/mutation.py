@@ -112,9 +112,28 @@ TARGETS: tuple[Target, ...] = (
         "index_changes",
         ("activities/search/index_store.py", "activities/search/documents/files.py"),
         ("tests/test_local_search.py", "tests/test_index_change_edges.py"),
+        # CorpusFile.signature is a property, which mutmut does not mutate; _check reads the
+        # stat fields the signature is made of.
         (
             "activities.search.index_store.xǁIndexStoreǁrefresh*",
-            "activities.search.documents.files.xǁCorpusFileǁsignature*",
+            "activities.search.documents.files.x__check*",
+        ),
+    ),
+    Target(
+        "corpus_reader",
+        ("activities/search/documents/files.py",),
+        (
+            "tests/test_corpus_security.py",
+            "tests/test_corpus_edges.py",
+            "tests/test_index_change_edges.py",
+        ),
+        (
+            "activities.search.documents.files.x_list_files*",
+            "activities.search.documents.files.x__walk*",
+            "activities.search.documents.files.x__check*",
+            "activities.search.documents.files.x__follow*",
+            "activities.search.documents.files.x__inside*",
+            "activities.search.documents.files.x_read_bytes*",
         ),
     ),
 )
