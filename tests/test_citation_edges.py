@@ -110,3 +110,15 @@ def test_ranges_are_expanded_up_to_their_bound_and_empty_parts_skipped() -> None
     assert sanitise.marker_numbers("1-21") is None
     assert sanitise.marker_numbers("1, ,2") == [1, 2]
     assert sanitise.marker_numbers("3;;4") == [3, 4]
+
+
+def test_every_code_span_stays_literal_after_unmatched_and_matched_backticks() -> None:
+    assert sanitise.rewrite_citations("`a` and `b[9]` then [8]", none) == (
+        "`a` and `b[9]` then",
+        1,
+    )
+    assert sanitise.rewrite_citations("a `` b `c[9]` d [8]", none) == ("a `` b `c[9]` d", 1)
+
+
+def test_the_sanitiser_counts_removals_in_every_prose_piece() -> None:
+    assert sanitise.sanitise_markdown("a [9] `x` b [8]", none) == ("a `x` b", 2)
