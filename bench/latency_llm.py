@@ -1,29 +1,38 @@
 """A latency-simulating OpenAI-compatible server for benchmarks.
 
-It is the test suite's fake server (`tests.support.fake_llm.FakeLLMServer`) answering with the scripted,
-schema-valid answers of `tests.support.scripted_llm.Script`, plus a simulated model latency: either a
-fixed time per completion (`latency`) or a time per completion token (`per_token_ms`, applied
-to the answer's token count at ~4 characters per token, as the fake server counts usage), or
-both added. Every request is recorded with its start and finish (`RecordedRequest.started_at`
-/ `finished_at`, `time.monotonic()`), which the benchmark uses to see when an LLM call of a
-run was in flight.
+It is the test suite's fake server (`tests.support.fake_llm.FakeLLMServer`) answering with the
+scripted, schema-valid answers of `tests.support.scripted_llm.Script`, plus a simulated model
+latency: either a fixed time per completion (`latency`) or a time per completion token
+(`per_token_ms`, applied to the answer's token count at ~4 characters per token, as the fake
+server counts usage), or both added. Every request is recorded with its start and finish
+(`RecordedRequest.started_at` / `finished_at`, `time.monotonic()`), which the benchmark uses to
+see when an LLM call of a run was in flight.
+
+With `rpm`, it also enforces a provider's requests-per-minute limit: a request that would be
+the (rpm+1)-th accepted within the last 60 s is answered at once with 429 and a Retry-After of
+the seconds until the oldest of them leaves the window (a sliding window, as strict as any
+provider's limiter).
 
 Standalone, for pointing a worker at it by hand:
 
     .venv/bin/python -m bench.latency_llm --port 8099 --latency 1.0
     .venv/bin/python -m bench.latency_llm --port 8099 --per-token-ms 20
+    .venv/bin/python -m bench.latency_llm --port 8099 --latency 1.0 --rpm 120
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import json
+import math
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
-from tests.support.fake_llm import FakeLLMServer, RecordedRequest, Responder
+from tests.support.fake_llm import FakeLLMServer, RecordedRequest, Responder, _Fault, error_body
 from tests.support.scripted_llm import Script
 
 
@@ -63,11 +72,64 @@ class _PerTokenDelay:
         self.server.respond(name, slow)
 
 
-class LatencyLLM:
-    """FakeLLMServer + scripted answers + simulated latency; a context manager."""
+class RateLimitedServer(FakeLLMServer):
+    """FakeLLMServer that answers 429 + Retry-After above `rpm` requests in any 60 s.
 
-    def __init__(self, latency: Latency, *, port: int = 0) -> None:
-        self.server = FakeLLMServer(port=port)
+    The decision is made when a request arrives (the fake's first per-request hook, its delay
+    lookup), and a rejected request is answered at once through the fake's fault path."""
+
+    WINDOW_SECONDS = 60.0
+
+    def __init__(self, rpm: int, *, port: int = 0) -> None:
+        super().__init__(port=port)
+        self.rpm = rpm
+        self._accepted: collections.deque[float] = collections.deque()
+        self._window_lock = threading.Lock()
+        self._rejection = threading.local()  # the handler thread's pending 429, if any
+
+    def reset(self) -> None:
+        super().reset()
+        with self._window_lock:
+            self._accepted.clear()
+
+    def _retry_after(self) -> int | None:
+        """None when the request is accepted, else the seconds to wait."""
+        now = time.monotonic()
+        with self._window_lock:
+            while self._accepted and self._accepted[0] <= now - self.WINDOW_SECONDS:
+                self._accepted.popleft()
+            if len(self._accepted) < self.rpm:
+                self._accepted.append(now)
+                return None
+            return max(1, math.ceil(self._accepted[0] + self.WINDOW_SECONDS - now))
+
+    def _delay_for(self, name: str | None) -> float:
+        self._rejection.retry_after = self._retry_after()
+        if self._rejection.retry_after is not None:
+            return 0.0  # rejected at once, like a provider's limiter
+        return super()._delay_for(name)
+
+    def _take_fault(self, name: str | None) -> _Fault | None:
+        retry_after = getattr(self._rejection, "retry_after", None)
+        self._rejection.retry_after = None
+        if retry_after is not None:
+            return _Fault(
+                name,
+                "status",
+                1,
+                status=429,
+                body=error_body(429, f"Rate limit reached: {self.rpm} requests per minute"),
+                headers={"Retry-After": str(retry_after)},
+            )
+        return super()._take_fault(name)
+
+
+class LatencyLLM:
+    """FakeLLMServer + scripted answers + simulated latency (+ an optional requests-per-minute
+    limit); a context manager."""
+
+    def __init__(self, latency: Latency, *, port: int = 0, rpm: int | None = None) -> None:
+        self.server = RateLimitedServer(rpm, port=port) if rpm else FakeLLMServer(port=port)
         self._stop = threading.Event()
         self.configure(latency)
 
@@ -104,9 +166,10 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8099)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds per completion")
     parser.add_argument("--per-token-ms", type=float, default=0.0, help="ms per completion token")
+    parser.add_argument("--rpm", type=int, default=0, help="requests per minute (0: no limit)")
     args = parser.parse_args()
     latency = Latency(args.latency, args.per_token_ms)
-    with LatencyLLM(latency, port=args.port) as llm:
+    with LatencyLLM(latency, port=args.port, rpm=args.rpm or None) as llm:
         print(
             f"latency LLM on {llm.base_url} ({latency.label()} per call); Ctrl-C stops", flush=True
         )
