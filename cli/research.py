@@ -34,6 +34,7 @@ from cli.priority import add_priority_options, priority_from_args
 from cli.request import build_request
 from cli.stalls import stall_reason
 from cli.views import progress_line
+from observability.profile import money
 from workflows.models import ResearchProgress, ResearchReport, ResearchRequest
 from workflows.research import WORKFLOW_NAME
 
@@ -163,7 +164,8 @@ def print_done(report: ResearchReport, paths: ReportPaths) -> None:
     print(
         f"done: {report.iterations} iteration(s), stop: {report.stop_reason}, "
         f"{len(report.sources)} source(s) cited, {report.usage_total.calls} LLM calls, "
-        f"{report.usage_total.total_tokens} tokens"
+        f"{report.usage_total.total_tokens} tokens, cost "
+        f"${money(report.usage_total.cost_usd, report.usage_total.unpriced_calls)}"
     )
     print(f"report: {write_report(report, paths)}")
 
