@@ -8,6 +8,8 @@ single question:
 - `--fairness-key KEY` (e.g. the user's or team's name): within one priority, the server hands
   out tasks round-robin between keys, in proportion to `--fairness-weight` (default 1), instead
   of first come, first served.
+Defaults come from the environment, so a shared deployment can give each user's client their
+key: TTDR_PRIORITY, TTDR_FAIRNESS_KEY (the options win).
 The embedded dev server enables both (embedded/temporal_server.py, DEV_SERVER_DYNAMIC_CONFIG);
 on another cluster, its matching service needs the same dynamic config.
 """
@@ -15,6 +17,8 @@ on another cluster, its matching service needs the same dynamic config.
 from __future__ import annotations
 
 import argparse
+import os
+from collections.abc import Mapping
 
 from temporalio.common import Priority
 
@@ -41,10 +45,21 @@ def add_priority_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def priority_from_args(args: argparse.Namespace) -> Priority:
-    """The Priority the options ask for (Priority.default when none is given); a bad value is a
-    UsageError naming the option, before anything is started."""
+def priority_from_args(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> Priority:
+    """The Priority the options (else TTDR_PRIORITY / TTDR_FAIRNESS_KEY) ask for; a bad value is
+    a UsageError naming the option, before anything is started."""
+    env = os.environ if env is None else env
     level, key, weight = args.priority, args.fairness_key, args.fairness_weight
+    if level is None and env.get("TTDR_PRIORITY", "").strip():
+        try:
+            level = int(env["TTDR_PRIORITY"])
+        except ValueError:
+            raise UsageError(
+                f"TTDR_PRIORITY must be a whole number 1..{PRIORITY_LEVELS}, not "
+                f"{env['TTDR_PRIORITY']!r}"
+            ) from None
+    if key is None:
+        key = env.get("TTDR_FAIRNESS_KEY") or None
     if level is not None and not 1 <= level <= PRIORITY_LEVELS:
         raise UsageError(f"--priority must be 1..{PRIORITY_LEVELS}, not {level}")
     if key is not None:

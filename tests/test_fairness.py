@@ -5,6 +5,7 @@ backlog of a big batch has drained."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import time
@@ -18,6 +19,8 @@ from temporalio.common import Priority
 
 from activities.llm import LLMClient
 from activities.search.local_provider import LocalSearch
+from cli.errors import UsageError
+from cli.priority import priority_from_args
 from tests.support.fake_llm import FakeLLMServer
 from tests.support.processes import run_client_py
 from tests.support.scripted_llm import Script
@@ -141,3 +144,21 @@ async def test_a_single_run_is_not_starved_by_a_big_batch(
     # and finish with the last of it; it finishes while most of the batch is still queued.
     assert still_running >= BATCH // 2, (single_seconds, batch_seconds)
     assert single_seconds < max(batch_seconds) * 0.75, (single_seconds, batch_seconds)
+
+
+def test_the_environment_gives_defaults_that_the_options_override() -> None:
+    def args(**given: object) -> argparse.Namespace:
+        return argparse.Namespace(
+            **{"priority": None, "fairness_key": None, "fairness_weight": None, **given}
+        )
+
+    env = {"TTDR_FAIRNESS_KEY": "bob", "TTDR_PRIORITY": "2"}
+    assert priority_from_args(args(), env) == Priority(priority_key=2, fairness_key="bob")
+    assert priority_from_args(args(fairness_key="carol", priority=4), env) == Priority(
+        priority_key=4, fairness_key="carol"
+    )
+    assert priority_from_args(args(), {}) == Priority()
+    with pytest.raises(UsageError, match=r"TTDR_PRIORITY must be a whole number 1\.\.5, not 'hi'"):
+        priority_from_args(args(), {"TTDR_PRIORITY": "hi"})
+    with pytest.raises(UsageError, match=r"--priority must be 1\.\.5, not 9"):
+        priority_from_args(args(), {"TTDR_PRIORITY": "9"})
