@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from activities.search import local_index
+from activities.search.documents.secrets import Secret
 from activities.search.local_index import LocalIndex
 
 TIDES = "Ocean tides rise and fall with the gravitational pull of the Moon and the Sun.\n"
@@ -137,3 +138,26 @@ def test_nothing_changed_reads_nothing(
     read = reads(monkeypatch)
     again = LocalIndex.open([corpus], cache)
     assert read == [] and counts(again) == (0, 0, 0) and again.refresh.processed == 0
+
+
+def test_progress_counts_the_files_read_by_name(corpus: Path, tmp_path: Path) -> None:
+    seen: list[tuple[int, int, str]] = []
+    LocalIndex.open([corpus], tmp_path / "cache", progress=lambda *a: seen.append(a))
+    assert seen == [(1, 2, "glacier.txt"), (2, 2, "tides.txt")]
+    (corpus / "tides.txt").write_text(TIDES + "More.\n")
+    seen.clear()
+    LocalIndex.open([corpus], tmp_path / "cache", progress=lambda *a: seen.append(a))
+    assert seen == [(1, 1, "tides.txt")]
+
+
+def test_a_refresh_reports_the_files_it_skipped_when_reading_them(
+    corpus: Path, tmp_path: Path
+) -> None:
+    secret = Secret(name="TTDR_TEST_TOKEN", value="tok-0123456789abcdef")
+    (corpus / "leak.txt").write_text(f"The token is {secret.value}.\n")
+    index = LocalIndex.open([corpus], tmp_path / "cache", secrets=(secret,))
+    assert [s.rel for s in index.refresh.skipped] == ["leak.txt"]
+    assert counts(index) == (3, 0, 0) and index.passage_count == 2
+    (corpus / "glacier.txt").write_text(GLACIER + "Again.\n")
+    again = LocalIndex.open([corpus], tmp_path / "cache", secrets=(secret,))
+    assert again.refresh.skipped == [] and counts(again) == (0, 1, 0)
