@@ -79,7 +79,11 @@ TARGETS: tuple[Target, ...] = (
         ("workflows/stopping.py",),
         ("tests/test_stopping.py", "tests/test_stopping_edges.py"),
     ),
-    Target("sources", ("workflows/sources.py",), ("tests/test_sources.py",)),
+    Target(
+        "sources",
+        ("workflows/sources.py",),
+        ("tests/test_sources.py", "tests/test_sources_edges.py"),
+    ),
     Target("state", ("workflows/state.py",), ("tests/test_run_state.py",)),
     Target(
         "llm_errors",
