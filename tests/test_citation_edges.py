@@ -5,6 +5,8 @@ server. Written from the mutants bench/mutation.py found unkilled.
 
 from __future__ import annotations
 
+import pytest
+
 from workflows import sanitise
 from workflows.citations import finalise_report, sources_section
 from workflows.models import NumberedSource, Source
@@ -62,9 +64,7 @@ def test_a_report_that_cites_nothing_says_so() -> None:
 
 def test_titles_and_parts_are_inert() -> None:
     entry = sources_section([source(1, "x.md", anchor="[2](javascript:x)", title="<b>T</b> [3]")])
-    assert entry == (
-        "## Sources\n\n1. &lt;b>T&lt;/b> \\[3\\] — x.md; cited: \\[2\\](javascript:x)"
-    )
+    assert entry == ("## Sources\n\n1. &lt;b>T&lt;/b> \\[3\\] — x.md; cited: \\[2\\](javascript:x)")
 
 
 # ---------------------------------------------------------------- the sanitiser's edges
@@ -122,3 +122,38 @@ def test_every_code_span_stays_literal_after_unmatched_and_matched_backticks() -
 
 def test_the_sanitiser_counts_removals_in_every_prose_piece() -> None:
     assert sanitise.sanitise_markdown("a [9] `x` b [8]", none) == ("a `x` b", 2)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("~~~ `py`\ncode [9]\n~~~\n", ("~~~ `py`\ncode [9]\n~~~\n", 0)),  # tilde fence, ` in info
+        ("```not``` [9]\n", ("```not```\n", 1)),  # backticks in the info string: not a fence
+        ("a [9]\n```\ncode\n```\n", ("a\n```\ncode\n```\n", 1)),  # prose right before a fence
+        ("```\nx [9]\ny [8]\n", ("```\nx [9]\ny [8]\n", 0)),  # an unclosed fence runs to the end
+    ],
+)
+def test_fenced_code_follows_commonmark(text: str, expected: tuple[str, int]) -> None:
+    assert sanitise.rewrite_citations(text, none) == expected
+
+
+@pytest.mark.parametrize(
+    ("markdown", "kept"),
+    [
+        ("Intro.\r\n## Sources\r\n- [1] a\r\n", "Intro.\r\n"),  # Windows line ends
+        ("## SourcesX\nkeep me\n", "## SourcesX\nkeep me\n"),  # not a source-list heading
+        ("References:\n```\nprint(1)\n```\nafter\n", "```\nprint(1)\n```\nafter\n"),
+        ("## Sources\n```\ncode\n```\n## Next\nkept\n", "## Next\nkept\n"),
+        ("text\nReferences:", "text\n"),  # a pseudo-heading on the last line
+        ("Intro.\n\nReferences\n----------", "Intro.\n\n"),  # a setext heading at the end
+        ("```\nx\n```\nReferences\n==========\n- a\n", "```\nx\n```\n"),  # right after code
+        # A setext "=" heading is level 1: its list runs past "##" to the next "#".
+        ("References\n==========\n- a\n## Sub\n- b\n# Next\nkept\n", "# Next\nkept\n"),
+        ("References\n  ==========\n- a\n## Sub\n- b\n# Next\nkept\n", "# Next\nkept\n"),
+        # A "-" one is level 2: "##" ends it, "###" does not.
+        ("References\n----------\n- a\n## Sub\nkept\n", "## Sub\nkept\n"),
+        ("References\n----------\n- a\n### Deep\n- b\n## Next\nkept\n", "## Next\nkept\n"),
+    ],
+)
+def test_model_source_lists_end_where_their_heading_level_says(markdown: str, kept: str) -> None:
+    assert sanitise.drop_source_lists(markdown) == kept
