@@ -203,6 +203,8 @@ def test_unit_evolution_calls_and_critical_path() -> None:
     # k samples + s x (k judges + k revisions) + 1 merge; in sequence: 1 + 2s + 1.
     unit = UnitEvolution(variants=3, revision_steps=2)
     assert (unit.llm_calls(), unit.critical_path()) == (3 + 12 + 1, 1 + 4 + 1)
+    two = UnitEvolution(variants=2)  # the smallest k with a merge
+    assert (two.llm_calls(), two.critical_path()) == (2 + 1, 1 + 1)
     one = UnitEvolution(variants=1, revision_steps=2)
     assert (one.llm_calls(), one.critical_path()) == (1 + 4, 1 + 4)
 

@@ -303,3 +303,21 @@ def test_lists_and_tables_are_checked_row_by_row() -> None:
     assert lines[3:5] == ["| :--- | ---: |", "| --- | --- |"]  # rules are not claims
     assert lines[5] == "| "  # "X | Y |" backs nothing: dropped
     assert lines[6].startswith(f"| {JSON}[2]")
+
+
+def test_a_paragraph_of_several_lines_right_before_a_heading_or_fence_is_one_claim() -> None:
+    markdown = (
+        "Heaps keep the smallest\nelement at the root.[1]\n## Appendix X\n"
+        "Heaps keep the smallest\nelement at the root.[1]\n```\ncode\n```"
+    )
+    text, _ = ground_markdown(markdown, Evidence(EVIDENCE), pool=[1, 2])
+    assert text == f"{HEAP}[1]\n\n## Appendix X\n\n{HEAP}[1]\n\n```\ncode\n```"
+
+
+def test_a_table_row_of_letters_is_content_not_a_rule() -> None:
+    text, _ = ground_markdown("| X | X |", Evidence(EVIDENCE), pool=[1, 2])
+    assert text == f"| X | X | {UNSUPPORTED_MARK}"
+
+
+def test_an_unmarked_block_then_another_block_are_one_blank_line_apart() -> None:
+    assert render_claims([claim("- a"), claim("- b", 1)], "keep") == "- a\n\n- b\n\n[1]"
