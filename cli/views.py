@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from observability.profile import money
 from workflows.models import ResearchProgress, ResearchState
 
 DRAFT_VIEW_CHARS = 1500
@@ -24,6 +25,8 @@ def progress_line(p: ResearchProgress, closed: str | None = None) -> str:
     if p.quality_history:
         parts.append(f"quality {p.quality_history[-1]:.2f}")
     parts.append(f"{p.usage.calls} LLM calls, {p.usage.total_tokens} tokens")
+    if p.usage.cost_usd:  # priced by the worker (activities/prices.py)
+        parts.append(f"${money(p.usage.cost_usd, p.usage.unpriced_calls)}")
     if p.stop_reason:
         parts.append(f"stop: {p.stop_reason}")
     return " · ".join(parts)

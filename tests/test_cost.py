@@ -17,6 +17,7 @@ from temporalio.client import Client, WorkflowFailureError
 from activities.llm import LLMClient
 from activities.prices import DEFAULT_PRICES, PriceConfigError, PriceTable
 from activities.search.local_provider import LocalSearch
+from cli.views import progress_line
 from observability.profile import profile_history, render_profile
 from tests.support.fake_llm import FakeLLMServer
 from tests.support.runs import run_research
@@ -24,7 +25,7 @@ from tests.support.scripted_llm import Script
 from tests.support.settings import fake_llm_settings
 from worker import StartupError, build_worker, llm_client_from_env
 from workflows.config import ResearchConfig
-from workflows.models import LLMUsage
+from workflows.models import LLMUsage, ResearchProgress
 from workflows.stopping import budget_stop, stop_note
 
 MODEL_PRICE = {"input_per_million": 2.0, "output_per_million": 8.0}
@@ -219,3 +220,20 @@ async def _latest_workflow_id(client: Client, queue: str) -> str:
     async for execution in client.list_workflows(f"TaskQueue = '{queue}'"):
         return execution.id
     raise AssertionError("no workflow on the queue")
+
+
+def test_the_progress_line_shows_the_cost_so_far() -> None:
+    usage = LLMUsage(calls=3, input_tokens=900, output_tokens=90, cost_usd=0.01234)
+    progress = ResearchProgress(
+        phase="denoising",
+        node="gap_analyzer",
+        iteration=1,
+        max_iterations=3,
+        quality_history=[],
+        questions_asked=0,
+        sources_found=0,
+        usage=usage,
+    )
+    assert "3 LLM calls, 990 tokens · $0.0123" in progress_line(progress)
+    unpriced = progress.model_copy(update={"usage": LLMUsage(calls=3, unpriced_calls=3)})
+    assert "$" not in progress_line(unpriced)
