@@ -9,7 +9,8 @@ the same command again and finished questions are not researched again), its art
 OUT-DIR/<name>.jsonl. Then each completed question's report and retrieved sources are read
 back from its child workflow and scored (eval/metrics.py). Prints one table per config (by
 question kind) and writes OUT-DIR/scores.csv (one row per config and question) and
-OUT-DIR/summary.json.
+OUT-DIR/summary.json. With a judge model configured (TTDR_EVAL_JUDGE_MODEL, eval/judge.py),
+also rubric scores per article and the first config's pairwise win rate against the others.
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ from temporalio.service import RPCError
 from cli.batch import batch as run_batch
 from cli.connection import connect_from_env
 from cli.errors import CommandError
+from cli.main import parser as command_parser
 from eval.corpus import Corpus, demo_corpus_root
+from eval.judge import RUBRIC, RubricScores, judge_from_env, rubric, win_rate
 from eval.metrics import METRIC_COLUMNS, QuestionScores, RunOutput, SourceRef, score_run, summarise
 from eval.questions import QUESTIONS_FILE, Question, load_questions
 from eval.support import SupportScorer, load_scorer
@@ -58,6 +61,28 @@ def source_refs(items: list[Any]) -> list[SourceRef]:
     return refs
 
 
+async def retrieved_sources(client: Client, workflow_id: str) -> list[SourceRef]:
+    """Every source the run's retrieval_engine activities returned, from its histories (all
+    runs of the id, in case it continued as new): cited or not, so gold recall sees them."""
+    refs: list[SourceRef] = []
+    async for execution in client.list_workflows(f"WorkflowId = '{workflow_id}'"):
+        history = await client.get_workflow_handle(
+            workflow_id, run_id=execution.run_id
+        ).fetch_history()
+        retrievals: set[int] = set()
+        for event in history.events:
+            if event.HasField("activity_task_scheduled_event_attributes"):
+                attributes = event.activity_task_scheduled_event_attributes
+                if attributes.activity_type.name == "retrieval_engine":
+                    retrievals.add(event.event_id)
+            elif event.HasField("activity_task_completed_event_attributes"):
+                completed = event.activity_task_completed_event_attributes
+                if completed.scheduled_event_id in retrievals and completed.result.payloads:
+                    result = json.loads(completed.result.payloads[0].data)
+                    refs += source_refs(result.get("sources", []))
+    return refs
+
+
 async def read_run(client: Client, question: Question, run: dict[str, Any]) -> RunOutput:
     """A question's report (cited sources) and the run's retrieved sources, from its child."""
     if run.get("status") != "completed":
@@ -65,16 +90,15 @@ async def read_run(client: Client, question: Question, run: dict[str, Any]) -> R
     handle = client.get_workflow_handle(run["workflow_id"])
     report: dict[str, Any] = await handle.result()
     cited = source_refs(report.get("sources", []))
-    try:  # every source the run retrieved: the `state` query (a worker replays the run)
-        state: dict[str, Any] = await handle.query("state")
-        retrieved = source_refs(state.get("sources", []))
-    except RPCError:
-        retrieved = cited
+    try:
+        retrieved = await retrieved_sources(client, run["workflow_id"])
+    except (RPCError, ValueError):
+        retrieved = []
     return RunOutput(
         question_id=question.id,
         markdown=str(report.get("markdown", "")),
         cited=cited,
-        retrieved=retrieved or cited,
+        retrieved=retrieved + cited,
         llm_calls=int(run.get("llm_calls") or 0),
         tokens=int(run.get("tokens") or 0),
         wall_seconds=float(run.get("wall_seconds") or 0.0),
@@ -94,10 +118,9 @@ async def evaluate_config(
 ) -> list[QuestionScores]:
     out = out_dir / f"{name}.jsonl"
     print(f"\n== config {name}: {config_file.read_text().strip()}", flush=True)
-    args = argparse.Namespace(
-        file=questions_file, out=out, concurrency=concurrency, config=config_file,
-        id=None, no_wait=False,
-    )  # fmt: skip
+    # The batch command's own parser: its options and defaults, whatever they grow to.
+    argv = ["batch", str(questions_file), "--out", str(out), "--config", str(config_file)]
+    args = command_parser().parse_args([*argv, "--concurrency", str(concurrency)])
     await run_batch(args)  # failed questions are scored as failed, not retried here
     runs = {
         str(r["id"]): r
@@ -138,8 +161,54 @@ def table(name: str, scores: list[QuestionScores]) -> str:
     return "\n".join(lines)
 
 
-def write_csv(path: Path, results: dict[str, list[QuestionScores]]) -> None:
-    fields = ["config", *QuestionScores.model_fields]
+Rubrics = dict[tuple[str, str], RubricScores]
+
+
+def articles(out_dir: Path, name: str) -> dict[str, str]:
+    path = out_dir / f"{name}.jsonl"
+    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    return {str(item["id"]): item["article"] for item in map(json.loads, lines)}
+
+
+async def judge_configs(
+    out_dir: Path, questions: list[Question], names: list[str]
+) -> tuple[Rubrics, list[str]]:
+    """Rubric scores of every article and the first config's pairwise win rate against each
+    other config — only when a judge model is configured (eval/judge.py)."""
+    judge = judge_from_env(os.environ)
+    if judge is None:
+        return {}, []
+    try:
+        texts = {name: articles(out_dir, name) for name in names}
+        keys = [(n, q) for n in names for q in questions if q.id in texts[n]]
+        scores = await asyncio.gather(*(rubric(judge, q.prompt, texts[n][q.id]) for n, q in keys))
+        rubrics = {(n, q.id): s for (n, q), s in zip(keys, scores, strict=True)}
+        lines = ["| pairwise (both orders) | questions | win rate |", "|---|---|---|"]
+        first = names[0]
+        for other in names[1:]:
+            both = [q for q in questions if q.id in texts[first] and q.id in texts[other]]
+            pairs = [(q.prompt, texts[first][q.id], texts[other][q.id]) for q in both]
+            rate = await win_rate(judge, pairs)
+            lines.append(f"| {first} vs {other} | {len(pairs)} | {fmt(rate)} |")
+        return rubrics, lines if len(names) > 1 else []
+    finally:
+        await judge.aclose()
+
+
+def rubric_table(rubrics: Rubrics, names: list[str]) -> str:
+    lines = ["| config | judged | " + " | ".join(RUBRIC) + " |", "|---" * (len(RUBRIC) + 2) + "|"]
+    for name in names:
+        mine = [s for (n, _), s in rubrics.items() if n == name]
+        means = [fmt(sum(getattr(s, c) for s in mine) / len(mine)) if mine else "-" for c in RUBRIC]
+        lines.append(f"| {name} | {len(mine)} | " + " | ".join(means) + " |")
+    return "\n".join(lines)
+
+
+def write_csv(
+    path: Path, results: dict[str, list[QuestionScores]], rubrics: Rubrics | None = None
+) -> None:
+    rubrics = rubrics or {}
+    fields = ["config", *QuestionScores.model_fields, *(f"judge_{c}" for c in RUBRIC)]
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=fields)
         writer.writeheader()
@@ -148,6 +217,8 @@ def write_csv(path: Path, results: dict[str, list[QuestionScores]]) -> None:
                 row = s.model_dump()
                 row["missing_facts"] = "; ".join(s.missing_facts)
                 row["missing_gold"] = "; ".join(s.missing_gold)
+                if (judged := rubrics.get((name, s.id))) is not None:
+                    row.update({f"judge_{c}": getattr(judged, c) for c in RUBRIC})
                 writer.writerow({"config": name, **row})
 
 
@@ -192,10 +263,15 @@ async def main_async(args: argparse.Namespace) -> int:
         results[name] = await evaluate_config(
             name, config_file, questions, subset, out_dir, args.concurrency, corpus, scorer
         )
+    rubrics, pairwise = await judge_configs(out_dir, questions, list(results))
     print()
     for name, scores in results.items():
         print(table(name, scores), end="\n\n")
-    write_csv(out_dir / "scores.csv", results)
+    if rubrics:
+        print("judge rubric (1-10, means)\n\n" + rubric_table(rubrics, list(results)), end="\n\n")
+    if pairwise:
+        print("\n".join(pairwise), end="\n\n")
+    write_csv(out_dir / "scores.csv", results, rubrics)
     summary = {name: summarise(scores) for name, scores in results.items()}
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     print(f"per-question scores: {out_dir / 'scores.csv'}; summary: {out_dir / 'summary.json'}")
