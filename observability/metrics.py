@@ -158,6 +158,7 @@ class Instruments:
     llm_token_usage: Any = field(init=False)
     node_llm_calls: Any = field(init=False)
     node_tokens: Any = field(init=False)
+    node_cost: Any = field(init=False)
     activity_retries: Any = field(init=False)
     activity_errors: Any = field(init=False)
     judge_score: Any = field(init=False)
@@ -180,6 +181,9 @@ class Instruments:
         )
         self.node_tokens = m.create_counter(
             "ttdr.llm.tokens", "{token}", "Tokens a node's completed activities used, by type"
+        )
+        self.node_cost = m.create_counter(
+            "ttdr.llm.cost_usd", "{USD}", "Cost of a node's completed activities (its price table)"
         )
         self.activity_retries = m.create_counter(
             "ttdr.activity.retries", "{attempt}", "Activity attempts after the first, by node"

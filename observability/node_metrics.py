@@ -114,6 +114,8 @@ class _MetricsActivityInbound(worker.ActivityInboundInterceptor):
             instruments.node_llm_calls.add(usage.calls, labels)
             for kind, count in (("input", usage.input_tokens), ("output", usage.output_tokens)):
                 instruments.node_tokens.add(count, {**labels, "gen_ai.token.type": kind})
+            if usage.cost_usd:  # calls whose model has a price (activities/prices.py)
+                instruments.node_cost.add(usage.cost_usd, labels)
         if (node in JUDGE_NODES or node.endswith(".judge")) and (
             score := _score_of(result)
         ) is not None:

@@ -12,12 +12,15 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from temporalio.client import Client, WorkflowFailureError
 
 from activities.llm import LLMClient
-from activities.prices import DEFAULT_PRICES, PriceConfigError, PriceTable
+from activities.prices import DEFAULT_PRICES, ModelPrice, PriceConfigError, PriceTable
 from activities.search.local_provider import LocalSearch
 from cli.views import progress_line
+from observability.metrics import Instruments, Metrics
 from observability.profile import profile_history, render_profile
 from tests.support.fake_llm import FakeLLMServer
 from tests.support.runs import run_research
@@ -237,3 +240,37 @@ def test_the_progress_line_shows_the_cost_so_far() -> None:
     assert "3 LLM calls, 990 tokens · $0.0123" in progress_line(progress)
     unpriced = progress.model_copy(update={"usage": LLMUsage(calls=3, unpriced_calls=3)})
     assert "$" not in progress_line(unpriced)
+
+
+async def test_the_worker_counts_each_nodes_cost_in_its_metrics(
+    client: Client, fake_server: FakeLLMServer, script: Script, local_search: LocalSearch
+) -> None:
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader])
+    metrics = Metrics(
+        settings=None,  # type: ignore[arg-type]  # not exported: read in memory
+        provider=provider,
+        instruments=Instruments(provider.get_meter("test")),
+    )
+    table = PriceTable(
+        {"fake-model": ModelPrice(**MODEL_PRICE), "fake-judge": ModelPrice(**JUDGE_PRICE)}
+    )
+    queue = f"ttdr-cost-metrics-{uuid.uuid4().hex[:8]}"
+    llm = LLMClient(fake_llm_settings(fake_server), prices=table)
+    async with build_worker(client, queue, llm, local_search, metrics):
+        report = await run_research(client, queue, max_iterations=1)
+    await llm.aclose()
+
+    data = reader.get_metrics_data()
+    cost_by_node = {
+        point.attributes["ttdr.node"]: point.value
+        for resource in data.resource_metrics
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+        if metric.name == "ttdr.llm.cost_usd"
+        for point in metric.data.data_points
+    }
+    assert cost_by_node.keys() == report.usage_by_node.keys()
+    for node, usage in report.usage_by_node.items():
+        assert cost_by_node[node] == pytest.approx(usage.cost_usd), node
+    provider.shutdown()
