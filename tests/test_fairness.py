@@ -11,6 +11,7 @@ import os
 import time
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -22,7 +23,7 @@ from activities.search.local_provider import LocalSearch
 from cli.errors import UsageError
 from cli.priority import priority_from_args
 from tests.support.fake_llm import FakeLLMServer
-from tests.support.processes import run_client_py
+from tests.support.processes import run_client, run_client_py
 from tests.support.scripted_llm import Script
 from tests.support.settings import fake_llm_settings
 from worker import build_worker
@@ -162,3 +163,24 @@ def test_the_environment_gives_defaults_that_the_options_override() -> None:
         priority_from_args(args(), {"TTDR_PRIORITY": "hi"})
     with pytest.raises(UsageError, match=r"--priority must be 1\.\.5, not 9"):
         priority_from_args(args(), {"TTDR_PRIORITY": "9"})
+
+
+async def test_a_batchs_child_runs_and_their_activities_inherit_its_priority(
+    client: Client, task_queue: str, tmp_path: Path
+) -> None:
+    questions = tmp_path / "q.jsonl"
+    questions.write_text('{"id": 1, "prompt": "How do Python generators work?"}\n')
+    config = tmp_path / "config.json"
+    config.write_text('{"evolution": "off", "max_iterations": 1}')
+    batch_id = f"fair-batch-{uuid.uuid4().hex[:8]}"
+    code, _, err = await run_client(
+        client, task_queue, "batch", str(questions), "--out", str(tmp_path / "out.jsonl"),
+        "--config", str(config), "--id", batch_id, "--priority", "2", "--fairness-key", "team-b",
+    )  # fmt: skip
+    assert code == 0, err
+
+    child = client.get_workflow_handle(f"{batch_id}.1")
+    priority = (await child.describe()).raw_description.workflow_execution_info.priority
+    assert (priority.priority_key, priority.fairness_key) == (2, "team-b")
+    # Its activities carry no priority of their own, so the server dispatches them with the
+    # run's: test_a_single_run_is_not_starved_by_a_big_batch shows it on the LLM queue.
