@@ -43,10 +43,8 @@ async def test_two_configs_are_scored_question_by_question(
     base = tmp_path / "base.json"
     base.write_text(json.dumps({"max_iterations": 1, "questions_per_iteration": 1}))
     out_dir = tmp_path / "eval"
-    args = parser().parse_args(
-        ["--evolution", "off,cheap", "--base-config", str(base), "--ids", IDS]
-        + ["--out-dir", str(out_dir), "--concurrency", "2"]
-    )
+    argv = ["--evolution", "off,cheap", "--base-config", str(base), "--ids", IDS]
+    args = parser().parse_args([*argv, "--out-dir", str(out_dir), "--concurrency", "2"])
 
     assert await main_async(args) == 0
 
