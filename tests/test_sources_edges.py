@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from workflows.config import ReportConfig
 from workflows.grounding import UNSUPPORTED_MARK
-from workflows.models import Source
+from workflows.models import EVIDENCE_MAX_CHARS, EVIDENCE_RUN_MAX_CHARS, Source
 from workflows.sources import SourceRegistry
 from workflows.state import RunState
 
@@ -91,3 +91,31 @@ def test_any_registered_source_may_take_over_a_citation() -> None:
     text, figures = sources.ground(f"{HEAP}[2] and [7]")
     assert text.startswith(f"{HEAP}[1]")
     assert figures.citations_reattributed == 1 and figures.citations_removed >= 1
+
+
+def test_the_run_wide_evidence_bound_is_exact_and_a_quote_stands_in_after_it() -> None:
+    state = RunState()
+    sources = SourceRegistry(state)
+    size = 1_000
+    assert size <= EVIDENCE_MAX_CHARS and EVIDENCE_RUN_MAX_CHARS % size == 0
+    full = "e" * size
+    fits = EVIDENCE_RUN_MAX_CHARS // size
+    for n in range(1, fits + 1):
+        assert sources.number_of(source(n, full)) == n
+    assert sum(len(s.evidence) for s in state.sources) == EVIDENCE_RUN_MAX_CHARS  # at the bound
+    over = source(fits + 1, "x").model_copy(update={"quote": "the quote"})
+    assert sources.number_of(over) == fits + 1
+    assert state.sources[-1].evidence == "" and state.sources[-1].quote == "the quote"
+    # The bound holds for the registry rebuilt from the state (continue-as-new).
+    again = SourceRegistry(state)
+    assert again.number_of(source(fits + 2, "y")) == fits + 2
+    assert state.sources[-1].evidence == ""
+    assert again.evidence.texts[fits + 1] == "the quote"  # what its citations are checked against
+
+
+def test_numbers_views_and_evidence_texts_agree() -> None:
+    _, sources = registry()
+    assert [(s.number, s.source.id) for s in sources.all()] == [(1, "s1"), (2, "s2")]
+    assert [s.source.id for s in sources.numbered([2])] == ["s2"]
+    assert dict(sources.evidence.texts) == {1: HEAP, 2: JSON}
+    assert 0 not in sources.evidence.texts and 3 not in sources.evidence.texts
