@@ -50,8 +50,9 @@ def test_a_file_replaced_after_listing_is_not_read(tmp_path: Path) -> None:
     new = tmp_path / "new.tmp"
     new.write_text("other text!")
     os.replace(new, doc)
-    with pytest.raises(SkipFile, match="replaced after listing"):
+    with pytest.raises(SkipFile) as caught:
         read_bytes(file)
+    assert str(caught.value) == "replaced after listing"
 
 
 def test_a_symlink_into_a_sibling_folder_with_the_same_prefix_is_outside(tmp_path: Path) -> None:
@@ -77,3 +78,86 @@ def test_hidden_files_and_folders_are_not_listed(tmp_path: Path) -> None:
     (tmp_path / "sub" / "seen.txt").write_text("seen")
     files, skipped = listed(tmp_path)
     assert files == {"sub/seen.txt": 4} and skipped == {}
+
+
+def test_a_symlink_into_proc_is_skipped_for_that_reason(tmp_path: Path) -> None:
+    (tmp_path / "env.md").symlink_to("/proc/self/environ")
+    (tmp_path / "ok.md").write_text("fine")
+    files, skipped = listed(tmp_path)
+    assert files == {"ok.md": 4}
+    assert skipped == {"env.md": "on a kernel pseudo file system (proc)"}
+
+
+def test_a_symlink_through_a_file_cannot_be_read(tmp_path: Path) -> None:
+    (tmp_path / "ok.md").write_text("fine")
+    (tmp_path / "bad.md").symlink_to(tmp_path / "ok.md" / "child")
+    assert listed(tmp_path)[1] == {"bad.md": "cannot be read (Not a directory)"}
+
+
+def test_a_file_deleted_after_listing_cannot_be_read(tmp_path: Path) -> None:
+    doc = tmp_path / "doc.md"
+    doc.write_text("listed")
+    (file,) = list_files([tmp_path.resolve()], SUFFIXES).files
+    doc.unlink()
+    with pytest.raises(SkipFile) as caught:
+        read_bytes(file)
+    assert str(caught.value) == "cannot be read (No such file or directory)"
+
+
+def test_a_file_swapped_for_a_symlink_after_listing_says_so(tmp_path: Path) -> None:
+    doc = tmp_path / "doc.md"
+    doc.write_text("listed")
+    (tmp_path / "other.md").write_text("other")
+    (file,) = [f for f in list_files([tmp_path.resolve()], SUFFIXES).files if f.rel == "doc.md"]
+    doc.unlink()
+    doc.symlink_to(tmp_path / "other.md")
+    with pytest.raises(SkipFile) as caught:
+        read_bytes(file)
+    assert str(caught.value) == "replaced by a symlink after listing"
+
+
+def test_files_over_a_mebibyte_are_read_whole_and_the_cap_holds_across_reads(
+    tmp_path: Path,
+) -> None:
+    big = tmp_path / "big.txt"
+    data = bytes(range(256)) * (3 * 4096 + 5)  # about 3 MiB: several reads
+    big.write_bytes(data)
+    (file,) = list_files([tmp_path.resolve()], SUFFIXES, max_bytes=8 << 20).files
+    assert read_bytes(file, max_bytes=8 << 20) == data
+    with pytest.raises(SkipFile, match=r"over the 2\.0 MiB cap when read"):
+        read_bytes(file, max_bytes=2 << 20)
+
+
+def test_listing_names_nested_files_and_skips_by_suffix_and_excluded_folder(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "a.py").write_text("not indexed")
+    (tmp_path / "b.md").write_text("indexed")
+    (tmp_path / "sub" / "deeper").mkdir(parents=True)
+    (tmp_path / "sub" / "deeper" / "c.txt").write_text("nested")
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "d.md").write_text("the cache's own")
+    listing = list_files([tmp_path.resolve()], SUFFIXES, exclude=(tmp_path / "cache").resolve())
+    assert [f.rel for f in listing.files] == ["b.md", "sub/deeper/c.txt"]
+
+
+def test_skipped_entries_of_several_folders_are_named_with_their_folder(tmp_path: Path) -> None:
+    one, two = tmp_path / "one", tmp_path / "two"
+    (one / "real").mkdir(parents=True)
+    two.mkdir()
+    (one / "x.md").write_text("x")
+    (one / "linked").symlink_to(one / "real", target_is_directory=True)
+    os.mkfifo(two / "pipe.md")
+    listing = list_files([one.resolve(), two.resolve()], SUFFIXES)
+    assert {s.rel: s.reason for s in listing.skipped} == {
+        "one/linked": "folder symlink (not followed)",
+        "two/pipe.md": "not a regular file (a fifo)",
+    }
+
+
+def test_a_corpus_folder_whose_name_ends_in_a_space_keeps_its_inside_links(tmp_path: Path) -> None:
+    corpus = tmp_path / "docs "
+    corpus.mkdir()
+    (corpus / "a.md").write_text("fine")
+    (corpus / "b.md").symlink_to(corpus / "a.md")
+    assert set(listed(corpus)[0]) == {"a.md", "b.md"}
