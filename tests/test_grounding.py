@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from activities.llm_answers import parse_structured
+from activities.prompts._claims import report_markdown, with_allowed_sources
+from activities.prompts.report_synthesizer import ReportAnswer
 from workflows.claim_text import claims_of, ground_markdown
 from workflows.evidence_fill import fill_uncited_sections, quote_for, quoted_claim
 from workflows.grounding import (
@@ -192,3 +195,17 @@ def test_a_report_section_that_cites_nothing_gets_a_related_finding() -> None:
     note = "The model said nothing useful.\n\n*From the research notes:* "
     assert f"## JSON output\n\n{note}dumps can indent its output.[2]" in filled
     assert filled.endswith("## Heaps\n\nHeaps are trees.[1]")
+
+
+def test_a_report_cut_at_the_token_limit_keeps_its_complete_parts() -> None:
+    """The schema asks the provider for every field; validation takes what arrived."""
+    schema = with_allowed_sources(ReportAnswer, [1, 2])
+    asked = schema.model_json_schema()["$defs"]["CitedClaim"]
+    assert asked["required"] == ["text", "sources"]
+    assert asked["properties"]["sources"]["items"]["enum"] == [1, 2]
+    cut = (
+        '{"title": "T", "summary": [{"text": "s", "sources": [1]}], "sections": ['
+        '{"heading": "A", "claims": [{"text": "c", "sources": [2]}]}, {"heading": "Half'
+    )
+    answer = parse_structured(cut, schema, truncated=True)
+    assert report_markdown(answer) == "# T\n\ns[1]\n\n## A\n\nc[2]"

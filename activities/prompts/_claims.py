@@ -11,6 +11,13 @@ Nodes render claims as Markdown, `text[1][2]`, which workflows/claim_text.py rea
 Lengths and counts are not in the schema: llama.cpp turns `maxLength`/`maxItems` into nested
 grammar rules (1,200 characters → a grammar that crashed its server), and an over-long answer
 already paid for is no reason to reject it. Rendering cuts what is over the bounds below.
+
+An answer cut off at the token limit is closed and parsed (activities/llm_answers.py); its last
+claim or section is then often incomplete. Inside the answer, the schema asks for every field
+(`required`, `minLength`, `minItems`: the provider's grammar holds the model to them) but
+validation takes what arrived — a claim without sources, a section without claims — and
+rendering leaves out what is empty. Only an answer with no claim (or no section) at all is
+malformed and asked again.
 """
 
 from __future__ import annotations
@@ -19,19 +26,31 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 CLAIM_MAX_CHARS = 1_200
 MAX_CLAIMS = 40
 MAX_SECTIONS = 10
 
 
+def _asked(*required: str) -> ConfigDict:
+    """Fields the schema requires of the provider while validation keeps their defaults."""
+    return ConfigDict(json_schema_extra={"required": list(required)})
+
+
+_NON_EMPTY = {"minLength": 1}
+_AT_LEAST_ONE = {"minItems": 1}
+
+
 class CitedClaim(BaseModel):
+    model_config = _asked("text", "sources")
+
     text: str = Field(
-        min_length=1,
+        "",
+        json_schema_extra=_NON_EMPTY,
         description="one sentence or a few, stating one point; no [n] markers in the text",
     )
-    sources: list[int] = Field(description="numbers of the documents that support this claim")
+    sources: list[int] = Field([], description="numbers of the documents that support this claim")
 
 
 class ClaimsAnswer(BaseModel):
@@ -41,15 +60,19 @@ class ClaimsAnswer(BaseModel):
 
 
 class ReportSection(BaseModel):
-    heading: str = Field(min_length=1)
-    claims: list[CitedClaim] = Field(min_length=1)
+    model_config = _asked("heading", "claims")
+
+    heading: str = Field("", json_schema_extra=_NON_EMPTY)
+    claims: list[CitedClaim] = Field([], json_schema_extra=_AT_LEAST_ONE)
 
 
 class ReportClaims(BaseModel):
     """A report: title, a short summary, then one section per plan item."""
 
-    title: str = Field(min_length=1)
-    summary: list[CitedClaim] = Field(min_length=1)
+    model_config = _asked("title", "summary", "sections")
+
+    title: str = Field("", json_schema_extra=_NON_EMPTY)
+    summary: list[CitedClaim] = Field([], json_schema_extra=_AT_LEAST_ONE)
     sections: list[ReportSection] = Field(min_length=1)
 
 
@@ -67,7 +90,8 @@ def _claim_model(allowed: tuple[int, ...]) -> type[CitedClaim]:
         sources = (
             list[number],  # type: ignore[valid-type]
             Field(
-                min_length=1,
+                [],
+                json_schema_extra=_AT_LEAST_ONE,
                 description="numbers of the supporting documents",
             ),
         )
@@ -85,9 +109,10 @@ def _with_allowed(schema: type[BaseModel], allowed: tuple[int, ...]) -> type[Bas
     claim = _claim_model(allowed)
     claims = (list[claim], Field(min_length=1))  # type: ignore[valid-type]
     if issubclass(schema, ReportClaims):
-        section = create_model("ReportSection", __base__=ReportSection, claims=claims)
+        inner = (list[claim], Field([], json_schema_extra=_AT_LEAST_ONE))  # type: ignore[valid-type]
+        section = create_model("ReportSection", __base__=ReportSection, claims=inner)
         sections = (list[section], Field(min_length=1))  # type: ignore[valid-type]
-        summary = (list[claim], Field(min_length=1))  # type: ignore[valid-type]
+        summary = (list[claim], Field([], json_schema_extra=_AT_LEAST_ONE))  # type: ignore[valid-type]
         return create_model(schema.__name__, __base__=schema, summary=summary, sections=sections)
     return create_model(schema.__name__, __base__=schema, claims=claims)
 
@@ -101,7 +126,7 @@ def claims_markdown(claims: Sequence[CitedClaim]) -> str:
     """Claims as one Markdown paragraph, each followed by its markers: `text[1][2]`.
     At most MAX_CLAIMS claims of at most CLAIM_MAX_CHARS each."""
     parts: list[str] = []
-    for claim in claims[:MAX_CLAIMS]:
+    for claim in [c for c in claims if c.text.strip()][:MAX_CLAIMS]:
         marks = "".join(f"[{n}]" for n in list(dict.fromkeys(claim.sources))[:6])
         text = _cut(claim.text, CLAIM_MAX_CHARS)
         parts.append(f"\n\n{text}\n\n{marks}\n\n" if "\n" in text else f"{text}{marks}")
@@ -109,9 +134,12 @@ def claims_markdown(claims: Sequence[CitedClaim]) -> str:
 
 
 def report_markdown(report: ReportClaims) -> str:
-    lines = [f"# {_one_line(report.title)}", claims_markdown(report.summary[:8])]
+    """Title, summary, then each section that has a heading and something in it."""
+    lines = [f"# {_one_line(report.title) or 'Report'}", claims_markdown(report.summary[:8])]
     for section in report.sections[:MAX_SECTIONS]:
-        lines += [f"## {_one_line(section.heading)}", claims_markdown(section.claims)]
+        body = claims_markdown(section.claims)
+        if body and section.heading.strip():
+            lines += [f"## {_one_line(section.heading)}", body]
     return "\n\n".join(line for line in lines if line.strip())
 
 
