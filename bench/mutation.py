@@ -12,9 +12,10 @@ files run: tests that need a Temporal server or are marked slow are deselected
 mutant, the tests that executed the mutated function, in a forked child of a process that has
 imported everything already.
 
-mutmut 3 mutates code inside functions and methods only: class-level constants (pydantic
-`Field(ge=..., le=...)` bounds) are not mutated. Those bounds are pinned by
-tests/test_config_edges.py, which checks every bounded field at both edges.
+mutmut 3 mutates code inside functions and methods only (not properties): class-level
+constants such as pydantic `Field(ge=..., le=...)` bounds are not mutated. tests/
+test_config_edges.py checks every bounded field at both edges and the README's table of bounds
+against the model instead.
 
 Output: per mutated file, mutants / killed / survived / timeout / no tests and the score
 (killed + timeout over all), the wall time of the target, and the diff of every survivor, which
