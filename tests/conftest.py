@@ -22,6 +22,7 @@ from tests.support.scripted_llm import Script
 from tests.support.settings import FAKE_KEY, fake_llm_settings
 from worker import build_worker
 
+
 @pytest.fixture(scope="session")
 def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("ttdr-cache")
