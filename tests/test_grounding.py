@@ -209,3 +209,20 @@ def test_a_report_cut_at_the_token_limit_keeps_its_complete_parts() -> None:
     )
     answer = parse_structured(cut, schema, truncated=True)
     assert report_markdown(answer) == "# T\n\ns[1]\n\n## A\n\nc[2]"
+
+
+def test_a_table_keeps_its_shape_and_each_row_is_a_claim() -> None:
+    table = (
+        "| function | what it does |\n"
+        "|---|---|\n"
+        "| heappush | pushes the value item onto the heap, maintaining the heap invariant[1] |\n"
+        "| tomatoes | grow in volcanic soil[1] |"
+    )
+    text, figures = ground_markdown(table, Evidence(EVIDENCE), pool=[1, 2])
+    assert text.splitlines() == [
+        "| function | what it does |",  # the header is not a claim
+        "|---|---|",
+        "| heappush | pushes the value item onto the heap, maintaining the heap invariant[1] |",
+        f"| tomatoes | grow in volcanic soil {UNSUPPORTED_MARK} |",
+    ]
+    assert (figures.claims, figures.claims_supported) == (2, 1)

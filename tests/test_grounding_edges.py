@@ -298,11 +298,10 @@ def test_lists_and_tables_are_checked_row_by_row() -> None:
     text, _ = ground_markdown(markdown, Evidence(EVIDENCE), pool=[1, 2], policy="drop")
     lines = text.split("\n")
     assert lines[0] == f"- {HEAP}[1]"
-    assert lines[1] == "" and len(lines) == 7  # the dropped list item leaves no "- "
-    assert lines[2] == "| "  # a table row (this header backs nothing) keeps its first pipe
+    assert lines[1] == "" and len(lines) == 6  # the dropped list item leaves no "- "
+    assert lines[2] == "| claim | note |"  # a header row (a rule follows) is not a claim
     assert lines[3:5] == ["| :--- | ---: |", "| --- | --- |"]  # rules are not claims
-    assert lines[5] == "| "  # "X | Y |" backs nothing: dropped
-    assert lines[6].startswith(f"| {JSON}[2]")
+    assert lines[5] == f"| {JSON}[2] |"  # "X | Y" backs nothing: its row is dropped
 
 
 def test_a_paragraph_of_several_lines_right_before_a_heading_or_fence_is_one_claim() -> None:
@@ -316,7 +315,7 @@ def test_a_paragraph_of_several_lines_right_before_a_heading_or_fence_is_one_cla
 
 def test_a_table_row_of_letters_is_content_not_a_rule() -> None:
     text, _ = ground_markdown("| X | X |", Evidence(EVIDENCE), pool=[1, 2])
-    assert text == f"| X | X | {UNSUPPORTED_MARK}"
+    assert text == f"| X | X {UNSUPPORTED_MARK} |"
 
 
 def test_an_unmarked_block_then_another_block_are_one_blank_line_apart() -> None:

@@ -82,14 +82,23 @@ def ground_markdown(
         if _FENCE.match(first) or _HEADING.match(first) or not block.strip():
             out.append(block.strip("\n"))
         elif all(_LINE_ITEM.match(line) for line in block.splitlines() if line.strip()):
+            rows = [line for line in block.splitlines() if line.strip()]
             lines = []
-            for line in block.splitlines():
-                item = _LINE_ITEM.match(line)
-                if item is None:
+            for at, line in enumerate(rows):
+                prefix, body = _LINE_ITEM.match(line).groups()  # type: ignore[union-attr]
+                if prefix.strip() == "|":
+                    # A table row is one claim, its pipes kept; rule and header rows stay.
+                    following = rows[at + 1] if at + 1 < len(rows) else ""
+                    if _is_table_rule(body) or _is_table_rule(following.strip("| ") or "x"):
+                        lines.append(line)
+                        continue
+                    content = body.rstrip().removesuffix("|").rstrip()
+                    rendered = check(content)
+                    if rendered:
+                        lines.append(f"| {rendered} |")
                     continue
-                prefix, body = item.groups()
-                rendered = check(body) if body.strip() and not _is_table_rule(body) else body
-                if rendered or prefix.strip() == "|":
+                rendered = check(body) if body.strip() else body
+                if rendered:
                     lines.append(f"{prefix}{rendered}")
             out.append("\n".join(lines))
         else:

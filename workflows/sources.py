@@ -105,8 +105,9 @@ class SourceRegistry:
         (evolution.py). An answer none of whose claims is backed gets the retrieved sentence
         that best matches the question, quoted and cited (workflows/evidence_fill.py)."""
         known = {n: n for n in range(1, len(self) + 1)}
-        checked, _ = remap_citations(text, known)
+        checked, invented = remap_citations(text, known)
         grounded, figures = self.ground(checked)
+        figures.citations_removed += invented
         if figures.claims_supported == 0 and (found := quote_for(question, retrieved)):
             source, sentence = found
             quote, quoted = self.ground(quoted_claim(sentence, self.number_of(source)))
