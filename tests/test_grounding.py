@@ -226,3 +226,16 @@ def test_a_table_keeps_its_shape_and_each_row_is_a_claim() -> None:
         f"| tomatoes | grow in volcanic soil {UNSUPPORTED_MARK} |",
     ]
     assert (figures.claims, figures.claims_supported) == (2, 1)
+
+
+def test_only_backed_finding_claims_fill_a_section() -> None:
+    answer = (
+        f"How do generators work? {UNSUPPORTED_MARK}\n\n"
+        '> "The smallest element is always the root, heap(0)."[1]'
+    )
+    findings = [QAPair(iteration=1, question="heaps?", answer=answer)]
+    filled, count = fill_uncited_sections("# R\n\n## Heaps\n\nNothing.", findings)
+    assert count == 1
+    assert filled.endswith(
+        '*From the research notes:* "The smallest element is always the root, heap(0)."[1]\n\n'
+    )

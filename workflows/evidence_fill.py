@@ -15,7 +15,7 @@ import re
 from collections.abc import Sequence
 
 from workflows.claim_text import cited_in, claims_of
-from workflows.grounding import Claim
+from workflows.grounding import UNSUPPORTED_MARK, Claim
 from workflows.models import QAPair, Source
 from workflows.support import support_score
 
@@ -62,9 +62,7 @@ def quoted_claim(sentence: str, number: int) -> str:
 def fill_uncited_sections(body: str, findings: Sequence[QAPair]) -> tuple[str, int]:
     """Give each `#`/`##` section of `body` that cites nothing the supported finding claim most
     related to it. Returns the body and how many sections were filled."""
-    supported: list[Claim] = [
-        claim for qa in findings for claim in claims_of(qa.answer) if claim.sources
-    ]
+    supported = [claim for qa in findings for claim in _backed_claims(qa.answer)]
     if not supported:
         return body, 0
     parts = _SECTION.split(body)  # [before, heading, text, heading, text, ...]
@@ -83,6 +81,18 @@ def fill_uncited_sections(body: str, findings: Sequence[QAPair]) -> tuple[str, i
             filled += 1
         out += [heading, text]
     return "".join(out), filled
+
+
+def _backed_claims(answer: str) -> list[Claim]:
+    """The claims of a checked answer that kept a citation, block by block (a quoted passage
+    is a claim of its own; a marked, unsupported claim is not one to repeat)."""
+    backed: list[Claim] = []
+    for block in answer.split("\n\n"):
+        text = block.strip().removeprefix(">").strip()
+        for claim in claims_of(text):
+            if claim.sources and UNSUPPORTED_MARK not in claim.text:
+                backed.append(claim)
+    return backed
 
 
 def _most_related(section: str, claims: Sequence[Claim], used: set[int]) -> int:
