@@ -79,7 +79,7 @@ async def test_worker_and_client_run_a_research_over_mutual_tls(
             "--out", str(out_file), env=client_env,
         )  # fmt: skip
         assert code == 0, err
-        assert out_file.read_text().startswith("# Report")
+        assert out_file.read_text().startswith("# How do Python decorators work?\n")
     finally:
         worker.stop()
 

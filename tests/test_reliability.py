@@ -174,7 +174,7 @@ def application_error(err: BaseException) -> ApplicationError:
 
 
 def assert_report(report: ResearchReport) -> None:
-    assert report.markdown.startswith("# Report")
+    assert report.markdown.startswith(f"# {report.question}\n")
     assert "## Sources" in report.markdown
     assert report.sources, "the report cites retrieved sources"
 

@@ -32,7 +32,8 @@ async def test_full_run_reaches_cited_report(
 
     assert report.stop_reason == "max_iterations"
     assert report.iterations == 2
-    assert report.markdown.startswith("# Report")
+    # Titled with the user's question, not the title the model wrote ("Report").
+    assert report.markdown.startswith(f"# {QUESTION}\n")
     assert "## Sources" in report.markdown
     assert report.sources, "the report cites retrieved sources"
     # The model's own "References" list is replaced by the real one.

@@ -16,6 +16,15 @@ from workflows.state import RunState
 AppendixRule = Literal["auto", "always", "never"]
 
 
+def titled(text: str, question: str) -> str:
+    """The report is titled with the user's question, not a title the model made up (a weak
+    model has titled it with the text of a re-ask prompt)."""
+    title = " ".join(question.split())
+    first, _, rest = text.lstrip().partition("\n")
+    body = rest if first.startswith("# ") else text
+    return f"# {title}\n\n{body.strip()}"
+
+
 def checked_body(
     text: str, sources: SourceRegistry, findings: list[QAPair], rule: AppendixRule
 ) -> tuple[str, GroundingFigures, int, bool]:
@@ -56,7 +65,7 @@ def final_report(
     """The workflow's result: the checked body, the note on top, the Sources list the product
     writes (workflows/citations.py), and every figure of the run."""
     body, body_grounding, filled, appendix = checked_body(
-        text, sources, state.findings, config.report.appendix
+        titled(text, question), sources, state.findings, config.report.appendix
     )
     markdown, cited, removed = finalise_report(body, sources.all(), note)
     return ResearchReport(
