@@ -239,3 +239,14 @@ def test_only_backed_finding_claims_fill_a_section() -> None:
     assert filled.endswith(
         '*From the research notes:* "The smallest element is always the root, heap(0)."[1]\n\n'
     )
+
+
+def test_sections_are_filled_with_different_claims_while_there_are_any() -> None:
+    findings = [
+        QAPair(iteration=1, question="a?", answer="Heaps keep the smallest item first.[1]"),
+        QAPair(iteration=1, question="b?", answer="dumps can indent its output.[2]"),
+    ]
+    body = "# R\n\n## Heaps one\n\nx\n\n## Heaps two\n\ny\n\n## Heaps three\n\nz"
+    filled, count = fill_uncited_sections(body, findings)
+    assert count == 3
+    assert filled.count("smallest item first.[1]") == 2 and filled.count("indent its output") == 1

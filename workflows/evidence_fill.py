@@ -96,9 +96,10 @@ def _backed_claims(answer: str) -> list[Claim]:
 
 
 def _most_related(section: str, claims: Sequence[Claim], used: set[int]) -> int:
-    """The claim whose words the section shares most; an unused one first on a tie."""
+    """The claim whose words the section shares most, among those no other section got yet
+    (a repeated claim only when every one is used)."""
     scored = [
-        (support_score(claim.text, section), index not in used, -index)
+        (index not in used, support_score(claim.text, section), -index)
         for index, claim in enumerate(claims)
     ]
     return -max(scored)[2]
