@@ -6,7 +6,14 @@ import json
 from pathlib import Path
 
 from activities.llm_answers import parse_structured
-from activities.prompts._claims import report_markdown, with_allowed_sources
+from activities.prompts._claims import (
+    CitedClaim as CitedClaimAnswer,
+)
+from activities.prompts._claims import (
+    claims_markdown,
+    report_markdown,
+    with_allowed_sources,
+)
 from activities.prompts.report_synthesizer import ReportAnswer
 from workflows.claim_text import claims_of, ground_markdown
 from workflows.evidence_fill import fill_uncited_sections, quote_for, quoted_claim
@@ -250,3 +257,17 @@ def test_sections_are_filled_with_different_claims_while_there_are_any() -> None
     filled, count = fill_uncited_sections(body, findings)
     assert count == 3
     assert filled.count("smallest item first.[1]") == 2 and filled.count("indent its output") == 1
+
+
+def test_a_citation_glued_to_a_word_is_checked_but_code_is_not_a_citation() -> None:
+    text, figures = ground_markdown(
+        "Tomatoes grow on heaps[1][2]. Use `xs[1]` for the root.", Evidence(EVIDENCE), pool=[1, 2]
+    )
+    assert "heaps[1]" not in text and UNSUPPORTED_MARK in text
+    assert "`xs[1]`" in text
+    assert figures.citations_removed == 2
+
+
+def test_a_claim_copied_from_a_heading_does_not_become_one() -> None:
+    claims = [CitedClaimAnswer(text="# json module", sources=[1])]
+    assert claims_markdown(claims) == "\\# json module[1]"

@@ -24,7 +24,10 @@ from workflows.grounding import (
 from workflows.support import DEFAULT_THRESHOLD
 
 # One or more [n] / [n, m] groups, not glued to a word (`xs[1]` is code, not a citation).
-_MARKERS = re.compile(r"(?<![\w)\]])((?:\[\d{1,4}(?:\s*,\s*\d{1,4})*\])+)")
+# One or more [n] / [n, m] groups. Glued to a word (`python[1]`) it is a citation too, as the
+# sanitiser reads it (workflows/sanitise.py): only inside an inline code span is it code.
+_MARKERS = re.compile(r"((?:\[\d{1,4}(?:\s*,\s*\d{1,4})*\])+)")
+_CODE_SPAN = re.compile(r"`[^`\n]*`")
 _NUMBER = re.compile(r"\d+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(*_`])")
 _FENCE = re.compile(r"^\s{0,3}(```|~~~)")
@@ -37,7 +40,7 @@ def claims_of(text: str) -> list[Claim]:
     split into sentences (which cite nothing)."""
     claims: list[Claim] = []
     last = 0
-    for match in _MARKERS.finditer(text):
+    for match in _markers(text):
         chunk = text[last : match.start()].strip()
         numbers = [int(n) for n in _NUMBER.findall(match.group(1))]
         last = match.end()
@@ -55,8 +58,21 @@ def claims_of(text: str) -> list[Claim]:
     return claims
 
 
+def _markers(text: str) -> list[re.Match[str]]:
+    """The citation runs of `text` outside inline code spans (linear: both lists are in
+    text order, walked once together)."""
+    code = [span.span() for span in _CODE_SPAN.finditer(text)]
+    found, at = [], 0
+    for match in _MARKERS.finditer(text):
+        while at < len(code) and code[at][1] <= match.start():
+            at += 1
+        if not (at < len(code) and code[at][0] <= match.start()):
+            found.append(match)
+    return found
+
+
 def cited_in(markdown: str) -> set[int]:
-    return {int(n) for run in _MARKERS.findall(markdown) for n in _NUMBER.findall(run)}
+    return {int(n) for m in _markers(markdown) for n in _NUMBER.findall(m.group(1))}
 
 
 def ground_markdown(

@@ -31,6 +31,7 @@ from workflows.support import (
 UnsupportedPolicy = Literal["mark", "keep", "drop"]
 UNSUPPORTED_MARK = "*(no retrieved source supports this)*"
 # A citation-like marker inside a claim's own text: the product writes the real ones.
+_CODE_SPAN = re.compile(r"`[^`\n]*`")
 _INLINE_MARKER = re.compile(r"\s*\[\s*\^?[-\d,\s]{1,40}\]")
 
 
@@ -129,8 +130,13 @@ class Evidence:
 
 
 def clean_claim_text(text: str) -> str:
-    """A claim's text without citation-like markers of its own, on one logical paragraph."""
-    return _INLINE_MARKER.sub("", text).strip()
+    """A claim's text without citation-like markers of its own (code spans left as they are:
+    `xs[1]` is code, not a citation)."""
+    parts = _CODE_SPAN.split(text)
+    spans = _CODE_SPAN.findall(text)
+    cleaned = [_INLINE_MARKER.sub("", part) for part in parts]
+    out = cleaned[0] + "".join(span + rest for span, rest in zip(spans, cleaned[1:], strict=True))
+    return out.strip()
 
 
 def check_claims(

@@ -129,6 +129,8 @@ def claims_markdown(claims: Sequence[CitedClaim]) -> str:
     for claim in [c for c in claims if c.text.strip()][:MAX_CLAIMS]:
         marks = "".join(f"[{n}]" for n in list(dict.fromkeys(claim.sources))[:6])
         text = _cut(claim.text, CLAIM_MAX_CHARS)
+        if text.startswith("#"):  # a claim copied from a passage is not a heading of the report
+            text = "\\" + text
         parts.append(f"\n\n{text}\n\n{marks}\n\n" if "\n" in text else f"{text}{marks}")
     return " ".join(parts).strip()
 
