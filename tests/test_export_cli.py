@@ -104,7 +104,8 @@ async def test_poisoned_page_reaches_no_export_as_markup(
     assert_html_is_inert(page)
     text = "".join(page.text)
     assert "<script>alert(1)</script>" in text, "shown to the reader as text"
-    assert "Report" in text and "Findings" in text and "Sources" in text
+    assert "How do context managers work?" in text  # the title: the question
+    assert "Findings" in text and "Sources" in text
     assert any(a.get("class") == "citation" for t, a in page.tags if t == "a")
     assert "poisoned.md" in text, "the local file is a source, shown as text"
 
