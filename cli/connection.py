@@ -174,7 +174,10 @@ def _why_unreachable(err: Exception, settings: TemporalSettings) -> str:
         )
     if certificate := re.search(r"InvalidCertificate\((\w+)", text):
         return f"TLS: the server's certificate is invalid ({certificate.group(1)})"
-    if "transport error" in lowered and tls_on and not client_cert:
+    # The server's refusal reaches the SDK as a transport error or, at times, as a cancelled
+    # call carrying a tonic transport error (seen under load).
+    transport = "transport error" in lowered or "transport::error" in lowered
+    if transport and tls_on and not client_cert:
         return (
             "the server closed the TLS connection: if it requires a client certificate, set "
             "TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH"
