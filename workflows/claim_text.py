@@ -14,6 +14,7 @@ import re
 from collections.abc import Sequence
 
 from workflows.grounding import (
+    CODE_SPAN,
     Claim,
     Evidence,
     GroundingFigures,
@@ -27,7 +28,6 @@ from workflows.support import DEFAULT_THRESHOLD
 # One or more [n] / [n, m] groups. Glued to a word (`python[1]`) it is a citation too, as the
 # sanitiser reads it (workflows/sanitise.py): only inside an inline code span is it code.
 _MARKERS = re.compile(r"((?:\[\d{1,4}(?:\s*,\s*\d{1,4})*\])+)")
-_CODE_SPAN = re.compile(r"`[^`\n]*`")
 _NUMBER = re.compile(r"\d+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(*_`])")
 _FENCE = re.compile(r"^\s{0,3}(```|~~~)")
@@ -61,7 +61,7 @@ def claims_of(text: str) -> list[Claim]:
 def _markers(text: str) -> list[re.Match[str]]:
     """The citation runs of `text` outside inline code spans (linear: both lists are in
     text order, walked once together)."""
-    code = [span.span() for span in _CODE_SPAN.finditer(text)]
+    code = [span.span() for span in CODE_SPAN.finditer(text)]
     found, at = [], 0
     for match in _MARKERS.finditer(text):
         while at < len(code) and code[at][1] <= match.start():

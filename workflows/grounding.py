@@ -31,7 +31,8 @@ from workflows.support import (
 UnsupportedPolicy = Literal["mark", "keep", "drop"]
 UNSUPPORTED_MARK = "*(no retrieved source supports this)*"
 # A citation-like marker inside a claim's own text: the product writes the real ones.
-_CODE_SPAN = re.compile(r"`[^`\n]*`")
+# An inline code span: `xs[1]` in it is code, not a citation (claim_text.py reads it too).
+CODE_SPAN = re.compile(r"`[^`\n]*`")
 _INLINE_MARKER = re.compile(r"\s*\[\s*\^?[-\d,\s]{1,40}\]")
 
 
@@ -132,8 +133,8 @@ class Evidence:
 def clean_claim_text(text: str) -> str:
     """A claim's text without citation-like markers of its own (code spans left as they are:
     `xs[1]` is code, not a citation)."""
-    parts = _CODE_SPAN.split(text)
-    spans = _CODE_SPAN.findall(text)
+    parts = CODE_SPAN.split(text)
+    spans = CODE_SPAN.findall(text)
     cleaned = [_INLINE_MARKER.sub("", part) for part in parts]
     out = cleaned[0] + "".join(span + rest for span, rest in zip(spans, cleaned[1:], strict=True))
     return out.strip()

@@ -104,10 +104,8 @@ class SourceRegistry:
         already: a sampled answer by `globalise`, an evolved one when the workflow received it
         (evolution.py). An answer none of whose claims is backed gets the retrieved sentence
         that best matches the question, quoted and cited (workflows/evidence_fill.py)."""
-        known = {n: n for n in range(1, len(self) + 1)}
-        checked, invented = remap_citations(text, known)
-        grounded, figures = self.ground(checked)
-        figures.citations_removed += invented
+        # ground() drops (and counts) numbers that are no registered source first.
+        grounded, figures = self.ground(text)
         if figures.claims_supported == 0 and (found := quote_for(question, retrieved)):
             source, sentence = found
             quote, quoted = self.ground(quoted_claim(sentence, self.number_of(source)))
