@@ -24,7 +24,6 @@ from workflows.grounding import (
 )
 from workflows.support import DEFAULT_THRESHOLD
 
-# One or more [n] / [n, m] groups, not glued to a word (`xs[1]` is code, not a citation).
 # One or more [n] / [n, m] groups. Glued to a word (`python[1]`) it is a citation too, as the
 # sanitiser reads it (workflows/sanitise.py): only inside an inline code span is it code.
 _MARKERS = re.compile(r"((?:\[\d{1,4}(?:\s*,\s*\d{1,4})*\])+)")
