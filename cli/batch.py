@@ -29,6 +29,7 @@ from cli.batch_files import (
     read_questions,
     read_runs,
     runs_path,
+    with_short_title,
     write_runs,
 )
 from cli.batch_progress import BatchDisplay
@@ -101,7 +102,7 @@ class BatchWriter:
         self.runs[record.id] = run
         write_runs(self.runs_file, self.runs)
         if report is not None:
-            append_article(self.out, question, report.markdown)
+            append_article(self.out, question, with_short_title(report.markdown, question.prompt))
             self.done.add(record.id)
         return run
 

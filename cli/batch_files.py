@@ -4,10 +4,13 @@ nothing contacted).
 In: JSON Lines with `{"id", "prompt"}` per line (DeepResearch Bench's
 `data/prompt_data/query.jsonl`; other fields are ignored) or a CSV with a `prompt` or `query`
 column (DeepConsult's queries file) and an optional `id` column (default: the row number).
-Every problem is a UsageError naming the line, raised before anything starts.
+Every bad line is named (up to MAX_PROBLEMS_SHOWN) in one UsageError, raised before anything
+starts. Prompts are kept exactly as read, trailing space included: DeepResearch Bench's RACE finds
+an article by its exact prompt (tests/test_batch_files.py runs its lookup over OUT).
 
 Out: OUT.jsonl gets one `{"id", "prompt", "article"}` line per completed question — the file
-DeepResearch Bench scores (`data/test_data/raw_data/<model>.jsonl`) — appended with one write
+DeepResearch Bench scores (`data/test_data/raw_data/<model>.jsonl`), the id as the file has it
+(FACT looks the language up by id), the article titled with a short title — appended with one write
 and an fsync each, so a killed client leaves at most a partial last line, which the next run
 cuts off. OUT.runs.jsonl holds one record per question, rewritten whole (temp file + rename).
 """
@@ -35,6 +38,8 @@ MAX_QUESTIONS = 10_000
 MAX_ID_CHARS = 200
 # The batch's first run carries every prompt in its input (one Temporal payload, 2 MB at most).
 MAX_PROMPT_BYTES_TOTAL = 1_500_000
+TITLE_MAX_CHARS = 80
+MAX_PROBLEMS_SHOWN = 20  # bad lines named in one error; the rest are counted
 
 
 @dataclass(frozen=True)
@@ -45,33 +50,71 @@ class InputQuestion:
     line: int
 
 
+class _Problems:
+    """Every bad line of an input file, so a user fixes them all in one go (up to a limit)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.found: list[tuple[int, str]] = []
+
+    def add(self, line: int, message: str) -> None:
+        self.found.append((line, f"{self.path}:{line}: {message}"))
+
+    def raise_any(self) -> None:
+        if not self.found:
+            return
+        lines = [text for _, text in sorted(self.found)]  # in file order
+        if len(lines) == 1:
+            raise UsageError(lines[0])
+        shown = lines[:MAX_PROBLEMS_SHOWN]
+        more = len(lines) - len(shown)
+        tail = [f"  ... and {more} more bad line(s)"] if more else []
+        raise UsageError("\n".join([f"{self.path} has {len(lines)} bad lines:", *shown, *tail]))
+
+
+def question_key(raw_id: Any) -> str:
+    """The id as workflow ids and OUT's done set use it: the file's id, trimmed. OUT keeps the
+    id as the file has it (DRB's integers stay integers), so what is read back from OUT is
+    trimmed the same way, or a `" q1 "` would never be seen as done."""
+    return str(raw_id).strip()
+
+
 def read_questions(path: Path, config: ResearchConfig) -> list[InputQuestion]:
     try:
-        text = path.read_text(encoding="utf-8")
+        # Bytes, then UTF-8 (a BOM dropped): read_text would turn a CSV field's \r\n into \n.
+        text = path.read_bytes().decode("utf-8-sig")
     except OSError as err:
         raise UsageError(f"cannot read {path}: {err.strerror or err}") from None
     except UnicodeDecodeError:
         raise UsageError(f"{path} is not UTF-8 text") from None
-    rows = _csv_rows(path, text) if _is_csv(path, text) else _jsonl_rows(path, text)
+    problems = _Problems(path)
+    rows = _csv_rows(path, text, problems) if _is_csv(path, text) else _jsonl_rows(text, problems)
     questions: list[InputQuestion] = []
     first_line: dict[str, int] = {}
     for line, raw_id, prompt in rows:
-        where = f"{path}:{line}"
         if raw_id is None or isinstance(raw_id, bool) or not isinstance(raw_id, str | int):
-            raise UsageError(f'{where}: "id" must be a string or an integer')
-        qid = str(raw_id).strip()
+            problems.add(line, '"id" must be a string or an integer')
+            continue
+        qid = question_key(raw_id)
         if not qid or len(qid) > MAX_ID_CHARS or any(ch in qid for ch in "\n\r\t"):
-            raise UsageError(f"{where}: id {qid!r} is empty, too long or has control characters")
+            problems.add(line, f"id {qid!r} is empty, too long or has control characters")
+            continue
         if qid in first_line:
-            raise UsageError(f"{where}: duplicate id {qid!r} (first on line {first_line[qid]})")
+            problems.add(line, f"duplicate id {qid!r} (first on line {first_line[qid]})")
+            continue
+        first_line[qid] = line
         if not isinstance(prompt, str) or not prompt.strip():
-            raise UsageError(f"{where}: the prompt is empty")
+            problems.add(line, "the prompt is empty")
+            continue
         try:
             ResearchRequest(question=prompt, config=config)
         except ValidationError as err:
-            raise UsageError(f"{where}: invalid prompt: {first_validation_problem(err)}") from None
-        first_line[qid] = line
-        questions.append(InputQuestion(qid, raw_id, prompt.strip(), line))
+            problems.add(line, f"invalid prompt: {first_validation_problem(err)}")
+            continue
+        # The prompt exactly as read: DeepResearch Bench's RACE finds an article by its exact
+        # prompt (query 52 ends in a space). The research itself gets it trimmed.
+        questions.append(InputQuestion(qid, raw_id, prompt, line))
+    problems.raise_any()
     if not questions:
         raise UsageError(f"{path} holds no questions")
     if len(questions) > MAX_QUESTIONS:
@@ -87,27 +130,33 @@ def _is_csv(path: Path, text: str) -> bool:
     return path.suffix.lower() == ".csv" or not text.lstrip().startswith("{")
 
 
-def _jsonl_rows(path: Path, text: str) -> list[tuple[int, Any, Any]]:
+def _jsonl_rows(text: str, problems: _Problems) -> list[tuple[int, Any, Any]]:
     rows = []
-    for number, line in enumerate(text.splitlines(), 1):
+    # "\n" only: str.splitlines() would also split at U+2028 or U+0085 inside a prompt.
+    for number, line in enumerate(text.split("\n"), 1):
         if not line.strip():
             continue
         try:
             item = json.loads(line)
         except json.JSONDecodeError as err:
-            raise UsageError(f"{path}:{number}: not valid JSON ({err.msg})") from None
+            problems.add(number, f"not valid JSON ({err.msg})")
+            continue
+        except RecursionError:
+            problems.add(number, "nested too deeply")
+            continue
         if not isinstance(item, dict):
-            raise UsageError(f"{path}:{number}: expected a JSON object with id and prompt")
-        if "prompt" not in item:
-            raise UsageError(f'{path}:{number}: no "prompt" field')
-        if "id" not in item:
-            raise UsageError(f'{path}:{number}: no "id" field')
-        rows.append((number, item["id"], item["prompt"]))
+            problems.add(number, "expected a JSON object with id and prompt")
+        elif "prompt" not in item:
+            problems.add(number, 'no "prompt" field')
+        elif "id" not in item:
+            problems.add(number, 'no "id" field')
+        else:
+            rows.append((number, item["id"], item["prompt"]))
     return rows
 
 
-def _csv_rows(path: Path, text: str) -> list[tuple[int, Any, Any]]:
-    reader = csv.DictReader(io.StringIO(text))
+def _csv_rows(path: Path, text: str, problems: _Problems) -> list[tuple[int, Any, Any]]:
+    reader = csv.DictReader(io.StringIO(text, newline=""))
     fields = [f.strip().lower() for f in reader.fieldnames or []]
     column = next((c for c in ("prompt", "query") if c in fields), None)
     if column is None:
@@ -119,15 +168,15 @@ def _csv_rows(path: Path, text: str) -> list[tuple[int, Any, Any]]:
             qid = values.get("id") if "id" in fields else str(index)
             rows.append((reader.line_num, qid, values.get(column) or ""))
     except csv.Error as err:
-        raise UsageError(f"{path}:{reader.line_num}: malformed CSV ({err})") from None
+        problems.add(reader.line_num, f"malformed CSV ({err})")  # the rest cannot be read
     return rows
 
 
 def default_batch_id(path: Path, questions: list[InputQuestion], config: ResearchConfig) -> str:
     """The same file and config give the same id: running the command again resumes."""
     digest = hashlib.sha256()
-    for q in questions:
-        digest.update(f"{q.id}\0{q.prompt}\0".encode())
+    for q in questions:  # trimmed, as before prompts were kept exactly: the same ids
+        digest.update(f"{q.id}\0{q.prompt.strip()}\0".encode())
     digest.update(config.model_dump_json().encode())
     slug = "-".join(re.findall(r"[a-z0-9]+", path.stem.lower()))[:32] or "questions"
     return f"batch-{slug}-{digest.hexdigest()[:10]}"
@@ -165,9 +214,38 @@ def read_done(out: Path) -> set[str]:
             raise UsageError(f"{out}:{number} is not a JSON object line: not an OUT file?")
         if not {"id", "prompt", "article"} <= item.keys():
             raise UsageError(f"{out}:{number} lacks id/prompt/article: not an OUT file?")
-        done.add(str(item["id"]))
+        done.add(question_key(item["id"]))
         offset += len(line)
     return done
+
+
+# A sentence ends at . ? ! before a space, or at the CJK full stop, ? or ! (no space after).
+# Not at a colon: "Research question: ..." would be titled "Research question:".
+_SENTENCE_END = re.compile("(?<=[.?!])\\s|(?<=[\u3002\uff1f\uff01])")
+_CJK_COMMAS = "\uff0c\u3001"
+
+
+def short_title(prompt: str, limit: int = TITLE_MAX_CHARS) -> str:
+    """A report title from a prompt of up to ~1,000 characters: its first sentence, cut at a
+    word (or a CJK comma) before `limit` characters, with "…" when cut."""
+    text = " ".join(prompt.split())
+    first = _SENTENCE_END.split(text, maxsplit=1)[0].strip()
+    if len(first) <= limit:
+        return first
+    cut = first[: limit - 1]
+    boundary = max(cut.rfind(ch) for ch in " " + _CJK_COMMAS)
+    if boundary > limit // 2:
+        cut = cut[:boundary]
+    return cut.rstrip(" ,;:" + _CJK_COMMAS) + "…"
+
+
+def with_short_title(article: str, prompt: str) -> str:
+    """The report titles itself with the whole question; in OUT its H1 is the short title
+    (the prompt itself is the line's `prompt` field)."""
+    first, newline, rest = article.partition("\n")
+    if not first.startswith("# "):
+        return article
+    return f"# {short_title(prompt)}{newline}{rest}"
 
 
 def append_article(out: Path, question: InputQuestion, article: str) -> None:
@@ -191,7 +269,7 @@ def read_runs(path: Path) -> dict[str, dict[str, Any]]:
         except json.JSONDecodeError:
             continue  # a sidecar is rewritten whole; a broken line is only a lost record
         if isinstance(item, dict) and "id" in item:
-            runs[str(item["id"])] = item
+            runs[question_key(item["id"])] = item
     return runs
 
 
