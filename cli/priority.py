@@ -58,16 +58,18 @@ def priority_from_args(args: argparse.Namespace, env: Mapping[str, str] | None =
                 f"TTDR_PRIORITY must be a whole number 1..{PRIORITY_LEVELS}, not "
                 f"{env['TTDR_PRIORITY']!r}"
             ) from None
+    key_source = "--fairness-key"  # a bad key blames where it came from
     if key is None:
         key = env.get("TTDR_FAIRNESS_KEY") or None
+        key_source = "TTDR_FAIRNESS_KEY"
     if level is not None and not 1 <= level <= PRIORITY_LEVELS:
         raise UsageError(f"--priority must be 1..{PRIORITY_LEVELS}, not {level}")
     if key is not None:
         key = key.strip()
         if not key or not key.isprintable():
-            raise UsageError("--fairness-key must be printable text, not empty")
+            raise UsageError(f"{key_source} must be printable text, not empty")
         if len(key.encode()) > FAIRNESS_KEY_MAX_BYTES:
-            raise UsageError(f"--fairness-key is over {FAIRNESS_KEY_MAX_BYTES} bytes")
+            raise UsageError(f"{key_source} is over {FAIRNESS_KEY_MAX_BYTES} bytes")
     if weight is not None:
         if key is None:
             raise UsageError("--fairness-weight needs a --fairness-key")

@@ -1,0 +1,31 @@
+"""A bad fairness key from the environment blames the variable, not an option the user never
+typed (issue 28)."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from cli.errors import UsageError
+from cli.priority import priority_from_args
+
+
+def no_options() -> argparse.Namespace:
+    return argparse.Namespace(priority=None, fairness_key=None, fairness_weight=None)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [(" \t ", "TTDR_FAIRNESS_KEY must be printable text"), ("k" * 65, "TTDR_FAIRNESS_KEY is over")],
+)
+def test_a_bad_fairness_key_variable_is_named(value: str, message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        priority_from_args(no_options(), {"TTDR_FAIRNESS_KEY": value})
+
+
+def test_a_bad_fairness_key_option_is_named_even_with_the_variable_set() -> None:
+    args = no_options()
+    args.fairness_key = " "
+    with pytest.raises(UsageError, match="--fairness-key must be printable text"):
+        priority_from_args(args, {"TTDR_FAIRNESS_KEY": "bob"})
