@@ -21,6 +21,7 @@ from temporalio.exceptions import FailureError
 from temporalio.service import RPCError, RPCStatusCode
 
 import export
+from cli.batch_ids import not_a_run
 from cli.connection import connect_from_env
 from cli.errors import UsageError
 from workflows.models import ResearchReport
@@ -54,9 +55,11 @@ def _failure_reason(err: BaseException) -> str:
     return reason
 
 
-async def finished_report(client: Client, workflow_id: str) -> ResearchReport:
+async def finished_report(
+    client: Client, workflow_id: str, command: str = "export"
+) -> ResearchReport:
     """The report of a finished run; UsageError for an unknown id, RunStillGoing while it runs,
-    NoReport when it ended without one."""
+    NoReport when it ended without one, NotARun for a batch id (`command` names what asked)."""
     handle = client.get_workflow_handle(workflow_id, result_type=ResearchReport)
     try:
         description = await handle.describe()
@@ -64,6 +67,7 @@ async def finished_report(client: Client, workflow_id: str) -> ResearchReport:
         if err.status == RPCStatusCode.NOT_FOUND:
             raise UsageError(f"no workflow {workflow_id} in namespace {client.namespace}") from None
         raise UsageError(f"cannot read workflow {workflow_id}: {err.message}") from None
+    not_a_run(workflow_id, description, command)  # a batch id: say what serves it
     if description.status == WorkflowExecutionStatus.RUNNING:
         raise RunStillGoing(f"{workflow_id} is still running: its report is not written yet")
     try:
@@ -133,18 +137,39 @@ def _write_atomically(path: Path, data: bytes) -> None:
         raise
 
 
-def write_exports(report: ResearchReport, targets: dict[str, Path]) -> list[Path]:
-    """Render every format (one parse of the report) and write it; prints one line per file."""
+def write_exports(report: ResearchReport, targets: dict[str, Path]) -> list[str]:
+    """Render every format (one parse of the report) and write each on its own: one line per
+    file written, one `error:` line per format that could not be made or written (the others
+    are written all the same). Returns the formats that failed."""
     rendered = export.render_all(report, list(targets))
-    written = []
+    failed = []
     for name, path in targets.items():
+        data = rendered[name]
         try:
-            _write_atomically(path, rendered[name])
+            if isinstance(data, export.ExportFailed):
+                raise data
+            _write_atomically(path, data)
+        except export.ExportFailed as err:
+            print(f"error: {err}", file=sys.stderr)
         except OSError as err:
-            raise UsageError(f"cannot write {path}: {err.strerror}") from None
-        print(f"{name}: {path}")
-        written.append(path)
-    return written
+            print(f"error: cannot write {path}: {err.strerror}", file=sys.stderr)
+        else:
+            print(f"{name}: {path}")
+            continue
+        failed.append(name)
+    return failed
+
+
+def export_failed(workflow_id: str, failed: list[str]) -> int:
+    """Exit code 1 after naming how to try the lost formats again (no model is called)."""
+    if not failed:
+        return 0
+    print(
+        f"error: {len(failed)} format(s) not written; the others were. Try again: "
+        f"client.py export {workflow_id} --format {','.join(failed)}",
+        file=sys.stderr,
+    )
+    return 1
 
 
 def add_format_option(parser: argparse.ArgumentParser, default: str | None = None) -> None:
@@ -162,8 +187,7 @@ async def cmd_export(args: argparse.Namespace) -> int:
     except NoReport as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    write_exports(report, targets)
-    return 0
+    return export_failed(args.id, write_exports(report, targets))
 
 
 def register(commands: argparse._SubParsersAction) -> None:

@@ -199,7 +199,10 @@ async def get_report(
         return wanted, report.markdown
     if wanted == "json":
         return wanted, report.model_dump_json(indent=2)
-    rendered = export.render(report, wanted)
+    try:
+        rendered = export.render(report, wanted)
+    except export.ExportFailed as err:  # its reason, not "Error executing tool"
+        raise McpToolError(f"{err}; the markdown and json formats hold the same report") from None
     return wanted, rendered.decode("utf-8") if wanted == "html" else rendered
 
 

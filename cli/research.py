@@ -26,7 +26,13 @@ from temporalio.service import RPCError
 
 from cli.connection import connect_from_env, task_queue_from_env
 from cli.errors import UsageError
-from cli.export import add_format_option, parse_format_option, targets_beside, write_exports
+from cli.export import (
+    add_format_option,
+    export_failed,
+    parse_format_option,
+    targets_beside,
+    write_exports,
+)
 from cli.ids import check_id, new_workflow_id
 from cli.output import ReportPaths, report_paths, write_report
 from cli.plan_review import review_interactively
@@ -191,8 +197,8 @@ async def research(args: argparse.Namespace) -> int:
         print(f"error: research {workflow_id} failed: {root_cause(err)}", file=sys.stderr)
         return 1
     print_done(report, paths)
-    write_exports(report, exports)  # --format: HTML, PDF, DOCX beside the Markdown
-    return 0
+    # --format: HTML, PDF, DOCX beside the Markdown, each on its own (the run is paid for)
+    return export_failed(workflow_id, write_exports(report, exports))
 
 
 def register(commands: argparse._SubParsersAction) -> None:

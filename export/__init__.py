@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from export.document import Document, build_document
+from export.document import Document, build_document, xml_safe
 from workflows.models import ResearchReport
 
 FORMATS: dict[str, str] = {"md": ".md", "html": ".html", "pdf": ".pdf", "docx": ".docx"}
@@ -18,6 +18,15 @@ ALIASES = {"markdown": "md", "htm": "html", "word": "docx"}
 
 class FormatError(ValueError):
     """An unknown or empty --format value: the message lists the formats."""
+
+
+class ExportFailed(Exception):
+    """One format could not be made from this report; the message says which and why. The
+    other formats are made all the same (render_all)."""
+
+    def __init__(self, name: str, error: BaseException) -> None:
+        super().__init__(f"the {name} export could not be made: {type(error).__name__}: {error}")
+        self.name = name
 
 
 def parse_formats(value: str) -> list[str]:
@@ -41,7 +50,7 @@ def parse_formats(value: str) -> list[str]:
 
 
 def _markdown(report: ResearchReport) -> bytes:
-    return report.markdown.encode("utf-8")
+    return xml_safe(report.markdown).encode("utf-8")
 
 
 def _renderer(name: str) -> Callable[[Document], bytes]:
@@ -60,15 +69,35 @@ def _renderer(name: str) -> Callable[[Document], bytes]:
 
 
 def render(report: ResearchReport, name: str, document: Document | None = None) -> bytes:
-    """The report in format `name` (a key of FORMATS) as bytes."""
-    if name == "md":
-        return _markdown(report)
+    """The report in format `name` (a key of FORMATS) as bytes; ExportFailed when this format
+    cannot be made from it (a renderer's error, named)."""
     if name not in FORMATS:
         raise FormatError(f"unknown format {name!r}")
-    return _renderer(name)(document if document is not None else build_document(report))
+    try:
+        if name == "md":
+            return _markdown(report)
+        return _renderer(name)(document if document is not None else build_document(report))
+    except Exception as err:  # any renderer's error: this format is lost, never the others
+        raise ExportFailed(name, err) from err
 
 
-def render_all(report: ResearchReport, names: list[str]) -> dict[str, bytes]:
-    """Every format asked for, from one parse of the report."""
-    document = build_document(report) if any(n != "md" for n in names) else None
-    return {name: render(report, name, document) for name in names}
+def render_all(report: ResearchReport, names: list[str]) -> dict[str, bytes | ExportFailed]:
+    """Every format asked for, from one parse of the report: each one's bytes, or the reason
+    it could not be made. One format's failure costs no other."""
+    document: Document | None = None
+    parse_error: Exception | None = None
+    if any(n != "md" for n in names):
+        try:
+            document = build_document(report)
+        except Exception as err:  # every format but Markdown needs the parse: each says so
+            parse_error = err
+    out: dict[str, bytes | ExportFailed] = {}
+    for name in names:
+        if parse_error is not None and name != "md":
+            out[name] = ExportFailed(name, parse_error)
+            continue
+        try:
+            out[name] = render(report, name, document)
+        except ExportFailed as failed:
+            out[name] = failed
+    return out

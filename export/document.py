@@ -35,6 +35,17 @@ _CITATION = re.compile(r"\[(\d{1,6})\]")
 _TAB_NEWLINE = re.compile(r"[\t\n\r]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _OUTER_SPACE = "".join(map(chr, range(0x21)))  # C0 controls and space, trimmed as browsers do
+# What XML 1.0 cannot hold (C0 controls but tab, newline and CR; lone surrogates; U+FFFE/U+FFFF),
+# plus DEL and the C1 controls, which no reader shows and a terminal obeys: one ESC in a claim
+# or a file name made python-docx refuse the whole document.
+_NOT_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+REPLACEMENT = "\ufffd"
+
+
+def xml_safe(text: str) -> str:
+    """The text with every character an export cannot hold replaced by U+FFFD (visible: the
+    reader sees that something was there). Unchanged when it has none."""
+    return _NOT_TEXT.sub(REPLACEMENT, text)
 
 
 def web_url(url: str) -> str | None:
@@ -77,7 +88,7 @@ class Run:
 
 @dataclass
 class Heading:
-    level: int
+    level: int  # below the title: 1 is a top section (build_document makes levels consecutive)
     runs: list[Run]
 
 
@@ -290,12 +301,12 @@ def _source_entries(sources: list[NumberedSource]) -> list[SourceEntry]:
     entries = []
     for number in sorted(by_number):
         first = by_number[number][0].source
-        location = " ".join(document_key(first).split())
-        parts = [" ".join(n.source.anchor.split()) for n in by_number[number]]
+        location = xml_safe(" ".join(document_key(first).split()))
+        parts = [xml_safe(" ".join(n.source.anchor.split())) for n in by_number[number]]
         entries.append(
             SourceEntry(
                 number=number,
-                title=" ".join(first.title.split()) or location,
+                title=xml_safe(" ".join(first.title.split())) or location,
                 location=location,
                 link=web_url(document_key(first)),
                 parts=list(dict.fromkeys(part for part in parts if part)),
@@ -304,16 +315,50 @@ def _source_entries(sources: list[NumberedSource]) -> list[SourceEntry]:
     return entries
 
 
+MAX_LEVEL = 5  # below the title: HTML's h6 and Word's Heading 5 are the deepest used
+
+
+def _headings(blocks: list[Block]) -> list[Heading]:
+    """Every heading in reading order, those inside lists and quotes too."""
+    found: list[Heading] = []
+    for block in blocks:
+        if isinstance(block, Heading):
+            found.append(block)
+        elif isinstance(block, Quote):
+            found += _headings(block.blocks)
+        elif isinstance(block, ListBlock):
+            for item in block.items:
+                found += _headings(item)
+    return found
+
+
+def _consecutive_levels(blocks: list[Block]) -> None:
+    """Heading levels as an outline below the title: the shallowest heading is level 1 and no
+    heading is more than one level below the one before it (a report's `##` sections under
+    its `#` title were Word's Heading 2 right after the Title, which navigation panes and
+    accessibility checkers read as a skipped level)."""
+    headings = _headings(blocks)
+    if not headings:
+        return
+    base = min(heading.level for heading in headings) - 1
+    previous = 0
+    for heading in headings:
+        heading.level = max(1, min(heading.level - base, previous + 1, MAX_LEVEL))
+        previous = heading.level
+
+
 def build_document(report: ResearchReport) -> Document:
     """The report as blocks: its first level-1 heading (if it opens the report, after an
     optional note) is the title, else the question is."""
     citable = {s.number for s in report.sources}
-    tree = SyntaxTreeNode(_parser().parse(_split_sources(report.markdown)))
+    tree = SyntaxTreeNode(_parser().parse(xml_safe(_split_sources(report.markdown))))
     blocks = _Builder(citable).blocks(tree.children)
-    title = " ".join(report.question.split())
+    question = xml_safe(report.question)
+    title = " ".join(question.split())
     for index, block in enumerate(blocks[:2]):
         if isinstance(block, Heading) and block.level == 1:
             title = plain_text(block.runs) or title
             del blocks[index]
             break
-    return Document(title, report.question, blocks, _source_entries(report.sources))
+    _consecutive_levels(blocks)
+    return Document(title, question, blocks, _source_entries(report.sources))

@@ -128,8 +128,7 @@ class _Writer:
 
     def block(self, block: Block, depth: int, quote: bool) -> None:
         if isinstance(block, Heading):
-            level = min(block.level + 1, 6) if block.level == 1 else block.level
-            _add_runs(self.styled(f"Heading {level}"), block.runs)
+            _add_runs(self.styled(f"Heading {block.level}"), block.runs)
         elif isinstance(block, TextBlock):
             _add_runs(self.paragraph(None, quote), block.runs)
         elif isinstance(block, ListBlock):
@@ -197,7 +196,7 @@ class _Writer:
                     paragraph.alignment = _ALIGN[align]
 
     def sources(self, document: Document) -> None:
-        self.styled("Heading 2").add_run("Sources")
+        self.styled("Heading 1").add_run("Sources")  # a top section, like the report's own
         if not document.sources:
             self.docx.add_paragraph("No source was cited.")
             return

@@ -72,7 +72,7 @@ def _runs(runs: list[Run]) -> str:
 
 def _block(block: Block) -> str:
     if isinstance(block, Heading):
-        level = min(block.level + 1, 6) if block.level == 1 else block.level  # one h1: the title
+        level = block.level + 1  # one h1: the title
         return f"<h{level}>{_runs(block.runs)}</h{level}>"
     if isinstance(block, Paragraph):
         return f"<p>{_runs(block.runs)}</p>"

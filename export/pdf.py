@@ -167,7 +167,7 @@ class _Renderer:
 
     def block(self, block: Block, width: float) -> list[Flowable]:
         if isinstance(block, Heading):
-            level = min(block.level + 1, 6) if block.level == 1 else block.level
+            level = block.level + 1  # Heading1 is the title's level
             return [Paragraph(self.markup(block.runs), self.sheet[f"Heading{level}"])]
         if isinstance(block, TextBlock):
             return [Paragraph(self.markup(block.runs), self.sheet["BodyText"])]
@@ -196,7 +196,7 @@ class _Renderer:
             ]
         if isinstance(block, Quote):
             inner = self.blocks(block.blocks, width - 20) or [Spacer(1, 1)]
-            quote = PdfTable([[inner]], colWidths=[width - 8])
+            quote = PdfTable([[inner]], colWidths=[width - 8], splitInRow=1)
             quote.setStyle(
                 TableStyle(
                     [
@@ -232,8 +232,11 @@ class _Renderer:
             return filled + [""] * (columns - len(filled))
 
         data = ([row(table.header)] if table.header else []) + [row(r) for r in table.rows]
-        grid = PdfTable(
-            data, colWidths=[width / columns] * columns, repeatRows=1 if table.header else 0
+        grid = PdfTable(  # splitInRow: a cell taller than a page goes on over the next one
+            data,
+            colWidths=[width / columns] * columns,
+            repeatRows=1 if table.header else 0,
+            splitInRow=1,
         )
         style = [
             ("GRID", (0, 0), (-1, -1), 0.5, colors.HexColor("#d0d7de")),

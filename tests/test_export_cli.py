@@ -115,7 +115,7 @@ async def test_poisoned_page_reaches_no_export_as_markup(
 
     word = docx.Document(str(out.with_suffix(".docx")))
     styled = [(p.style.name, p.text) for p in word.paragraphs]
-    assert ("Heading 2", "Findings") in styled and ("Heading 2", "Sources") in styled
+    assert ("Heading 1", "Findings") in styled and ("Heading 1", "Sources") in styled
     assert any("poisoned.md" in text for _, text in styled)
 
     # The same report again from the finished run: no model is called.
