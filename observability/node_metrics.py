@@ -107,6 +107,7 @@ class _MetricsActivityInbound(worker.ActivityInboundInterceptor):
                 instruments.activity_errors.add(1, {**labels, "error.type": error_type(err)})
             if run_query is not None:
                 run_query.cancel()
+                self._owner.forget_run(info.workflow_run_id)  # its retry asks again
             raise
         finally:
             _scope.reset(token)
@@ -154,6 +155,9 @@ class MetricsInterceptor(worker.Interceptor):
                 rpc_timeout=timedelta(seconds=QUERY_TIMEOUT_SECONDS),
             )
         )
+
+    def forget_run(self, run_id: str) -> None:
+        self._reported.pop(run_id, None)
 
     def record_run_when_known(self, query: asyncio.Task[Any]) -> None:
         task = asyncio.ensure_future(self._record_run(query))
