@@ -38,7 +38,8 @@ ensure_search_attributes() {
   temporal operator search-attribute create --address "$address" --namespace "$namespace" \
     --name TtdrPhase --type Keyword \
     --name TtdrIteration --type Int \
-    --name TtdrQuality --type Double
+    --name TtdrQuality --type Double \
+    --name TtdrParent --type Keyword
 }
 
 retry temporal operator cluster health --address "$address"

@@ -27,7 +27,12 @@ COLLECTOR_CONFIG = ROOT / "deploy" / "otel-collector.yaml"
 NAMESPACE_SCRIPT = ROOT / "deploy" / "temporal-namespace.sh"
 
 # The custom search attributes the product registers, with their Temporal types.
-SEARCH_ATTRIBUTES = {"TtdrPhase": "Keyword", "TtdrIteration": "Int", "TtdrQuality": "Double"}
+SEARCH_ATTRIBUTES = {
+    "TtdrPhase": "Keyword",
+    "TtdrIteration": "Int",
+    "TtdrQuality": "Double",
+    "TtdrParent": "Keyword",
+}
 # Variables the worker takes from the host environment / .env, unchanged.
 LLM_VARIABLES = (
     "TTDR_LLM_BASE_URL",

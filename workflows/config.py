@@ -233,6 +233,11 @@ class ResearchConfig(_Strict):
     plan_review_timeout_seconds: int = Field(
         3600, ge=1, le=7 * 86_400, description="then go on with the proposed plan"
     )
+    skip_report_when_unchanged: bool = Field(
+        True,
+        description="a watched topic's run that finds nothing new says so in one line and "
+        "skips the report synthesis",
+    )
 
     @model_validator(mode="after")
     def _budget_fits_one_iteration(self) -> ResearchConfig:

@@ -22,6 +22,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from workflows.answers import Answers
     from workflows.calls import SEED_PATCH, NodeCalls
+    from workflows.continuation import CONTINUATION_PATCH, Continuation
     from workflows.control import Control
     from workflows.evolution import Evolution
     from workflows.grounding import draft_is_grounded
@@ -88,6 +89,7 @@ class DeepResearchWorkflow:
         self._sources = SourceRegistry(state, self._config.report)
         self._review = PlanReview(state, self._config.plan_review_timeout_seconds, self._show)
         self._answers = Answers(self._question, self._config, state, self._evolution, self._sources)
+        self._continuation = Continuation(self._question, self._config, state, self._sources)
 
     @workflow.run
     async def run(self, request: RunInput) -> ResearchReport:
@@ -95,6 +97,8 @@ class DeepResearchWorkflow:
         state, config = self._state, self._config
         if request.resume is None:  # a continued run has its plan and draft already
             state.seed_scheme = "identity" if workflow.patched(SEED_PATCH) else "counter"
+        # 0. A follow-up or a watched topic's run starts from its parent's report instead.
+        if request.resume is None and not await self._from_parent(request):
             # 1. Research plan (a self-evolving unit).
             self._set_phase("planning")
             state.plan = await self._plan()
@@ -119,6 +123,7 @@ class DeepResearchWorkflow:
             show_iteration(state, iteration)
             # 3c. Gap analysis: new search questions aimed at the draft's weakest parts.
             asked = await self._ask_questions()
+            asked = self._continuation.not_asked_before(asked)  # a follow-up's parent asked them
             questions = fresh_questions(asked, state.findings, config.questions_per_iteration)
             if not questions:
                 state.stop_reason = "no_new_questions"
@@ -136,7 +141,7 @@ class DeepResearchWorkflow:
             state.stop_reason = "max_iterations"
 
         # 4. Final report (a self-evolving unit), its citations checked in code.
-        return await self._report()
+        return await self._finished()
 
     # ------------------------------------------------------------------ the steps
 
@@ -293,6 +298,33 @@ class DeepResearchWorkflow:
         state.node = None
         self._set_phase("completed")
         return final_report(self._question, config, state, report.text or "", self._sources, note)
+
+    # ------------------------------------------------------------------ follow-ups, watches
+
+    async def _from_parent(self, request: RunInput) -> bool:
+        """A follow-up or a watched topic's run: the parent's report is the noisy draft and
+        its evidence is already retrieved (workflows/continuation.py). False: plan and draft."""
+        if request.continuation is None or not workflow.patched(CONTINUATION_PATCH):
+            return False
+        self._set_phase("drafting")
+        return await self._continuation.begin(request.continuation)
+
+    async def _finished(self) -> ResearchReport:
+        """The report; a continued run's under its parent's numbering, a watched topic's
+        opening with what changed (without the report synthesis when nothing did)."""
+        changes = self._continuation.changes()
+        if changes and changes.nothing_new and self._config.skip_report_when_unchanged:
+            self._set_phase("reporting")
+            self._state.node = None
+            self._set_phase("completed")
+            state = self._state
+            draft = state.draft
+            report = final_report(self._question, self._config, state, draft, self._sources, "")
+        else:
+            report = await self._report()
+        report = self._continuation.finish(report, changes)
+        await self._continuation.notify(changes)
+        return report
 
     # ------------------------------------------------------------------ continue-as-new
 

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from workflows.continuation_models import ContinuationRequest, ContinuationState
 from workflows.grounding import GroundingFigures
 from workflows.models import (
     EvolutionRecord,
@@ -84,6 +85,9 @@ class RunState(_State):
         None, description="the citation check of the latest revised draft"
     )
     grounding_notes: list[str] = Field([], description="why the loop went on past the judge")
+    continuation: ContinuationState | None = Field(
+        None, description="a follow-up's or watched topic's parent (workflows/continuation.py)"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -130,3 +134,5 @@ class RunInput(ResearchRequest):
     longer research (continue-as-new), the whole state it goes on from."""
 
     resume: RunState | None = None
+    # A follow-up or a watched topic's run: the parent by id only (read by an activity).
+    continuation: ContinuationRequest | None = None

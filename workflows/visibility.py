@@ -18,7 +18,9 @@ from workflows.state import RunState
 PHASE = SearchAttributeKey.for_keyword("TtdrPhase")
 ITERATION = SearchAttributeKey.for_int("TtdrIteration")
 QUALITY = SearchAttributeKey.for_float("TtdrQuality")
-ALL_KEYS = (PHASE, ITERATION, QUALITY)
+# The run a follow-up or a watched topic's run continues (workflows/continuation.py).
+PARENT = SearchAttributeKey.for_keyword("TtdrParent")
+ALL_KEYS = (PHASE, ITERATION, QUALITY, PARENT)
 DETAILS_DRAFT_CHARS = 400
 
 
