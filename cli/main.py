@@ -1,7 +1,7 @@
 """argparse wiring and exit codes for `python client.py COMMAND ...`.
 
 Exit codes: 0 success, 1 the research (or a replay) failed, 2 bad input or unreachable server
-(nothing started), 130 interrupted.
+(nothing started), 130 interrupted, 141 the output's reader went away (`| head`).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from cli import (
     top,
 )
 from cli.errors import CommandError
+from desk import command as serve
 from observability import tracing
 
 # Each module registers its subcommands with `register(commands)`; add a new module here.
@@ -40,9 +41,11 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     top,
     corpus,
     mcp_command,
+    serve,
 )
 
 DESCRIPTION = "Start, follow, inspect and replay TTD-DR research runs."
+BROKEN_PIPE = 141  # as a shell reports a process ended by SIGPIPE (`... | head -1`)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -71,8 +74,13 @@ def main(argv: list[str] | None = None) -> int:
     except CommandError as err:  # every command's one-line failure
         _fail(str(err), 2)
     except KeyboardInterrupt:
-        print("\ninterrupted: the run goes on in Temporal", file=sys.stderr)
+        # A command that started or follows a run says how to pick it up again.
+        hint = getattr(args, "interrupt_hint", None) or "the run goes on in Temporal"
+        print(f"\ninterrupted: {hint}", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `client.py state ID | head -1`: the reader has all it wanted
+        _silence_stdout()
+        return BROKEN_PIPE
     finally:
         tracing.shutdown_tracing(provider)  # export the root span before the process ends
 
@@ -85,6 +93,17 @@ def entry(argv: list[str] | None = None) -> NoReturn:
         exit_code = leaving.code if isinstance(leaving.code, int) else 1
     # The Temporal SDK's native threads can still be winding down during finalisation, and an
     # update's late callback has aborted the process then (seen in tests): skip it.
-    sys.stdout.flush()
+    try:
+        sys.stdout.flush()  # output still buffered meets a closed pipe here
+    except BrokenPipeError:
+        _silence_stdout()
+        exit_code = exit_code or BROKEN_PIPE
     sys.stderr.flush()
     os._exit(exit_code)
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null: the buffered rest, written at exit, has no reader."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)

@@ -1,0 +1,101 @@
+"""The desk's Starlette app: routes, templates (autoescaped Jinja2), static files, the guard."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from temporalio.client import Client
+
+from desk import actions, pages
+from desk.ask import PriceHint, price_hint
+from desk.limits import StartLimiter
+from desk.paths import run_path
+from desk.runs import Runs
+from desk.security import Guard
+from desk.settings import DeskSettings
+
+HERE = Path(__file__).resolve().parent
+MAX_FLASHES = 200
+
+
+@dataclass
+class Desk:
+    """What every handler needs, kept on app.state.desk."""
+
+    runs: Runs
+    settings: DeskSettings
+    templates: Environment
+    limiter: StartLimiter
+    prices: PriceHint
+    guard: Guard | None = None
+    flashes: dict[str, str] = field(default_factory=dict)
+
+    def flash(self, message: str) -> str:
+        """Keep a message for the next page; its key goes in the redirect's address."""
+        if len(self.flashes) >= MAX_FLASHES:
+            self.flashes.pop(next(iter(self.flashes)))
+        key = secrets.token_hex(8)
+        self.flashes[key] = message
+        return key
+
+    def page(self, request: Request, name: str, code: int = 200, **context: object) -> Response:
+        context.setdefault("flash", self.flashes.pop(request.query_params.get("flash", ""), ""))
+        html = self.templates.get_template(name).render(
+            csrf=request.scope.get("state", {}).get("csrf", ""),
+            settings=self.settings,
+            **context,
+        )
+        return HTMLResponse(html, status_code=code)
+
+
+def templates() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(HERE / "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["run_path"] = run_path
+    return env
+
+
+async def _error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    desk: Desk = request.app.state.desk
+    return desk.page(request, "error.html", exc.status_code, message=exc.detail)
+
+
+def create_app(client: Client, settings: DeskSettings) -> Guard:
+    """The ASGI app to serve: the routes behind the guard (token, CSRF key, headers)."""
+    desk = Desk(
+        runs=Runs(client, settings),
+        settings=settings,
+        templates=templates(),
+        limiter=StartLimiter(settings.caps),
+        prices=price_hint(),
+    )
+    routes = [
+        Route("/", pages.index),
+        Route("/runs", actions.start, methods=["POST"]),
+        Route("/runs/{workflow_id}", pages.run),
+        Route("/runs/{workflow_id}/progress", pages.progress),
+        Route("/runs/{workflow_id}/export.{fmt}", pages.export_file),
+        Route("/runs/{workflow_id}/sources/{number:int}/document", pages.document),
+        Route("/runs/{workflow_id}/review", actions.review, methods=["POST"]),
+        Route("/runs/{workflow_id}/control", actions.control, methods=["POST"]),
+        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+    ]
+    app = Starlette(routes=routes, exception_handlers={HTTPException: _error})
+    app.state.desk = desk
+    guard = Guard(app, settings)
+    desk.guard = guard
+    return guard

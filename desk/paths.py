@@ -1,0 +1,9 @@
+"""The desk's addresses, built in one place (ids are URL-quoted: any id makes one path part)."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+
+def run_path(workflow_id: str) -> str:
+    return f"/runs/{quote(workflow_id, safe='')}"
