@@ -92,7 +92,9 @@ async def held_before_draft(
         await plan.wait_arrived()
         status = await update(handle, "pause")
         assert status.paused
-    await wait_for(handle, lambda p: p.held_before == "draft_generator", "the hold before the draft")
+    await wait_for(
+        handle, lambda p: p.held_before == "draft_generator", "the hold before the draft"
+    )
     return handle
 
 
@@ -113,7 +115,7 @@ async def step_while(
             await update(handle, *command)
 
 
-# ---------------------------------------------------------------- step, then ... while the node runs
+# ------------------------------------------------------------ step, then ... while the node runs
 
 
 async def test_resume_while_the_stepped_node_runs_lets_the_run_finish(
