@@ -37,9 +37,11 @@ from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
 from temporalio.service import RPCError
 from temporalio.worker import Worker, WorkerDeploymentConfig
 
+from activities.continuation import ContinuationActivities
 from activities.llm import LLMClient
 from activities.llm_settings import LLMConfigError, LLMSettings
 from activities.nodes import ResearchActivities
+from activities.notify import Notifier, allow_loopback_from_env
 from activities.prices import PriceConfigError, PriceTable
 from activities.search import chain
 from activities.search.base import SearchProvider
@@ -111,6 +113,10 @@ def build_worker(
     `version`: Worker Versioning (README "Deploying a new version"): both workers join this
     deployment version, and runs are pinned to the version they started on."""
     activities = ResearchActivities(llm, search).all()
+    # Follow-ups and watched topics: read the parent run by its id, POST a topic's changes.
+    continuation = ContinuationActivities(client, search, llm.redactor)
+    notifier = Notifier(allow_loopback=allow_loopback_from_env(os.environ))
+    activities = [*activities, continuation.load_parent, notifier.notify]
     common: dict[str, Any] = {
         # RunActivity:<node> spans with the node's attributes, under the run's trace.
         "interceptors": [
