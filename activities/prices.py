@@ -16,17 +16,16 @@ A model is found by its exact name, then by the part after its last "/" (OpenRou
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError, field_validator
 
+from activities.settings_file import SettingsFileError, read_json
 from embedded.llama_server import MODEL_ALIAS
 
 PRICES_ENV = "TTDR_LLM_PRICES"
-MAX_PRICES_FILE_BYTES = 1024 * 1024
 
 
 class PriceConfigError(ValueError):
@@ -129,20 +128,11 @@ class PriceTable:
 
 
 def load_prices_file(path: Path) -> dict[str, ModelPrice]:
+    """The file's price table, read like every settings file (1 MB, UTF-8, nesting depth)."""
     try:
-        if path.stat().st_size > MAX_PRICES_FILE_BYTES:
-            raise PriceConfigError(
-                f"{PRICES_ENV}={path} is over {MAX_PRICES_FILE_BYTES} bytes: not a price table"
-            )
-        raw = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise PriceConfigError(f"{PRICES_ENV}={path} cannot be read: {err.strerror}") from None
-    except UnicodeDecodeError:
-        raise PriceConfigError(f"{PRICES_ENV}={path} is not UTF-8 text") from None
-    try:
-        data = json.loads(raw)
-    except ValueError as err:
-        raise PriceConfigError(f"{PRICES_ENV}={path} is not JSON: {err}") from None
+        data = read_json(path, f"{PRICES_ENV}={path}")
+    except SettingsFileError as err:
+        raise PriceConfigError(str(err)) from None
     try:
         return _PricesFile.model_validate(data).root
     except ValidationError as err:

@@ -24,13 +24,13 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfigProfile, ClientConfigTLS
 from temporalio.service import TLSConfig
 
+from activities.settings_file import SettingsFileError, read_bounded
 from cli.errors import UsageError
 from observability import tracing
 
 DEFAULT_ADDRESS = "localhost:7233"
 DEFAULT_NAMESPACE = "default"
 DEFAULT_TASK_QUEUE = "ttdr"
-MAX_PEM_BYTES = 1_000_000  # a certificate chain is a few KB; refuse to read a huge or endless file
 _TRUE_FALSE = {"true", "false", "1", "0"}
 # ClientConfigTLS field -> (environment variable, temporal.toml key): named in errors.
 _TLS_FILES = {
@@ -88,12 +88,9 @@ def _read_pem(value: Any, setting: str) -> bytes | None:
         problem = "does not exist" if not value.exists() else "is not a regular file"
         raise ConnectionSettingsError(f"{setting}: {value} {problem}")
     try:
-        with value.open("rb") as file:
-            data = file.read(MAX_PEM_BYTES + 1)
-    except OSError as err:
-        raise ConnectionSettingsError(f"{setting}: cannot read {value}: {err.strerror}") from None
-    if len(data) > MAX_PEM_BYTES:
-        raise ConnectionSettingsError(f"{setting}: {value} is over {MAX_PEM_BYTES} bytes")
+        data = read_bounded(value, f"{setting}: {value}")
+    except SettingsFileError as err:
+        raise ConnectionSettingsError(str(err)) from None
     if b"-----BEGIN " not in data:
         raise ConnectionSettingsError(f"{setting}: {value} is not a PEM file")
     return data
@@ -128,8 +125,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> TemporalSettings:
     if tls_flag is not None and tls_flag.strip().lower() not in _TRUE_FALSE:
         raise ConnectionSettingsError(f"TEMPORAL_TLS must be true or false, not {tls_flag!r}")
     profile_name = env.get("TEMPORAL_PROFILE")
+    data = None  # no file named: the SDK looks in its default place
+    if config_file:  # read here, with the bounds of every settings file (the SDK has none)
+        try:
+            data = read_bounded(Path(config_file), f"TEMPORAL_CONFIG_FILE {config_file}")
+        except SettingsFileError as err:
+            raise ConnectionSettingsError(str(err)) from None
     try:
-        profile = ClientConfigProfile.load(profile_name, override_env_vars=env)
+        profile = ClientConfigProfile.load(profile_name, config_source=data, override_env_vars=env)
     except Exception as err:  # the SDK's ConfigError (TOML syntax, unknown profile, ...)
         where = f"TEMPORAL_CONFIG_FILE {config_file}" if config_file else "temporal.toml"
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__

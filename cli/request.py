@@ -1,8 +1,8 @@
 """Question + config file -> a validated ResearchRequest, before anything is contacted.
 
-The config file is read with a size limit (MAX_CONFIG_BYTES: /dev/zero or a huge file ends in
-an error, not an endless read), must be UTF-8 JSON holding an object, and is validated in
-pydantic's strict JSON mode: "3", 3.0 and true are not integers.
+The config file is read like every settings file (activities/settings_file.py: 1 MB, UTF-8,
+nesting depth; /dev/zero or a huge file ends in an error, not an endless read), must hold a JSON
+object, and is validated in pydantic's strict JSON mode: "3", 3.0 and true are not integers.
 """
 
 from __future__ import annotations
@@ -12,11 +12,10 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from activities.settings_file import SettingsFileError, read_json
 from cli.errors import UsageError
 from workflows.config import ResearchConfig
 from workflows.models import ResearchRequest
-
-MAX_CONFIG_BYTES = 1_000_000  # a full config is about 2 KB
 
 
 def first_validation_problem(err: ValidationError) -> str:
@@ -29,27 +28,9 @@ def first_validation_problem(err: ValidationError) -> str:
 def read_config(config_file: Path) -> dict[str, object]:
     """The JSON object in `config_file`, or UsageError with one line saying what is wrong."""
     try:
-        with config_file.open("rb") as file:
-            data = file.read(MAX_CONFIG_BYTES + 1)
-    except OSError as err:
-        raise UsageError(f"cannot read config {config_file}: {err.strerror}") from None
-    if len(data) > MAX_CONFIG_BYTES:
-        raise UsageError(f"config {config_file} is over the {MAX_CONFIG_BYTES}-byte limit")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise UsageError(
-            f"config {config_file} is not UTF-8 text (byte {err.start} is 0x{data[err.start]:02x})"
-        ) from None
-    try:
-        raw = json.loads(text)
-    except RecursionError:
-        raise UsageError(f"config {config_file} is nested too deeply") from None
-    except json.JSONDecodeError as err:
-        raise UsageError(f"config {config_file} is not valid JSON: {err}") from None
-    except ValueError as err:  # e.g. an integer of thousands of digits
-        reason = str(err).split(":")[0]
-        raise UsageError(f"config {config_file} is not valid JSON: {reason}") from None
+        raw = read_json(config_file, f"config {config_file}")
+    except SettingsFileError as err:
+        raise UsageError(str(err)) from None
     if not isinstance(raw, dict):
         raise UsageError(f"config {config_file} must hold a JSON object")
     return raw

@@ -103,7 +103,7 @@ def test_prices_file_overrides_and_extends_the_defaults(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
-        ("{not json", "is not JSON"),
+        ("{not json", "is not valid JSON"),
         ('{"m": {"input_per_million": -1, "output_per_million": 1}}', "m.input_per_million"),
         ('{"m": {"input_per_million": 1}}', "m.output_per_million"),
         ('{"m": {"input_per_million": 1, "output_per_million": 1, "x": 2}}', "m.x"),
