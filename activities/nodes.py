@@ -8,7 +8,6 @@ gets the synthesised answer, source metadata and a short quote per source.
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -30,6 +29,7 @@ from activities.prompts import (
 )
 from activities.prompts._claims import claims_markdown, report_markdown, with_allowed_sources
 from activities.search.base import SearchProvider, SearchResult
+from activities.search.fusion import fused
 from observability.report_span import record_grounding
 from workflows.config import (
     EVOLVABLE_UNITS,
@@ -66,6 +66,7 @@ from workflows.models import (
     Source,
     VariantVerdict,
 )
+from workflows.sentences import evidence_text, quote_of
 
 T = TypeVar("T")
 S = TypeVar("S", bound=BaseModel)
@@ -89,11 +90,6 @@ async def with_heartbeat(awaitable: Awaitable[T]) -> T:
             activity.heartbeat()
     finally:
         task.cancel()
-
-
-def _quote(text: str) -> str:
-    flat = re.sub(r"\s+", " ", text).strip()
-    return flat if len(flat) <= QUOTE_MAX_CHARS else flat[: QUOTE_MAX_CHARS - 1] + "…"
 
 
 class ResearchActivities:
@@ -149,15 +145,15 @@ class ResearchActivities:
     @activity.defn(name="retrieval_engine")
     @at_boundary
     async def retrieval_engine(self, inp: RetrievalInput) -> RetrievalOutput:
-        results = await with_heartbeat(self._search.search(inp.search_question, inp.top_k))
+        results = await with_heartbeat(self._retrieve(inp))
         # Masked before any cut (the prompt's passage, the quote) can leave half a secret.
         results = [self.redactor.model(r) for r in results]
-        sources = [self._source_of(r) for r in results]
         if not results:
             return RetrievalOutput(answer=NO_DOCUMENTS_ANSWER, sources=[])
+        sources = [self._source_of(r, inp.search_question) for r in results]
         documents = [
-            retrieval_engine.document_block(i, r.title, r.location, r.text[:PASSAGE_PROMPT_CHARS])
-            for i, r in enumerate(results, 1)
+            retrieval_engine.document_block(i, r.title, r.location, s.evidence)
+            for i, (r, s) in enumerate(zip(results, sources, strict=True), 1)
         ]
         # The claims may cite exactly the documents shown: an enum the provider enforces.
         schema = with_allowed_sources(retrieval_engine.RetrievalAnswer, range(1, len(results) + 1))
@@ -166,18 +162,27 @@ class ResearchActivities:
         )
         return RetrievalOutput(answer=claims_markdown(answer.claims), sources=sources, usage=usage)
 
+    async def _retrieve(self, inp: RetrievalInput) -> list[SearchResult]:
+        """The search question's results fused with those of its anchors (the user's question,
+        the plan section it serves), so a weak model's odd query cannot steer retrieval off
+        the topic; searched in parallel, one ranked list (activities/search/fusion.py)."""
+        queries = list(dict.fromkeys(q for q in [inp.search_question, *inp.anchors] if q.strip()))
+        lists = await asyncio.gather(*(self._search.search(q, inp.top_k) for q in queries))
+        return fused(lists, inp.top_k) if len(lists) > 1 else list(lists[0])
+
     @staticmethod
-    def _source_of(result: SearchResult) -> Source:
-        # The evidence is the text the answering model saw, so a citation is checked against
-        # exactly what it could have read.
-        seen = re.sub(r"\s+", " ", result.text[:PASSAGE_PROMPT_CHARS]).strip()
+    def _source_of(result: SearchResult, query: str = "") -> Source:
+        # The evidence is the text the answering model saw — the passage's prose, its headings,
+        # front matter and grammar productions left out, cut at a sentence — so a citation is
+        # checked against exactly what it could have read. The quote is whole sentences.
+        seen = evidence_text(result.text, PASSAGE_PROMPT_CHARS)
         return Source(
             id=result.id,
             title=result.title,
             location=result.location,
             provider=result.provider,
             retrieved_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            quote=_quote(result.text),
+            quote=quote_of(seen, query, QUOTE_MAX_CHARS),
             evidence=seen[:EVIDENCE_MAX_CHARS],
             document=result.document,
             anchor=result.anchor,

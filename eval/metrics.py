@@ -32,9 +32,15 @@ from eval.support import SUPPORT_THRESHOLD, SupportScorer, lexical_support
 PASSAGE_MAX_CHARS = 1200  # the local index's largest passage
 _CODE = re.compile(r"```.*?(?:```|\Z)|`[^`\n]*`", re.DOTALL)
 # As the product parses them: runs like [1][2] or [1, 2], not `xs[1]` (glued to a word).
-_CITATION = re.compile(r"(?<![\w)\]])((?:\[\d{1,4}(?:\s*,\s*\d{1,4})*\])+)")
-_GROUP = re.compile(r"\[([\d,\s]+)\]")
-_SOURCES_HEADING = re.compile(r"^\s{0,3}#{1,6}\s*sources\s*$", re.IGNORECASE | re.MULTILINE)
+# `[1]`, `[1, 2]`, and the report's `[1, p. 2]` / `[1, §Diet]` (a number and the part cited).
+_CITATION = re.compile(
+    r"(?<![\w)\]])((?:\[\d{1,4}(?:\s*,\s*\d{1,4})*(?:, [^\[\]\d\n][^\[\]\n]{0,59})?\])+)"
+)
+_GROUP = re.compile(r"\[([\d,\s]+)(?:, [^\[\]\d\n][^\[\]\n]{0,59})?\]")
+_SOURCES_HEADING = re.compile(
+    r"^\s{0,3}#{1,6}\s*(?:sources|来源|出典|출처|fuentes|quellen|fontes|источники)\s*$",
+    re.IGNORECASE | re.MULTILINE,
+)
 _LIST_ENTRY = re.compile(r"^\s*(\d+)\.\s", re.MULTILINE)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(`*_\[])")
 _MIN_CLAIM_WORDS = 4

@@ -36,9 +36,9 @@ def test_the_report_is_the_body_then_one_entry_per_document_with_its_cited_parts
     ]
     report, cited, removed = finalise_report("Install it [2]. Ask [3]. Again [1][4]. [9]", known)
     assert report == (
-        "Install it [1]. Ask [2]. Again [1].\n\n"
+        "Install it [1, Usage]. Ask [2]. Again [1, Install].\n\n"
         "## Sources\n\n"
-        "1. Title 2 — guide.md; cited: Usage; Install\n"
+        "1. Title 2 — cited: Usage; Install — guide.md\n"
         "2. Title 3 — faq.md\n"
     )
     assert [(c.number, c.source.id) for c in cited] == [(1, "s2"), (2, "s3"), (1, "s1"), (1, "s4")]
@@ -64,7 +64,23 @@ def test_a_report_that_cites_nothing_says_so() -> None:
 
 def test_titles_and_parts_are_inert() -> None:
     entry = sources_section([source(1, "x.md", anchor="[2](javascript:x)", title="<b>T</b> [3]")])
-    assert entry == ("## Sources\n\n1. &lt;b>T&lt;/b> \\[3\\] — x.md; cited: \\[2\\](javascript:x)")
+    assert entry == ("## Sources\n\n1. &lt;b>T&lt;/b> \\[3\\] — cited: \\[2\\](javascript:x) — x.md")
+
+
+def test_a_citation_names_the_part_it_relies_on_and_the_part_is_inert() -> None:
+    known = [
+        source(1, "report.pdf", "page 2"),
+        source(2, "report.pdf", "page 5"),
+        source(3, "deck.pptx", "slide 4: Results"),
+        source(4, "notes.md", "section Diet; Habitat"),
+        source(5, "x.md", "[9](javascript:x) `code <b>"),
+    ]
+    body = "A [1]. B [2]. C [3]. D [4]. E [5]."
+    report, _, _ = finalise_report(body, known)
+    first_line = report.split("\n", 1)[0]
+    assert first_line.startswith("A [1, p. 2]. B [1, p. 5]. C [2, slide 4]. D [3, §Diet].")
+    # A document's own words cannot open a link, a code span or a tag inside a marker.
+    assert "[9]" not in first_line and "`" not in first_line and "<b>" not in first_line
 
 
 # ---------------------------------------------------------------- the sanitiser's edges

@@ -23,6 +23,7 @@ from workflows.models import (
 )
 from workflows.sources import SourceRegistry
 from workflows.state import RunState
+from workflows.topics import section_query, section_served
 
 
 class Answers:
@@ -45,7 +46,9 @@ class Answers:
         findings (also appended to the state)."""
         sampled = await asyncio.gather(
             *(
-                self._evolution.sample("answers", partial(self._input, q), RetrievalOutput, item)
+                self._evolution.sample(
+                    "answers", partial(self._input, q, item), RetrievalOutput, item
+                )
                 for item, q in enumerate(questions, 1)
             )
         )
@@ -65,14 +68,24 @@ class Answers:
         self._state.findings.extend(findings)
         return findings
 
-    def _input(self, search_question: str, sampling: SamplingParams) -> RetrievalInput:
+    def _input(
+        self, search_question: str, position: int, sampling: SamplingParams
+    ) -> RetrievalInput:
         return RetrievalInput(
             question=self._question,
             search_question=search_question,
             top_k=self._config.search_results_per_question,
             iteration=self._state.iteration,
             sampling=sampling,
+            anchors=self._anchors(search_question, position) if self._state.anchored else [],
         )
+
+    def _anchors(self, search_question: str, position: int) -> list[str]:
+        """The user's question and the plan section the search serves: searched with it and
+        fused, so retrieval stays on the topic whatever the model asked."""
+        section = section_served(search_question, self._state.plan, position)
+        anchors = [self._question] + ([section_query(section)] if section else [])
+        return [a for a in dict.fromkeys(anchors) if a != search_question]
 
     def _context(self, search_question: str, variants: list[Candidate]) -> EvolutionContext:
         return EvolutionContext(

@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001 (typographic quotes, CJK punctuation and Cyrillic are what this code reads or writes)
 """Citation bookkeeping: pure text functions, safe to call from workflow code.
 
 Models cite with bracketed numbers, [3] or [1, 2]. Numbers are local to a prompt's source list;
@@ -10,15 +11,33 @@ citation. Every function here is linear-time in its input.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from workflows import sanitise
+from workflows.labels import EN, Labels
 from workflows.models import NumberedSource, Source
+
+PART_MAX_CHARS = 40
 
 
 def cited_numbers(text: str) -> list[int]:
     """Every number cited in prose, in order of first appearance, without repeats."""
     return sanitise.cited_numbers(text)
+
+
+# A citation as the finished report prints it: `[3]`, or `[3, p. 2]` naming the part it cites.
+REPORT_MARKER = re.compile(r"\[(\d{1,6})(?:, ([^\[\]\n]{1,60}))?\]")
+
+
+def report_numbers(markdown: str) -> list[int]:
+    """The source numbers a finished report cites (its markers may name a part), in order of
+    first appearance, without repeats; code is not read."""
+    seen: dict[int, None] = {}
+    for is_code, piece in sanitise.segments(markdown):
+        if not is_code:
+            seen.update(dict.fromkeys(int(m.group(1)) for m in REPORT_MARKER.finditer(piece)))
+    return list(seen)
 
 
 def remap_citations(text: str, mapping: Mapping[int, int]) -> tuple[str, int]:
@@ -57,25 +76,51 @@ def finalise_citations(
     documents: dict[str, int] = {}  # document -> new number, in order of first use
     passages: dict[int, int] = {}  # old number -> new number
 
-    def cite(old: int) -> int | None:
+    def cite(old: int) -> int | str | None:
         if old not in by_number:
             return None
         if old not in passages:
             key = document_key(by_number[old])
             passages[old] = documents.setdefault(key, len(documents) + 1)
-        return passages[old]
+        part = short_part(by_number[old].anchor)
+        return f"{passages[old]}, {part}" if part else passages[old]
 
     text, removed = sanitise.sanitise_markdown(body, cite)
     cited = [NumberedSource(number=new, source=by_number[old]) for old, new in passages.items()]
     return text.strip(), cited, removed
 
 
-def sources_section(cited: list[NumberedSource]) -> str:
-    """The numbered list the product writes, one entry per document with the parts of it that
-    were cited; titles and locations come from pages and are made inert (no HTML, links or
-    citation syntax)."""
+_INERT = str.maketrans({"`": "'", "<": "‹", ">": "›", "\\": "/", "*": " "})
+_PAGE = re.compile(r"^pages?\s+(\d+(?:\s*[-–]\s*\d+)?)$", re.IGNORECASE)
+_SLIDE = re.compile(r"^(slide \d+)\b", re.IGNORECASE)
+_SECTION = re.compile(r"^sections?\s+(.+)$", re.IGNORECASE)
+
+
+def short_part(anchor: str) -> str:
+    """The part of a document a citation relies on, short enough for the marker:
+    `page 3` → `p. 3`, `slide 2: Results` → `slide 2`, `section Diet` → `§Diet`."""
+    flat = " ".join(anchor.replace("[", "(").replace("]", ")").split())
+    flat = flat.translate(_INERT).strip()
+    if not flat:
+        return ""
+    if page := _PAGE.match(flat):
+        numbers = page.group(1).replace(" ", "")
+        return f"pp. {numbers}" if "-" in numbers or "–" in numbers else f"p. {numbers}"
+    if slide := _SLIDE.match(flat):
+        return slide.group(1)
+    if section := _SECTION.match(flat):
+        flat = "§" + section.group(1).split(";")[0].strip()
+    if len(flat) > PART_MAX_CHARS:
+        flat = flat[: PART_MAX_CHARS - 1].rstrip() + "…"
+    return flat
+
+
+def sources_section(cited: list[NumberedSource], labels: Labels = EN) -> str:
+    """The numbered list the product writes, one entry per document: its title, the parts of
+    it that were cited (first: what a reader looks for), then where it is; titles and
+    locations come from pages and are made inert (no HTML, links or citation syntax)."""
     if not cited:
-        return "## Sources\n\nNo source was cited."
+        return f"## {labels.sources}\n\n{labels.no_source}"
     entries: dict[int, list[Source]] = {}
     for numbered in cited:
         entries.setdefault(numbered.number, []).append(numbered.source)
@@ -83,24 +128,21 @@ def sources_section(cited: list[NumberedSource]) -> str:
     for number in sorted(entries):
         passages = entries[number]
         first = passages[0]
-        line = (
-            f"{number}. {sanitise.escape_inline(first.title)} — "
-            f"{sanitise.escape_inline(document_key(first))}"
-        )
+        line = f"{number}. {sanitise.escape_inline(first.title)}"
         anchors = list(dict.fromkeys(s.anchor for s in passages if s.anchor))
         if anchors:
-            line += "; cited: " + "; ".join(sanitise.escape_inline(a) for a in anchors)
-        lines.append(line)
-    return "## Sources\n\n" + "\n".join(lines)
+            line += f" — {labels.cited}: " + "; ".join(sanitise.escape_inline(a) for a in anchors)
+        lines.append(f"{line} — {sanitise.escape_inline(document_key(first))}")
+    return f"## {labels.sources}\n\n" + "\n".join(lines)
 
 
 def finalise_report(
-    body: str, known: list[NumberedSource], note: str = ""
+    body: str, known: list[NumberedSource], note: str = "", labels: Labels = EN
 ) -> tuple[str, list[NumberedSource], int]:
     """The reader's report: the model's text sanitised (its own reference lists dropped, HTML
     escaped, unsafe links removed, citations checked and renumbered), an optional note on top,
     and the numbered Sources list the product writes."""
     text, cited, removed = finalise_citations(body, known)
     if note:
-        text = f"> **Note:** {note}\n\n{text}"
-    return f"{text}\n\n{sources_section(cited)}\n", cited, removed
+        text = f"> **{labels.note}:** {note}\n\n{text}"
+    return f"{text}\n\n{sources_section(cited, labels)}\n", cited, removed

@@ -81,15 +81,25 @@ def ground_markdown(
     pool: Sequence[int],
     threshold: float = DEFAULT_THRESHOLD,
     policy: UnsupportedPolicy = "mark",
+    dropped: list[str] | None = None,
 ) -> tuple[str, GroundingFigures]:
-    """Check every claim of `markdown` against the evidence of the sources it cites."""
+    """Check every claim of `markdown` against the evidence of the sources it cites; with
+    policy `drop`, the text of each claim left out is appended to `dropped` when given."""
     figures = GroundingFigures()
     out: list[str] = []
 
-    def check(text: str) -> str:
+    def check(text: str, statements_only: bool = True) -> str:
         nonlocal figures
-        checked, found = check_claims(claims_of(text), evidence, pool=pool, threshold=threshold)
+        checked, found = check_claims(
+            claims_of(text),
+            evidence,
+            pool=pool,
+            threshold=threshold,
+            statements_only=statements_only,
+        )
         figures = figures.plus(found)
+        if dropped is not None and policy == "drop":
+            dropped.extend(c.text for c in checked if not c.supported)
         return render_claims(checked, policy)
 
     for block in _blocks(markdown):
@@ -108,7 +118,7 @@ def ground_markdown(
                         lines.append(line)
                         continue
                     content = body.rstrip().removesuffix("|").rstrip()
-                    rendered = check(content)
+                    rendered = check(content, statements_only=False)
                     if rendered:
                         lines.append(f"| {rendered} |")
                     continue

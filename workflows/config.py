@@ -185,6 +185,11 @@ class ReportConfig(_Strict):
         description="Research notes (the findings with their sources) after the report; auto: "
         "when the body cites fewer than half of the sources the findings cite",
     )
+    show_unsupported: bool = Field(
+        False,
+        description="list the model's statements no source supports in a marked appendix "
+        "(they are never printed in the body)",
+    )
 
 
 class ResearchConfig(_Strict):

@@ -17,25 +17,24 @@ from collections.abc import Sequence
 from workflows.claim_text import cited_in, claims_of
 from workflows.grounding import UNSUPPORTED_MARK, Claim
 from workflows.models import QAPair, Source
+from workflows.sentences import statements
 from workflows.support import support_score
 
 QUOTE_MAX_CHARS = 300
-_SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _SECTION = re.compile(r"^(#{1,2} .*)$", re.MULTILINE)
 
 
 def best_sentence(question: str, text: str) -> str:
-    """The sentence of `text` that holds most of the question's words (the first on a tie)."""
+    """The whole statement of `text` (workflows/sentences.py: no heading, code or cut
+    sentence) that holds most of the question's words, the first on a tie; empty when the
+    text states nothing in a whole sentence that fits a quote."""
     best, best_score = "", -1.0
-    for sentence in _SENTENCE.split(" ".join(text.split())):
-        sentence = sentence.strip()
-        if len(sentence) < 20:
+    for sentence in statements(text):
+        if len(sentence) > QUOTE_MAX_CHARS:
             continue
-        score = support_score(question, sentence[:QUOTE_MAX_CHARS])
+        score = support_score(question, sentence)
         if score > best_score:
             best, best_score = sentence, score
-    if len(best) > QUOTE_MAX_CHARS:
-        best = best[: QUOTE_MAX_CHARS - 1].rstrip() + "…"
     return best
 
 

@@ -17,6 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, computed_field
 
+from workflows.sentences import is_fragment
 from workflows.support import (
     DEFAULT_THRESHOLD,
     PreparedClaim,
@@ -146,11 +147,14 @@ def check_claims(
     *,
     pool: Sequence[int],
     threshold: float = DEFAULT_THRESHOLD,
+    statements_only: bool = True,
 ) -> tuple[list[CheckedClaim], GroundingFigures]:
     """Check every citation of every claim against the evidence of the source it names.
 
     `pool` is the sources a citation may be moved to (the run's retrieved sources).
     A number with no evidence (unknown, invented) is removed like an unsupported one.
+    A question, a heading or a fragment of a few words states nothing, so no source can
+    support it (with `statements_only`; a table row is a fragment that may be cited).
     """
     checked: list[CheckedClaim] = []
     figures = GroundingFigures()
@@ -161,6 +165,12 @@ def check_claims(
         kept: list[int] = []
         best_support = 0.0
         moved_to: int | None = None
+        if statements_only and is_fragment(text):
+            figures.claims += 1
+            figures.unsupported_claims += 1
+            figures.citations_removed += len(set(claim.sources))
+            checked.append(CheckedClaim(text=text))
+            continue
         for number in dict.fromkeys(claim.sources):
             score = evidence.score(text, number)
             if score >= threshold:

@@ -201,6 +201,11 @@ class RetrievalInput(_Model):
     top_k: int
     iteration: int
     sampling: SamplingParams
+    anchors: list[str] = Field(
+        [],
+        description="queries searched beside search_question and fused with it: the user's "
+        "question and the plan section the search serves (workflows/topics.py)",
+    )
 
 
 class RetrievalOutput(NodeOutput):
@@ -337,7 +342,8 @@ class EvolutionRecord(_Model):
 
 # ---------------------------------------------------------------- progress and result
 
-Phase = Literal["planning", "drafting", "denoising", "reporting", "completed"]
+# plan_review: the run waits for a person to review its plan (ResearchConfig.review_plan).
+Phase = Literal["planning", "plan_review", "drafting", "denoising", "reporting", "completed"]
 StopReason = Literal[
     "judge_done",
     "quality_threshold",
@@ -362,6 +368,9 @@ class ResearchProgress(_Model):
     paused: bool = False
     held_before: str | None = None
     plan_review: str | None = Field(None, description="waiting, approved, replaced, timed_out")
+    proposed_plan: ResearchPlan | None = Field(
+        None, description="the plan waiting for review (only while plan_review is waiting)"
+    )
 
 
 class ControlStatus(_Model):
@@ -398,9 +407,26 @@ class GroundingSummary(_Model):
     findings: GroundingFigures = Field(description="all answers' claims and citations")
     appendix: bool = Field(False, description="whether the Research notes appendix was added")
     sections_filled: int = Field(
-        0, description="report sections that cited nothing and got a finding's cited claim"
+        0,
+        description="parts of the report (lead, sections) that had no supported claim and were "
+        "written from the best evidence sentences for their topic, each cited",
     )
     notes: list[str] = Field([], description="why the loop went on when the judge would stop")
+    unsupported_omitted: int = Field(
+        0, description="the model's statements no source supports, left out of the body"
+    )
+    headings_replaced: int = Field(
+        0, description="junk, empty or repeated headings replaced from the plan and question"
+    )
+    sections_dropped: int = Field(
+        0, description="sections with no supported claim and no evidence for their topic"
+    )
+    extractive_fallback: str = Field(
+        "",
+        description="why the whole report was built from the draft and the evidence, when the "
+        "report node gave no usable answer; empty when the model wrote it",
+    )
+    language: str = Field("en", description="the language of the report's own labels")
 
 
 class ResearchReport(_Model):

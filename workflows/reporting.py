@@ -1,57 +1,134 @@
-"""The report body as the reader gets it: every claim checked, the findings appended when the
-body leaves most of the evidence out. Pure code over the run's state (workflow-safe)."""
+"""The report body as the reader gets it. Pure code over the run's state (workflow-safe).
+
+Whatever the model wrote, the product makes it readable and backed:
+1. the title is the question (short), junk or repeated headings are replaced
+   (workflows/topics.py);
+2. every claim is checked against the sources it cites; a claim no source supports is not
+   printed in the body (counted, and listed in a marked appendix when the config asks);
+3. a section left with nothing supported is written from the best evidence sentences for its
+   topic, each cited (the extractive floor, workflows/extractive.py); a report the model could
+   not write at all is built that way from the plan and the draft;
+4. the Research notes (every question asked and its supported answer) follow when the body
+   leaves most of the evidence out, then the Sources list, in the question's language.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from workflows.citations import cited_numbers, finalise_report, strip_own_sources_section
+from workflows.claim_text import cited_in, claims_of
 from workflows.config import ResearchConfig
-from workflows.evidence_fill import fill_uncited_sections
-from workflows.grounding import GroundingFigures, cites_enough
+from workflows.extractive import EvidencePool, cited_sentences
+from workflows.grounding import UNSUPPORTED_MARK, cites_enough
+from workflows.labels import Labels, labels_for
 from workflows.models import GroundingSummary, QAPair, ResearchPlan, ResearchReport
 from workflows.sources import SourceRegistry
 from workflows.state import RunState
+from workflows.topics import (
+    aspects,
+    fixed_headings,
+    is_junk,
+    one_line,
+    section_query,
+    section_served,
+    usable_sections,
+)
 
 AppendixRule = Literal["auto", "always", "never"]
+TITLE_MAX_CHARS = 120
+SENTENCES_PER_SECTION = 3
+_SECTION = re.compile(r"^(#{2,6} .*)$", re.MULTILINE)
+
+
+def short_title(question: str) -> str:
+    """The question as a title: whole when short, else its first aspect, cut at a word."""
+    title = one_line(question)
+    if len(title) <= TITLE_MAX_CHARS:
+        return title
+    first = aspects(title)[0]
+    if len(first) <= TITLE_MAX_CHARS:
+        return first
+    return first[: TITLE_MAX_CHARS - 1].rsplit(" ", 1)[0] + "…"
 
 
 def titled(text: str, question: str) -> str:
     """The report is titled with the user's question, not a title the model made up (a weak
     model has titled it with the text of a re-ask prompt)."""
-    title = " ".join(question.split())
     first, _, rest = text.lstrip().partition("\n")
     body = rest if first.startswith("# ") else text
-    return f"# {title}\n\n{body.strip()}"
+    return f"# {short_title(question)}\n\n{body.strip()}"
 
 
-def checked_body(
-    text: str, sources: SourceRegistry, findings: list[QAPair], rule: AppendixRule
-) -> tuple[str, GroundingFigures, int, bool]:
-    """The model's report body, its own source list dropped and every claim checked against
-    the sources it cites; then the Research notes appendix (every question asked and its checked
-    answer) when `rule` says so — `auto`: when the body cites fewer than half of the sources
-    the findings cite (the model's own text, before any section is filled), so even a weak
-    model's report carries what the run found.
+def fallback_text(draft: str, plan: ResearchPlan, question: str) -> str:
+    """When the model gave no report: the draft as the summary, then one empty section per
+    plan item (or aspect of the question), for the floor to write from the evidence."""
+    headings = [one_line(s.title) for s in usable_sections(plan)] or aspects(question)
+    sections = "\n\n".join(f"## {h}" for h in headings)
+    draft = re.sub(r"^#{1,6} .*$", "", draft, flags=re.MULTILINE)  # the plan gives the headings
+    return f"{draft.strip()}\n\n{sections}"
 
-    A section that cites nothing gets the finding claim most related to it
-    (workflows/evidence_fill.py). Returns the body, the body's grounding figures, how many
-    sections were so filled, and whether the appendix was added.
-    """
-    body, figures = sources.ground(strip_own_sources_section(text))
-    # The rule reads what the model's own text cites, before the product fills it in.
-    findings_cited = {n for qa in findings for n in qa.source_numbers}
-    wanted = rule == "always" or (
-        rule == "auto" and not cites_enough(set(cited_numbers(body)), findings_cited)
-    )
-    body, filled = fill_uncited_sections(body, findings)
-    if not wanted or not findings:
-        return body, figures, filled, False
-    notes = "\n\n".join(
-        f"**Q{i} (iteration {qa.iteration}): {qa.question}**\n\n{qa.answer}"
-        for i, qa in enumerate(findings, 1)
-    )
-    return f"{body}\n\n## Research notes\n\n{notes}", figures, filled, True
+
+def extractive_floor(
+    body: str, pool: EvidencePool, plan: ResearchPlan, question: str
+) -> tuple[str, int, int]:
+    """Every part of the body (the lead, each section) that cites nothing is written from the
+    evidence sentences best matching its topic; a section with no such sentence is dropped.
+    Returns the body, how many parts were written so, and how many sections were dropped."""
+    parts = _SECTION.split(body)  # [lead, heading, text, heading, text, ...]
+    for at in range(2, len(parts), 2):  # what the model backed is not repeated by the floor
+        for claim in claims_of(" ".join(parts[at].split())):
+            pool.mark_used(claim.text)
+    lead_title, _, lead = parts[0].partition("\n")
+    filled = dropped = 0
+    if not cited_in(lead) and (picked := pool.take(question, question, SENTENCES_PER_SECTION)):
+        lead, filled = cited_sentences(picked), 1
+    out = [f"{lead_title}\n\n{lead.strip()}".strip()]
+    for at in range(1, len(parts), 2):
+        heading, text = parts[at], parts[at + 1].strip()
+        if not cited_in(text):
+            name = heading.lstrip("#").strip()
+            served = section_served(name, plan, at // 2)
+            topic = f"{name} {section_query(served) if served else ''}"
+            picked = pool.take(topic, question, SENTENCES_PER_SECTION)
+            if not picked:
+                dropped += 1
+                continue
+            text, filled = cited_sentences(picked), filled + 1
+        out.append(f"{heading}\n\n{text}")
+    return "\n\n".join(part for part in out if part.strip()), filled, dropped
+
+
+def research_notes(findings: list[QAPair], labels: Labels) -> str:
+    """Every question asked and what of its answer is backed: claims no source supports are
+    left out here too (the notes are evidence, not the model's guesses)."""
+    notes = []
+    for i, qa in enumerate(findings, 1):
+        question = one_line(qa.question)
+        if is_junk(question):
+            question = "—"
+        answer = _supported_only(qa.answer) or f"*{labels.no_answer}*"
+        notes.append(f"**Q{i} ({labels.iteration} {qa.iteration}): {question}**\n\n{answer}")
+    return f"## {labels.research_notes}\n\n" + "\n\n".join(notes)
+
+
+def _supported_only(answer: str) -> str:
+    blocks = []
+    for block in answer.split("\n\n"):
+        if UNSUPPORTED_MARK not in block:
+            blocks.append(block.strip())
+            continue
+        kept = [c for c in claims_of(" ".join(block.split())) if c.sources]
+        text = " ".join(f"{c.text}{''.join(f'[{n}]' for n in c.sources)}" for c in kept)
+        if text and UNSUPPORTED_MARK not in text:
+            blocks.append(text)
+    return "\n\n".join(b for b in blocks if b)
+
+
+def unsupported_appendix(statements: list[str], labels: Labels) -> str:
+    items = "\n".join(f"- {one_line(s)}" for s in dict.fromkeys(statements) if one_line(s))
+    return f"## {labels.unsupported}\n\n*{labels.unsupported_intro}*\n\n{items}"
 
 
 def final_report(
@@ -62,16 +139,39 @@ def final_report(
     sources: SourceRegistry,
     note: str,
 ) -> ResearchReport:
-    """The workflow's result: the checked body, the note on top, the Sources list the product
-    writes (workflows/citations.py), and every figure of the run."""
-    body, body_grounding, filled, appendix = checked_body(
-        titled(text, question), sources, state.findings, config.report.appendix
+    """The workflow's result: the body made readable and backed (see the module docstring),
+    the note on top, the Sources list the product writes, and every figure of the run."""
+    labels = labels_for(question)
+    plan = state.plan or ResearchPlan(sections=[])
+    fallback = state.report_fallback or ("" if text.strip() else "the model wrote no report")
+    if fallback:
+        text = fallback_text(state.draft, plan, question)
+    body = strip_own_sources_section(titled(text, question))
+    body, headings_replaced = fixed_headings(body, plan, question)
+    unsupported: list[str] = []
+    policy = "keep" if config.report.unsupported == "keep" else "drop"
+    body, body_grounding = sources.ground(body, policy=policy, dropped=unsupported)
+    # The appendix rule reads what the model's own text cites, before the floor fills it in.
+    findings_cited = {n for qa in state.findings for n in qa.source_numbers}
+    rule = config.report.appendix
+    wanted = rule == "always" or (
+        rule == "auto" and not cites_enough(set(cited_numbers(body)), findings_cited)
     )
-    markdown, cited, removed = finalise_report(body, sources.all(), note)
+    body, filled, sections_dropped = extractive_floor(
+        body, EvidencePool(sources.all()), plan, question
+    )
+    if filled:
+        body = f"{body}\n\n*{labels.extracted_note}*"
+    appendix = bool(wanted and state.findings)
+    if appendix:
+        body = f"{body}\n\n{research_notes(state.findings, labels)}"
+    if config.report.show_unsupported and unsupported:
+        body = f"{body}\n\n{unsupported_appendix(unsupported, labels)}"
+    markdown, cited, removed = finalise_report(body, sources.all(), note, labels)
     return ResearchReport(
         question=question,
         markdown=markdown,
-        plan=state.plan or ResearchPlan(sections=[]),
+        plan=plan,
         sources=cited,
         sources_retrieved=len(state.retrieved_ids),
         removed_citations=removed + body_grounding.citations_removed,
@@ -89,5 +189,10 @@ def final_report(
             appendix=appendix,
             sections_filled=filled,
             notes=state.grounding_notes,
+            unsupported_omitted=len(unsupported),
+            headings_replaced=headings_replaced,
+            sections_dropped=sections_dropped,
+            extractive_fallback=fallback,
+            language=labels.language,
         ),
     )

@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import NoReturn
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from workflows.answers import Answers
@@ -25,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.continuation import CONTINUATION_PATCH, Continuation
     from workflows.control import Control
     from workflows.evolution import Evolution
+    from workflows.failures import root_message
     from workflows.grounding import draft_is_grounded
     from workflows.models import (
         CRITIQUE_KEPT_CHARS,
@@ -42,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
         GapOutput,
         IntegratorInput,
         IntegratorOutput,
+        NumberedSource,
         Phase,
         PlannerInput,
         PlannerOutput,
@@ -59,6 +62,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.sources import SourceRegistry
     from workflows.state import RunInput, RunState
     from workflows.stopping import budget_stop, fresh_questions, stop_note, verdict_stop
+    from workflows.topics import anchored_queries, repaired_plan
     from workflows.visibility import (
         progress,
         research_state,
@@ -72,6 +76,9 @@ WORKFLOW_NAME = "DeepResearchWorkflow"
 # Runs started before it stop whenever the judge says so; runs after it only when the draft's
 # claims are backed by retrieved sources (workflows/grounding.py, draft_is_grounded).
 GROUNDED_STOP_PATCH = "judge-stop-needs-grounded-draft"
+# Runs after it repair junk plan titles and search questions, search anchored on the question,
+# and get a report built from the evidence when the report node fails (RunState.anchored).
+ANCHORED_PATCH = "anchored-research"
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -97,6 +104,7 @@ class DeepResearchWorkflow:
         state, config = self._state, self._config
         if request.resume is None:  # a continued run has its plan and draft already
             state.seed_scheme = "identity" if workflow.patched(SEED_PATCH) else "counter"
+            state.anchored = workflow.patched(ANCHORED_PATCH)
         # 0. A follow-up or a watched topic's run starts from its parent's report instead.
         if request.resume is None and not await self._from_parent(request):
             # 1. Research plan (a self-evolving unit).
@@ -123,6 +131,9 @@ class DeepResearchWorkflow:
             show_iteration(state, iteration)
             # 3c. Gap analysis: new search questions aimed at the draft's weakest parts.
             asked = await self._ask_questions()
+            if state.anchored:  # a junk or off-topic question is never searched or shown
+                earlier = [qa.question for qa in state.findings]
+                asked = anchored_queries(asked, self._question, state.plan, earlier)
             asked = self._continuation.not_asked_before(asked)  # a follow-up's parent asked them
             questions = fresh_questions(asked, state.findings, config.questions_per_iteration)
             if not questions:
@@ -158,7 +169,10 @@ class DeepResearchWorkflow:
             lambda out: Candidate(plan=out.plan),
             lambda: EvolutionContext(unit="plan", question=question),
         )
-        return planned.plan or ResearchPlan(sections=[])
+        plan = planned.plan or ResearchPlan(sections=[])
+        # Junk, empty or repeated section titles become aspects of the question (headings and
+        # search anchors come from the plan).
+        return repaired_plan(plan, question) if self._state.anchored else plan
 
     async def _first_draft(self) -> str:
         drafted = await self._calls.call(
@@ -272,6 +286,21 @@ class DeepResearchWorkflow:
             if n
         )
         plan = self._plan_or_empty
+        try:
+            text = await self._report_text(plan, registry, note)
+        except ActivityError as err:
+            if not state.anchored:
+                raise
+            # 4b. The extractive floor: the draft and the evidence make the report.
+            text, state.report_fallback = "", f"the report node failed: {root_message(err)}"
+        state.node = None
+        self._set_phase("completed")
+        return final_report(self._question, config, state, text, self._sources, note)
+
+    async def _report_text(
+        self, plan: ResearchPlan, registry: list[NumberedSource], note: str
+    ) -> str:
+        state, config = self._state, self._config
         report = await self._evolution.unit(
             "report",
             lambda sampling: ReportInput(
@@ -295,9 +324,7 @@ class DeepResearchWorkflow:
                 sources=registry,
             ),
         )
-        state.node = None
-        self._set_phase("completed")
-        return final_report(self._question, config, state, report.text or "", self._sources, note)
+        return report.text or ""
 
     # ------------------------------------------------------------------ follow-ups, watches
 

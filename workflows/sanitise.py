@@ -27,7 +27,8 @@ import re
 from collections.abc import Callable
 
 # cite(n): the number to print for source n, or None when n is not a source it may cite.
-Cite = Callable[[int], int | None]
+# A citation's new form: a number, a number with the part it cites (`1, p. 2`), or None.
+Cite = Callable[[int], int | str | None]
 
 MAX_RANGE = 20  # [3-7] is expanded; a wider "range" is not a citation
 
@@ -106,6 +107,11 @@ def _segments(text: str) -> list[tuple[bool, str]]:
     for is_code, piece in _blocks(text):
         out.extend([(True, piece)] if is_code else _spans(piece))
     return out
+
+
+def segments(text: str) -> list[tuple[bool, str]]:
+    """The text as (is_code, piece) pairs: fenced blocks and code spans are code."""
+    return _segments(text)
 
 
 def _map_prose(text: str, change: Callable[[str], str]) -> str:
@@ -262,10 +268,10 @@ def _rewrite_prose(prose: str, cite: Cite) -> tuple[str, int]:
     """Adjacent markers ([1][2]) are one run: a run that loses every number is removed with
     the space before it ("claim [99]." reads "claim.")."""
     out: list[str] = []
-    run: list[int] | None = None  # printed numbers of the current run of markers
+    run: list[int | str] | None = None  # printed markers of the current run of markers
     removed = position = 0
 
-    def close(run: list[int] | None) -> None:
+    def close(run: list[int | str] | None) -> None:
         if run:
             out.append("".join(f"[{n}]" for n in run))
         elif run is not None and out:

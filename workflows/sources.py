@@ -82,6 +82,8 @@ class SourceRegistry:
                 mapping[local] = self.number_of(answer.sources[local - 1])
         for source in answer.sources:
             self._state.add_retrieved(source.id)
+            if self._state.anchored:  # every passage retrieved is evidence the report may quote
+                self.number_of(source)
         remapped, _ = remap_citations(text, mapping)
         return remapped
 
@@ -118,7 +120,9 @@ class SourceRegistry:
             source_numbers=sorted(set(cited_numbers(grounded))),
         )
 
-    def ground(self, markdown: str, *, policy: str | None = None) -> tuple[str, GroundingFigures]:
+    def ground(
+        self, markdown: str, *, policy: str | None = None, dropped: list[str] | None = None
+    ) -> tuple[str, GroundingFigures]:
         """Every claim of `markdown` checked against the evidence of the sources it cites
         (workflows/grounding.py); any source of the run may take over a citation."""
         # Every number-like marker ([ 7 ], [7-8], word[7]…) read as the sanitiser reads it.
@@ -130,6 +134,7 @@ class SourceRegistry:
             pool=range(1, len(self) + 1),
             threshold=self._report.support_threshold,
             policy=policy or self._report.unsupported,  # type: ignore[arg-type]
+            dropped=dropped,
         )
         figures.citations_removed += unknown
         return grounded, figures

@@ -76,6 +76,11 @@ class RunState(_State):
     evolution: list[EvolutionRecord] = []
     stop_reason: StopReason | None = None
     seed_scheme: SeedScheme = "counter"
+    anchored: bool = Field(
+        False,
+        description="junk queries and plan titles repaired, retrieval anchored on the question, "
+        "a report that cannot be written built from the evidence (ANCHORED_PATCH)",
+    )
     calls_started: int = 0
     control: ControlState = ControlState()
     plan_review: PlanReviewState = PlanReviewState()
@@ -87,6 +92,9 @@ class RunState(_State):
     grounding_notes: list[str] = Field([], description="why the loop went on past the judge")
     continuation: ContinuationState | None = Field(
         None, description="a follow-up's or watched topic's parent (workflows/continuation.py)"
+    )
+    report_fallback: str = Field(
+        "", description="why the report was built from the draft and the evidence, if it was"
     )
 
     @model_validator(mode="before")

@@ -50,6 +50,11 @@ def _content(words: list[str]) -> list[str]:
     return [_stem(w) for w in words if w not in _STOPWORDS and w not in _NEGATIONS and len(w) > 1]
 
 
+def content_words(text: str) -> set[str]:
+    """The stemmed content words of `text` (what two texts must share to be about one thing)."""
+    return set(_content(_words(text)))
+
+
 def _weight(word: str) -> float:
     """Identifiers (dotted, underscored, digits) and long words carry the claim's meaning."""
     if "_" in word or "." in word or any(c.isdigit() for c in word):

@@ -1,0 +1,19 @@
+"""The reason behind a failed activity or child, for a reader (the innermost message)."""
+
+from __future__ import annotations
+
+from temporalio.exceptions import FailureError
+
+REASON_MAX_CHARS = 300
+
+
+def root_message(err: BaseException) -> str:
+    """The innermost failure's message: an ActivityError says only which activity failed, its
+    cause says why."""
+    messages: list[str] = []
+    current: BaseException | None = err
+    while current is not None:
+        if isinstance(current, FailureError) and str(current):
+            messages.append(str(current))
+        current = current.__cause__
+    return (messages[-1] if messages else str(err))[:REASON_MAX_CHARS]

@@ -1,0 +1,192 @@
+# ruff: noqa: RUF001 (typographic quotes, CJK punctuation and Cyrillic are what this code reads or writes)
+"""Evidence as whole sentences: what a passage says, without the metadata around it.
+
+A retrieved passage is a piece of a document as the chunker cut it: it may open with headings,
+front matter, heading underlines (`*****`), grammar productions (`with_stmt ::= …`), markup and
+code, and it may start or end inside a sentence. A reader of a quote wants none of that, and a
+citation checked against it proves little. These functions keep the prose, split it into
+sentences and tell a statement (a whole sentence that says something) from a heading, a
+question, a fragment or code. Pure and linear in the (bounded) text: safe in workflow code, and
+used by the retrieval activity as well, so both sides read a passage the same way.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from workflows.support import content_words
+
+_FRONT_MATTER = re.compile(r"\A\s*---[ \t]*\n(.{0,4000}?)\n---[ \t]*(?:\n|\Z)", re.DOTALL)
+_FRONT_TITLE = re.compile(r"^title:[ \t]*(.+?)[ \t]*$", re.MULTILINE | re.IGNORECASE)
+_ATX = re.compile(r"^ {0,3}#{1,6}(?:[ \t]|$)")
+_ADORNMENT = re.compile(r"^ {0,3}([=\-~^\"'`#*+:.<>_])\1{2,}[ \t]*$")
+_GRAMMAR = re.compile(r"::=")
+_DIRECTIVE = re.compile(r"^ {0,3}\.\. [\w:-]+::")  # reST `.. index::`, `.. note::`
+_FENCE = re.compile(r"^ {0,3}(```|~~~)")
+_TAG = re.compile(r"</?[A-Za-z][\w:-]{0,30}(?:\s[^<>]{0,300})?/?>")
+_LIST_MARK = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)]|\(?[a-z]\))\s+")
+_EMPHASIS = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*")
+_SPLIT = re.compile(r"(?<=[.!?])[\"'”’)]*\s+(?=\S)")
+_WORD = re.compile(r"[^\W\d_][\w'’-]*", re.UNICODE)
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+_CJK_END = re.compile(r"(?<=[。！？])")
+_CODE_SIGNS = ("::=", " = ", "==", "{", "}", ">>>", "=>", "->", "();", "</", "/>")
+_ABBREVIATIONS = ("e.g.", "i.e.", "etc.", "cf.", "vs.", "p.", "pp.", "no.", "fig.", "mr.", "dr.")
+
+MIN_STATEMENT_WORDS = 5
+MAX_STATEMENT_CHARS = 400
+
+
+def front_matter_title(text: str) -> str | None:
+    """The `title:` of a document's YAML front matter, when it has one."""
+    match = _FRONT_MATTER.match(text)
+    if not match or not (title := _FRONT_TITLE.search(match.group(1))):
+        return None
+    return title.group(1).strip().strip("\"'").strip() or None
+
+
+def prose(text: str) -> str:
+    """The passage without its metadata: front matter, headings (ATX and underlined), reST
+    directives, grammar productions, fenced code and HTML tags go; paragraphs stay, separated
+    by blank lines, each on one line."""
+    text = _FRONT_MATTER.sub("", text, count=1)
+    lines = text.replace("\r\n", "\n").split("\n")
+    keep: list[str] = []
+    fenced = False
+    for at, line in enumerate(lines):
+        if _FENCE.match(line):
+            fenced = not fenced
+            keep.append("")
+            continue
+        following = lines[at + 1] if at + 1 < len(lines) else ""
+        if (
+            fenced
+            or _ATX.match(line)
+            or _ADORNMENT.match(line)
+            or _DIRECTIVE.match(line)
+            or _GRAMMAR.search(line)
+            or (line.strip() and _ADORNMENT.match(following) and not _ADORNMENT.match(line))
+        ):
+            keep.append("")
+            continue
+        keep.append(line)
+    paragraphs = []
+    for block in re.split(r"\n\s*\n", "\n".join(keep)):
+        flat = " ".join(_TAG.sub(" ", block).split())
+        if flat:
+            paragraphs.append(flat)
+    return "\n\n".join(paragraphs)
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences of `text`, paragraph by paragraph (a sentence never spans a paragraph),
+    list markers and bold marks removed."""
+    out: list[str] = []
+    for paragraph in re.split(r"\n\s*\n", text):
+        flat = " ".join(paragraph.split())
+        if not flat:
+            continue
+        flat = _EMPHASIS.sub(r"\1", _LIST_MARK.sub("", flat))
+        pieces = _CJK_END.split(flat) if _CJK.search(flat) else _split(flat)
+        out.extend(p.strip() for p in pieces if p.strip())
+    return out
+
+
+def _split(flat: str) -> list[str]:
+    """Split at sentence ends, rejoining where the 'end' was an abbreviation (e.g., p. 2)."""
+    pieces: list[str] = []
+    for piece in _SPLIT.split(flat):
+        if pieces and pieces[-1].lower().endswith(_ABBREVIATIONS):
+            pieces[-1] = f"{pieces[-1]} {piece}"
+        else:
+            pieces.append(piece)
+    return pieces
+
+
+def is_statement(text: str) -> bool:
+    """A whole sentence that states something: it starts like a sentence, ends with a full
+    stop (not a question mark), has enough words and reads as prose, not code or markup."""
+    text = text.strip()
+    if not text or len(text) > MAX_STATEMENT_CHARS:
+        return False
+    if _CJK.search(text):
+        return text.endswith(("。", "！", ".")) and len(_CJK.findall(text)) >= 8
+    first = text.lstrip("\"'“‘(`*_")[:1]
+    if not (first.isupper() or first.isdigit()):
+        return False  # a sentence the chunker cut, or a list fragment
+    if not text.rstrip("\"'”’)*_`").endswith((".", "!")) or text.endswith(("...", "…")):
+        return False
+    if any(sign in text for sign in _CODE_SIGNS) or text.startswith(("#", ">", "|", "-")):
+        return False
+    tokens = text.split()
+    words = [t for t in tokens if _WORD.fullmatch(t.strip(".,;:!?()\"'“”‘’`*"))]
+    return len(words) >= MIN_STATEMENT_WORDS and len(words) >= 0.6 * len(tokens)
+
+
+def statements(text: str) -> list[str]:
+    """The whole sentences of a passage's prose that state something (see is_statement)."""
+    return [s for s in sentences(prose(text)) if is_statement(s)]
+
+
+def is_fragment(text: str) -> bool:
+    """Not a claim at all: a question, a heading-like phrase or a few words (the checker never
+    counts one as a supported claim)."""
+    flat = " ".join(text.split()).strip()
+    if not flat:
+        return True
+    if flat.rstrip("\"'”’)*_`").endswith("?") or flat.startswith("#"):
+        return True
+    if _CJK.search(flat):
+        return len(_CJK.findall(flat)) < 4
+    words = _WORD.findall(flat)
+    return len(words) < 3
+
+
+def joined(found: Iterable[str], limit: int) -> str:
+    """Whole sentences, in order, as many as fit in `limit` characters (at least none cut)."""
+    out: list[str] = []
+    size = 0
+    for sentence in found:
+        extra = len(sentence) + (1 if out else 0)
+        if size + extra > limit:
+            break
+        out.append(sentence)
+        size += extra
+    return " ".join(out)
+
+
+def evidence_text(text: str, limit: int) -> str:
+    """The passage's prose (see `prose`) up to `limit` characters, cut between paragraphs or
+    sentences, never inside one (a single over-long sentence is the exception)."""
+    out: list[str] = []
+    size = 0
+    for paragraph in prose(text).split("\n\n"):
+        extra = len(paragraph) + (2 if out else 0)
+        if size + extra <= limit:
+            out.append(paragraph)
+            size += extra
+            continue
+        room = limit - size - (2 if out else 0)
+        part = joined(sentences(paragraph), room) if room > 40 else ""
+        if part:
+            out.append(part)
+        break
+    if not out and text.strip():
+        return " ".join(prose(text).split())[:limit]
+    return "\n\n".join(out)
+
+
+def quote_of(evidence: str, query: str, limit: int) -> str:
+    """The statement of `evidence` that shares most words with `query` (the first one on a
+    tie), followed by the next statement when both fit in `limit`; empty when the passage
+    states nothing in whole sentences."""
+    found = [s for s in statements(evidence) if len(s) <= limit]
+    if not found:
+        return ""
+    wanted = content_words(query)
+    best = max(range(len(found)), key=lambda i: (len(content_words(found[i]) & wanted), -i))
+    quote = found[best]
+    if best + 1 < len(found) and len(quote) + 1 + len(found[best + 1]) <= limit:
+        quote = f"{quote} {found[best + 1]}"
+    return quote

@@ -1,0 +1,222 @@
+# ruff: noqa: RUF001 (typographic quotes, CJK punctuation and Cyrillic are what this code reads or writes)
+"""What the run is about, in the product's own words: the question's aspects, the plan's
+sections, and checks that keep a weak model's junk out of searches and headings.
+
+A model's search question steers retrieval and becomes a heading of the Research notes; a
+model's plan title or report heading is printed as a heading. A weak model writes prompt
+fragments (`</plan>`), code, bare numbers or sentences that wander off the topic there. These
+pure functions tell such text from a usable query or heading and derive a replacement from the
+user's question and the plan. A strong model's good text passes unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+from workflows.models import PlanSection, ResearchPlan
+from workflows.support import content_words
+
+MAX_HEADING_WORDS = 14
+MAX_HEADING_CHARS = 120
+# Markup, code and prompt scaffolding: never a heading or a search question.
+_JUNK = re.compile(
+    r"</?\s*[A-Za-z][\w-]{0,20}[^<>]{0,80}>|::=|```|\{\{|\}\}|[{};]\s*$|^\s*[-=*_#>|]{3,}"
+    r"|\b(?:document number|plan>|draft>|findings>|critique>|sources>)",
+    re.IGNORECASE,
+)
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+_ASPECT_SPLIT = re.compile(
+    r"\?\s+|;\s+|[？；]|,\s+(?:and\s+)?(?=(?:how|what|when|why|which|where|who|whether|is|are|"
+    r"does|do|can|should)\b)",
+    re.IGNORECASE,
+)
+_LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def is_junk(text: str) -> bool:
+    """Markup, code, prompt fragments, or too little text to mean anything."""
+    flat = one_line(text)
+    if not flat or not _LETTER.search(flat) or _JUNK.search(flat):
+        return True
+    letters = len(_LETTER.findall(flat))
+    return letters < 0.5 * len(flat.replace(" ", ""))
+
+
+def is_good_heading(text: str) -> bool:
+    """A heading a reader can use: short, one phrase, no markup, not cut off."""
+    flat = one_line(text).strip("#*_ ")
+    if is_junk(flat) or len(flat) > MAX_HEADING_CHARS or flat.endswith(("…", "...")):
+        return False
+    if _CJK.search(flat):
+        return len(flat) <= 40
+    words = flat.split()
+    return 1 <= len(words) <= MAX_HEADING_WORDS and ". " not in flat.rstrip(".")
+
+
+def is_on_topic_query(query: str, topic: set[str]) -> bool:
+    """A search question worth sending: no junk, two content words or more (a CJK query:
+    a few characters), at least one shared with the question or the plan."""
+    flat = one_line(query)
+    if is_junk(flat) or len(flat) > 300:
+        return False
+    if _CJK.search(flat):
+        return len(_CJK.findall(flat)) >= 4 and bool(set(_CJK.findall(flat)) & topic)
+    words = content_words(flat)
+    return len(words) >= 2 and bool(words & topic)
+
+
+def topic_words(question: str, plan: ResearchPlan | None) -> set[str]:
+    """The content words of the question and of the plan's usable sections (CJK characters
+    for a question in a CJK script)."""
+    texts = [question, *(f"{s.title} {s.focus}" for s in usable_sections(plan))]
+    words: set[str] = set()
+    for text in texts:
+        words |= content_words(text) | set(_CJK.findall(text))
+    return words
+
+
+def aspects(question: str) -> list[str]:
+    """The parts a compound question asks about, each as a question of its own: "How does X
+    work, what must Y do, and when should Z be used?" gives three."""
+    parts = [one_line(p).strip(" ,.;") for p in _ASPECT_SPLIT.split(one_line(question))]
+    parts = [p for p in parts if len(p.split()) >= 3 or (_CJK.search(p) and len(p) >= 4)]
+    out: list[str] = []
+    for part in parts:
+        part = part[:1].upper() + part[1:]
+        if not part.endswith(("?", "？")):
+            part += "？" if _CJK.search(part) else "?"
+        if part.casefold() not in {o.casefold() for o in out}:
+            out.append(part)
+    return out or [one_line(question)]
+
+
+def usable_sections(plan: ResearchPlan | None) -> list[PlanSection]:
+    """The plan's sections whose titles can be printed as headings, without repeats."""
+    seen: set[str] = set()
+    out: list[PlanSection] = []
+    for section in plan.sections if plan else []:
+        key = one_line(section.title).casefold()
+        if is_good_heading(section.title) and key not in seen:
+            seen.add(key)
+            out.append(section)
+    return out
+
+
+def repaired_plan(plan: ResearchPlan, question: str) -> ResearchPlan:
+    """The plan with every junk, empty or repeated section title replaced by an aspect of the
+    question (its focus too, when that is junk); sections left with nothing new are dropped.
+    A plan of good sections comes back unchanged."""
+    good = {id(s) for s in usable_sections(plan)}
+    spare = [a for a in aspects(question)]
+    titles = {one_line(s.title).casefold() for s in plan.sections if id(s) in good}
+    spare = [a for a in spare if a.casefold() not in titles]
+    out: list[PlanSection] = []
+    for section in plan.sections:
+        if id(section) in good:
+            focus = section.focus if not is_junk(section.focus) else section.title
+            out.append(
+                section if focus == section.focus else PlanSection(title=section.title, focus=focus)
+            )
+        elif spare:
+            aspect = spare.pop(0)
+            out.append(PlanSection(title=heading_of(aspect), focus=aspect))
+    for aspect in spare if not out else []:
+        out.append(PlanSection(title=heading_of(aspect), focus=aspect))
+    return ResearchPlan(sections=out)
+
+
+def heading_of(aspect: str) -> str:
+    """An aspect of the question as a heading (it stays a question: the reader asked it)."""
+    flat = one_line(aspect)
+    if len(flat) <= MAX_HEADING_CHARS:
+        return flat
+    return flat[: MAX_HEADING_CHARS - 1].rsplit(" ", 1)[0] + "…"
+
+
+def anchored_queries(
+    asked: Sequence[str],
+    question: str,
+    plan: ResearchPlan | None,
+    earlier: Iterable[str],
+) -> list[str]:
+    """The model's search questions with each junk or off-topic one replaced by an aspect of
+    the question or a plan section not searched yet (the same count comes back)."""
+    topic = topic_words(question, plan)
+    used = {one_line(q).casefold() for q in earlier}
+    spares = [*aspects(question), *(section_query(s) for s in usable_sections(plan))]
+    out: list[str] = []
+    for query in asked:
+        if is_on_topic_query(query, topic):
+            out.append(query)
+            used.add(one_line(query).casefold())
+            continue
+        fresh = next((s for s in spares if s.casefold() not in used), None)
+        replacement = fresh or spares[len(out) % len(spares)]
+        used.add(replacement.casefold())
+        out.append(replacement)
+    return out
+
+
+def section_query(section: PlanSection) -> str:
+    title, focus = one_line(section.title), one_line(section.focus)
+    if not focus or focus.casefold() == title.casefold() or is_junk(focus):
+        return title
+    return f"{title}: {focus}"[:300]
+
+
+def section_served(query: str, plan: ResearchPlan | None, position: int) -> PlanSection | None:
+    """The plan section a search question serves: the one it shares most words with (the
+    sections in turn when it shares none)."""
+    sections = usable_sections(plan)
+    if not sections:
+        return None
+    words = content_words(query)
+    scored = [(len(words & content_words(section_query(s))), -i) for i, s in enumerate(sections)]
+    best, at = max(scored)
+    return sections[-at] if best else sections[position % len(sections)]
+
+
+def fixed_headings(markdown: str, plan: ResearchPlan | None, question: str) -> tuple[str, int]:
+    """Every `##`+ heading of the report that is junk, empty or a repeat replaced by an unused
+    plan title or aspect of the question, or dropped when none is left (its text then belongs
+    to the section before). Returns the text and how many headings were changed."""
+    spares = [one_line(s.title) for s in usable_sections(plan)] + [
+        heading_of(a) for a in aspects(question)
+    ]
+    lines = markdown.split("\n")
+    seen: set[str] = set()
+    existing = {
+        one_line(m.group(2)).casefold()
+        for line in lines
+        if (m := _HEADING.match(line)) and is_good_heading(m.group(2))
+    }
+    spares = [s for s in spares if s.casefold() not in existing]
+    changed = 0
+    out: list[str] = []
+    for line in lines:
+        match = _HEADING.match(line)
+        if not match or len(match.group(1)) == 1:
+            out.append(line)
+            continue
+        text = one_line(match.group(2)).strip("*_ ")
+        key = text.casefold()
+        if is_good_heading(text) and key not in seen:
+            seen.add(key)
+            out.append(line)
+            continue
+        changed += 1
+        while spares and spares[0].casefold() in seen:
+            spares.pop(0)
+        if spares:
+            new = spares.pop(0)
+            seen.add(new.casefold())
+            out.append(f"{match.group(1)} {new}")
+    return "\n".join(out), changed
+
+
+_HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)[ \t#]*$")
