@@ -17,12 +17,14 @@ from cli import (
     batch,
     corpus,
     export,
+    follow_up,
     inspection,
     mcp_command,
     plan_review,
     replay,
     report,
     research,
+    schedule,
     top,
 )
 from cli.errors import CommandError
@@ -32,6 +34,8 @@ from observability import tracing
 # Each module registers its subcommands with `register(commands)`; add a new module here.
 COMMAND_MODULES: tuple[ModuleType, ...] = (
     research,
+    follow_up,
+    schedule,
     plan_review,
     report,
     export,
