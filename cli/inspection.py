@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
 from temporalio.client import (
     WorkflowExecutionDescription,
@@ -20,9 +21,11 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
+from cli import batch_ids
 from cli.connection import connect_from_env
 from cli.errors import CommandError
-from cli.views import progress_line, state_view
+from cli.views import control_text, progress_line, state_view
+from observability.waits import retry_waits
 from workflows.config import EVOLUTION_NODE, NODE_NAMES
 from workflows.models import ControlStatus, ResearchProgress, ResearchState
 
@@ -54,33 +57,47 @@ def closed_status(description: WorkflowExecutionDescription) -> str | None:
     return status.name.lower()
 
 
+def waits_of(description: WorkflowExecutionDescription, *, countdown: bool = True) -> list[str]:
+    """Nodes waiting out a retry's back-off (a provider's 429 with a long Retry-After)."""
+    now = datetime.now(UTC)
+    waits = retry_waits(description.raw_description.pending_activities, now)
+    return [wait.text(now if countdown else None) for wait in waits]
+
+
 # ---------------------------------------------------------------- commands
 
 
 async def cmd_progress(args: argparse.Namespace) -> int:
     handle, description = await _described(args.id)
+    if (code := await batch_ids.show_batch_progress(handle, description, args)) is not None:
+        return code
     progress = await handle.query("progress", result_type=ResearchProgress)
     closed = closed_status(description)
     if closed:  # the last state a cancelled run answers may still show its hold: it has none
         progress = progress.model_copy(update={"held_before": None, "paused": False})
-    print(progress.model_dump_json(indent=2) if args.json else progress_line(progress, closed))
+    if args.json:
+        print(progress.model_dump_json(indent=2))
+    else:
+        print(progress_line(progress, closed, workflow_id=args.id, waits=waits_of(description)))
     return 0
 
 
 async def cmd_state(args: argparse.Namespace) -> int:
     handle, description = await _described(args.id)
+    batch_ids.not_a_run(args.id, description, "state")
     state = await handle.query("state", result_type=ResearchState)
-    print(
-        state.model_dump_json(indent=2)
-        if args.json
-        else state_view(state, closed_status(description))
-    )
+    if args.json:
+        print(state.model_dump_json(indent=2))
+    else:
+        closed = closed_status(description)
+        print(state_view(state, closed, workflow_id=args.id, waits=waits_of(description)))
     return 0
 
 
 async def cmd_watch(args: argparse.Namespace) -> int:
     """Follow a run to its end: one line per change, a redrawn screen in a terminal."""
-    handle, _ = await _described(args.id)
+    handle, described = await _described(args.id)
+    batch_ids.not_a_run(args.id, described, "watch")
     tty = sys.stdout.isatty()
     last = ""
     while True:
@@ -91,11 +108,26 @@ async def cmd_watch(args: argparse.Namespace) -> int:
         except RPCError:
             state = None  # no worker to answer queries right now
         closed = closed_status(description)
-        view = state_view(state, closed) if state else "(waiting for a worker to answer)"
+        view = (
+            state_view(state, closed, workflow_id=args.id, waits=waits_of(description))
+            if state
+            else "(waiting for a worker to answer)"
+        )
         if tty:
             sys.stdout.write("\x1b[2J\x1b[H" + f"{args.id} · {description.status.name}\n\n{view}\n")
             sys.stdout.flush()
-        elif state and (line := progress_line(state.progress, closed)) != last:
+        elif (
+            state
+            and (
+                line := progress_line(
+                    state.progress,
+                    closed,
+                    workflow_id=args.id,
+                    waits=waits_of(description, countdown=False),  # one line per change, not second
+                )
+            )
+            != last
+        ):
             print(line, flush=True)
             last = line
         if not running:
@@ -121,10 +153,7 @@ async def _update(
 
 
 def _print_status(status: ControlStatus) -> int:
-    print(
-        f"{status.message} (paused={status.paused}, held_before={status.held_before or '-'}, "
-        f"breakpoints={', '.join(status.breakpoints) or '-'})"
-    )
+    print(f"{status.message} (now {control_text(status)})")
     return 0
 
 

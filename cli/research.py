@@ -39,8 +39,8 @@ from cli.plan_review import review_interactively
 from cli.priority import add_priority_options, priority_from_args
 from cli.request import build_request
 from cli.stalls import stall_reason
-from cli.views import progress_line
-from observability.profile import money
+from cli.views import cost_text, plural, progress_line
+from observability.waits import retry_waits
 from workflows.models import ResearchProgress, ResearchReport, ResearchRequest
 from workflows.research import WORKFLOW_NAME
 
@@ -48,6 +48,7 @@ DEFAULT_WEB_UI = "http://localhost:8233"
 POLL_SECONDS = 1.0
 QUERY_TIMEOUT = timedelta(seconds=2)
 STALL_SECONDS = 3.0  # unanswered this long: look for the reason
+DESCRIBE_SECONDS = 5.0  # how often a followed run is described for retry back-offs
 
 
 def web_ui_link(workflow_id: str, namespace: str) -> str:
@@ -64,13 +65,18 @@ async def follow(client: Client, handle: WorkflowHandle[object, ResearchReport])
     last = ""
     said: set[str] = set()
     answered = time.monotonic()
+    waits: list[str] = []
+    described = 0.0
     while not result.done():
         try:
             progress = await latest.query(
                 "progress", result_type=ResearchProgress, rpc_timeout=QUERY_TIMEOUT
             )
             answered = time.monotonic()
-            line = progress_line(progress)
+            if answered - described >= DESCRIBE_SECONDS:  # a node waiting out a long back-off
+                described = answered
+                waits = await retry_waits_of(latest)
+            line = progress_line(progress, workflow_id=handle.id, waits=waits)
             if line != last:
                 print(f"  {line}", flush=True)
                 last = line
@@ -86,6 +92,16 @@ async def follow(client: Client, handle: WorkflowHandle[object, ResearchReport])
                     said.add(reason)
         await asyncio.wait({result}, timeout=POLL_SECONDS)
     return result.result()
+
+
+async def retry_waits_of(handle: WorkflowHandle) -> list[str]:
+    """Nodes waiting out a retry's back-off (a 429's Retry-After), without a countdown: one
+    progress line per wait, not per second."""
+    try:
+        description = await handle.describe(rpc_timeout=QUERY_TIMEOUT)
+    except RPCError:
+        return []
+    return [wait.text() for wait in retry_waits(description.raw_description.pending_activities)]
 
 
 async def _offer_review(handle: WorkflowHandle) -> None:
@@ -166,13 +182,28 @@ async def start_or_attach(
     return client.get_workflow_handle(workflow_id, result_type=ResearchReport)
 
 
-def print_done(report: ResearchReport, paths: ReportPaths) -> None:
-    print(
-        f"done: {report.iterations} iteration(s), stop: {report.stop_reason}, "
-        f"{len(report.sources)} source(s) cited, {report.usage_total.calls} LLM calls, "
-        f"{report.usage_total.total_tokens} tokens, cost "
-        f"${money(report.usage_total.cost_usd, report.usage_total.unpriced_calls)}"
+def interrupt_hint(workflow_id: str) -> str:
+    return (
+        f"the run goes on in Temporal: `client.py watch {workflow_id}` follows it, "
+        f"`client.py report {workflow_id}` writes its report once it has finished"
     )
+
+
+def sources_listed(report: ResearchReport) -> int:
+    """Entries of the report's Sources list: passages of one document share its number."""
+    return len({numbered.number for numbered in report.sources})
+
+
+def print_done(report: ResearchReport, paths: ReportPaths) -> None:
+    usage = report.usage_total
+    cost, price_hint = cost_text(usage)
+    print(
+        f"done: {plural(report.iterations, 'iteration')}, stop: {report.stop_reason}, "
+        f"{plural(sources_listed(report), 'source')} cited, {plural(usage.calls, 'LLM call')}, "
+        f"{usage.total_tokens} tokens, {cost}"
+    )
+    if price_hint:
+        print(f"  {price_hint}")
     print(f"report: {write_report(report, paths)}")
 
 
@@ -189,6 +220,7 @@ async def research(args: argparse.Namespace) -> int:
     handle = await start_or_attach(client, workflow_id, request, priority)
     print(f"workflow_id: {workflow_id}")
     print(f"web_ui: {web_ui_link(workflow_id, client.namespace)}", flush=True)
+    args.interrupt_hint = interrupt_hint(workflow_id)  # what Ctrl-C prints (cli/main.py)
     if args.no_wait:
         return 0
     try:

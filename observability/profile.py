@@ -11,7 +11,9 @@ Per node (activity type, so evolution steps are their own rows, as in `usage_by_
   (only an activity whose retries ran out leaves one);
 - LLM calls, tokens and cost (USD, priced by the worker): the `usage` of each completed
   activity's result; "?" is a cost the worker could not price (its model has no price).
-The bottleneck is the node with the most time in activity.
+The bottleneck is the node with the most time in activity, unless the run waited longer for a
+person to review its plan (observability/waits.py): that wait is no node's time, and is shown as
+such.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from observability.waits import PERSON, review_wait_seconds
 from workflows.models import LLMUsage
 
 
@@ -69,6 +72,7 @@ class RunProfile(BaseModel):
     cost_usd: float = 0.0
     unpriced_calls: int = 0
     bottleneck: str | None = None
+    waiting_for_person_seconds: float = 0.0  # the plan review's wait: no node's time
     nodes: list[NodeProfile]
     grounding: dict[str, Any] | None = None  # the report's citation check, when completed
 
@@ -233,6 +237,10 @@ def profile_history(history: WorkflowHistory) -> RunProfile:
 
     ordered = list(nodes.values())  # in order of first appearance: the pipeline's order
     bottleneck = max(ordered, key=lambda n: n.in_activity_seconds, default=None)
+    person = review_wait_seconds(events)
+    slowest = bottleneck.node if bottleneck else None
+    if person and (bottleneck is None or person > bottleneck.in_activity_seconds):
+        slowest = PERSON
     report = result if isinstance(result, dict) else {}
     return RunProfile(
         workflow_id=history.workflow_id,
@@ -249,7 +257,8 @@ def profile_history(history: WorkflowHistory) -> RunProfile:
         output_tokens=sum(n.output_tokens for n in ordered),
         cost_usd=sum(n.cost_usd for n in ordered),
         unpriced_calls=sum(n.unpriced_calls for n in ordered),
-        bottleneck=bottleneck.node if bottleneck else None,
+        bottleneck=slowest,
+        waiting_for_person_seconds=person,
         nodes=ordered,
         grounding=report.get("grounding"),
     )
@@ -358,11 +367,18 @@ def render_profile(p: RunProfile) -> str:
     ]
     if p.grounding:
         lines.append(grounding_line(p.grounding))
-    bottleneck = next((n for n in p.nodes if n.node == p.bottleneck), None)
+    if p.waiting_for_person_seconds:
+        share = p.waiting_for_person_seconds / p.duration_seconds if p.duration_seconds else 0.0
+        lines.append(
+            f"{PERSON}: {p.waiting_for_person_seconds:.2f} s ({share:.0%} of the run)"
+            + (" — longer than any node" if p.bottleneck == PERSON else "")
+        )
+    bottleneck = max(p.nodes, key=lambda n: n.in_activity_seconds, default=None)
     if bottleneck:
         plural = "activity" if bottleneck.activities == 1 else "activities"
         lines.append(
-            f"bottleneck: {bottleneck.node} ({bottleneck.in_activity_seconds:.2f} s in activity "
+            f"{'slowest node' if p.bottleneck == PERSON else 'bottleneck'}: {bottleneck.node} "
+            f"({bottleneck.in_activity_seconds:.2f} s in activity "
             f"over {bottleneck.activities} {plural}, open {bottleneck.share:.0%} of the run)"
         )
     lines.append(

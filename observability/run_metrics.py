@@ -3,8 +3,10 @@
 Every TTDR_RUN_METRICS_SECONDS (default 30; 0 turns it off) the worker reads the open runs of
 its task queue from Temporal and exports:
 - ttdr.runs.in_flight {ttdr.phase, ttdr.held}: open runs;
-- ttdr.run.idle {run_id}: seconds since the run's newest history event, for runs not paused or
-  held (the "no progress" alert);
+- ttdr.run.idle {run_id}: seconds since the run's newest history event, for runs not paused,
+  held or waiting for a person (the "no progress" alert);
+- ttdr.run.review_wait {run_id}: seconds a run has waited for a person to review its plan
+  (phase `plan_review`; the "no progress" alert leaves such a run alone);
 - ttdr.run.budget.used {run_id}: the larger of calls/max_llm_calls and tokens/max_total_tokens
   (the "near its budget" alert).
 Every worker of a queue reports the same runs: aggregate with max() across instances. The run
@@ -57,6 +59,12 @@ class RunGauges:
             "ttdr.run.idle", [self._idle], "s", "Seconds since an open run's newest event"
         )
         meter.create_observable_gauge(
+            "ttdr.run.review_wait",
+            [self._review_wait],
+            "s",
+            "Seconds an open run has waited for a person to review its plan",
+        )
+        meter.create_observable_gauge(
             "ttdr.run.budget.used", [self._budget], "1", "Share of its budget an open run used"
         )
 
@@ -69,6 +77,11 @@ class RunGauges:
         for row in self.rows:
             if row.idle_seconds is not None:
                 yield Observation(row.idle_seconds, {"run_id": row.run_id})
+
+    def _review_wait(self, _: CallbackOptions) -> Iterable[Observation]:
+        for row in self.rows:
+            if row.review_wait_seconds is not None:
+                yield Observation(row.review_wait_seconds, {"run_id": row.run_id})
 
     def _budget(self, _: CallbackOptions) -> Iterable[Observation]:
         for row in self.rows:

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from temporalio.api.common.v1 import WorkflowExecution as ExecutionRef
 from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.api.history.v1 import HistoryEvent
@@ -28,6 +28,7 @@ from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
 from observability.profile import decode_result
+from observability.waits import retry_waits
 from workflows.models import ResearchProgress, ResearchRequest
 from workflows.visibility import ITERATION, PHASE, QUALITY
 
@@ -59,9 +60,13 @@ class RunRow(BaseModel):
     tokens: int | None = None
     paused: bool = False
     held_before: str | None = None
+    plan_review: str | None = None
     stop_reason: str | None = None
     budget_used: float | None = None
     idle_seconds: float | None = None
+    review_wait_seconds: float | None = Field(
+        None, description="how long an open run has waited for a person to review its plan"
+    )
     warnings: list[str] = []
 
     @property
@@ -69,8 +74,13 @@ class RunRow(BaseModel):
         return self.status == "running"
 
     @property
+    def waiting_for_review(self) -> bool:
+        return self.open and self.plan_review == "waiting"
+
+    @property
     def held(self) -> bool:
-        return self.paused or self.held_before is not None
+        """Paused, at a breakpoint, or waiting for a person: not moving, and not stalled."""
+        return self.paused or self.held_before is not None or self.waiting_for_review
 
 
 class Budget(BaseModel):
@@ -157,9 +167,13 @@ class RunInspector:
             row.budget_used = max(
                 row.calls / budget.max_llm_calls, row.tokens / budget.max_total_tokens
             )
-        if isinstance(last_event, HistoryEvent) and not row.held:
+        if isinstance(last_event, HistoryEvent):
             moved = last_event.event_time.ToDatetime(tzinfo=UTC)
-            row.idle_seconds = max((now - moved).total_seconds(), 0.0)
+            still = max((now - moved).total_seconds(), 0.0)
+            if row.waiting_for_review:  # the newest event is the review timer's start
+                row.review_wait_seconds = still
+            elif not row.held:
+                row.idle_seconds = still
         if not isinstance(pending, BaseException):
             row.warnings.extend(
                 _pending_warnings(pending.raw_description.pending_activities, now)
@@ -252,6 +266,7 @@ def _apply_progress(row: RunRow, progress: ResearchProgress) -> None:
     row.tokens = progress.usage.total_tokens
     row.paused = progress.paused
     row.held_before = progress.held_before
+    row.plan_review = progress.plan_review
     row.stop_reason = progress.stop_reason
 
 
@@ -266,7 +281,8 @@ def run_warnings(row: RunRow) -> list[str]:
 
 
 def _pending_warnings(pending: Iterable[Any], now: datetime) -> list[str]:
-    """Activities waiting for a worker (saturation) or retrying after failures (LLM errors)."""
+    """Activities waiting for a worker (saturation) or retrying after failures (LLM errors),
+    with how long a back-off still holds the node (a 429's Retry-After)."""
     warnings = []
     for activity in pending:
         name = activity.activity_type.name
@@ -277,7 +293,9 @@ def _pending_warnings(pending: Iterable[Any], now: datetime) -> list[str]:
             waiting = (now - since).total_seconds()
             if waiting >= WORKER_WAIT_SECONDS:
                 warnings.append(f"{name} waiting {waiting:.0f}s for a worker")
-        if activity.attempt >= RETRY_WARN_ATTEMPT:
+        if backing_off := retry_waits([activity], now):
+            warnings.append(backing_off[0].text(now))
+        elif activity.attempt >= RETRY_WARN_ATTEMPT:
             failure = activity.last_failure
             kind = (
                 failure.application_failure_info.type

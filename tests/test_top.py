@@ -60,9 +60,16 @@ async def top_rows(client: Client, task_queue: str) -> tuple[str, dict[str, str]
         client, task_queue, "top", "--once", "--query", f"TaskQueue = '{task_queue}'"
     )
     assert code == 0, err
+    for line in out.splitlines():  # fits a 100-column terminal, nothing padded
+        assert len(line) <= 100 and line == line.rstrip(), repr(line)
     lines = [f" {line.strip()} " for line in out.splitlines() if line.strip()]
-    rows = {line.split()[0]: line for line in lines if line.startswith(" top-")}
-    return lines[0], rows
+    rows: dict[str, str] = {}
+    for line in lines:  # a run's line, then its warnings on lines of their own
+        if line.startswith(" top-"):
+            rows[last := line.split()[0]] = line
+        elif line.startswith(" ! "):
+            rows[last] += line
+    return lines[0] + lines[1], rows
 
 
 async def test_top_shows_a_paused_run_and_a_run_near_its_budget_then_its_result(
@@ -88,7 +95,7 @@ async def test_top_shows_a_paused_run_and_a_run_near_its_budget_then_its_result(
     assert "2 in flight (2 held)" in header
     assert set(rows) == {paused.id, near_budget.id}
     paused_row = rows[paused.id]
-    assert " running " in paused_row and " paused before " in paused_row
+    assert " drafting " in paused_row and " paused before " in paused_row
     assert "budget" not in paused_row
     budget_row = rows[near_budget.id]
     assert "held before report_synthesizer" in budget_row

@@ -18,6 +18,11 @@ from temporalio import workflow
 
 from workflows.models import ResearchPlan
 from workflows.state import RunState
+from workflows.visibility import PHASE
+
+# Runs from this patch on show the wait in the TtdrPhase search attribute (`plan_review`): an
+# upsert is a command, so runs that began waiting without it must replay without it.
+REVIEW_PHASE_PATCH = "plan-review-phase-search-attribute"
 
 GUIDANCE_MAX_CHARS = 2000
 MAX_PLAN_SECTIONS = 12
@@ -47,6 +52,8 @@ class PlanReview:
         """Hold until the plan is reviewed or the review time is up (a durable timer)."""
         review = self._state.plan_review
         review.status = "waiting"
+        if workflow.patched(REVIEW_PHASE_PATCH):
+            workflow.upsert_search_attributes([PHASE.value_set("plan_review")])
         self._on_change()
         try:
             await workflow.wait_condition(lambda: review.status != "waiting", timeout=self._timeout)

@@ -24,6 +24,12 @@ ALL_KEYS = (PHASE, ITERATION, QUALITY, PARENT)
 DETAILS_DRAFT_CHARS = 400
 
 
+def shown_phase(state: RunState) -> Phase:
+    """The phase a user sees: a run waiting for its plan review is in `plan_review`, whatever
+    code version started the wait (runs that began waiting before the phase existed too)."""
+    return "plan_review" if state.plan_review.status == "waiting" else state.phase
+
+
 def set_phase(state: RunState, phase: Phase, max_iterations: int) -> None:
     state.phase = phase
     workflow.upsert_search_attributes([PHASE.value_set(phase)])
@@ -41,7 +47,7 @@ def show_quality(score: float) -> None:
 
 def show_details(state: RunState, max_iterations: int) -> None:
     """The run's current details in the Web UI (Markdown, a few lines)."""
-    lines = [f"**phase** {state.phase}"]
+    lines = [f"**phase** {shown_phase(state)}"]
     if state.iteration:
         lines.append(f"**iteration** {state.iteration} of {max_iterations}")
     if state.quality_history:
@@ -69,7 +75,7 @@ def show_details(state: RunState, max_iterations: int) -> None:
 
 def progress(state: RunState, max_iterations: int) -> ResearchProgress:
     return ResearchProgress(
-        phase=state.phase,
+        phase=shown_phase(state),
         node=state.node,
         iteration=state.iteration,
         max_iterations=max_iterations,
@@ -81,6 +87,7 @@ def progress(state: RunState, max_iterations: int) -> ResearchProgress:
         paused=state.control.paused,
         held_before=state.control.held_before,
         plan_review=state.plan_review.status,
+        proposed_plan=state.plan if state.plan_review.status == "waiting" else None,
     )
 
 
