@@ -93,18 +93,17 @@ def test_xlsx_rows_are_packed_the_same_way_per_sheet(tmp_path: Path) -> None:
     assert [p.locator for p in tiny] == ["sheet Tiny, row 2"], "a sheet never shares a passage"
 
 
-def test_rows_that_fill_a_passage_exactly_close_it(tmp_path: Path) -> None:
-    # Two rows whose lines (plus the newline between them) are exactly a passage long.
-    prefix = len(row_line(["a", "b", ""])) - len("; note: ")
-    note = "n" * ((MAX_CHARS - 1) // 2 - prefix - len("; note: "))
-    rows = [["a", "b", note], ["c", "d", note]]
-    lines = [row_line(r) for r in rows]
-    assert len(lines[0]) + 1 + len(lines[1]) <= MAX_CHARS
+def test_rows_that_fill_a_passage_exactly_share_it(tmp_path: Path) -> None:
+    # Two rows whose lines and the newline between them are exactly a passage long.
+    base = len(row_line(["a", "b", ""]))  # "city: a; population: b; note: "
+    first, second = ["a", "b", "n" * 569], ["c", "d", "m" * (MAX_CHARS - 1 - 2 * base - 569)]
+    assert len(row_line(first)) + 1 + len(row_line(second)) == MAX_CHARS
     third = ["e", "f", "short"]
     passages = indexed(
-        tmp_path, "exact.csv", lambda p: p.write_text(csv_text(HEADER, [*rows, third]))
+        tmp_path, "exact.csv", lambda p: p.write_text(csv_text(HEADER, [first, second, third]))
     )
     assert [p.locator for p in passages] == ["rows 2-3", "row 4"]
+    assert len(passages[0].text) == MAX_CHARS
 
 
 def test_a_row_longer_than_a_passage_is_cut_to_one_passage(tmp_path: Path) -> None:
@@ -144,6 +143,18 @@ def test_a_paragraph_of_exactly_a_passage_stays_whole_and_one_more_character_spl
     assert len(passages) == 2
     assert all(len(p.text) <= MAX_CHARS for p in passages)
     assert " ".join(p.text for p in passages).split() == over.split()
+
+
+def test_two_paragraphs_that_fill_a_passage_exactly_share_it(tmp_path: Path) -> None:
+    first = paragraph(600, "first")
+    second = paragraph(MAX_CHARS - 2 - 600, "second")
+    passages = indexed(tmp_path, "pair.md", lambda p: p.write_text(f"{first}\n\n{second}\n"))
+    assert [p.text for p in passages] == [f"{first}\n\n{second}"]
+    assert len(passages[0].text) == MAX_CHARS
+
+    third = paragraph(MAX_CHARS - 2 - 600, "third")  # with the "!": one character too many
+    passages = indexed(tmp_path, "split.md", lambda p: p.write_text(f"{first}\n\n{third}!\n"))
+    assert len(passages) == 2
 
 
 def test_paragraphs_pack_up_to_the_maximum(tmp_path: Path) -> None:

@@ -1,0 +1,262 @@
+"""The bug recipes bench/bug_recipes.py applies: each a line located by its content and the
+plausible wrong version a person could write, with the tests that should notice it.
+
+`origin` says where the recipe comes from: a class of bug issue 28 found the tests blind to, or
+the commit that fixed a real bug (the recipe puts that bug back). Add one for every bug fixed.
+Keep `tests` narrow (a file, or a file and -k), so that a recipe costs seconds, not minutes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    kind: str  # the class of bug
+    origin: str  # "issue 28" or the commit that fixed the real bug
+    path: str
+    find: str  # must occur exactly once in the file
+    replace: str
+    tests: tuple[str, ...]
+
+
+SCORER = ("tests/test_support_scorer_edges.py", "tests/test_grounding.py")
+INDEX = ("tests/test_index_bounds.py", "tests/test_documents.py")
+CONTROL = "tests/test_control_sequences.py"
+COUNTERS = ("tests/test_counters.py",)
+
+RECIPES: tuple[Recipe, ...] = (
+    # ------------------------------------------------------------ a number too small to notice
+    Recipe(
+        "number-rule-skips-one-digit",
+        "scorer",
+        "issue 28",
+        "workflows/support.py",
+        "if any(_NUMBER.match(w) and w not in ready.words for w in said.words):",
+        "if any(_NUMBER.match(w) and w not in ready.words for w in said.content):",
+        SCORER,
+    ),
+    Recipe(
+        "number-pattern-two-digits",
+        "scorer",
+        "issue 28",
+        "workflows/support.py",
+        '_NUMBER = re.compile(r"^\\d+(?:\\.\\d+)?$")',
+        '_NUMBER = re.compile(r"^\\d\\d+(?:\\.\\d+)?$")',
+        SCORER,
+    ),
+    Recipe(
+        "negation-rule-reads-content",
+        "scorer",
+        "issue 28",
+        "workflows/support.py",
+        "if any(w in _NEGATIONS for w in said.words) and not ready.negated:",
+        "if any(w in _NEGATIONS for w in said.content) and not ready.negated:",
+        SCORER,
+    ),
+    Recipe(
+        "stem-needs-one-more-letter",
+        "scorer",
+        "issue 28",
+        "workflows/support.py",
+        "if len(word) > len(suffix) + 3 and word.endswith(suffix):",
+        "if len(word) > len(suffix) + 4 and word.endswith(suffix):",
+        SCORER,
+    ),
+    Recipe(
+        "scored-length-one-short",
+        "scorer",
+        "issue 28",
+        "workflows/support.py",
+        'return _WORD.findall(text[:MAX_SCORED_CHARS].lower().replace("n\'t", " not"))',
+        'return _WORD.findall(text[: MAX_SCORED_CHARS - 1].lower().replace("n\'t", " not"))',
+        SCORER,
+    ),
+    # ------------------------------------------------------------ control sequences
+    Recipe(
+        "resume-keeps-pending-step",
+        "control",
+        "issue 28",
+        "workflows/control.py",
+        "        self._c.paused = False\n        self._c.pause_at_next = False\n",
+        "        self._c.paused = False\n",
+        (CONTROL,),
+    ),
+    Recipe(
+        "applied-feedback-stays-pending",
+        "control",
+        "issue 28",
+        "workflows/control.py",
+        "        self._c.pending_feedback = []\n",
+        "",
+        (CONTROL, "-k", "feedback"),
+    ),
+    Recipe(
+        "step-only-releases",
+        "control",
+        "issue 28",
+        "workflows/control.py",
+        "        self._c.pause_at_next = True\n",
+        "",
+        (CONTROL, "-k", "step_sent_while or second_step or pause_while"),
+    ),
+    # ------------------------------------------------------------ sizes of what the index stores
+    Recipe(
+        "row-chunk-size-not-reset",
+        "sizes",
+        "issue 28",
+        "activities/search/documents/chunking.py",
+        "            current, size = [], 0\n",
+        "            current = []\n",
+        INDEX,
+    ),
+    Recipe(
+        "row-chunk-flushes-when-exactly-full",
+        "sizes",
+        "issue 28",
+        "activities/search/documents/chunking.py",
+        "if current and size + len(line) > MAX_CHARS:",
+        "if current and size + len(line) >= MAX_CHARS:",
+        INDEX,
+    ),
+    Recipe(
+        "long-row-not-cut",
+        "sizes",
+        "issue 28",
+        "activities/search/documents/chunking.py",
+        "        line = line[:MAX_CHARS]\n",
+        "",
+        INDEX,
+    ),
+    Recipe(
+        "no-column-cap",
+        "sizes",
+        "issue 28",
+        "activities/search/documents/sheets.py",
+        "cells = [_cell(v) for v in list(row)[:_MAX_COLUMNS]]",
+        "cells = [_cell(v) for v in list(row)]",
+        INDEX,
+    ),
+    Recipe(
+        "paragraphs-flush-when-exactly-full",
+        "sizes",
+        "issue 28",
+        "activities/search/documents/chunking.py",
+        "if current and (size + len(text) > MAX_CHARS or",
+        "if current and (size + len(text) >= MAX_CHARS or",
+        INDEX,
+    ),
+    Recipe(
+        "heading-of-80-cut",
+        "sizes",
+        "issue 28",
+        "activities/search/documents/extract.py",
+        "if len(heading) > _MAX_LOCATOR_HEADING:",
+        "if len(heading) >= _MAX_LOCATOR_HEADING:",
+        INDEX,
+    ),
+    # ------------------------------------------------------------ counters
+    Recipe(
+        "first-attempt-counted-as-retry",
+        "counters",
+        "issue 28",
+        "observability/node_metrics.py",
+        "if info.attempt > 1:",
+        "if info.attempt >= 1:",
+        COUNTERS,
+    ),
+    Recipe(
+        "errors-counted-on-every-attempt",
+        "counters",
+        "issue 28",
+        "observability/node_metrics.py",
+        "        if (usage := _usage_of(result)) is not None:\n",
+        "        instruments.activity_errors.add(1, {**labels, 'error.type': 'none'})\n"
+        "        if (usage := _usage_of(result)) is not None:\n",
+        COUNTERS,
+    ),
+    # ------------------------------------------------------------ real bugs, put back
+    Recipe(
+        "report-retry-never-counted",
+        "counters",
+        "556b64f",
+        "observability/node_metrics.py",
+        "                self._owner.forget_run(info.workflow_run_id)  # its retry asks again\n",
+        "",
+        COUNTERS,
+    ),
+    Recipe(
+        "batch-out-id-not-trimmed",
+        "resume",
+        "2cfc1dd",
+        "cli/batch_files.py",
+        'done.add(question_key(item["id"]))',
+        'done.add(str(item["id"]))',
+        ("tests/test_batch_files.py",),
+    ),
+    Recipe(
+        "idna-error-escapes",
+        "fetch",
+        "77744ba",
+        "activities/search/fetch.py",
+        "except (OSError, UnicodeError) as err:",
+        "except OSError as err:",
+        ("tests/test_fetch_edges.py",),
+    ),
+    Recipe(
+        "page-of-exactly-max-bytes-truncated",
+        "sizes",
+        "a085fdc",
+        "activities/search/fetch.py",
+        "if size > self.settings.max_bytes:",
+        "if size >= self.settings.max_bytes:",
+        ("tests/test_fetch_edges.py",),
+    ),
+    Recipe(
+        "citation-glued-to-word-unchecked",
+        "grounding",
+        "aa32280",
+        "workflows/claim_text.py",
+        '_MARKERS = re.compile(r"((?:\\[\\d{1,4}(?:\\s*,\\s*\\d{1,4})*\\])+)")',
+        '_MARKERS = re.compile(r"(?<![\\w)\\]])((?:\\[\\d{1,4}(?:\\s*,\\s*\\d{1,4})*\\])+)")',
+        ("tests/test_grounding.py",),
+    ),
+    Recipe(
+        "unknown-citations-not-counted",
+        "grounding",
+        "edbe49d",
+        "workflows/sources.py",
+        "        figures.citations_removed += unknown\n",
+        "",
+        ("tests/test_sources.py", "tests/test_sources_edges.py", "tests/test_grounding.py"),
+    ),
+    Recipe(
+        "section-fill-repeats-a-claim",
+        "grounding",
+        "1707084",
+        "workflows/evidence_fill.py",
+        "(index not in used, support_score(claim.text, section), -index)",
+        "(support_score(claim.text, section), index not in used, -index)",
+        ("tests/test_grounding.py",),
+    ),
+    Recipe(
+        "section-fill-takes-unsupported-claims",
+        "grounding",
+        "2155e02",
+        "workflows/evidence_fill.py",
+        "if claim.sources and UNSUPPORTED_MARK not in claim.text:",
+        "if claim.sources:",
+        ("tests/test_grounding.py",),
+    ),
+    Recipe(
+        "report-titled-by-the-model",
+        "report",
+        "83ca22c",
+        "workflows/reporting.py",
+        "body = strip_own_sources_section(titled(text, question))",
+        "body = strip_own_sources_section(text)",
+        ("tests/test_research_workflow.py", "-k", "full_run"),
+    ),
+)
