@@ -8,9 +8,11 @@ import asyncio
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -40,9 +42,27 @@ def read_plan(path: Path) -> ResearchPlan:
     try:
         return ResearchPlan.model_validate_json(raw)
     except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "plan"
-        raise ReviewError(f"invalid plan in {path}: {where}: {first['msg']}") from None
+        problems = err.errors()
+        first = problems[0]
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise ReviewError(
+            f"invalid plan in {path}: {where(first['loc'])}: {first['msg']}{more}"
+        ) from None
+
+
+def where(loc: tuple[int | str, ...]) -> str:
+    """A validation error's place as the user sees the plan: `section 2: focus`, numbered from
+    1 like the printed plan, not pydantic's zero-based `sections.1.focus`."""
+    parts: list[str] = []
+    for part in loc:
+        if isinstance(part, int):
+            if parts and parts[-1] == "sections":
+                parts[-1] = f"section {part + 1}"
+            else:
+                parts.append(f"item {part + 1}")
+        else:
+            parts.append(str(part))
+    return ": ".join(parts) or "plan"
 
 
 async def send(handle: WorkflowHandle, decision: PlanDecision) -> ControlStatus:
@@ -76,32 +96,71 @@ async def cmd_review(args: argparse.Namespace) -> int:
     return 0
 
 
-async def review_interactively(handle: WorkflowHandle) -> None:
-    """Show the proposed plan and ask: approve, edit in $EDITOR, or type guidance."""
+MENU = "[a]pprove, [e]dit in $EDITOR, [g]uidance, [l]ater (client.py review)? "
+
+
+async def review_interactively(
+    handle: WorkflowHandle, ask: Callable[[str], str] | None = None
+) -> None:
+    """Show the proposed plan and ask: approve, edit in $EDITOR, add guidance, or later.
+
+    Nothing is sent until the user approves or saves an edit: guidance is noted and goes with
+    that decision. An edit that is invalid (or refused by the run) is kept: [e] reopens it, with
+    the error shown, until it is right or the user chooses otherwise."""
+    ask = ask or _ask
     state = await handle.query("state", result_type=ResearchState)
     print(f"\nProposed plan:\n{plan_text(state.plan)}\n", flush=True)
-    while True:
-        answer = await asyncio.to_thread(
-            _ask, "[a]pprove, [e]dit in $EDITOR, [g]uidance, [l]ater (client.py review)? "
-        )
-        choice = answer.strip().lower()[:1]
-        try:
-            if choice == "a":
-                decision = PlanDecision()
-            elif choice == "e":
-                decision = PlanDecision(action="replace", plan=await _edit(state.plan))
-            elif choice == "g":
-                guidance = await asyncio.to_thread(_ask, "guidance: ")
-                decision = PlanDecision(guidance=guidance.strip())
-            elif choice == "l":
-                print(f"later: client.py review {handle.id} [--plan FILE] [--guidance TEXT]")
+    guidance = ""
+    error = ""  # why the last edit was not sent
+    folder = Path(tempfile.mkdtemp(prefix="ttdr-plan-"))
+    edit = folder / "plan.json"
+    kept = False  # an unsent edit outlives the session: the user may send it later
+    try:
+        while True:
+            choice = (await asyncio.to_thread(ask, MENU)).strip().lower()[:1]
+            try:
+                if choice == "a":
+                    decision = PlanDecision(guidance=guidance)
+                elif choice == "e":
+                    if error:
+                        print(f"reopening your edit; it was not sent: {error}", flush=True)
+                    elif not edit.exists():
+                        current = state.plan or ResearchPlan(sections=[])
+                        edit.write_text(_plan_json(current), encoding="utf-8")
+                    await _edit(edit)
+                    decision = PlanDecision(
+                        action="replace", plan=read_plan(edit), guidance=guidance
+                    )
+                elif choice == "g":
+                    guidance = (await asyncio.to_thread(ask, "guidance: ")).strip()
+                    if guidance:
+                        print("guidance noted: it is sent with [a]pprove or [e]dit", flush=True)
+                    continue
+                elif choice == "l":
+                    kept = bool(error)
+                    _later(handle.id, guidance, edit if kept else None)
+                    return
+                else:
+                    continue
+                print((await send(handle, decision)).message, flush=True)
                 return
-            else:
-                continue
-            print((await send(handle, decision)).message, flush=True)
-            return
-        except ReviewError as err:
-            print(f"error: {err}", file=sys.stderr, flush=True)
+            except ReviewError as err:
+                error = str(err) if choice == "e" else error
+                print(f"error: {err}", file=sys.stderr, flush=True)
+                if choice == "e":
+                    print("your edit is kept: [e] reopens it", file=sys.stderr, flush=True)
+    finally:
+        if not kept:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _later(workflow_id: str, guidance: str, kept_edit: Path | None) -> None:
+    command = f"client.py review {workflow_id} [--plan FILE] [--guidance TEXT]"
+    print(f"later: {command}", flush=True)
+    if guidance:
+        print("your guidance was not sent: pass it with --guidance", flush=True)
+    if kept_edit is not None:
+        print(f"your unsent edit is kept in {kept_edit}: fix it, then --plan {kept_edit}")
 
 
 def _ask(prompt: str) -> str:
@@ -111,16 +170,15 @@ def _ask(prompt: str) -> str:
         return "l"
 
 
-async def _edit(plan: ResearchPlan | None) -> ResearchPlan:
+def _plan_json(plan: ResearchPlan) -> str:
+    return json.dumps(plan.model_dump(), indent=2, ensure_ascii=False) + "\n"
+
+
+async def _edit(path: Path) -> None:
     editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
-    with tempfile.TemporaryDirectory(prefix="ttdr-plan-") as folder:
-        path = Path(folder) / "plan.json"
-        current = plan or ResearchPlan(sections=[])
-        path.write_text(json.dumps(current.model_dump(), indent=2) + "\n", encoding="utf-8")
-        done = await asyncio.to_thread(subprocess.run, [*shlex.split(editor), str(path)])
-        if done.returncode != 0:
-            raise ReviewError(f"the editor {editor!r} exited with {done.returncode}")
-        return read_plan(path)
+    done = await asyncio.to_thread(subprocess.run, [*shlex.split(editor), str(path)])
+    if done.returncode != 0:
+        raise ReviewError(f"the editor {editor!r} exited with {done.returncode}")
 
 
 def register(commands: argparse._SubParsersAction) -> None:
