@@ -28,6 +28,7 @@ from workflows.continuation_models import (
     ParentRef,
     ParentRun,
 )
+from workflows.labels import labels_for
 from workflows.models import NumberedSource, ResearchReport
 from workflows.research import WORKFLOW_NAME
 
@@ -115,7 +116,7 @@ class ContinuationActivities:
             question=report.question,
             finished_at=finished_at,
             plan=report.plan,
-            body=parent_body(report.markdown),
+            body=parent_body(report.markdown, labels_for(report.question)),
             sources=sources,
             questions=[qa.question for qa in report.findings][:MAX_PARENT_QUESTIONS],
             stale_documents=stale,

@@ -22,36 +22,57 @@ from workflows.continuation_models import (
     PreviousClaim,
 )
 from workflows.grounding import UNSUPPORTED_MARK, Evidence
+from workflows.labels import Labels, labels_for
 from workflows.models import NumberedSource, QAPair, ResearchReport, Source
-from workflows.sanitise import escape_inline, rewrite_citations
+from workflows.sanitise import _map_prose, escape_inline
 from workflows.support import support_score
 
 FOLLOW_UP_LINE = "> **Follow-up of**"
+_FINAL_MARKER = re.compile(r"(?<!\\)\[(\d{1,6})(, [^\[\]\n]{1,64})?\]")
 WHAT_CHANGED = "## What changed since"
-SOURCES_HEADING = "\n\n## Sources\n\n"
 # A new claim this close to a no-longer-supported one of the same document replaces it.
 CHANGED_SIMILARITY = 0.5
-_DROPPED_SECTIONS = ("## What changed since", "## Research notes")
 
 
-def parent_body(markdown: str) -> str:
-    """The report's body as a draft: without the note, the title, the follow-up line, the
-    What-changed section, the Research notes appendix and the Sources list (the product writes
-    those again) and without the unsupported-claim marks (the claims are checked again)."""
-    text = markdown
-    at = text.rfind(SOURCES_HEADING)
-    if at >= 0:
-        text = text[:at]
+def parent_body(markdown: str, labels: Labels) -> str:
+    """The report's body as a draft, citing plain [n]: without the note, the title, the
+    follow-up line, the What-changed section, the appendices and the Sources list (the product
+    writes those again), and without the unsupported-claim marks (the claims are checked
+    again). `labels`: the words the report was written with (its question's language)."""
+    text = _without_sources(markdown)
+    dropped = (WHAT_CHANGED, f"## {labels.research_notes}", f"## {labels.unsupported}")
+    own_lines = ("# ", f"> **{labels.note}:**", FOLLOW_UP_LINE, f"*{labels.extracted_note}*")
     kept: list[str] = []
     skipping = False
     for block in text.split("\n\n"):
         first = block.lstrip()
         if first.startswith("## "):
-            skipping = first.startswith(_DROPPED_SECTIONS)
-        if skipping or first.startswith(("# ", "> **Note:**", FOLLOW_UP_LINE)):
+            skipping = first.startswith(dropped)
+        if skipping or first.startswith(own_lines):
             continue
         kept.append(block)
-    return "\n\n".join(kept).replace(f" {UNSUPPORTED_MARK}", "").replace(UNSUPPORTED_MARK, "")
+    body = "\n\n".join(kept).replace(f" {UNSUPPORTED_MARK}", "").replace(UNSUPPORTED_MARK, "")
+    return rewrite_final_markers(body, lambda n: n, keep_parts=False)
+
+
+def _without_sources(markdown: str) -> str:
+    """The report without its Sources list: the product writes it last, as the last `##`."""
+    at = markdown.rfind("\n\n## ")
+    return markdown[:at] if at >= 0 else markdown
+
+
+def rewrite_final_markers(
+    text: str, number: Callable[[int], int], *, keep_parts: bool = True
+) -> str:
+    """Every citation marker of a finished report ([3], [3, §Part], [3, p. 2]) renumbered by
+    `number`, its part kept or dropped, outside code (the report was sanitised: every other
+    bracket in its prose is escaped)."""
+
+    def marker(match: re.Match[str]) -> str:
+        part = (match.group(2) or "") if keep_parts else ""
+        return f"[{number(int(match.group(1)))}{part}]"
+
+    return _map_prose(text, lambda prose: _FINAL_MARKER.sub(marker, prose))
 
 
 def source_label(source: Source) -> str:
@@ -163,10 +184,7 @@ def keep_numbering(
     the parent's largest), the text `intro(cite)` after the title — `cite` gives a registry
     number's final number, and its source joins the Sources list — and the list written
     again."""
-    head = report.markdown
-    at = head.rfind(SOURCES_HEADING)
-    if at >= 0:
-        head = head[:at]
+    head = _without_sources(report.markdown)
     targets = dict(numbers)
     next_free = max(targets.values(), default=0) + 1
 
@@ -180,7 +198,7 @@ def keep_numbering(
 
     ordered = sorted(report.sources, key=lambda s: s.number)
     mapping = {ns.number: target(ns.source) for ns in ordered}
-    head, _ = rewrite_citations(head, mapping.get)
+    head = rewrite_final_markers(head, lambda n: mapping.get(n, n))
     cited = [NumberedSource(number=mapping[ns.number], source=ns.source) for ns in ordered]
     listed = {document_key(ns.source) for ns in cited}
 
@@ -196,7 +214,8 @@ def keep_numbering(
     if text:
         head = _after_title(head, text)
     cited.sort(key=lambda ns: ns.number)
-    markdown = f"{head.rstrip()}\n\n{sources_section(cited)}\n"
+    labels = labels_for(report.question)
+    markdown = f"{head.rstrip()}\n\n{sources_section(cited, labels)}\n"
     return report.model_copy(update={"markdown": markdown, "sources": cited})
 
 

@@ -1,0 +1,167 @@
+"""Follow-up questions on a finished run (workflows/continuation.py, cli/follow_up.py): the
+parent's report is the new run's draft, its cited passages the evidence already retrieved; only
+the new aspect is searched. Real dev server and worker; the scripted fake LLM stands in for the
+paid API, answering like a faithful model (a revision keeps the draft's cited claims)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from temporalio.client import Client
+
+from tests.support.fake_llm import FakeLLMServer, RecordedRequest
+from tests.support.processes import run_client
+from tests.support.scripted_llm import Script
+from workflows.citations import document_key
+from workflows.claim_text import claims_of
+from workflows.config import ResearchConfig
+from workflows.continuation_models import ContinuationRequest
+from workflows.models import ResearchReport
+from workflows.research import WORKFLOW_NAME
+from workflows.state import RunInput
+from workflows.visibility import PARENT
+
+PARENT_QUESTION = "How does Python's with statement work with a context manager?"
+FOLLOW_UP = "How do generators and yield relate to the iterator protocol?"
+CONFIG = {"evolution": "off", "max_iterations": 1, "questions_per_iteration": 2}
+
+
+def _topic_questions(request: RecordedRequest) -> dict:
+    """Search questions on the question asked (a real model aims them at the draft's gaps: a
+    draft that already answers the parent's question leaves the new aspect)."""
+    question = request.prompt.split("Research question:\n", 1)[1].split("\n", 1)[0]
+    words = re.findall(r"[a-z]+", question.lower())
+    topic = " ".join(w for w in words if len(w) > 4)
+    wanted = int(re.search(r"exactly (\d+) new search", request.prompt).group(1))
+    return {"questions": [f"{topic} part {i}" for i in range(1, wanted + 1)]}
+
+
+def _cited(text: str) -> list[dict]:
+    found = []
+    for line in text.splitlines():
+        line = re.sub(r"^\s*(?:[-*+]|\d+[.)]|>|#+)\s*", "", line)
+        found += [{"text": c.text, "sources": c.sources} for c in claims_of(line) if c.sources]
+    return found
+
+
+def _draft_and_findings(request: RecordedRequest) -> list[dict]:
+    draft = request.prompt.split("<draft>", 1)[1].split("</draft>", 1)[0]
+    findings = re.findall(r"^A\d+: (.*)$", request.prompt, re.MULTILINE)
+    return _cited(draft) + [c for answer in findings for c in _cited(answer)]
+
+
+def faithful(fake_server: FakeLLMServer) -> None:
+    fake_server.respond("GapAnswer", _topic_questions)
+    fake_server.respond(
+        "IntegratorAnswer", lambda r: {"claims": _draft_and_findings(r)[:30]}
+    )
+    fake_server.respond(
+        "ReportAnswer",
+        lambda r: {
+            "title": "Report",
+            "summary": [],
+            "sections": [{"heading": "Findings", "claims": _draft_and_findings(r)[:30]}],
+        },
+    )
+
+
+async def _run(
+    client: Client, task_queue: str, question: str, parent: str | None = None
+) -> tuple[str, ResearchReport]:
+    workflow_id = f"fu-{uuid.uuid4().hex[:8]}"
+    request = RunInput(
+        question=question,
+        config=ResearchConfig.model_validate(CONFIG),
+        continuation=ContinuationRequest(kind="follow_up", parent_id=parent) if parent else None,
+    )
+    report = await client.execute_workflow(
+        WORKFLOW_NAME, request, id=workflow_id, task_queue=task_queue, result_type=ResearchReport
+    )
+    return workflow_id, report
+
+
+def _searched(request: RecordedRequest) -> str:
+    return request.prompt.split("Search question to answer: ", 1)[1].split("\n", 1)[0]
+
+
+def _numbers_by_document(report: ResearchReport) -> dict[str, int]:
+    return {document_key(s.source): s.number for s in report.sources}
+
+
+async def test_a_follow_up_builds_on_its_parent_and_searches_only_the_new_aspect(
+    client: Client, task_queue: str, fake_server: FakeLLMServer, script: Script
+) -> None:
+    faithful(fake_server)
+    parent_id, parent = await _run(client, task_queue, PARENT_QUESTION)
+    parent_calls = len(fake_server.requests)
+    parent_searches = [_searched(r) for r in fake_server.calls("RetrievalAnswer")]
+    assert parent.sources, "the parent cites sources"
+
+    child_id, child = await _run(client, task_queue, FOLLOW_UP, parent=parent_id)
+    requests = fake_server.requests[parent_calls:]
+    names = [r.name for r in requests]
+
+    # No plan and no first draft: the parent's report is the draft.
+    assert "PlanAnswer" not in names and "DraftAnswer" not in names
+    assert len(requests) < parent_calls, "fewer LLM calls than the parent's fresh run"
+    # Retrieval only for the new aspect: every search is about the follow-up's words.
+    searches = [_searched(r) for r in requests if r.name == "RetrievalAnswer"]
+    assert len(searches) == 2
+    for asked in searches:
+        assert "generators" in asked and "statement" not in asked
+    assert not set(searches) & set(parent_searches)
+    # The parent's sources keep their numbers; new ones come after them.
+    before, after = _numbers_by_document(parent), _numbers_by_document(child)
+    for document, number in before.items():
+        if document in after:
+            assert after[document] == number
+    kept = set(before) & set(after)
+    assert kept, "the follow-up still cites the parent's sources"
+    new = set(after) - set(before)
+    assert new, "and the new ones"
+    assert min(after[d] for d in new) > max(before.values())
+    # Every citation is checked against its text: old claims kept their support.
+    assert child.grounding is not None and child.grounding.body.claims_supported > 0
+    assert child.grounding.body.mean_support >= child.grounding.threshold
+    # The report names its parent, in a line and a search attribute.
+    assert child.markdown.startswith(f"# {FOLLOW_UP}\n\n> **Follow-up of** run {parent_id}")
+    description = await client.get_workflow_handle(child_id).describe()
+    assert description.typed_search_attributes.get(PARENT) == parent_id
+
+    # A follow-up of a follow-up: the grandparent's numbers still hold.
+    _, grandchild = await _run(client, task_queue, "What does asyncio await do?", child_id)
+    again = _numbers_by_document(grandchild)
+    for document, number in after.items():
+        if document in again:
+            assert again[document] == number
+    assert set(after) & set(again)
+    assert grandchild.markdown.count("> **Follow-up of**") == 1
+
+
+async def test_a_bad_parent_is_refused_in_one_line_and_starts_nothing(
+    client: Client, task_queue: str, fake_server: FakeLLMServer, script: Script
+) -> None:
+    unknown = f"nope-{uuid.uuid4().hex[:6]}"
+    code, _, err = await run_client(client, task_queue, "follow-up", unknown, "q?", "--id", "x1")
+    assert code == 2 and err.strip().count("\n") == 0
+    assert f"no run {unknown}" in err
+    # A run still going.
+    running = f"busy-{uuid.uuid4().hex[:6]}"
+    await client.start_workflow(
+        WORKFLOW_NAME,
+        RunInput(question=PARENT_QUESTION, config=ResearchConfig(review_plan=True, **CONFIG)),
+        id=running,
+        task_queue=task_queue,
+    )
+    code, _, err = await run_client(client, task_queue, "follow-up", running, "q?", "--id", "x2")
+    assert code == 2 and "still running" in err
+    await client.get_workflow_handle(running).terminate()
+    # A batch is not a research run.
+    batch = f"batch-{uuid.uuid4().hex[:6]}"
+    await client.start_workflow("BatchResearchWorkflow", id=batch, task_queue=f"{task_queue}-none")
+    code, _, err = await run_client(client, task_queue, "follow-up", batch, "q?", "--id", "x3")
+    assert code == 2 and "is a batch" in err
+    await client.get_workflow_handle(batch).terminate()
+    for started in ("x1", "x2", "x3"):
+        assert not [w async for w in client.list_workflows(f'WorkflowId = "{started}"')]
