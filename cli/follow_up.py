@@ -19,16 +19,20 @@ from pathlib import Path
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowFailureError
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
 
 from activities.continuation import ParentError, parent_report
-from cli.connection import connect_from_env
-from cli.errors import UsageError
+from cli.connection import connect_from_env, task_queue_from_env
+from cli.errors import CommandError, UsageError
 from cli.ids import check_id
 from cli.output import report_paths
-from cli.request import build_request
+from cli.request import build_request, validate_request
 from cli.research import follow, print_done, root_cause, start_or_attach, web_ui_link
 from workflows.config import ResearchConfig
 from workflows.continuation_models import ContinuationRequest
+from workflows.research import WORKFLOW_NAME
 from workflows.state import RunInput
 
 
@@ -112,3 +116,38 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     run.add_argument("--no-wait", action="store_true", help="start the run and exit")
     run.set_defaults(handler=follow_up)
+
+
+async def start_follow_up(
+    client: Client, parent_id: str, question: str, workflow_id: str | None
+) -> dict[str, object]:
+    """The MCP tool `follow_up`: the CLI's checks, then the run started (not awaited)."""
+    from cli.mcp_tools import McpToolError  # the MCP layer's error; imported only for it
+
+    try:
+        checked = validate_request(question, {})
+        run_id = check_id(workflow_id) if workflow_id else new_follow_up_id(parent_id)
+        request = await checked_follow_up(client, parent_id, checked.question, None)
+    except CommandError as err:
+        raise McpToolError(f"{err} (nothing was started)") from None
+    try:
+        await client.start_workflow(
+            WORKFLOW_NAME,
+            request,
+            id=run_id,
+            task_queue=task_queue_from_env(),
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            static_summary=request.question[:200],
+        )
+    except WorkflowAlreadyStartedError:
+        raise McpToolError(f"workflow id {run_id} is already taken (nothing was started)") from None
+    except RPCError as err:
+        raise McpToolError(f"could not start workflow {run_id}: {err.message}") from None
+    return {
+        "workflow_id": run_id,
+        "parent": parent_id,
+        "status": "started",
+        "web_ui": web_ui_link(run_id, client.namespace),
+        "next": "research_status(workflow_id) shows progress; get_report(workflow_id) the report",
+    }

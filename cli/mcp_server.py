@@ -26,6 +26,7 @@ from pydantic import Field
 
 from cli import mcp_tools
 from cli.errors import UsageError
+from cli.follow_up import start_follow_up
 from cli.mcp_tools import Connection, McpToolError
 from workflows.models import ResearchPlan
 
@@ -122,6 +123,23 @@ def build_server(connection: Connection | None = None) -> MCPServer:
     async def cancel_research(workflow_id: WorkflowId) -> dict[str, Any]:
         """Cancel a running run cleanly (its state stays readable)."""
         return await call(mcp_tools.cancel_research, workflow_id)
+
+    @server.tool()
+    async def follow_up(
+        parent_id: Annotated[str, Field(description="workflow id of a finished research run")],
+        question: Annotated[str, Field(description="the follow-up question")],
+        workflow_id: Annotated[
+            str | None, Field(description="optional id of the follow-up run")
+        ] = None,
+    ) -> dict[str, Any]:
+        """Ask a follow-up question on a finished run, with the parent's config: its report is
+        the new run's draft, its sources stay cited under their numbers, and only what the
+        question adds is searched. Returns the new workflow id at once."""
+        try:
+            client = await connection.client()
+            return await start_follow_up(client, parent_id, question, workflow_id)
+        except McpToolError as err:
+            raise ToolError(str(err)) from None
 
     @server.tool()
     async def list_research(

@@ -165,3 +165,25 @@ async def test_a_bad_parent_is_refused_in_one_line_and_starts_nothing(
     await client.get_workflow_handle(batch).terminate()
     for started in ("x1", "x2", "x3"):
         assert not [w async for w in client.list_workflows(f'WorkflowId = "{started}"')]
+
+
+async def test_an_agent_asks_a_follow_up_through_mcp(
+    client: Client, task_queue: str, fake_server: FakeLLMServer, script: Script
+) -> None:
+    from tests.test_mcp import error_text, server, structured
+
+    faithful(fake_server)
+    parent_id, _ = await _run(client, task_queue, PARENT_QUESTION)
+    async with server(client, task_queue) as mcp:
+        refused = await mcp.call_tool("follow_up", {"parent_id": "nope-x", "question": "q?"})
+        assert "no run nope-x" in error_text(refused) and "nothing was started" in error_text(
+            refused
+        )
+        started = structured(
+            await mcp.call_tool("follow_up", {"parent_id": parent_id, "question": FOLLOW_UP})
+        )
+    assert started["status"] == "started" and started["parent"] == parent_id
+    report = await client.get_workflow_handle(
+        started["workflow_id"], result_type=ResearchReport
+    ).result()
+    assert f"> **Follow-up of** run {parent_id}" in report.markdown

@@ -31,7 +31,7 @@ from workflows.models import ResearchReport
 ROOT = Path(__file__).resolve().parent.parent
 TOOLS = {
     "start_research", "research_status", "get_report", "send_feedback", "cancel_research",
-    "list_research", "review_plan",
+    "list_research", "review_plan", "follow_up",
 }  # fmt: skip
 QUESTION = "How does Python's with statement work?"
 
