@@ -9,7 +9,8 @@ activities/search/chain.py) and TTDR_CORPUS / TTDR_CACHE_DIR for local search;
 OTEL_EXPORTER_OTLP_ENDPOINT / _PROTOCOL / OTEL_SERVICE_NAME for traces (observability/tracing.py);
 TTDR_METRICS_PORT and the same OTLP variables for metrics (observability/metrics.py);
 TTDR_LLM_PRICES (activities/prices.py) and TTDR_LLM_MAX_RPM (node activities started per minute
-on the LLM task queue `<queue>-llm`, for all workers together; unset: no limit);
+on the LLM task queue `<queue>-llm`, for all workers together; unset: no limit, and node
+activities stay on the workflow's queue, started eagerly: workflows/calls.py);
 TTDR_DEPLOYMENT and TTDR_BUILD_ID (Worker Versioning: runs pinned to the build they started on).
 """
 
@@ -38,6 +39,7 @@ from temporalio.service import RPCError
 from temporalio.worker import Worker, WorkerDeploymentConfig
 
 from activities.continuation import ContinuationActivities
+from activities.dispatch import dispatch_activity
 from activities.llm import LLMClient
 from activities.llm_settings import LLMConfigError, LLMSettings
 from activities.nodes import ResearchActivities
@@ -138,7 +140,9 @@ def build_worker(
         client,
         task_queue=task_queue,
         workflows=[DeepResearchWorkflow, BatchResearchWorkflow],
-        activities=activities,
+        # + the local activity that tells a run whether a limit is set (workflows/calls.py):
+        # without one, node activities stay on this queue and start eagerly.
+        activities=[*activities, dispatch_activity(llm_max_rpm)],
         # After a worker crash its sticky queue holds the run's next workflow task until this
         # timeout (SDK default 10 s); a short one lets another worker take over sooner.
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=3),
@@ -301,10 +305,13 @@ async def run_worker(env: Mapping[str, str], metrics: worker_metrics.Metrics | N
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        where = (
+            f"LLM calls on {llm_task_queue(target.task_queue)}, at most {rpm:g}/min for all workers"
+            if rpm
+            else "LLM calls on the same queue, started eagerly: no TTDR_LLM_MAX_RPM"
+        )
         print(
-            f"worker ready: {target.describe()} "
-            f"task_queue={target.task_queue} (LLM calls on {llm_task_queue(target.task_queue)}"
-            f"{f', at most {rpm:g}/min for all workers' if rpm else ''}) "
+            f"worker ready: {target.describe()} task_queue={target.task_queue} ({where}) "
             f"{f'version={version.to_canonical_string()} (pinned) ' if version else ''}"
             f"llm={llm.settings.base_url} "
             f"model={llm.settings.model}",

@@ -13,6 +13,7 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.dispatch import dispatch_activity
 from activities.llm import LLMClient
 from activities.nodes import ResearchActivities
 from activities.search.base import SearchProvider
@@ -36,7 +37,7 @@ def build_tuned_worker(
         client,
         task_queue=task_queue,
         workflows=[DeepResearchWorkflow],
-        activities=activities,
+        activities=[*activities, dispatch_activity(None)],  # no global limit, as build_worker
         **settings,
     )
     settings.pop("sticky_queue_schedule_to_start_timeout", None)  # no workflows on this one

@@ -46,7 +46,11 @@ async def limited_queue(
     await llm.aclose()
 
 
-async def test_node_activities_run_on_the_llm_task_queue(client: Client, task_queue: str) -> None:
+async def test_node_activities_run_on_the_llm_task_queue(
+    client: Client, limited_queue: str
+) -> None:
+    # With a limit set (without one they stay on the workflow's queue: test_eager_dispatch.py).
+    task_queue = limited_queue
     report = await run_research(client, task_queue, max_iterations=1)
     assert report.usage_total.calls > 0
     workflow_id = await _latest_workflow_id(client, task_queue)

@@ -10,15 +10,26 @@ scheme keep theirs (`seed + n`, n counting calls started): `workflow.patched(SEE
 decides once per research, and RunState.seed_scheme carries the decision across
 continue-as-new, so a run in flight keeps the seeds it started with.
 
-Task queue. Node activities go to the LLM task queue `<workflow queue>-llm`, whose dispatch rate
-the server limits for every worker together (TTDR_LLM_MAX_RPM, worker.py): a provider's
-requests-per-minute limit holds however many workers run. Runs started before this keep
-scheduling on the workflow's own queue (`workflow.patched(LLM_QUEUE_PATCH)`; workers keep serving
-node activities there too), so their histories replay.
+Task queue. With a global limit (TTDR_LLM_MAX_RPM, worker.py), node activities go to the LLM
+task queue `<workflow queue>-llm`, whose dispatch rate the server limits for every worker
+together: a provider's requests-per-minute limit holds however many workers run. Without one,
+they go to the workflow's own queue, where the SDK starts them eagerly (handed back in the
+workflow task's response: no trip through the server's matching, 3-6 ms per dependent call).
+
+The workflow does not read the environment: at a run's first node call it asks the worker that
+runs it, through the local activity `llm_dispatch` (activities/dispatch.py), whether a limit is
+set. The answer is recorded in the history (a marker), so a replay, on any worker with any
+setting, makes the same choice; a continued run asks again. Every worker of the workflow queue
+must register the activity (worker.build_worker does). Should the call fail, the run takes the
+limited queue: it never exceeds a limit that may be set.
+Runs started before this (`workflow.patched(EAGER_PATCH)`) keep what they had: the LLM queue
+(`LLM_QUEUE_PATCH`), or before that the workflow's own queue; workers serve node activities on
+both queues, so every history replays and every run in flight completes.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -27,6 +38,7 @@ from typing import TypeVar
 from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
 from temporalio.workflow import ActivityCancellationType
 
 from workflows.config import ACTIVITY_NAMES, ACTIVITY_NODE, ResearchConfig
@@ -38,10 +50,19 @@ Out = TypeVar("Out", bound=BaseModel)
 SEED_PATCH = "seed-by-call-identity"
 LLM_QUEUE_PATCH = "llm-task-queue"
 LLM_QUEUE_SUFFIX = "-llm"
+EAGER_PATCH = "eager-llm-dispatch"
+DISPATCH_ACTIVITY = "llm_dispatch"
 # Radix of each identity part: far above the config's bounds (30 iterations, 8 questions,
 # 8 variants, 5 rounds), and their product (2^22) far below the seed range (2^31).
 _ITERATIONS, _ITEMS, _VARIANTS, _ROUNDS = 64, 16, 16, 8
 SEED_RANGE = 2**31
+
+
+class LLMDispatch(BaseModel):
+    """What the worker running a workflow says about node-activity dispatch (activities/
+    dispatch.py); recorded in the history, so replays decide the same."""
+
+    rate_limited: bool  # TTDR_LLM_MAX_RPM is set on that worker
 
 
 @dataclass(frozen=True)
@@ -93,6 +114,9 @@ class NodeCalls:
         self._config = config
         self._control = control
         self._on_change = on_change
+        self._queue_known = False
+        self._queue: str | None = None
+        self._asking: asyncio.Task[str | None] | None = None
 
     async def call(
         self,
@@ -118,11 +142,12 @@ class NodeCalls:
         # The Web UI shows the activity type next to the summary: the summary adds the rest.
         summary = " · ".join(part for part in (where, detail) if part)
         retry = config.retry
+        task_queue = self._queue if self._queue_known else await self._task_queue()
         result = await workflow.execute_activity(
             activity_name,
             inp,
             result_type=output_type,
-            task_queue=self._task_queue(),
+            task_queue=task_queue,
             start_to_close_timeout=config.timeouts.for_node(ACTIVITY_NODE[activity_name]),
             heartbeat_timeout=timedelta(seconds=config.timeouts.heartbeat_seconds),
             retry_policy=RetryPolicy(
@@ -139,11 +164,38 @@ class NodeCalls:
         state.add_usage(activity_name, getattr(result, "usage", LLMUsage()))
         return result
 
-    def _task_queue(self) -> str | None:
-        """The LLM queue; None (the workflow's own queue) for runs started before it existed."""
-        if workflow.patched(LLM_QUEUE_PATCH):
-            return llm_task_queue(workflow.info().task_queue)
-        return None
+    async def _task_queue(self) -> str | None:
+        """The queue of this run's node activities (module docstring); None: the workflow's own.
+        Decided once per run; runs started before EAGER_PATCH decide without awaiting, so their
+        commands keep the order they were recorded in."""
+        if not workflow.patched(EAGER_PATCH):
+            self._queue = (
+                llm_task_queue(workflow.info().task_queue)
+                if workflow.patched(LLM_QUEUE_PATCH)
+                else None
+            )
+            self._queue_known = True
+            return self._queue
+        if self._asking is None:  # sibling calls of a fan-out share the one question
+            self._asking = asyncio.create_task(self._ask_worker())
+        self._queue = await self._asking
+        self._queue_known = True
+        return self._queue
+
+    async def _ask_worker(self) -> str | None:
+        try:
+            dispatch = await workflow.execute_local_activity(
+                DISPATCH_ACTIVITY,
+                result_type=LLMDispatch,
+                start_to_close_timeout=timedelta(seconds=10),
+                retry_policy=RetryPolicy(maximum_attempts=3),
+            )
+        except ActivityError:
+            workflow.logger.warning(
+                "%s failed: node activities go to the rate-limited queue", DISPATCH_ACTIVITY
+            )
+            dispatch = LLMDispatch(rate_limited=True)
+        return llm_task_queue(workflow.info().task_queue) if dispatch.rate_limited else None
 
     def _sampling(
         self, activity_name: str, call: CallId, judge: bool, hotter_by_variant: bool
