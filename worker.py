@@ -328,10 +328,12 @@ async def run_worker(env: Mapping[str, str], metrics: worker_metrics.Metrics | N
 
 
 def main() -> int:
-    logging.basicConfig(
-        level=os.environ.get("TTDR_LOG_LEVEL", "INFO"),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    level = os.environ.get("TTDR_LOG_LEVEL", "INFO")
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if level.upper() != "DEBUG":
+        # httpx logs every request at INFO (each LLM call, search and page fetch): 206 of 213
+        # lines of a run's log. Failures are reported by the product's own lines.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         provider = tracing_from_env(os.environ)
         metrics = metrics_from_env(os.environ)
