@@ -6,28 +6,36 @@ by its maintainers, and gives stdio and streamable HTTP, tool schemas from type 
 resource templates — none of which we should write ourselves. The standalone FastMCP project
 adds features we do not need over the same protocol.
 
-Tools (cli/mcp_tools.py does the work): start_research, research_status, get_report,
-send_feedback, cancel_research, list_research; resource research://{workflow_id}/report.
-The connection comes from the same settings as every client.py command (TEMPORAL_ADDRESS,
-TEMPORAL_NAMESPACE, TTDR_TASK_QUEUE, ...: cli/connection.py).
+Tools (cli/mcp_tools.py and cli/mcp_status.py do the work): start_research, research_status,
+get_plan, get_report, send_feedback, review_plan, cancel_research, list_research; resources
+research://{workflow_id}/report and research://schema/config. Every failure reaches the agent
+with its reason. The connection comes from the same settings as every client.py command
+(TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TTDR_TASK_QUEUE, ...: cli/connection.py); the caps from
+TTDR_MCP_* (cli/mcp_limits.py); HTTP is guarded by cli/mcp_http.py.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
-import sys
+import importlib.metadata
+import json
+import os
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp.types import BlobResourceContents, CallToolResult, EmbeddedResource, TextContent
-from pydantic import Field
+from pydantic import Field, WithJsonSchema
+from temporalio.service import RPCError
 
-from cli import mcp_tools
-from cli.errors import UsageError
+from cli import mcp_status, mcp_tools
+from cli.errors import CommandError, UsageError
 from cli.follow_up import start_follow_up
+from cli.mcp_http import parse_http, serve_http
+from cli.mcp_limits import McpLimitError
 from cli.mcp_tools import Connection, McpToolError
+from workflows.config import ResearchConfig
 from workflows.models import ResearchPlan
 
 SERVER_NAME = "ttdr-research"
@@ -35,44 +43,125 @@ INSTRUCTIONS = (
     "Durable deep research (TTD-DR on Temporal). start_research returns a workflow id at once; "
     "the run goes on in Temporal whether or not you stay connected. Poll research_status, then "
     "get_report (format markdown, html, json, pdf or docx) once it has finished; the report is "
-    "also the resource research://<workflow_id>/report. send_feedback steers a running run."
+    "also the resource research://<workflow_id>/report. A run started with "
+    '{"review_plan": true} waits for review_plan: read its plan first (research_status shows '
+    "it while it waits; get_plan any time). send_feedback steers a running run. A batch id "
+    "(client.py batch) works with research_status, which lists its questions' runs."
 )
 MIME = {
     "pdf": "application/pdf",
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
 }
+ERROR_MAX_CHARS = 500
 
 WorkflowId = Annotated[str, Field(description="the id start_research returned")]
 
 
+def server_version() -> str:
+    try:
+        return importlib.metadata.version("ttdr")
+    except importlib.metadata.PackageNotFoundError:  # run from a copy that is not installed
+        return "0+unknown"
+
+
+def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """`schema` with every `$ref` to its `$defs` written out: the config's schema is nested in
+    a tool's input schema, where `#/$defs/...` would point at the tool's root."""
+    defs = schema.get("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return resolve(defs[node["$ref"].rsplit("/", 1)[-1]])
+            return {k: resolve(v) for k, v in node.items() if k != "$defs"}
+        if isinstance(node, list):
+            return [resolve(item) for item in node]
+        return node
+
+    return resolve(schema)
+
+
+CONFIG_SCHEMA = inline_refs(ResearchConfig.model_json_schema())
+ConfigArgument = Annotated[
+    dict[str, Any] | None,
+    # What the run accepts, published in the tool's input schema; the server still checks it
+    # by the CLI's strict rules (so "3" is not an integer) and its caps (cli/mcp_limits.py).
+    WithJsonSchema(
+        {
+            "anyOf": [CONFIG_SCHEMA, {"type": "null"}],
+            "default": None,
+            "description": "ResearchConfig: every field optional, e.g. "
+            '{"max_iterations": 3, "review_plan": true}',
+        }
+    ),
+]
+
+
+def tool_error(err: Exception) -> ToolError:
+    """Every failure as a ToolError with its reason: anything else reaches the agent as a bare
+    "Error executing tool"."""
+    if isinstance(err, McpToolError | CommandError):
+        reason = str(err)
+    elif isinstance(err, RPCError):
+        reason = f"the Temporal server answered: {err.message}"
+    elif isinstance(err, TimeoutError):
+        reason = "the Temporal server did not answer in time"
+    else:
+        reason = f"{type(err).__name__}: {err}"
+    return ToolError(" ".join(reason.split())[:ERROR_MAX_CHARS])
+
+
+def need_id(workflow_id: str) -> str:
+    if not workflow_id.strip():
+        raise McpToolError("workflow_id is empty: give the id start_research returned")
+    return workflow_id
+
+
 def build_server(connection: Connection | None = None) -> MCPServer:
     connection = connection or Connection()
-    server = MCPServer(SERVER_NAME, instructions=INSTRUCTIONS)
+    limits = connection.limits
+    server = MCPServer(SERVER_NAME, instructions=INSTRUCTIONS, version=server_version())
 
     async def call(tool: Any, *args: Any) -> Any:
+        """A tool of cli/mcp_tools.py: it checks its input before it connects."""
         try:
-            return await tool(await connection.client(), *args)
-        except McpToolError as err:
-            raise ToolError(str(err)) from None
+            return await tool(connection, *args)
+        except Exception as err:
+            raise tool_error(err) from None
 
-    @server.tool()
+    async def read(tool: Any, workflow_id: str) -> Any:
+        """A reading tool of cli/mcp_status.py, for a workflow id."""
+        try:
+            return await tool(await connection.client(), need_id(workflow_id))
+        except Exception as err:
+            raise tool_error(err) from None
+
+    @server.tool(
+        description="Start a research run and return its workflow id and Web UI link at once. "
+        f"This server's caps: {limits.describe()}; a config asking for more is refused, one "
+        "that does not say gets the cap."
+    )
     async def start_research(
         question: Annotated[str, Field(description="the research question")],
-        config: Annotated[
-            dict[str, Any] | None,
-            Field(description='ResearchConfig fields, e.g. {"max_iterations": 3}'),
-        ] = None,
+        config: ConfigArgument = None,
         workflow_id: Annotated[
             str | None, Field(description="optional id (1-128 of A-Z a-z 0-9 . _ -)")
         ] = None,
     ) -> dict[str, Any]:
-        """Start a research run and return its workflow id and Web UI link at once."""
         return await call(mcp_tools.start_research, question, config, workflow_id)
 
     @server.tool()
     async def research_status(workflow_id: WorkflowId) -> dict[str, Any]:
-        """Phase, iteration, last quality score, LLM calls and tokens of a run."""
-        return await call(mcp_tools.research_status, workflow_id)
+        """Status, phase, iteration, last quality score, LLM calls, tokens and cost of a run;
+        plan_review and, while it waits for review, the proposed plan. For a batch id: its
+        questions and their runs' ids."""
+        return await read(mcp_status.research_status, workflow_id)
+
+    @server.tool()
+    async def get_plan(workflow_id: WorkflowId) -> dict[str, Any]:
+        """The run's plan (sections of title and focus) and its review status: read it before
+        review_plan approves or replaces it."""
+        return await read(mcp_status.get_plan, workflow_id)
 
     @server.tool(structured_output=False)
     async def get_report(
@@ -82,7 +171,7 @@ def build_server(connection: Connection | None = None) -> MCPServer:
         ] = "markdown",
     ) -> CallToolResult:
         """The report of a finished run, or a "still running" status while it runs."""
-        answer = await call(mcp_tools.get_report, workflow_id, format)
+        answer = await call(mcp_tools.get_report, need_id(workflow_id), format)
         if isinstance(answer, dict):  # still running: a status, not an error
             text = answer["message"]
             return CallToolResult(
@@ -116,7 +205,8 @@ def build_server(connection: Connection | None = None) -> MCPServer:
         guidance: Annotated[str, Field(description="notes for the research")] = "",
     ) -> dict[str, Any]:
         """Approve (or replace) the plan of a run started with review_plan, which waits for it
-        before any money is spent on drafting and search; guidance steers the research."""
+        before any money is spent on drafting and search; guidance steers the research. Read
+        the plan first: research_status (while it waits) or get_plan."""
         return await call(mcp_tools.review_plan, workflow_id, plan, guidance)
 
     @server.tool()
@@ -145,7 +235,7 @@ def build_server(connection: Connection | None = None) -> MCPServer:
     async def list_research(
         limit: Annotated[int, Field(description="how many runs, newest first (1-100)")] = 20,
     ) -> dict[str, Any]:
-        """Recent research runs with their status and Web UI links."""
+        """Recent research runs with their question, status and Web UI links."""
         return await call(mcp_tools.list_research, limit)
 
     @server.resource(
@@ -156,30 +246,35 @@ def build_server(connection: Connection | None = None) -> MCPServer:
     )
     async def report(workflow_id: str) -> str:
         try:
-            answer = await mcp_tools.get_report(await connection.client(), workflow_id, "markdown")
-        except McpToolError as err:
-            raise ResourceError(str(err)) from None
+            answer = await mcp_tools.get_report(connection, workflow_id, "markdown")
+        except Exception as err:
+            raise ResourceError(str(tool_error(err))) from None
         if isinstance(answer, dict):
             raise ResourceError(answer["message"])
         return str(answer[1])
 
+    @server.resource(
+        "research://schema/config",
+        name="config-schema",
+        description="The JSON schema of start_research's config (ResearchConfig)",
+        mime_type="application/schema+json",
+    )
+    def config_schema() -> str:
+        return json.dumps(ResearchConfig.model_json_schema(), indent=2)
+
     return server
-
-
-def parse_http(value: str) -> tuple[str, int]:
-    host, sep, port = value.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise UsageError(f"--http {value!r}: give HOST:PORT, e.g. 127.0.0.1:8765")
-    return host.strip("[]"), int(port)
 
 
 async def cmd_mcp(args: argparse.Namespace) -> int:
     address = parse_http(args.http) if args.http is not None else None
-    server = build_server()
+    try:
+        connection = Connection()
+    except McpLimitError as err:
+        raise UsageError(str(err)) from None
+    server = build_server(connection)
     if address is None:
         await server.run_stdio_async()
         return 0
     host, port = address
-    print(f"MCP server (streamable HTTP) at http://{host}:{port}/mcp", file=sys.stderr)
-    await server.run_streamable_http_async(host=host, port=port)
+    await serve_http(server, host, port, os.environ)
     return 0

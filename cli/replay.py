@@ -19,6 +19,7 @@ from pathlib import Path
 
 from temporalio.client import WorkflowHistory
 
+from cli.batch_ids import check_run_id
 from cli.connection import connect_from_env
 from cli.ids import default_path
 from observability.history import (
@@ -79,6 +80,7 @@ def replay_failure_text(outcome: ReplayOutcome) -> str:
 
 
 async def cmd_profile(args: argparse.Namespace) -> int:
+    await check_run_id(await connect_from_env(), args.id, "profile")
     profile = profile_history(await _history(args.id))
     print(profile.model_dump_json(indent=2) if args.json else render_profile(profile))
     return 0

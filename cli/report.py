@@ -13,6 +13,7 @@ from pathlib import Path
 from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.service import RPCError, RPCStatusCode
 
+from cli.batch_ids import not_a_run
 from cli.connection import connect_from_env
 from cli.errors import UsageError
 from cli.output import report_paths
@@ -30,6 +31,7 @@ async def cmd_report(args: argparse.Namespace) -> int:
         if err.status == RPCStatusCode.NOT_FOUND:
             raise UsageError(f"no workflow {args.id} in namespace {client.namespace}") from None
         raise UsageError(f"cannot read workflow {args.id}: {err.message}") from None
+    not_a_run(args.id, description, "report")
     if description.status == WorkflowExecutionStatus.RUNNING:
         raise UsageError(
             f"{args.id} is still running: `client.py watch {args.id}` follows it; "
