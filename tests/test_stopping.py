@@ -173,7 +173,9 @@ async def test_token_budget_allows_what_fits(
 async def test_no_new_question_ends_the_loop(
     client: Client, task_queue: str, fake_server: FakeLLMServer, script: Script
 ) -> None:
-    asked = iter([["What is with?", " what is WITH? "], ["What is WITH?"]])
+    # On-topic questions (a junk one would be replaced by an unsearched aspect of the question).
+    exit_call = "How does the with statement call __exit__?"
+    asked = iter([[exit_call, f" {exit_call.upper()} "], [exit_call.lower()]])
     fake_server.respond("GapAnswer", lambda _: {"questions": next(asked)})
     report = await run_research(client, task_queue, max_iterations=4, questions_per_iteration=2)
 

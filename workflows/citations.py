@@ -18,7 +18,7 @@ from workflows import sanitise
 from workflows.labels import EN, Labels
 from workflows.models import NumberedSource, Source
 
-PART_MAX_CHARS = 40
+PART_MAX_CHARS = 32
 
 
 def cited_numbers(text: str) -> list[int]:
@@ -109,7 +109,8 @@ def short_part(anchor: str) -> str:
     if slide := _SLIDE.match(flat):
         return slide.group(1)
     if section := _SECTION.match(flat):
-        flat = "§" + section.group(1).split(";")[0].strip()
+        name = section.group(1).split(";")[0].strip()
+        flat = "§" + (name.split("(")[0].strip() or name)
     if len(flat) > PART_MAX_CHARS:
         flat = flat[: PART_MAX_CHARS - 1].rstrip() + "…"
     return flat

@@ -39,17 +39,17 @@ def best_sentence(question: str, text: str) -> str:
 
 
 def quote_for(question: str, retrieved: Sequence[Source]) -> tuple[Source, str] | None:
-    """The best-matching retrieved sentence for a question, from the sources in search order:
-    the first source that holds a usable sentence and shares words with the question."""
-    fallback: tuple[Source, str] | None = None
+    """The retrieved statement that best matches the question, over all sources (the first
+    source wins a tie); only a sentence sharing words with the question is a quote for it."""
+    best: tuple[float, Source, str] | None = None
     for source in retrieved:
         sentence = best_sentence(question, source.evidence or source.quote)
         if not sentence:
             continue
-        if support_score(question, sentence) > 0:
-            return source, sentence
-        fallback = fallback or (source, sentence)
-    return fallback
+        score = support_score(question, sentence)
+        if score > 0 and (best is None or score > best[0]):
+            best = (score, source, sentence)
+    return (best[1], best[2]) if best else None
 
 
 def quoted_claim(sentence: str, number: int) -> str:

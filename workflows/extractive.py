@@ -20,6 +20,9 @@ from workflows.sentences import statements
 from workflows.support import content_words
 
 SENTENCES_PER_SECTION = 3
+# A sentence must share this many content words with the topic and question together: one
+# shared word ("statement", "work") matched off-topic sentences in the demo corpus.
+MIN_SHARED_WORDS = 2
 
 
 @dataclass(frozen=True)
@@ -60,12 +63,13 @@ class EvidencePool:
         """Unused sentences that share words with the topic, best first: topic words count
         twice the question's, rare words more than common ones, long sentences a little less."""
         topic_words, question_words = content_words(topic), content_words(question)
+        needed = min(MIN_SHARED_WORDS, len(topic_words))
         scored: list[tuple[float, int, EvidenceSentence]] = []
         for at, sentence in enumerate(self.sentences):
             if _key(sentence.text) in self.used:
                 continue
             on_topic = sentence.words & topic_words
-            if not on_topic:
+            if not on_topic or len(sentence.words & (topic_words | question_words)) < needed:
                 continue
             score = sum(2 * self._idf[w] for w in on_topic) + sum(
                 self._idf[w] for w in sentence.words & question_words - on_topic

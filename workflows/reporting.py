@@ -26,6 +26,7 @@ from workflows.labels import Labels, labels_for
 from workflows.models import GroundingSummary, QAPair, ResearchPlan, ResearchReport
 from workflows.sources import SourceRegistry
 from workflows.state import RunState
+from workflows.support import content_words
 from workflows.topics import (
     aspects,
     fixed_headings,
@@ -90,6 +91,8 @@ def extractive_floor(
         if not cited_in(text):
             name = heading.lstrip("#").strip()
             served = section_served(name, plan, at // 2)
+            if served and not content_words(name) & content_words(section_query(served)):
+                served = None  # the heading's own words, not another section's
             topic = f"{name} {section_query(served) if served else ''}"
             picked = pool.take(topic, question, SENTENCES_PER_SECTION)
             if not picked:

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 from workflows.support import content_words
 
-_FRONT_MATTER = re.compile(r"\A\s*---[ \t]*\n(.{0,4000}?)\n---[ \t]*(?:\n|\Z)", re.DOTALL)
+FRONT_MATTER = re.compile(r"\A\s*---[ \t]*\n(.{0,4000}?)\n---[ \t]*(?:\n|\Z)", re.DOTALL)
 _FRONT_TITLE = re.compile(r"^title:[ \t]*(.+?)[ \t]*$", re.MULTILINE | re.IGNORECASE)
 _ATX = re.compile(r"^ {0,3}#{1,6}(?:[ \t]|$)")
 _ADORNMENT = re.compile(r"^ {0,3}([=\-~^\"'`#*+:.<>_])\1{2,}[ \t]*$")
@@ -32,6 +32,7 @@ _WORD = re.compile(r"[^\W\d_][\w'’-]*", re.UNICODE)
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 _CJK_END = re.compile(r"(?<=[。！？])")
 _CODE_SIGNS = ("::=", " = ", "==", "{", "}", ">>>", "=>", "->", "();", "</", "/>")
+_OPTION = re.compile(r"(?:^|\s)--?[A-Za-z]")
 _ABBREVIATIONS = ("e.g.", "i.e.", "etc.", "cf.", "vs.", "p.", "pp.", "no.", "fig.", "mr.", "dr.")
 
 MIN_STATEMENT_WORDS = 5
@@ -40,7 +41,7 @@ MAX_STATEMENT_CHARS = 400
 
 def front_matter_title(text: str) -> str | None:
     """The `title:` of a document's YAML front matter, when it has one."""
-    match = _FRONT_MATTER.match(text)
+    match = FRONT_MATTER.match(text)
     if not match or not (title := _FRONT_TITLE.search(match.group(1))):
         return None
     return title.group(1).strip().strip("\"'").strip() or None
@@ -50,7 +51,7 @@ def prose(text: str) -> str:
     """The passage without its metadata: front matter, headings (ATX and underlined), reST
     directives, grammar productions, fenced code and HTML tags go; paragraphs stay, separated
     by blank lines, each on one line."""
-    text = _FRONT_MATTER.sub("", text, count=1)
+    text = FRONT_MATTER.sub("", text, count=1)
     lines = text.replace("\r\n", "\n").split("\n")
     keep: list[str] = []
     fenced = False
@@ -118,6 +119,8 @@ def is_statement(text: str) -> bool:
     if not text.rstrip("\"'”’)*_`").endswith((".", "!")) or text.endswith(("...", "…")):
         return False
     if any(sign in text for sign in _CODE_SIGNS) or text.startswith(("#", ">", "|", "-")):
+        return False
+    if len(_OPTION.findall(text)) >= 2:  # command-line usage, not prose
         return False
     tokens = text.split()
     words = [t for t in tokens if _WORD.fullmatch(t.strip(".,;:!?()\"'“”‘’`*"))]

@@ -11,8 +11,10 @@ from activities.search.documents.base import Document, Section
 from activities.search.documents.chunking import blocks
 from activities.search.documents.files import SkipFile
 from activities.search.documents.html_text import html_to_text
+from workflows.sentences import FRONT_MATTER, front_matter_title
 
 _SNIFF_BYTES = 64 * 1024
+_WORDS = re.compile(r"\w")
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f\ufffd]")
 
 
@@ -33,9 +35,11 @@ def decode_text(data: bytes) -> str:
 
 
 def plain(data: bytes) -> Document:
-    """.md, .txt, .rst: the first heading is the title."""
+    """.md, .txt, .rst: the front matter's `title`, else the first heading, is the title; the
+    front matter itself is metadata, not text (a reader once saw a source titled `---`)."""
     text = decode_text(data)
-    return Document(title=first_heading(text), sections=[Section(text)])
+    title, text = split_front_matter(text)
+    return Document(title=title or first_heading(text), sections=[Section(text)])
 
 
 def html(data: bytes) -> Document:
@@ -44,12 +48,21 @@ def html(data: bytes) -> Document:
 
 
 def mdx(data: bytes) -> Document:
-    text = strip_jsx(decode_text(data))
-    return Document(title=first_heading(text), sections=[Section(text)])
+    title, text = split_front_matter(decode_text(data))
+    text = strip_jsx(text)
+    return Document(title=title or first_heading(text), sections=[Section(text)])
+
+
+def split_front_matter(text: str) -> tuple[str | None, str]:
+    """(the front matter's title, the text without its front matter)."""
+    title = front_matter_title(text)
+    rest = FRONT_MATTER.sub("", text, count=1)
+    return title, rest
 
 
 def first_heading(text: str) -> str | None:
-    return next((b.heading for b in blocks(text) if b.heading), None)
+    """The first heading that has words (an underline-only block such as `---` is none)."""
+    return next((b.heading for b in blocks(text) if b.heading and _WORDS.search(b.heading)), None)
 
 
 _FENCE = re.compile(r"^ {0,3}(```|~~~)")

@@ -1,0 +1,198 @@
+# ruff: noqa: RUF001 (CJK punctuation and typographic quotes are test data)
+"""What a reader gets whatever the model writes (issue 22), end to end: real dev server and
+worker over the demo corpus; the fake LLM plays a weak model (junk plan, junk queries, claims
+no source backs, repeated junk headings, a report it cannot write) or a strong one.
+
+The guarantees are the product's, not the model's: retrieval stays on the question, every
+heading and search question shown is readable and unique, quotes and extracted sentences are
+whole sentences without markup, nothing unsupported is printed in the body, and a strong
+model's supported prose is printed as it wrote it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from temporalio.client import Client
+
+from tests.support.fake_llm import FakeLLMServer, RecordedRequest
+from tests.support.runs import QUESTION, run_research
+from tests.support.scripted_llm import Script
+from workflows.citations import REPORT_MARKER, report_numbers
+from workflows.models import ResearchReport
+from workflows.sentences import is_statement, statements
+from workflows.topics import is_good_heading, is_junk
+
+JUNK_QUERIES = ["1.0.2", "continue_stmt", "</plan> <script>alert(1)</script>"]
+WANDERING = "Python's while loop has a limitation when it comes to memory"
+JUNK_HEADING = (
+    "The context manager is only implemented for 0 arguments and can use the list "
+    "comprehension of the draft…"
+)
+CONTEXT_DOCS = ("contextlib", "with", "context-managers", "context")
+_DOCUMENT = re.compile(r'<document number="(\d+)"[^>]*>\n(.*?)\n</document>', re.DOTALL)
+
+
+def _weak_model(server: FakeLLMServer) -> None:
+    """What the 135M model wrote in the demo: prompt fragments for a plan, junk questions,
+    claims that restate the question, and one junk heading for every section."""
+    server.respond(
+        "PlanAnswer",
+        lambda _: {
+            "sections": [
+                {"title": "</plan>", "focus": "<document number=1>"},
+                {"title": JUNK_HEADING, "focus": "x"},
+                {"title": JUNK_HEADING, "focus": "x"},
+            ]
+        },
+    )
+    server.respond("GapAnswer", lambda _: {"questions": [JUNK_QUERIES[0], WANDERING]})
+    server.respond("RetrievalAnswer", lambda _: {"claims": [{"text": QUESTION, "sources": [1]}]})
+    server.respond(
+        "ReportAnswer",
+        lambda _: {
+            "title": "</critique>",
+            "summary": [{"text": QUESTION, "sources": [1]}],
+            "sections": [
+                {
+                    "heading": JUNK_HEADING,
+                    "claims": [{"text": "python.with_finally", "sources": [1]}],
+                }
+                for _ in range(5)
+            ]
+            + [{"heading": "</plan> <script>", "claims": [{"text": "1018-03-07", "sources": [1]}]}],
+        },
+    )
+
+
+def _body(report: ResearchReport) -> str:
+    return report.markdown.split("\n## Sources", 1)[0].split("\n## Research notes", 1)[0]
+
+
+def _headings(markdown: str) -> list[str]:
+    return [line.lstrip("#").strip() for line in markdown.splitlines() if line.startswith("#")]
+
+
+async def test_a_weak_model_cannot_steer_retrieval_or_the_headings_off_the_question(
+    client: Client, task_queue: str, fake_server: FakeLLMServer, script: Script
+) -> None:
+    _weak_model(fake_server)
+    report = await run_research(client, task_queue, max_iterations=2, questions_per_iteration=2)
+
+    # No junk plan title survives; the plan is the question's aspects.
+    assert report.plan.sections and all(is_good_heading(s.title) for s in report.plan.sections)
+    # No junk or off-topic query was searched or shown: each was replaced.
+    asked = [qa.question for qa in report.findings]
+    assert asked and not any(q in JUNK_QUERIES or q == WANDERING for q in asked)
+    assert all(not is_junk(q) for q in asked)
+    # Every search was anchored on the question: the context-manager docs were retrieved and
+    # are what the report cites.
+    searched = fake_server.calls("RetrievalAnswer")
+    for request in searched:
+        titles = re.findall(r'<document number="\d+" title="([^"]*)"', request.prompt)
+        assert any(any(doc in t for doc in CONTEXT_DOCS) for t in titles), titles
+    cited_titles = " ".join(s.source.title for s in report.sources)
+    assert any(doc in cited_titles for doc in CONTEXT_DOCS), cited_titles
+
+    body = _body(report)
+    headings = _headings(body)
+    assert len(headings) == len(set(h.casefold() for h in headings)), headings
+    assert all(is_good_heading(h) for h in headings[1:]), headings
+    assert "</" not in body and "<script" not in body and "1018-03-07" not in body
+    # The question echoed back is not a claim, and nothing unsupported is printed.
+    assert QUESTION not in body.split("\n", 1)[1]
+    assert "no retrieved source supports this" not in report.markdown
+    assert report.grounding is not None and report.grounding.unsupported_omitted > 0
+    assert report.grounding.body.claims_supported == 0  # the model backed nothing
+    assert report.grounding.sections_filled >= 1 and report_numbers(body)
+    # What the product printed instead is whole sentences of the evidence, each cited.
+    evidence = " ".join(" ".join(s.source.evidence.split()) for s in report.sources)
+    printed = [m for m in re.findall(r"([^\]\n]+?)\[\d+(?:, [^\]]+)?\]", body) if m.strip(" .")]
+    assert printed
+    for sentence in printed:
+        sentence = sentence.strip()
+        assert is_statement(sentence), sentence
+        assert sentence in evidence, sentence
+        assert not re.search(r"::=|\*{3,}|^#", sentence), sentence
+
+
+async def test_quotes_are_whole_sentences_without_headings_or_grammar(
+    client: Client, task_queue: str, fake_server: FakeLLMServer, script: Script
+) -> None:
+    """The model sees, and a citation is checked against, the passage's prose: no heading
+    marks, underlines or grammar productions; a quote is whole sentences."""
+    report = await run_research(client, task_queue, max_iterations=1, questions_per_iteration=2)
+    for request in fake_server.calls("RetrievalAnswer"):
+        for _, text in _DOCUMENT.findall(request.prompt):
+            assert not re.search(r"^#|::=|^\*{3,}$|^={3,}$", text, re.MULTILINE), text[:200]
+    retrieved = [s.source for s in report.sources]
+    assert retrieved
+    for source in retrieved:
+        if source.quote:
+            assert statements(source.quote), source.quote
+            assert source.quote.rstrip("\"'”’)").endswith((".", "!")), source.quote
+        assert not source.title.startswith("---")
+
+
+async def test_a_strong_models_supported_prose_is_printed_as_it_wrote_it(
+    client: Client, task_queue: str, fake_server: FakeLLMServer, script: Script
+) -> None:
+    """A model that restates its documents faithfully and heads its sections well: the body is
+    its text, citations checked, no extracted sentence, no heading replaced."""
+    written: dict[str, tuple[str, int]] = {}
+
+    def faithful_retrieval(request: RecordedRequest) -> dict:
+        claims = []
+        for number, text in _DOCUMENT.findall(request.prompt)[:2]:
+            found = statements(text)
+            if found:
+                claims.append({"text": found[0], "sources": [int(number)]})
+                written.setdefault(found[0], ("", int(number)))
+        return {"claims": claims or [{"text": "No document answers this.", "sources": [1]}]}
+
+    def faithful_report(request: RecordedRequest) -> dict:
+        findings = re.findall(r"^A\d+: (.*)$", request.prompt, re.MULTILINE)
+        claims = []
+        for answer in findings:
+            for claim in re.findall(r"(.+?)\[(\d+)\]", answer):
+                text, number = claim[0].strip(), int(claim[1])
+                if is_statement(text):
+                    claims.append({"text": text, "sources": [number]})
+        half = max(1, len(claims) // 2)
+        return {
+            "title": "How the with statement works",
+            "summary": claims[:1],
+            "sections": [
+                {"heading": "How the statement runs", "claims": claims[1 : 1 + half] or claims[:1]},
+                {"heading": "The protocol", "claims": claims[1 + half :] or claims[:1]},
+            ],
+        }
+
+    fake_server.respond("RetrievalAnswer", faithful_retrieval)
+    fake_server.respond("ReportAnswer", faithful_report)
+    report = await run_research(client, task_queue, max_iterations=1, questions_per_iteration=2)
+
+    body = _body(report)
+    assert report.grounding is not None
+    assert report.grounding.sections_filled == 0 and report.grounding.headings_replaced == 0
+    assert "## How the statement runs" in body and "## The protocol" in body
+    assert "quote the retrieved sources directly" not in report.markdown
+    model_sentences = [m.strip() for m in re.findall(r"([^\]\n]+?)\[\d+", body) if m.strip()]
+    assert model_sentences and all(s in written for s in model_sentences), model_sentences
+    for match in REPORT_MARKER.finditer(body):
+        assert int(match.group(1)) in {s.number for s in report.sources}
+
+
+async def test_a_report_the_model_cannot_write_is_built_from_the_evidence(
+    client: Client, task_queue: str, fake_server: FakeLLMServer, script: Script
+) -> None:
+    """The with-statement run that failed after 13 minutes: every report answer cut at the
+    token limit. The user gets a report from the plan, the draft and the evidence."""
+    fake_server.respond("ReportAnswer", lambda _: '{"title": "Cut off", "sum')
+    report = await run_research(
+        client, task_queue, max_iterations=1, questions_per_iteration=2, json_repair_attempts=0
+    )
+    assert report.grounding is not None and report.grounding.extractive_fallback
+    body = _body(report)
+    assert report_numbers(body) and len(_headings(body)) >= 2
+    assert "quote the retrieved sources directly" in report.markdown

@@ -1,0 +1,298 @@
+# ruff: noqa: RUF001 (CJK punctuation and typographic quotes are test data)
+"""The product's own text around the model's (issue 22), as pure functions: evidence in whole
+sentences, junk queries and headings replaced, the extractive floor, citations that name the
+part they rely on, labels in the question's language. No server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from activities.search.base import SearchResult
+from activities.search.documents.markup import mdx, plain
+from activities.search.fusion import fused
+from workflows.citations import finalise_report, short_part
+from workflows.extractive import EvidencePool, cited_sentences
+from workflows.grounding import Claim, Evidence, check_claims
+from workflows.labels import labels_for, language_of
+from workflows.models import NumberedSource, PlanSection, ResearchPlan, Source
+from workflows.reporting import extractive_floor, short_title
+from workflows.sentences import evidence_text, is_fragment, is_statement, quote_of, statements
+from workflows.topics import (
+    anchored_queries,
+    aspects,
+    fixed_headings,
+    is_good_heading,
+    repaired_plan,
+    section_served,
+)
+
+QUESTION = (
+    "How does Python's `with` statement work, what must an object implement to be a context "
+    "manager, and when should contextlib be used instead of writing the class by hand?"
+)
+WITH_PASSAGE = """# with (Python language reference)
+
+The "with" statement
+********************
+
+The "with" statement is used to wrap the execution of a block with
+methods defined by a context manager. This allows common usage
+patterns to be encapsulated for convenient reuse.
+
+   with_stmt          ::= "with" ( "(" with_stmt_contents ","? ")" ) ":" suite
+   with_item          ::= expression ["as" target]
+
+2. The context manager's "__enter__()" is loaded for later use.
+
+   with EXPRESSION as TARGET:
+       SUITE
+
+The context manager's "__exit__()" method is invoked when the suite ends and its
+return value decides whether an exception is"""
+
+
+def source(number: int, evidence: str, anchor: str = "", document: str = "") -> NumberedSource:
+    return NumberedSource(
+        number=number,
+        source=Source(
+            id=f"s{number}",
+            title=f"Doc {number}",
+            location=document or f"doc{number}.md",
+            provider="local",
+            retrieved_at="2026-01-01T00:00:00Z",
+            evidence=evidence,
+            document=document or f"doc{number}.md",
+            anchor=anchor,
+        ),
+    )
+
+
+# ---------------------------------------------------------------- evidence in whole sentences
+
+
+def test_a_passage_is_its_prose_in_whole_sentences_without_headings_or_grammar() -> None:
+    found = statements(WITH_PASSAGE)
+    assert found == [
+        'The "with" statement is used to wrap the execution of a block with methods defined by '
+        "a context manager.",
+        "This allows common usage patterns to be encapsulated for convenient reuse.",
+        'The context manager\'s "__enter__()" is loaded for later use.',
+    ]  # the heading, its underline, the grammar, the code and the cut last sentence are gone
+    seen = evidence_text(WITH_PASSAGE, 1500)
+    assert "#" not in seen and "::=" not in seen and "****" not in seen
+
+
+def test_a_quote_is_whole_sentences_best_matching_the_question() -> None:
+    seen = evidence_text(WITH_PASSAGE, 1500)
+    quote = quote_of(seen, "what does __enter__ do", 300)
+    assert quote.startswith('The context manager\'s "__enter__()"') and quote.endswith(".")
+    assert quote_of("no sentence here at all", "q", 300) == ""
+
+
+def test_evidence_is_cut_between_sentences_not_inside_one() -> None:
+    text = " ".join(f"Sentence number {i} says something true." for i in range(100))
+    seen = evidence_text(text, 200)
+    assert len(seen) <= 200 and seen.endswith("true.")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "how do before and after validation differ?",
+        "# Heading",
+        "Python",
+        "1234567890",
+        "python.with_finally",
+    ],
+)
+def test_a_question_a_heading_or_a_fragment_is_no_claim(text: str) -> None:
+    assert is_fragment(text)
+    evidence = Evidence({1: f"{text} {text} and more words about it."})
+    checked, figures = check_claims([Claim(text=text, sources=[1])], evidence, pool=[1])
+    assert not checked or not checked[0].supported
+    assert figures.claims_supported == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("The suite is executed before the exit method runs.", True),
+        ("evaluated to obtain a context manager.", False),  # cut: starts inside a sentence
+        ("manager = type(mgr).__enter__ and more words here.", False),  # code
+        ("Options: -n/--number N: how often -r/--repeat N: how many times.", False),
+        ("Does the suite run first?", False),
+        ("The list goes on…", False),
+    ],
+)
+def test_a_statement_is_a_whole_sentence_of_prose(text: str, expected: bool) -> None:
+    assert is_statement(text) is expected
+
+
+def test_a_document_is_titled_by_its_front_matter_never_by_its_dashes() -> None:
+    doc = plain(b'---\ntitle: "Varroa mites"\ndate: 2020\n---\n\nBees are kept in hives.\n')
+    assert doc.title == "Varroa mites" and "date:" not in doc.sections[0].text
+    untitled = plain(b"---\nlayout: post\n---\n\nBees are kept in hives.\n")
+    assert untitled.title is None  # the file name stands in (documents/extract.py)
+    assert mdx(b"---\ntitle: Hives\n---\n\n# Other\n\nText.\n").title == "Hives"
+
+
+# ---------------------------------------------------------------- queries and headings
+
+
+def test_the_questions_aspects_are_questions_of_their_own() -> None:
+    assert aspects(QUESTION) == [
+        "How does Python's `with` statement work?",
+        "What must an object implement to be a context manager?",
+        "When should contextlib be used instead of writing the class by hand?",
+    ]
+
+
+def test_junk_and_off_topic_queries_are_replaced_and_good_ones_kept() -> None:
+    plan = ResearchPlan(sections=[PlanSection(title="Protocol", focus="__enter__ and __exit__")])
+    good = "How does a context manager's __exit__ method handle exceptions?"
+    asked = ["1.0.2", "continue_stmt", "</plan> <script>", good, "Memory use of while loops"]
+    out = anchored_queries(asked, QUESTION, plan, earlier=[])
+    assert len(out) == len(asked) and out[3] == good
+    assert "1.0.2" not in out and "continue_stmt" not in out
+    assert all("<" not in q and "while loops" not in q for q in out)
+    assert len(set(out)) == len(out)  # each replacement is a different, unsearched aspect
+
+
+def test_a_junk_plan_becomes_the_questions_aspects_and_a_good_plan_is_kept() -> None:
+    junk = ResearchPlan(
+        sections=[
+            PlanSection(title="</plan>", focus="<document number=1>"),
+            PlanSection(title="A " * 30, focus="x"),
+            PlanSection(title="Protocol", focus="the methods"),
+            PlanSection(title="protocol", focus="again"),
+        ]
+    )
+    fixed = repaired_plan(junk, QUESTION)
+    titles = [s.title for s in fixed.sections]
+    assert all(is_good_heading(t) for t in titles) and len(set(map(str.lower, titles))) == len(
+        titles
+    )
+    assert "Protocol" in titles
+    good = ResearchPlan(sections=[PlanSection(title="Mechanism", focus="how it works")])
+    assert repaired_plan(good, QUESTION) == good
+
+
+def test_repeated_or_junk_headings_are_replaced_and_good_ones_kept() -> None:
+    plan = ResearchPlan(sections=[PlanSection(title="Protocol", focus="methods")])
+    body = (
+        "# T\n\nLead.\n\n## Mechanism\n\nA.\n\n## Mechanism\n\nB.\n\n"
+        "## The context manager is only implemented for 0 arguments and can use the list…\n\nC."
+    )
+    fixed, changed = fixed_headings(body, plan, QUESTION)
+    headings = [line for line in fixed.splitlines() if line.startswith("## ")]
+    assert headings[0] == "## Mechanism" and changed == 2
+    assert len(set(headings)) == len(headings) == 3
+    assert "## Protocol" in headings
+
+
+def test_a_search_serves_the_plan_section_it_shares_words_with() -> None:
+    plan = ResearchPlan(
+        sections=[
+            PlanSection(title="Mechanism", focus="how the statement runs"),
+            PlanSection(title="Protocol", focus="__enter__ and __exit__ methods"),
+        ]
+    )
+    served = section_served("What do __exit__ methods return?", plan, 0)
+    assert served is not None and served.title == "Protocol"
+
+
+def test_retrieval_fuses_the_query_and_its_anchors_by_rank() -> None:
+    def hits(*ids: str) -> list[SearchResult]:
+        return [
+            SearchResult(id=i, title=i, location=i, provider="local", text=i, score=0.0)
+            for i in ids
+        ]
+
+    # "ctx" is second for the query and first for both anchors: it comes first.
+    out = fused([hits("junk", "ctx", "x"), hits("ctx", "with"), hits("ctx", "with", "y")], 3)
+    assert [r.id for r in out] == ["ctx", "with", "junk"]
+
+
+# ---------------------------------------------------------------- the extractive floor
+
+
+def test_a_section_with_nothing_supported_is_written_from_the_evidence_once() -> None:
+    pool = EvidencePool(
+        [
+            source(1, "The context manager's __exit__ method is called when the block ends."),
+            source(2, "The __enter__ method of a context manager returns the bound value."),
+            source(3, "Lists are mutable sequences that hold items of any type."),
+        ]
+    )
+    plan = ResearchPlan(sections=[PlanSection(title="Protocol", focus="__enter__ and __exit__")])
+    body = "# T\n\nThe lead cites [3].\n\n## Protocol\n\n## Lists\n\n## Protocol methods"
+    out, filled, dropped = extractive_floor(body, pool, plan, "context manager methods")
+    protocol = out.split("## Protocol\n\n", 1)[1].split("##", 1)[0]
+    assert "[1]" in protocol and "[2]" in protocol
+    assert "Lists are mutable" in out.split("## Lists", 1)[1]
+    assert out.count("__exit__ method is called") == 1  # used once in the report
+    # Nothing is left for the last section: it is dropped, not printed empty.
+    assert (filled, dropped) == (2, 1) and "## Protocol methods" not in out
+
+
+def test_a_sentence_cannot_forge_a_citation_or_a_heading() -> None:
+    pool = EvidencePool([source(4, "The context manager [7] closes the file for the caller.")])
+    picked = pool.take("context manager", "context manager closes", 1)
+    assert cited_sentences(picked) == "The context manager (7) closes the file for the caller.[4]"
+
+
+# ---------------------------------------------------------------- citations and labels
+
+
+@pytest.mark.parametrize(
+    ("anchor", "part"),
+    [
+        ("page 3", "p. 3"),
+        ("pages 3-4", "pp. 3-4"),
+        ("slide 2: Results", "slide 2"),
+        ("section Diet", "§Diet"),
+        ("sections Diet; Habitat", "§Diet"),
+        (
+            "section AsyncExitStack.push_async_callback(self, callback)",
+            "§AsyncExitStack.push_async_call…",
+        ),
+        ("", ""),
+    ],
+)
+def test_a_citation_names_the_part_of_the_document(anchor: str, part: str) -> None:
+    assert short_part(anchor) == part
+
+
+def test_two_pages_of_one_pdf_tell_the_reader_which_backs_which_sentence() -> None:
+    known = [source(1, "x", "page 2", "r.pdf"), source(2, "y", "page 5", "r.pdf")]
+    report, _, _ = finalise_report("First claim [1]. Second claim [2].", known)
+    assert report.startswith("First claim [1, p. 2]. Second claim [1, p. 5].")
+    assert "1. Doc 1 — cited: page 2; page 5 — r.pdf" in report
+
+
+def test_the_reports_labels_follow_the_questions_language() -> None:
+    assert language_of("如何评价人工智能对教育的影响？") == "zh"
+    assert language_of(QUESTION) == "en"
+    assert language_of("¿Cómo funciona la fotosíntesis en las plantas?") == "es"
+    zh = labels_for("如何评价人工智能对教育的影响？")
+    report, _, _ = finalise_report("内容[1]。", [source(1, "x")], note="注意", labels=zh)
+    assert "## 来源" in report and "## Sources" not in report and "> **注:**" in report
+
+
+def test_a_long_question_gets_a_short_title() -> None:
+    long_question = "Write a detailed report. " + "Consider every aspect of the topic. " * 30
+    title = short_title(long_question)
+    assert len(title) <= 120 and title
+    assert short_title("Short question?") == "Short question?"
+
+
+def test_the_demo_passages_of_the_with_statement_read_as_sentences() -> None:
+    corpus = Path.home() / ".cache" / "ttdr"
+    files = list(corpus.glob("demo-corpus-*/topics/with.txt"))
+    if not files:
+        pytest.skip("demo corpus not materialised yet")
+    found = statements(files[0].read_text()[:4000])
+    assert any("__exit__" in s for s in found)
+    assert all(is_statement(s) and "::=" not in s for s in found)
