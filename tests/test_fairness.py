@@ -31,6 +31,8 @@ from workflows.config import ResearchConfig
 from workflows.models import ResearchReport, ResearchRequest
 from workflows.research import WORKFLOW_NAME
 
+ROOT = Path(__file__).resolve().parent.parent
+
 RPM = 240  # 4 node activities a second: the LLM queue backs up behind the batch
 BATCH = 8  # runs of 8 LLM calls each: 64 calls, 16 s at the limit
 
@@ -72,7 +74,7 @@ async def run(client: Client, queue: str, priority: Priority, tag: str) -> float
 
 
 async def test_research_takes_priority_and_fairness_key_onto_the_run(
-    client: Client, task_queue: str
+    client: Client, task_queue: str, tmp_path: Path
 ) -> None:
     workflow_id = f"fair-cli-{uuid.uuid4().hex[:8]}"
     code, _, err = await run_client_py(
@@ -80,6 +82,8 @@ async def test_research_takes_priority_and_fairness_key_onto_the_run(
         "How does Python's with statement work?",
         "--id",
         workflow_id,
+        "--out",  # the report goes to the test's folder, not the work tree's reports/
+        str(tmp_path / "report.md"),
         "--max-iterations",
         "1",
         "--priority",
@@ -91,6 +95,8 @@ async def test_research_takes_priority_and_fairness_key_onto_the_run(
         env=client_env(client, task_queue),
     )
     assert code == 0, err
+    assert (tmp_path / "report.md").is_file()
+    assert not (ROOT / "reports" / f"{workflow_id}.md").exists(), "a test leaves no report behind"
 
     info = (await client.get_workflow_handle(workflow_id).describe()).raw_description
     priority = info.workflow_execution_info.priority
