@@ -32,12 +32,15 @@ class Ask:
 
 
 def _number(text: str, kind: type) -> object:
-    """The number the text says, else the text itself: the config's strict validation then
-    refuses it with the CLI's message (`Input should be a valid integer`)."""
-    try:
-        return kind(text)
-    except ValueError:
-        return text
+    """The number the text says, as JSON would carry it (2.5 stays a float even where an
+    integer is wanted), else the text itself: the config's strict validation then refuses it
+    with the message the CLI gives for that value in a config file."""
+    for reader in (kind, float):
+        try:
+            return reader(text)
+        except ValueError:
+            continue
+    return text
 
 
 def read_form(form: Mapping[str, str]) -> Ask:

@@ -31,7 +31,7 @@ from export.document import (
     plain_text,
     web_url,
 )
-from workflows.citations import document_key
+from workflows.citations import document_key, short_part
 from workflows.models import ResearchReport
 
 EVIDENCE_SHOWN_CHARS = 700
@@ -65,6 +65,15 @@ def evidence_by_number(report: ResearchReport) -> dict[int, list[Passage]]:
     return out
 
 
+def passages_cited(marker: str, passages: list[Passage]) -> list[Passage]:
+    """The passages a marker points at: `[3, p. 2]` names the part of source 3 it relies on
+    (workflows/citations.py short_part); `[3]`, or a part no passage matches, means them all."""
+    _, _, part = marker.strip("[]").partition(", ")
+    if not part:
+        return passages
+    return [p for p in passages if short_part(p.anchor) == part] or passages
+
+
 class _Renderer:
     def __init__(self, evidence: dict[int, list[Passage]]) -> None:
         self.evidence = evidence
@@ -74,9 +83,7 @@ class _Renderer:
         number = run.citation
         assert number is not None
         passages = self.evidence.get(number, [])
-        part = getattr(run, "part", None)  # a citation that names its part ([1, p. 2])
-        if part:
-            passages = [p for p in passages if p.anchor == part] or passages
+        passages = passages_cited(run.text, passages)
         tip = f"ev-{next(self.ids)}"
         items = "".join(
             f'<span class="passage"><q>{escape(p.text) or "(no text kept)"}</q>'

@@ -23,10 +23,14 @@
     var status = section.dataset.status;
     var review = section.dataset.review;
     var live = document.getElementById("progress-live");
+    var leaving = false;  // a form was sent: its answer is the next page, not a reload
+    document.addEventListener("submit", function () { leaving = true; });
     function tick() {
+      if (leaving) return;
       fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
         .then(function (r) { return r.json(); })
         .then(function (data) {
+          if (leaving) return;
           if (data.error) { if (live) live.textContent = data.error; return; }
           var p = data.progress;
           var reviewNow = p && p.plan_review ? p.plan_review : "";
@@ -73,7 +77,20 @@
     usd.addEventListener("input", update);
   }
 
+  // Escape closes a citation's evidence until focus or the pointer leaves it (WCAG 1.4.13).
+  function dismissible() {
+    document.addEventListener("keydown", function (event) {
+      var cite = event.target.closest && event.target.closest(".cite");
+      if (event.key === "Escape" && cite) cite.classList.add("dismissed");
+    });
+    document.querySelectorAll(".cite").forEach(function (cite) {
+      cite.addEventListener("focusout", function () { cite.classList.remove("dismissed"); });
+      cite.addEventListener("mouseleave", function () { cite.classList.remove("dismissed"); });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    dismissible();
     var section = document.getElementById("progress");
     if (section && section.dataset.status === "running") poll(section);
     costLine();
