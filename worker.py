@@ -50,6 +50,7 @@ from activities.search.base import SearchProvider
 from activities.search.local_index import CorpusError
 from activities.search.local_provider import cache_dir_from_env
 from activities.search.web import SearchConfigError
+from activities.setting_numbers import ascii_float
 from cli.connection import TemporalSettings, load_settings
 from cli.connection import connect as connect_temporal
 from cli.errors import CommandError
@@ -63,6 +64,7 @@ from workflows.research import DeepResearchWorkflow
 
 log = logging.getLogger("ttdr.worker")
 LLM_MAX_RPM_ENV = "TTDR_LLM_MAX_RPM"
+MIN_LLM_RPM = 1.0
 DEPLOYMENT_ENV, BUILD_ID_ENV = "TTDR_DEPLOYMENT", "TTDR_BUILD_ID"
 
 
@@ -212,13 +214,14 @@ def llm_max_rpm_from_env(env: Mapping[str, str]) -> float | None:
     if not raw:
         return None
     try:
-        rpm = float(raw)
+        rpm = ascii_float(raw)  # ASCII digits only: float() also reads other scripts' digits
     except ValueError:
         rpm = math.nan
-    if not (math.isfinite(rpm) and 0 < rpm <= 1_000_000):
+    # At least one a minute: 0.0001 was accepted, about one call a week, a run that never ends.
+    if not (math.isfinite(rpm) and MIN_LLM_RPM <= rpm <= 1_000_000):
         raise StartupError(
-            f"{LLM_MAX_RPM_ENV}={raw!r} is not a number of requests per minute between 0 and "
-            "1000000 (unset it for no limit)"
+            f"{LLM_MAX_RPM_ENV}={raw!r} is not a number of requests per minute from "
+            f"{MIN_LLM_RPM:g} to 1000000 in ASCII digits (unset it for no limit)"
         )
     return rpm
 

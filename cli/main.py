@@ -13,6 +13,7 @@ import sys
 from types import ModuleType
 from typing import NoReturn
 
+from activities.setting_numbers import AsciiNumberParser
 from cli import (
     batch,
     corpus,
@@ -53,7 +54,8 @@ BROKEN_PIPE = 141  # as a shell reports a process ended by SIGPIPE (`... | head 
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="client.py", description=DESCRIPTION)
+    # ASCII digits only in every numeric option (a full-width digit is refused, not read).
+    top = AsciiNumberParser(prog="client.py", description=DESCRIPTION)
     commands = top.add_subparsers(dest="command", required=True)
     for module in COMMAND_MODULES:
         module.register(commands)

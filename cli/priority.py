@@ -22,6 +22,7 @@ from collections.abc import Mapping
 
 from temporalio.common import Priority
 
+from activities.setting_numbers import ascii_int
 from cli.errors import UsageError
 
 PRIORITY_LEVELS = 5
@@ -52,7 +53,7 @@ def priority_from_args(args: argparse.Namespace, env: Mapping[str, str] | None =
     level, key, weight = args.priority, args.fairness_key, args.fairness_weight
     if level is None and env.get("TTDR_PRIORITY", "").strip():
         try:
-            level = int(env["TTDR_PRIORITY"])
+            level = ascii_int(env["TTDR_PRIORITY"])
         except ValueError:
             raise UsageError(
                 f"TTDR_PRIORITY must be a whole number 1..{PRIORITY_LEVELS}, not "

@@ -38,6 +38,8 @@ from temporalio.runtime import (
     TelemetryConfig,
 )
 
+from activities.setting_numbers import ascii_int
+
 Protocol = Literal["grpc", "http/protobuf"]
 METER_NAME = "ttdr"
 PORT_ENV = "TTDR_METRICS_PORT"
@@ -111,9 +113,13 @@ def _port(env: Mapping[str, str], name: str) -> int | None:
     raw = env.get(name, "").strip()
     if not raw:
         return None
-    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+    try:
+        port = ascii_int(raw)  # not isdigit(): it says yes to other scripts' digits
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
         raise MetricsConfigError(f"{name}={raw!r} is not a port number (1-65535)")
-    return int(raw)
+    return port
 
 
 def _otlp_target(env: Mapping[str, str]) -> OTLPMetricsTarget | None:
@@ -138,11 +144,14 @@ def _otlp_target(env: Mapping[str, str]) -> OTLPMetricsTarget | None:
     if not own and protocol == "http/protobuf":
         endpoint = f"{base.rstrip('/')}/v1/metrics"  # the generic variable is a base URL
     raw_interval = env.get("OTEL_METRIC_EXPORT_INTERVAL", "").strip()
-    if raw_interval and not raw_interval.isdigit():
+    try:
+        interval = ascii_int(raw_interval) if raw_interval else DEFAULT_EXPORT_MILLIS
+    except ValueError:
+        interval = -1
+    if interval < 0:
         raise MetricsConfigError(
             f"OTEL_METRIC_EXPORT_INTERVAL={raw_interval!r} is not a number of milliseconds"
         )
-    interval = int(raw_interval) if raw_interval else DEFAULT_EXPORT_MILLIS
     return OTLPMetricsTarget(cast(Protocol, protocol), endpoint, max(interval, 1000))
 
 

@@ -26,6 +26,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
 from temporalio.client import Client
 
+from activities.setting_numbers import ascii_float
 from observability.metrics import MetricsConfigError
 from observability.runs import RunInspector, RunRow
 
@@ -39,7 +40,7 @@ def interval_from_env(env: Mapping[str, str]) -> float:
     if not raw:
         return DEFAULT_INTERVAL
     try:
-        seconds = float(raw)
+        seconds = ascii_float(raw)  # ASCII digits only, and no nan/inf
     except ValueError:
         raise MetricsConfigError(f"{INTERVAL_ENV}={raw!r} is not a number of seconds") from None
     if seconds < 0:
