@@ -13,14 +13,22 @@ import asyncio
 import uuid
 from collections.abc import Callable
 
-from temporalio.client import Client, WorkflowHandle
+import pytest
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
 from tests.support.fake_llm import FakeLLMServer
 from tests.support.processes import Hold, released
 from tests.support.scripted_llm import Script
 from workflows.config import ResearchConfig
-from workflows.models import ControlStatus, ResearchProgress, ResearchReport, ResearchRequest
+from workflows.control import FEEDBACK_MAX_CHARS
+from workflows.models import (
+    ControlStatus,
+    ResearchProgress,
+    ResearchReport,
+    ResearchRequest,
+    ResearchState,
+)
 from workflows.research import WORKFLOW_NAME
 
 QUESTION = "How do Python decorators work?"
@@ -309,3 +317,28 @@ async def test_a_breakpoint_and_pending_feedback_survive_continue_as_new(
     await update(handle, "resume")
     await finishes(handle, "resume in the continued run")
     assert note in fake_server.calls("GapAnswer")[1].prompt
+
+
+# ---------------------------------------------------------------- what the validators allow
+
+
+async def test_feedback_of_exactly_the_limit_is_taken_and_one_character_more_changes_nothing(
+    client: Client, task_queue: str, fake_server: FakeLLMServer, script: Script
+) -> None:
+    handle = await held_before_draft(client, task_queue, fake_server, script, max_iterations=1)
+    longest = "f" * FEEDBACK_MAX_CHARS
+    status = await update(handle, "feedback", longest)
+    assert status.pending_feedback == [longest]
+
+    with pytest.raises(WorkflowUpdateFailedError) as rejected:
+        await update(handle, "feedback", longest + "f")
+    assert f"over {FEEDBACK_MAX_CHARS} characters" in str(rejected.value.cause)
+    with pytest.raises(WorkflowUpdateFailedError):
+        await update(handle, "clear_break", "gap_analyzer")  # no such breakpoint
+    state = await handle.query("state", result_type=ResearchState)
+    assert state.control.pending_feedback == [longest], "a rejected update changed nothing"
+    assert state.control.breakpoints == [] and state.control.held_before == "draft_generator"
+
+    await update(handle, "resume")
+    await finishes(handle, "resume after rejected updates")
+    assert longest in fake_server.calls("GapAnswer")[0].prompt
