@@ -35,6 +35,7 @@ from cli.batch_files import (
 from cli.batch_progress import BatchDisplay
 from cli.connection import connect_from_env, task_queue_from_env
 from cli.errors import UsageError
+from cli.ids import check_child_ids, check_id
 from cli.priority import add_priority_options, priority_from_args
 from cli.request import build_request
 from cli.research import root_cause, web_ui_link
@@ -114,7 +115,12 @@ async def batch(args: argparse.Namespace) -> int:
     config = build_request("config check", args.config, None).config
     priority = priority_from_args(args)  # inherited by every child run (cli/priority.py)
     questions = read_questions(args.file, config)
-    batch_id = args.id or default_batch_id(args.file, questions, config)
+    # The --id rules for the batch and for each child run (`<batch id>.<question id>`).
+    if args.id is not None:
+        batch_id = check_id(args.id)
+    else:
+        batch_id = default_batch_id(args.file, questions, config)
+    check_child_ids(batch_id, [q.id for q in questions])
     out: Path = args.out or Path("reports") / f"{batch_id}.jsonl"
     try:
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -30,12 +30,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from cli.errors import UsageError
+from cli.ids import ID_RULE, id_problem
 from cli.request import first_validation_problem
 from workflows.config import ResearchConfig
 from workflows.models import ResearchRequest
 
 MAX_QUESTIONS = 10_000
-MAX_ID_CHARS = 200
 # The batch's first run carries every prompt in its input (one Temporal payload, 2 MB at most).
 MAX_PROMPT_BYTES_TOTAL = 1_500_000
 TITLE_MAX_CHARS = 80
@@ -96,8 +96,8 @@ def read_questions(path: Path, config: ResearchConfig) -> list[InputQuestion]:
             problems.add(line, '"id" must be a string or an integer')
             continue
         qid = question_key(raw_id)
-        if not qid or len(qid) > MAX_ID_CHARS or any(ch in qid for ch in "\n\r\t"):
-            problems.add(line, f"id {qid!r} is empty, too long or has control characters")
+        if problem := id_problem(qid):  # a child run's id is `<batch id>.<question id>`
+            problems.add(line, f"{problem} (allowed: {ID_RULE})")
             continue
         if qid in first_line:
             problems.add(line, f"duplicate id {qid!r} (first on line {first_line[qid]})")

@@ -39,6 +39,19 @@ def check_id(workflow_id: str) -> str:
     return workflow_id
 
 
+def check_child_ids(batch_id: str, question_ids: list[str]) -> None:
+    """A batch's child runs (`<batch id>.<question id>`) follow the id rules too, or UsageError
+    naming the longest: a batch id and a question id can each pass and together be too long."""
+    if not question_ids:
+        return
+    child = f"{batch_id}.{max(question_ids, key=len)}"
+    if problem := id_problem(child):
+        raise UsageError(
+            f"the child run id {child[:40]!r}... would break the id rules ({problem}): "
+            "shorten --id or the question ids"
+        )
+
+
 def new_workflow_id(question: str) -> str:
     """research-<slug of the question>-<8 hex digits>: follows the rules by construction."""
     slug = "-".join(re.findall(r"[a-z0-9]+", question.lower())[:6])[:48] or "research"
