@@ -318,14 +318,14 @@ def test_an_unexpected_failure_on_one_file_skips_only_that_file(
     root.mkdir()
     (root / "good.md").write_text("# Good\n\nKestrels hover over meadows.\n")
     (root / "bad.md").write_text("# Bad\n\nThis one trips a bug.\n")
-    real = local_index.file_passages
+    real = local_index.SandboxedReader.extract  # files are read in a child: fail in the parent
 
-    def buggy(file: object, display: str, *args: object) -> object:
+    def buggy(reader: object, file: object, display: str, *args: object) -> object:
         if display == "bad.md":
             raise IndexError("a bug in chunking")
-        return real(file, display, *args)  # type: ignore[arg-type]
+        return real(reader, file, display, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(local_index, "file_passages", buggy)
+    monkeypatch.setattr(local_index.SandboxedReader, "extract", buggy)
     index = LocalIndex.open([root], tmp_path / "cache")
     assert {s.rel: s.reason for s in index.skipped} == {
         "bad.md": "could not be indexed (IndexError: a bug in chunking)"

@@ -24,13 +24,13 @@ GLACIER = "A glacier is a persistent body of dense ice that moves under its own 
 def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The files the index reads from now on (by display name)."""
     read: list[str] = []
-    real = local_index.file_passages
+    real = local_index.SandboxedReader.extract  # the parent's side of the reader process
 
-    def counting(file: object, display: str, *args: object) -> object:
+    def counting(reader: object, file: object, display: str, *args: object) -> object:
         read.append(display)
-        return real(file, display, *args)  # type: ignore[arg-type]
+        return real(reader, file, display, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(local_index, "file_passages", counting)
+    monkeypatch.setattr(local_index.SandboxedReader, "extract", counting)
     return read
 
 

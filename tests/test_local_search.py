@@ -124,7 +124,7 @@ def test_cache_is_reused_when_nothing_changed(
     def no_reading(*_args: object) -> None:
         raise AssertionError("the files were re-read although nothing changed")
 
-    monkeypatch.setattr(local_index, "file_passages", no_reading)
+    monkeypatch.setattr(local_index.SandboxedReader, "extract", no_reading)
     loaded = LocalIndex.open([corpus], cache)
     assert not loaded.rebuilt
     assert loaded.passage_count == built.passage_count
@@ -135,13 +135,13 @@ def test_cache_is_reused_when_nothing_changed(
 def _reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The files the index reads from now on (by name relative to their folder)."""
     read: list[str] = []
-    real = local_index.file_passages
+    real = local_index.SandboxedReader.extract  # the parent's side of the reader process
 
-    def counting(file: object, display: str, *args: object) -> object:
+    def counting(reader: object, file: object, display: str, *args: object) -> object:
         read.append(display)
-        return real(file, display, *args)  # type: ignore[arg-type]
+        return real(reader, file, display, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(local_index, "file_passages", counting)
+    monkeypatch.setattr(local_index.SandboxedReader, "extract", counting)
     return read
 
 

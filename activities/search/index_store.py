@@ -225,16 +225,17 @@ class IndexStore:
 
     # --- reading -------------------------------------------------------------------------
 
-    def postings(self, refresh: Refresh | None = None) -> tuple[Postings, np.ndarray]:
-        """The BM25 postings of the current rows and the passage row id of each doc: the cached
-        generation if there is one, else the previous generation updated with `refresh`'s
-        change, else built from all rows."""
+    def postings(self, refresh: Refresh | None = None) -> tuple[Postings, np.ndarray, str | None]:
+        """The BM25 postings of the current rows, the passage row id of each doc, and the
+        generation they are of: the cached generation if there is one, else the previous
+        generation updated with `refresh`'s change, else built from all rows."""
         with self._transaction() as db:
-            generation = _generation(db) or "empty"
+            current = _generation(db)
+            generation = current or "empty"
             folder = self.path.parent / f"postings-{generation}"
             if folder.is_dir():
                 try:
-                    return Postings.load(folder)
+                    return (*Postings.load(folder), current)
                 except (OSError, ValueError) as exc:
                     logger.warning("ignoring unreadable postings cache %s: %s", folder, exc)
             updated = self._updated(refresh, generation)
@@ -243,7 +244,17 @@ class IndexStore:
             else:
                 postings, keys = self._build_all(db)
         self._save_postings(folder, postings, keys)
-        return postings, keys
+        return postings, keys, current
+
+    def generation(self) -> str | None:
+        """The state the rows are in (it changes with every refresh that changed something)."""
+        with self._lock:
+            return _generation(self._db)
+
+    def schema_is_current(self) -> bool:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        return row is not None and row[0] == str(SCHEMA_VERSION)
 
     def _updated(
         self, refresh: Refresh | None, generation: str

@@ -19,12 +19,14 @@ workers on other hosts get the same ids from the same files whatever their cache
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import shutil
 import sqlite3
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +34,8 @@ from pydantic import BaseModel, ConfigDict
 
 from activities.search.bm25 import Postings, TermHasher, query_hashes
 from activities.search.documents import registry
-from activities.search.documents.extract import Passage, file_passages
+from activities.search.documents.budget import FileBudget
+from activities.search.documents.extract import Passage
 from activities.search.documents.files import (
     DEFAULT_MAX_FILE_BYTES,
     CorpusFile,
@@ -40,6 +43,7 @@ from activities.search.documents.files import (
     is_pseudo_fs,
     list_files,
 )
+from activities.search.documents.sandbox import SandboxedReader
 from activities.search.documents.secrets import Secret, secret_in
 from activities.search.index_store import IndexStore, Progress, Refresh
 
@@ -80,8 +84,9 @@ class LocalIndex:
         self.refresh = refresh  # what this open() re-read
         self.files_by_format = files_by_format
         self._store = store
-        self._postings = postings
-        self._keys = keys
+        # (postings, passage row id of each doc, generation): swapped as one, never half-read.
+        self._state = (postings, keys, store.generation())
+        self._reload_lock = threading.Lock()
         self._skipped = skipped
         self._secrets = secrets
 
@@ -94,10 +99,12 @@ class LocalIndex:
         secrets: tuple[Secret, ...] = (),
         max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
         progress: Progress | None = None,
+        budget: FileBudget | None = None,
     ) -> LocalIndex:
         """Open the cached index of `roots`, first re-reading the files added or changed since
-        it was last refreshed. Files that cannot or must not be read are skipped, each with one
-        warning line (see `skipped`)."""
+        it was last refreshed. Files that cannot or must not be read, or that a reader cannot
+        read within `budget` (time and memory per file), are skipped, each with one warning
+        line (see `skipped`)."""
         started = time.perf_counter()
         resolved = _resolve_roots(roots)
         cache_dir = cache_dir.expanduser().resolve()
@@ -109,33 +116,26 @@ class LocalIndex:
             raise CorpusError(
                 f"no indexable files ({names}) under: {', '.join(map(str, resolved))}"
             )
-        base = cache_dir / f"local-index-{_digest(*map(str, resolved))}"
+        base = _cache_base(cache_dir, resolved)
         _drop_old_layout(base)
+
         def display(file: CorpusFile) -> str:
             return _display_rel(resolved, file)
 
+        reader = SandboxedReader(budget or FileBudget())
+
         def extract(file: CorpusFile) -> list[Passage]:
-            return file_passages(file, display(file), max_file_bytes, secrets)
+            return reader.extract(file, display(file), max_file_bytes, secrets)
 
         def format_of(file: CorpusFile) -> str:
             return registry.format_name(file.suffix)
 
-        for attempt in (1, 2):
-            store: IndexStore | None = None
-            try:
-                store = IndexStore(base / "index.sqlite")
-                refresh = store.refresh(listing.files, display, format_of, extract, progress)
-                postings, keys = store.postings(refresh)
-                files_by_format, read_skips = store.summary()
-                break
-            except (sqlite3.Error, OSError) as exc:
-                if store is not None:
-                    store.close()
-                if attempt == 2 or not isinstance(exc, sqlite3.DatabaseError):
-                    raise CorpusError(f"the index cache {base} cannot be used: {exc}") from None
-                # The cache is ours and disposable: a corrupt one is rebuilt, not fatal.
-                logger.warning("local index: rebuilding the corrupt cache %s (%s)", base, exc)
-                shutil.rmtree(base, ignore_errors=True)
+        try:
+            store, refresh, postings, keys = _refreshed(base, listing.files, display, format_of,
+                                                        extract, progress)  # fmt: skip
+        finally:
+            reader.close()
+        files_by_format, read_skips = store.summary()
         skipped = listing.skipped + read_skips
         for skip in skipped:
             logger.warning("local index: %s", skip.line())
@@ -164,26 +164,99 @@ class LocalIndex:
             secrets=secrets,
         )
 
+    @classmethod
+    def open_cached(
+        cls, roots: Sequence[Path], cache_dir: Path, *, secrets: tuple[Secret, ...] = ()
+    ) -> LocalIndex | None:
+        """The index of `roots` as last refreshed, reading no file (a worker serves it while a
+        refresh runs); None if there is none yet, or it was written by another version."""
+        resolved = _resolve_roots(roots)
+        path = _cache_base(cache_dir, resolved) / "index.sqlite"
+        if not path.is_file():
+            return None
+        store: IndexStore | None = None
+        try:
+            store = IndexStore(path)
+            if not store.schema_is_current():
+                store.close()
+                return None
+            postings, keys, _ = store.postings()
+            files_by_format, skipped = store.summary()
+        except (sqlite3.Error, OSError) as exc:
+            logger.warning("local index: the cached index %s cannot be used: %s", path, exc)
+            if store is not None:
+                store.close()
+            return None
+        if postings.doc_count == 0:
+            store.close()
+            return None
+        return cls(
+            store=store,
+            postings=postings,
+            keys=keys,
+            roots=resolved,
+            refresh=Refresh(),
+            skipped=skipped,
+            files_by_format=files_by_format,
+            secrets=secrets,
+        )
+
+    def reload_if_changed(self) -> bool:
+        """Serve the store's newest state if another refresh (`client.py index`, another
+        worker, this worker's background refresh) has committed one since: a running worker's
+        next search sees new documents without a restart. A cheap read when nothing changed."""
+        if self._store.generation() == self._state[2]:
+            return False
+        with self._reload_lock:
+            if self._store.generation() == self._state[2]:
+                return False  # another search thread reloaded it meanwhile
+            postings, keys, generation = self._store.postings()
+            files_by_format, read_skips = self._store.summary()
+            self._state = (postings, keys, generation)
+            self.files_by_format = files_by_format
+            listed = [s for s in self._skipped if s.rel not in {r.rel for r in read_skips}]
+            self._skipped = [*listed, *read_skips]
+        logger.info("local index: now serving %d passages (refreshed)", postings.doc_count)
+        return True
+
     def search(self, query: str, k: int = 5) -> list[SearchHit]:
-        """The top `k` passages for `query`, best first; passages scoring <= 0 are dropped,
-        and so is any passage holding a configured secret (defence in depth: a cache built
-        by another process was not checked against this one's secrets)."""
+        """The top `k` distinct passages for `query`, best first; passages scoring <= 0 are
+        dropped, and so is any passage holding a configured secret (defence in depth: a cache
+        built by another process was not checked against this one's secrets). A passage whose
+        text equals one ranked above it (the same file in two folders, a boilerplate section
+        repeated across files) is left out: it would only repeat the same evidence."""
         if k <= 0:
             return []
+        with contextlib.suppress(sqlite3.Error):  # a busy or broken store: serve what we have
+            self.reload_if_changed()
+        postings, keys, _ = self._state
         terms = query_hashes(TermHasher(), query)
-        # A few spare candidates: a row may have gone (another process refreshed the store)
-        # or be refused, and a passage id may repeat across folders.
-        ranked = self._postings.top(terms, k + 5)
-        rows = self._store.passages([int(self._keys[doc]) for doc, _ in ranked])
+        # Spare candidates for rows gone (another process refreshed the store), refused and
+        # repeated passages; more are fetched while duplicates crowd out the top k.
+        wanted = k + 5
+        while True:
+            ranked = postings.top(terms, wanted)
+            hits = self._distinct(ranked, keys, k)
+            if len(hits) == k or len(ranked) < wanted:
+                return hits
+            wanted *= 4
+
+    def _distinct(
+        self, ranked: list[tuple[int, float]], keys: np.ndarray, k: int
+    ) -> list[SearchHit]:
+        rows = self._store.passages([int(keys[doc]) for doc, _ in ranked])
         hits: list[SearchHit] = []
         seen: set[str] = set()
         for doc, score in ranked:
-            passage = rows.get(int(self._keys[doc]))
-            if passage is None or passage.id in seen:
+            passage = rows.get(int(keys[doc]))
+            if passage is None:
+                continue
+            content = _content_key(passage.text)
+            if passage.id in seen or content in seen:
                 continue
             if secret_in((passage.text, passage.title), self._secrets):
                 continue
-            seen.add(passage.id)
+            seen.update((passage.id, content))
             hits.append(SearchHit(passage=passage, score=score))
             if len(hits) == k:
                 break
@@ -198,7 +271,7 @@ class LocalIndex:
 
     @property
     def passage_count(self) -> int:
-        return self._postings.doc_count
+        return self._state[0].doc_count
 
     @property
     def skipped(self) -> list[SkippedFile]:
@@ -209,6 +282,32 @@ class LocalIndex:
     def rebuilt(self) -> bool:
         """True if this open() re-read any file, False if all came from the cache."""
         return self.refresh.processed > 0
+
+
+def _refreshed(
+    base: Path,
+    files: list[CorpusFile],
+    display: Callable[[CorpusFile], str],
+    format_of: Callable[[CorpusFile], str],
+    extract: Callable[[CorpusFile], list[Passage]],
+    progress: Progress | None,
+) -> tuple[IndexStore, Refresh, Postings, np.ndarray]:
+    for attempt in (1, 2):
+        store: IndexStore | None = None
+        try:
+            store = IndexStore(base / "index.sqlite")
+            refresh = store.refresh(files, display, format_of, extract, progress)
+            postings, keys, _ = store.postings(refresh)
+            return store, refresh, postings, keys
+        except (sqlite3.Error, OSError) as exc:
+            if store is not None:
+                store.close()
+            if attempt == 2 or not isinstance(exc, sqlite3.DatabaseError):
+                raise CorpusError(f"the index cache {base} cannot be used: {exc}") from None
+            # The cache is ours and disposable: a corrupt one is rebuilt, not fatal.
+            logger.warning("local index: rebuilding the corrupt cache %s (%s)", base, exc)
+            shutil.rmtree(base, ignore_errors=True)
+    raise AssertionError("unreachable")
 
 
 def _resolve_roots(roots: Sequence[Path]) -> list[Path]:
@@ -240,6 +339,15 @@ def _drop_old_layout(base: Path) -> None:
         for entry in base.iterdir():
             if entry.is_dir() and entry.name.startswith(("gen-", ".tmp-")):
                 shutil.rmtree(entry, ignore_errors=True)
+
+
+def _content_key(text: str) -> str:
+    """Equal for passages whose text differs only in whitespace."""
+    return "text:" + hashlib.sha256(" ".join(text.split()).encode()).hexdigest()
+
+
+def _cache_base(cache_dir: Path, resolved: list[Path]) -> Path:
+    return cache_dir.expanduser().resolve() / f"local-index-{_digest(*map(str, resolved))}"
 
 
 def _digest(*parts: str) -> str:

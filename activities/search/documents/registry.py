@@ -54,11 +54,16 @@ def parse(suffix: str, data: bytes) -> Document:
         _check_zip(name, data)
     try:
         return _parser(target)(data)
-    except SkipFile:
-        raise
+    except (SkipFile, MemoryError):
+        raise  # MemoryError: over the memory budget, reported as such (documents/sandbox.py)
     except Exception as exc:
         detail = " ".join(str(exc).split())[:160]
         raise SkipFile(f"unreadable {name} ({type(exc).__name__}: {detail})") from exc
+
+
+def load_parser(suffix: str) -> None:
+    """Import the parser of `suffix` now (the reader process does, before its memory limit)."""
+    _parser(_PARSERS[suffix][1])
 
 
 def _parser(target: str) -> Callable[[bytes], Document]:

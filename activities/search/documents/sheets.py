@@ -10,6 +10,7 @@ import csv
 import io
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time
+from itertools import islice
 from typing import Any
 
 import openpyxl
@@ -27,7 +28,10 @@ def parse_xlsx(data: bytes) -> Document:
         budget = MAX_TEXT_CHARS
         sections = []
         for sheet in book.worksheets:
-            rows = _rows_as_text(sheet.iter_rows(min_row=1, values_only=True), budget)
+            # max_col: a sheet may claim 16,384 columns (A1:XFD1048576) and openpyxl pads
+            # every row, even the empty ones, to the claimed width (issue 26).
+            cells = sheet.iter_rows(min_row=1, max_col=_MAX_COLUMNS, values_only=True)
+            rows = _rows_as_text(cells, budget)
             budget -= sum(len(r) for _, r in rows)
             if rows:
                 sections.append(Section(locator=f"sheet {sheet.title}", rows=tuple(rows)))
@@ -59,7 +63,9 @@ def _rows_as_text(rows: Iterable[Sequence[Any]], budget: int) -> list[tuple[int,
     header: list[str] | None = None
     out: list[tuple[int, str]] = []
     for number, row in enumerate(rows, 1):
-        cells = [_cell(v) for v in list(row)[:_MAX_COLUMNS]]
+        if row.count(None) == len(row):
+            continue  # an empty row openpyxl made up (a sheet claiming a million rows): cheap
+        cells = [_cell(v) for v in islice(row, _MAX_COLUMNS)]
         if not any(cells):
             continue
         if header is None:

@@ -1,0 +1,289 @@
+"""Reading corpus files in a child process held to a per-file time and memory budget.
+
+The index reads every file through one long-lived child (`python -m
+activities.search.documents.sandbox MEMORY_MIB`), one file at a time, over newline-delimited
+JSON on its stdin/stdout:
+
+- time: the parent waits at most `budget.seconds` for the answer, then kills the child (a
+  parser stuck in C cannot be interrupted any other way) and skips the file; the next file
+  starts a new child;
+- memory: before each file the child sets its address-space limit (RLIMIT_AS, Linux) to what it
+  uses plus `budget.memory_mib`, so an allocation past it fails with MemoryError: the file is
+  skipped and the child restarts (its heap is suspect). A child killed outright (the kernel's
+  OOM killer, a crash in a C parser) costs its file too, with the signal named.
+
+Every such file is skipped with its reason, stored and counted like any other skipped file, and
+is not read again until it changes. Spawning the child costs about 0.3 s, once per refresh that
+has files to read; a refresh with nothing to read starts none.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+import resource
+import selectors
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+from activities.search.documents.budget import MEMORY_ENV, SECONDS_ENV, FileBudget
+from activities.search.documents.extract import Passage, file_passages
+from activities.search.documents.files import CorpusFile, SkipFile
+from activities.search.documents.secrets import Secret
+
+logger = logging.getLogger(__name__)
+
+_REPO = Path(__file__).resolve().parents[3]
+_START_SECONDS = 120.0  # a child that cannot even import in this long is broken
+_EXIT_AFTER_MEMORY_ERROR = "exit"
+
+
+class SandboxedReader:
+    """`extract(file, ...)` as documents/extract.py's file_passages, run in the budgeted child.
+    A context manager: the child is stopped on exit."""
+
+    def __init__(self, budget: FileBudget) -> None:
+        self.budget = budget
+        self.peak_rss_mib = 0  # the largest the child has been (for the benchmark)
+        self._child: subprocess.Popen[bytes] | None = None
+        self._buffer = b""
+        self._in_process = False
+
+    def __enter__(self) -> SandboxedReader:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def start(self) -> None:
+        """Start the child now rather than at the first file (a benchmark times files only)."""
+        self._started()
+
+    def close(self) -> None:
+        child, self._child = self._child, None
+        if child is None:
+            return
+        with contextlib.suppress(OSError):
+            assert child.stdin is not None
+            child.stdin.close()  # the child's read loop ends
+        try:
+            child.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+    def extract(
+        self, file: CorpusFile, display: str, max_bytes: int, secrets: tuple[Secret, ...]
+    ) -> list[Passage]:
+        """The file's passages; SkipFile with the reason if it cannot be read, or is over the
+        budget."""
+        if self._in_process:
+            return file_passages(file, display, max_bytes, secrets)
+        try:
+            child = self._started()
+        except (OSError, RuntimeError) as exc:
+            # Better unbudgeted than no index at all; said once, loudly.
+            logger.warning("document reader process unavailable (%s): reading in-process, "
+                           "without the per-file budget", exc)  # fmt: skip
+            self._in_process = True
+            return file_passages(file, display, max_bytes, secrets)
+        request = {
+            "file": dataclasses.asdict(file),
+            "display": display,
+            "max_bytes": max_bytes,
+            "secrets": [[s.name, s.value] for s in secrets],
+        }
+        try:
+            assert child.stdin is not None
+            child.stdin.write(json.dumps(request).encode() + b"\n")
+            child.stdin.flush()
+        except OSError:
+            return self._lost(child)
+        answer = self._answer(child, self.budget.seconds)
+        if answer is None:
+            child.kill()
+            child.wait()
+            self._child = None
+            raise SkipFile(
+                f"over the reading budget: not read in {self.budget.seconds:g} s ({SECONDS_ENV})"
+            )
+        if not answer:
+            return self._lost(child)
+        reply = json.loads(answer)
+        self.peak_rss_mib = max(self.peak_rss_mib, int(reply.get("peak_rss_mib", 0)))
+        if "skip" in reply:
+            if reply.get("then") == _EXIT_AFTER_MEMORY_ERROR:
+                self._stop(child)
+            raise SkipFile(str(reply["skip"]))
+        return [Passage(**p) for p in reply["passages"]]
+
+    # --- the child's lifecycle -------------------------------------------------------------
+
+    def _started(self) -> subprocess.Popen[bytes]:
+        if self._child is not None and self._child.poll() is None:
+            return self._child
+        self._child = None
+        self._buffer = b""
+        child = subprocess.Popen(
+            [sys.executable, "-m", __name__, str(self.budget.memory_mib)],
+            cwd=_REPO,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            start_new_session=True,  # a Ctrl-C in the terminal is the parent's to handle
+        )
+        ready = self._answer(child, _START_SECONDS)
+        if not ready or json.loads(ready).get("ready") is not True:
+            child.kill()
+            child.wait()
+            raise RuntimeError("the document reader process did not start")
+        self._child = child
+        return child
+
+    def _stop(self, child: subprocess.Popen[bytes]) -> None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.wait(timeout=5)
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        self._child = None
+
+    def _lost(self, child: subprocess.Popen[bytes]) -> list[Passage]:
+        """The child died while reading the file: that file is the cause."""
+        code = child.wait()
+        self._child = None
+        if code < 0 and -code == signal.SIGKILL:
+            cause = "killed (SIGKILL: out of memory?)"
+        elif code < 0:
+            cause = f"killed by {signal.Signals(-code).name}"
+        else:
+            cause = f"exit code {code}"
+        raise SkipFile(
+            f"the reader process died on it ({cause}); memory budget "
+            f"{self.budget.memory_mib} MiB ({MEMORY_ENV})"
+        )
+
+    def _answer(self, child: subprocess.Popen[bytes], seconds: float) -> bytes | None:
+        """The child's next line; b"" if it closed its output, None when `seconds` pass."""
+        assert child.stdout is not None
+        fd = child.stdout.fileno()
+        deadline = time.monotonic() + seconds
+        with selectors.DefaultSelector() as selector:
+            selector.register(fd, selectors.EVENT_READ)
+            while b"\n" not in self._buffer:
+                left = deadline - time.monotonic()
+                if left <= 0 or not selector.select(left):
+                    return None
+                chunk = os.read(fd, 1 << 20)
+                if not chunk:
+                    return b""
+                self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return line
+
+
+# --- the child -------------------------------------------------------------------------------
+
+
+def _address_space_mib() -> int | None:
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) // 1024
+    except OSError:
+        return None
+    return None
+
+
+def _limit_memory(budget_mib: int) -> None:
+    """What the child uses now plus the budget, as its address-space limit (Linux)."""
+    used = _address_space_mib()
+    if used is None:
+        return
+    limit = (used + budget_mib) * 2**20
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
+def _unlimit_memory() -> None:
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
+
+
+def _read_one(request: dict[str, Any], budget_mib: int) -> dict[str, Any]:
+    from activities.search.documents import registry
+
+    file = CorpusFile(**request["file"])
+    if file.suffix in registry.SUFFIXES:
+        registry.load_parser(file.suffix)  # imported outside the budget
+    secrets = tuple(Secret(name, value) for name, value in request["secrets"])
+    _limit_memory(budget_mib)
+    try:
+        passages = file_passages(file, request["display"], request["max_bytes"], secrets)
+        return {"passages": [p.model_dump() for p in passages]}
+    except SkipFile as skip:
+        return {"skip": str(skip)}
+    except MemoryError:
+        return {
+            "skip": f"over the reading budget: needs more than {budget_mib} MiB ({MEMORY_ENV})",
+            "then": _EXIT_AFTER_MEMORY_ERROR,
+        }
+    except Exception as exc:  # a bug on one odd file costs that file, as in index_store.py
+        logger.exception("could not index %s", request["display"])
+        return {"skip": f"could not be indexed ({type(exc).__name__}: {exc})"[:300]}
+    finally:
+        _unlimit_memory()
+
+
+def _watch_parent() -> None:
+    """End the child when its parent is gone (it would otherwise finish a stuck parse)."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def _serve(budget_mib: int, requests: IO[bytes], replies: IO[bytes]) -> None:
+    def reply(message: dict[str, Any]) -> None:
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+        replies.write(json.dumps({**message, "peak_rss_mib": rss}).encode() + b"\n")
+        replies.flush()
+
+    reply({"ready": True})
+    for line in requests:
+        answer = _read_one(json.loads(line), budget_mib)
+        reply(answer)
+        if answer.get("then") == _EXIT_AFTER_MEMORY_ERROR:
+            return
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.ERROR)
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _watch_parent()
+    # The protocol owns the real stdout; anything a parser prints goes to stderr.
+    replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    _serve(int(sys.argv[1]), sys.stdin.buffer, replies)
+
+
+if __name__ == "__main__":
+    main()
