@@ -37,6 +37,7 @@ STATE_DIR = ROOT / ".ttdr"
 # A 135M model on a CPU: few iterations and short answers keep the demo to a few minutes.
 LOCAL_MODEL_CONFIG = ROOT / "scripts" / "demo-config-local-model.json"
 REMOTE_MODEL_CONFIG = ROOT / "scripts" / "demo-config.json"
+DESK_PORT = 8400  # `client.py serve`'s default
 
 
 def wait_for_worker(worker: ManagedProcess, timeout_seconds: float) -> None:
@@ -52,8 +53,23 @@ def wait_for_worker(worker: ManagedProcess, timeout_seconds: float) -> None:
         ) from None
 
 
-def hold_until_interrupted(ui_url: str) -> None:
-    print(f"\nTemporal Web UI: {ui_url}  (press Ctrl-C to stop the server and the worker)")
+def start_desk(env: dict[str, str], logs: Path) -> tuple[ManagedProcess | None, str]:
+    """The research desk (`client.py serve`, loopback only); if it cannot start, the demo goes
+    on without it and says why."""
+    argv = [sys.executable, str(ROOT / "client.py"), "serve", "--port", str(DESK_PORT)]
+    (logs / "desk.log").unlink(missing_ok=True)
+    desk = ManagedProcess("desk", argv, logs / "desk.log", env=env)
+    try:
+        desk.wait_until(lambda: "desk: http" in desk.log_path.read_text(errors="replace"), 60)
+    except EmbeddedServiceError as err:
+        print(f"demo: the research desk did not start: {err}", file=sys.stderr)
+        return None, ""
+    return desk, f"http://127.0.0.1:{DESK_PORT}/"
+
+
+def hold_until_interrupted(ui_url: str, desk_url: str = "") -> None:
+    desk = f"\nResearch desk:   {desk_url}" if desk_url else ""
+    print(f"\nTemporal Web UI: {ui_url}{desk}  (press Ctrl-C to stop the server and the worker)")
     try:
         signal.pause()
     except KeyboardInterrupt:
@@ -85,6 +101,7 @@ def main() -> int:
 
     server: TemporalDevServer | None = None
     worker: ManagedProcess | None = None
+    desk: ManagedProcess | None = None
     ui_url = env.get("TTDR_WEB_UI_URL", "http://localhost:8233")
     try:
         # The connection the worker and client will use (TEMPORAL_* and temporal.toml, as the
@@ -112,18 +129,22 @@ def main() -> int:
             "worker", [sys.executable, str(ROOT / "worker.py")], logs / "worker.log", env=env
         )
         wait_for_worker(worker, timeout_seconds=180)
+        desk, desk_url = start_desk(env, logs)
+        print(f"Temporal Web UI: {ui_url}" + (f"   Research desk: {desk_url}" if desk else ""))
 
         started = time.monotonic()
         command = [sys.executable, str(ROOT / "client.py"), "research", args.question]
         code = subprocess.call([*command, "--config", str(config)], env=env, cwd=ROOT)
         print(f"research finished in {time.monotonic() - started:.0f}s with exit code {code}")
         if sys.stdin.isatty() and server is not None:
-            hold_until_interrupted(ui_url)
+            hold_until_interrupted(ui_url, desk_url)
         return code
     except (EmbeddedServiceError, ConnectionSettingsError) as err:
         print(f"demo: {err}", file=sys.stderr)
         return 2
     finally:
+        if desk is not None:
+            desk.stop()
         if worker is not None:
             worker.stop()
         if server is not None:
