@@ -99,8 +99,9 @@ class McpLimits(BaseModel):
 
 async def runs_in_flight(client: Client, task_queue: str, started_here: set[str]) -> set[str]:
     """Ids of the running runs started through MCP on `task_queue`: those visibility lists
-    (any MCP server, across restarts) and those this process started (visibility lags)."""
-    running: set[str] = set()
+    (any MCP server, across restarts) and those this process started (visibility lags), each
+    confirmed by describe (a run that just ended may still be listed as running)."""
+    listed: set[str] = set()
     quoted = task_queue.replace("\\", "\\\\").replace('"', '\\"')
     query = (
         f'WorkflowType = "{WORKFLOW_NAME}" AND ExecutionStatus = "Running" '
@@ -109,10 +110,11 @@ async def runs_in_flight(client: Client, task_queue: str, started_here: set[str]
     try:
         async for run in client.list_workflows(query):
             if (await run.memo()).get(MEMO_KEY) == MEMO_VALUE:
-                running.add(run.id)
+                listed.add(run.id)
     except RPCError as err:
         raise McpLimitError(f"cannot count the runs in flight: {err.message}") from None
-    for workflow_id in started_here - running:
+    running: set[str] = set()
+    for workflow_id in listed | started_here:
         try:
             status = (await client.get_workflow_handle(workflow_id).describe()).status
         except RPCError:

@@ -132,7 +132,8 @@ def build_server(connection: Connection | None = None) -> MCPServer:
     async def read(tool: Any, workflow_id: str) -> Any:
         """A reading tool of cli/mcp_status.py, for a workflow id."""
         try:
-            return await tool(await connection.client(), need_id(workflow_id))
+            checked = need_id(workflow_id)  # before connecting
+            return await tool(await connection.client(), checked)
         except Exception as err:
             raise tool_error(err) from None
 
