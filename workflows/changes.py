@@ -30,6 +30,7 @@ from workflows.support import support_score
 FOLLOW_UP_LINE = "> **Follow-up of**"
 _FINAL_MARKER = re.compile(r"(?<!\\)\[(\d{1,6})(, [^\[\]\n]{1,64})?\]")
 WHAT_CHANGED = "## What changed since"
+SECTION_END = "---"  # after the What-changed section: the report's own text follows
 # A new claim this close to a no-longer-supported one of the same document replaces it.
 CHANGED_SIMILARITY = 0.5
 
@@ -45,9 +46,12 @@ def parent_body(markdown: str, labels: Labels) -> str:
     kept: list[str] = []
     skipping = False
     for block in text.split("\n\n"):
-        first = block.lstrip()
+        first = block.strip()
         if first.startswith("## "):
             skipping = first.startswith(dropped)
+        elif skipping and first == SECTION_END:  # the What-changed section ends here
+            skipping = False
+            continue
         if skipping or first.startswith(own_lines):
             continue
         kept.append(block)
@@ -240,6 +244,7 @@ def what_changed(changes: Changes, cite: Cite) -> str:
         return (
             f"{heading}\n\nNothing new: every claim found repeats the report of run "
             f"{escape_inline(changes.previous_run)}, and every re-checked claim still holds."
+            f"\n\n{SECTION_END}"
         )
 
     def cites(item: ChangeItem) -> str:
@@ -261,4 +266,4 @@ def what_changed(changes: Changes, cite: Cite) -> str:
             for i in changes.removed
         ]
         parts.append("**Claims no longer supported**\n\n" + "\n".join(lines))
-    return "\n\n".join(parts)
+    return "\n\n".join([*parts, SECTION_END])
