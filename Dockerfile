@@ -22,6 +22,7 @@ COPY pyproject.toml README.md ./
 COPY workflows/ workflows/
 COPY activities/ activities/
 COPY embedded/ embedded/
+COPY worker_processes/ worker_processes/
 COPY worker.py client.py ./
 
 # The pip cache lives in a BuildKit cache mount (BuildKit is Docker's default builder), not in

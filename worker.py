@@ -353,4 +353,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    import worker_processes
+
+    # --processes N / TTDR_WORKER_PROCESSES: N of these under one supervisor (worker_processes/).
+    sys.exit(worker_processes.main(main, Path(__file__)))

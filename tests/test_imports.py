@@ -14,7 +14,16 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("workflows", "activities", "observability", "embedded", "cli", "bench", "export")
+PACKAGES = (
+    "workflows",
+    "activities",
+    "observability",
+    "embedded",
+    "cli",
+    "bench",
+    "export",
+    "worker_processes",
+)
 TOP_MODULES = ("client", "worker")
 # Modules that read files, the network, the environment, the clock or randomness: workflow code
 # must stay deterministic (the SDK's sandbox would reject most of them at run time).

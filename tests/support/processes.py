@@ -113,6 +113,8 @@ def worker_env(
             "TTDR_LLM_MODEL": model,
             "TTDR_CACHE_DIR": str(cache_dir),
             "PYTHONUNBUFFERED": "1",  # a SIGKILLed worker loses no log line
+            # One worker process, no supervisor (test_worker_processes.py runs several).
+            "TTDR_WORKER_PROCESSES": "1",
         }
     )
     env.update(extra or {})
