@@ -30,6 +30,7 @@ from pydantic import BaseModel, ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.attempts import what_next
 from activities.llm_answers import (
     OVERSIZE,
     describe_invalid,
@@ -276,7 +277,8 @@ class LLMClient:
         except TimeoutError:
             raise ApplicationError(
                 f"the LLM at {where} did not finish its answer within {limit:g}s "
-                "(TTDR_LLM_TIMEOUT_SECONDS, or the node's timeout, bounds each call); will retry",
+                "(TTDR_LLM_TIMEOUT_SECONDS, or the node's timeout, bounds each call); "
+                + what_next(),
                 type="LLMTimeout",
             ) from None
         except httpx.TimeoutException as err:
@@ -345,8 +347,7 @@ class LLMClient:
         if status == 429 or status >= 500 or status in (408, 409):
             delay = retry_after_seconds(response.headers.get("Retry-After"))
             return ApplicationError(
-                f"{where} answered {status} ({message}); will retry"
-                + (f" after {delay:g}s as Retry-After asks" if delay is not None else ""),
+                f"{where} answered {status} ({message}); {what_next(delay)}",
                 type="LLMRateLimited" if status == 429 else "LLMServerError",
                 next_retry_delay=timedelta(seconds=delay) if delay is not None else None,
             )

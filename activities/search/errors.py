@@ -12,6 +12,7 @@ from datetime import timedelta
 import httpx
 from temporalio.exceptions import ApplicationError
 
+from activities.attempts import what_next
 from activities.llm import retry_after_seconds
 
 AUTH_ERROR = "SearchAuthError"
@@ -44,8 +45,7 @@ def http_error(provider: str, response: httpx.Response, fix: str) -> Application
     if status == 429 or status >= 500 or status == 408:
         delay = retry_after_seconds(response.headers.get("Retry-After"))
         return ApplicationError(
-            f"search provider {provider} answered {status} ({detail}); will retry"
-            + (f" after {delay:g}s as Retry-After asks" if delay is not None else ""),
+            f"search provider {provider} answered {status} ({detail}); {what_next(delay)}",
             type=RATE_LIMITED if status == 429 else UNAVAILABLE,
             next_retry_delay=timedelta(seconds=delay) if delay is not None else None,
         )
@@ -58,7 +58,7 @@ def http_error(provider: str, response: httpx.Response, fix: str) -> Application
 
 def rate_limited(provider: str, why: str) -> ApplicationError:
     return ApplicationError(
-        f"search provider {provider} is over its quota ({why}); will retry", type=RATE_LIMITED
+        f"search provider {provider} is over its quota ({why}); {what_next()}", type=RATE_LIMITED
     )
 
 
