@@ -31,6 +31,7 @@ from workflows.models import LLMUsage, NumberedSource, ResearchPlan, ResearchRep
 from workflows.research import WORKFLOW_NAME
 
 TOKEN = "desk-token-0123456789abcdef"
+NO_WORKER = "desk-no-worker"  # pages that start nothing need no worker
 ASK = {
     "question": "How does the with statement work?",
     "profile": "off",
@@ -73,8 +74,8 @@ async def test_serve_refuses_a_public_address_without_a_token(client: Client) ->
         assert probe.connect_ex(("127.0.0.1", port)) != 0
 
 
-async def test_pages_are_locked_down(client: Client, task_queue: str) -> None:
-    settings = settings_for(task_queue, [])
+async def test_pages_are_locked_down(client: Client) -> None:
+    settings = settings_for(NO_WORKER, [])
     async with asgi_client(client, settings) as http:
         page = await http.get("/")
         assert page.status_code == 200
@@ -99,8 +100,8 @@ async def test_pages_are_locked_down(client: Client, task_queue: str) -> None:
         assert await runs_started(client) == before
 
 
-async def test_the_token_gates_every_request(client: Client, task_queue: str) -> None:
-    settings = settings_for(task_queue, [], host="0.0.0.0", token=TOKEN)
+async def test_the_token_gates_every_request(client: Client) -> None:
+    settings = settings_for(NO_WORKER, [], host="0.0.0.0", token=TOKEN)
     async with asgi_client(client, settings) as http:
         assert (await http.get("/")).status_code == 401
         assert (await http.get("/?token=wrong-token-0123456789")).status_code == 401
@@ -126,9 +127,9 @@ async def test_the_token_gates_every_request(client: Client, task_queue: str) ->
     ],
 )
 async def test_bad_input_gets_the_cli_message_and_starts_nothing(
-    client: Client, task_queue: str, change: dict[str, str], config: dict[str, object]
+    client: Client, change: dict[str, str], config: dict[str, object]
 ) -> None:
-    settings = settings_for(task_queue, [])
+    settings = settings_for(NO_WORKER, [])
     form = {**ASK, **change}
     base = {"evolution": form["profile"], "max_iterations": 1, "review_plan": False}
     expected = cli_message(form["question"], **(base | config))
