@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -17,10 +18,13 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
 
 from activities.llm import LLMClient
 from activities.search.local_provider import LocalSearch
 from cli.connection import local_server_env
+from embedded.temporal_server import TemporalDevServer
+from observability.search_attributes import ensure_search_attributes
 from tests.support.fake_llm import FakeLLMServer
 from tests.support.processes import run_client_py
 from tests.support.scripted_llm import Script
@@ -273,3 +277,57 @@ async def test_bad_schedule_input_is_one_line_and_creates_nothing(
     )
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and message in err
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.slow  # starts and restarts its own dev server
+async def test_a_schedule_survives_a_server_and_worker_restart(
+    fake_server: FakeLLMServer, script: Script, local_search: LocalSearch, tmp_path: Path
+) -> None:
+    faithful(fake_server)
+    ports = {"port": free_port(), "ui_port": free_port()}
+
+    def dev_server() -> TemporalDevServer:
+        return TemporalDevServer(tmp_path / "temporal.db", log_path=tmp_path / "t.log", **ports)
+
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(CONFIG))
+    schedule_id = f"watch-{uuid.uuid4().hex[:6]}"
+    queue = f"ttdr-restart-{uuid.uuid4().hex[:6]}"
+    llm = LLMClient(fake_llm_settings(fake_server))
+    server = await asyncio.to_thread(dev_server().start)
+    try:
+        own = await Client.connect(server.address, data_converter=pydantic_data_converter)
+        await ensure_search_attributes(own, "default")
+        async with build_worker(own, queue, llm, local_search):
+            code, _, err = await cli(
+                own, queue, "schedule", QUESTION, "--every", "4s", "--id", schedule_id,
+                "--config", str(config),
+            )  # fmt: skip
+            assert code == 0, err
+            await wait_for(lambda: runs_of(own, schedule_id, "Completed"), "a first run")
+        await asyncio.to_thread(server.stop)  # the worker is gone too
+        server = await asyncio.to_thread(dev_server().start)  # same db file, same ports
+        own = await Client.connect(server.address, data_converter=pydantic_data_converter)
+        before = set(await runs_of(own, schedule_id, "Completed"))
+        async with build_worker(own, queue, llm, local_search):
+            await wait_for(
+                lambda: _more(runs_of(own, schedule_id, "Completed"), len(before)),
+                "a run after the restart",
+            )
+            code, out, _ = await cli(own, queue, "schedule", "show", schedule_id)
+            assert code == 0 and "paused: no" in out
+            code, _, err = await cli(own, queue, "schedule", "delete", schedule_id)
+            assert code == 0, err
+            await wait_for(lambda: _none(runs_of(own, schedule_id, "Running")), "no run left")
+        newest = (set(await runs_of(own, schedule_id, "Completed")) - before).pop()
+        report = await report_of(own, newest)
+        assert "## What changed since" in report.markdown
+    finally:
+        await asyncio.to_thread(server.stop)
+        await llm.aclose()
