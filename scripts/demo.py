@@ -28,6 +28,7 @@ from cli.connection import (  # noqa: E402
 )
 from embedded.process import EmbeddedServiceError, ManagedProcess, port_open  # noqa: E402
 from embedded.temporal_server import TemporalDevServer  # noqa: E402
+from worker_processes import cores  # noqa: E402
 
 DEMO_QUESTION = (
     "How does Python's `with` statement work, what must an object implement to be a context "
@@ -122,12 +123,14 @@ def main() -> int:
             print(f"using the configured Temporal server: {settings.describe()}")
         env.setdefault("TTDR_WEB_UI_URL", ui_url)
 
+        # One worker process per core under worker.py's supervisor (TTDR_WORKER_PROCESSES).
+        processes = env.get("TTDR_WORKER_PROCESSES", "").strip() or str(cores())
         print(
-            "starting the worker" + (" and the embedded llama.cpp model" if embedded_model else "")
+            f"starting {processes} worker process(es)"
+            + (" and the embedded llama.cpp model" if embedded_model else "")
         )
-        worker = ManagedProcess(
-            "worker", [sys.executable, str(ROOT / "worker.py")], logs / "worker.log", env=env
-        )
+        command = [sys.executable, str(ROOT / "worker.py"), "--processes", processes]
+        worker = ManagedProcess("worker", command, logs / "worker.log", env=env)
         wait_for_worker(worker, timeout_seconds=180)
         desk, desk_url = start_desk(env, logs)
         print(f"Temporal Web UI: {ui_url}" + (f"   Research desk: {desk_url}" if desk else ""))
