@@ -10,6 +10,7 @@ import uuid
 
 from temporalio.client import Client
 
+from observability.history import replay
 from tests.support.fake_llm import FakeLLMServer, RecordedRequest
 from tests.support.processes import run_client
 from tests.support.scripted_llm import Script
@@ -137,6 +138,10 @@ async def test_a_follow_up_builds_on_its_parent_and_searches_only_the_new_aspect
             assert again[document] == number
     assert set(after) & set(again)
     assert grandchild.markdown.count("> **Follow-up of**") == 1
+    # Deterministic: the follow-up's history replays on the current code.
+    history = await client.get_workflow_handle(child_id).fetch_history()
+    outcome = await replay(history)
+    assert outcome.ok, outcome.problem
 
 
 async def test_a_bad_parent_is_refused_in_one_line_and_starts_nothing(
