@@ -48,6 +48,12 @@ class _Model(BaseModel):
 # ---------------------------------------------------------------- request / usage
 
 
+def has_visible_text(text: str) -> bool:
+    """Letters, digits, punctuation or symbols: zero-width and bidi characters alone are not
+    text a person wrote (the question check, and the plan review's for titles and focuses)."""
+    return any(unicodedata.category(ch)[0] in "LNPS" for ch in text)
+
+
 class ResearchRequest(_Model):
     question: str
     config: ResearchConfig = ResearchConfig()
@@ -67,8 +73,7 @@ class ResearchRequest(_Model):
             unicodedata.category(ch) in ("Cc", "Cs", "Co") and ch not in "\t\n\r" for ch in question
         ):
             raise ValueError("the question contains control or binary characters")
-        # Letters, digits, punctuation or symbols: zero-width characters alone are not a question.
-        if not any(unicodedata.category(ch)[0] in "LNPS" for ch in question):
+        if not has_visible_text(question):
             raise ValueError("the question has no visible characters")
         return question
 

@@ -16,7 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio import workflow
 
-from workflows.models import ResearchPlan
+from workflows.models import ResearchPlan, has_visible_text
 from workflows.state import RunState
 from workflows.visibility import PHASE
 
@@ -80,6 +80,10 @@ class PlanReview:
                 raise ValueError("replace needs a plan with at least one section")
             if len(plan.sections) > MAX_PLAN_SECTIONS:
                 raise ValueError(f"a plan has at most {MAX_PLAN_SECTIONS} sections")
+            for number, section in enumerate(plan.sections, 1):  # numbered as a person reads
+                for name, text in (("title", section.title), ("focus", section.focus)):
+                    if not has_visible_text(text):
+                        raise ValueError(f"section {number}'s {name} has no visible characters")
         elif decision.plan is not None:
             raise ValueError("a plan is only given with action 'replace'")
         if len(decision.guidance) > GUIDANCE_MAX_CHARS:
