@@ -24,9 +24,9 @@ import export
 from cli.batch_ids import not_a_run
 from cli.connection import connect_from_env
 from cli.errors import UsageError
+from cli.output import report_target
 from workflows.models import ResearchReport
 
-DEFAULT_DIR = Path("reports")
 FORMAT_HELP = f"comma-separated formats: {', '.join(export.FORMATS)}"
 
 
@@ -110,12 +110,12 @@ def targets_beside(markdown: Path, formats: list[str]) -> dict[str, Path]:
     }
 
 
-def targets_in(folder: Path, workflow_id: str, formats: list[str]) -> dict[str, Path]:
-    if folder.exists() and not folder.is_dir():
-        raise UsageError(f"--out {folder} is a file: give a folder")
-    stem = file_stem(workflow_id)
+def targets_in(out: str | None, workflow_id: str, formats: list[str]) -> dict[str, Path]:
+    """`--out` as for every command that writes a report (cli/output.py): NAME.md (or .pdf, ...)
+    names the files, a folder gets <id>.<format>, default reports/."""
+    markdown = report_target(out, workflow_id, stem=file_stem(workflow_id))
     return {
-        name: check_target(folder / f"{stem}{export.FORMATS[name]}", "--out") for name in formats
+        name: check_target(markdown.with_suffix(export.FORMATS[name]), "--out") for name in formats
     }
 
 
@@ -197,6 +197,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     sub.add_argument("id", help="workflow id")
     add_format_option(sub, default=",".join(export.FORMATS))
     sub.add_argument(
-        "--out", type=Path, default=DEFAULT_DIR, help="folder (default reports/): <id>.<format>"
+        "--out",
+        help="a file NAME.md (every format beside it: NAME.pdf, ...) or a folder (an existing "
+        "one, or ending in /) that gets <id>.<format>; default reports/",
     )
     sub.set_defaults(handler=cmd_export)

@@ -1,10 +1,17 @@
 """Where a report goes: checked before a run starts, written atomically after it ends.
 
+`--out` means the same for every command that writes a report (research, report, follow-up,
+export): a path ending in a report suffix (.md, .html, .pdf, .docx) names the report's files —
+the Markdown at NAME.md, the other formats beside it; a folder (one that exists, a path ending in
+`/`, or a path without a suffix) gets `<id>.md` (and `<id>.html`, ...) in it. Without `--out`,
+`reports/<id>.md`.
+
 A report is two files: the Markdown at PATH and the details as JSON beside it (PATH with the
-suffix .json). The location is refused up front when it could not be written: a directory, a
-special file (/dev/null), a path under a file, an unwritable folder, or a `.json` name the
-details would overwrite. Each file is written to a temporary file in the same folder and renamed
-over the target, so a reader never sees half a report and a failure leaves the old one.
+suffix .json). The location is refused up front when it could not be written: a special file
+(/dev/null), a path under a file, an unwritable folder, an existing file without a report
+suffix, or a `.json` name the details would overwrite. Each file is written to a temporary file
+in the same folder and renamed over the target, so a reader never sees half a report and a
+failure leaves the old one.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cli.errors import UsageError
-from cli.ids import default_path
+from cli.ids import REPORTS_DIR, default_path
 from workflows.models import ResearchReport
 
 
@@ -40,14 +47,50 @@ def _check_file_target(path: Path, option: str) -> None:
         raise UsageError(f"{option} {path}: no permission to write there")
 
 
-def report_paths(out: Path | None, workflow_id: str, option: str = "--out") -> ReportPaths:
-    """The checked report location; raise UsageError (nothing started) if it cannot be written."""
-    markdown = out if out is not None else default_path(workflow_id, ".md")
-    if markdown.suffix.lower() == ".json":
+REPORT_SUFFIXES = (".md", ".html", ".pdf", ".docx")  # the files of a report's formats
+OUT_HELP = (
+    "a file NAME.md (other formats beside it: NAME.html, ...) or a folder (an existing one, or "
+    "ending in /) that gets <id>.md; default reports/<id>.md"
+)
+
+
+def report_target(
+    out: str | Path | None, workflow_id: str, *, stem: str | None = None, option: str = "--out"
+) -> Path:
+    """The Markdown file `--out` names (the module's rule); `stem` names the files in a folder
+    (default: the id, which must then be a valid file name)."""
+    name = f"{stem}.md" if stem else default_path(workflow_id, ".md").name
+    if out is None:
+        return REPORTS_DIR / name
+    text = str(out)
+    path = Path(text)
+    suffix = path.suffix.lower()
+    if suffix == ".json":
         raise UsageError(
-            f"{option} {markdown}: the details are written as JSON beside the Markdown, to a "
+            f"{option} {path}: the details are written as JSON beside the Markdown, to a "
             "name ending in .json: give the Markdown a name ending in .md"
         )
+    folder = path.is_dir() or text.endswith(("/", os.sep)) or not suffix
+    if folder:
+        if path.exists() and not path.is_dir():
+            if not path.is_file():
+                raise UsageError(f"{option} {path} is not a regular file")
+            raise UsageError(  # `research --out NAME` once wrote NAME: say what it means now
+                f"{option} {path} is a file, and a report's file name ends in .md: give "
+                f"{path}.md for a file, or a folder"
+            )
+        return path / name
+    if suffix in REPORT_SUFFIXES:
+        return path.with_suffix(".md")
+    raise UsageError(
+        f"{option} {path}: a report file ends in {', '.join(REPORT_SUFFIXES)}; a folder exists "
+        f"already or ends in / (e.g. {path}/)"
+    )
+
+
+def report_paths(out: str | Path | None, workflow_id: str, option: str = "--out") -> ReportPaths:
+    """The checked report location; raise UsageError (nothing started) if it cannot be written."""
+    markdown = report_target(out, workflow_id, option=option)
     paths = ReportPaths(markdown, markdown.with_suffix(".json"))
     for path in (paths.markdown, paths.details):
         _check_file_target(path, option)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.service import RPCError, RPCStatusCode
@@ -16,7 +15,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from cli.batch_ids import not_a_run
 from cli.connection import connect_from_env
 from cli.errors import UsageError
-from cli.output import report_paths
+from cli.output import OUT_HELP, report_paths
 from cli.research import print_done, root_cause
 from workflows.models import ResearchReport
 
@@ -49,7 +48,5 @@ async def cmd_report(args: argparse.Namespace) -> int:
 def register(commands: argparse._SubParsersAction) -> None:
     sub = commands.add_parser("report", help="write the report of a finished run")
     sub.add_argument("id", help="workflow id")
-    sub.add_argument(
-        "--out", type=Path, help="report path (default reports/<id>.md; details in .json beside)"
-    )
+    sub.add_argument("--out", help=f"{OUT_HELP}; details in .json beside the Markdown")
     sub.set_defaults(handler=cmd_report)

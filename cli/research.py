@@ -34,7 +34,7 @@ from cli.export import (
     write_exports,
 )
 from cli.ids import check_id, new_workflow_id
-from cli.output import ReportPaths, report_paths, write_report
+from cli.output import OUT_HELP, ReportPaths, report_paths, write_report
 from cli.plan_review import review_interactively
 from cli.priority import add_priority_options, priority_from_args
 from cli.request import build_request
@@ -243,9 +243,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     run.add_argument("--max-iterations", type=int, help="override config.max_iterations")
     run.add_argument("--config", type=Path, help="ResearchConfig as a JSON file")
-    run.add_argument(
-        "--out", type=Path, help="report path (default reports/<id>.md; details in .json beside)"
-    )
+    run.add_argument("--out", help=f"{OUT_HELP}; details in .json beside the Markdown")
     run.add_argument("--no-wait", action="store_true", help="start the run and exit")
     run.add_argument(
         "--review-plan",

@@ -77,7 +77,8 @@ async def test_history_of_an_id_that_cannot_be_a_file_name_asks_for_out(client: 
     ("out", "message"),
     [
         ("a-file/report.md", "is a file, not a folder"),
-        ("a-dir", "is a directory"),
+        ("a-file", "is a file, and a report's file name ends in .md: give"),
+        ("notes.txt", "a report file ends in .md, .html, .pdf, .docx"),
         ("/dev/null", "/dev/null is not a regular file"),
         ("x.json", "give the Markdown a name ending in .md"),
     ],
