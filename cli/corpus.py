@@ -4,7 +4,8 @@
 added, changed and removed files are read), with a progress bar, and prints the files per
 format, the passages, the files skipped with their reasons, and the time. `search` prints the
 passages a research would see for a query: rank, score, file and place, title, first line.
-Neither needs Temporal or an LLM.
+Neither needs Temporal or an LLM. File names, titles and text come from the corpus (untrusted):
+they are printed inert — control characters escaped, no rich markup or `:emoji:` codes.
 """
 
 from __future__ import annotations
@@ -23,7 +24,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from activities.search.documents.secrets import secrets_from_env
 from activities.search.local_index import CorpusError, LocalIndex
-from activities.search.local_provider import cache_dir_from_env, corpus_roots_from_env
+from activities.search.local_provider import (
+    budget_from_env,
+    cache_dir_from_env,
+    corpus_roots_from_env,
+)
 from cli.errors import UsageError
 
 MAX_K = 100
@@ -48,7 +53,6 @@ def _corpus_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--corpus",
         action="append",
-        type=Path,
         metavar="DIR",
         help="a folder to index (repeatable; default TTDR_CORPUS, else the demo corpus)",
     )
@@ -66,20 +70,49 @@ def _quiet_index_log() -> Iterator[None]:
         log.setLevel(level)
 
 
+def inert(text: str) -> str:
+    """`text` safe to print: every character a terminal would act on (ESC and CSI sequences,
+    newlines, bidi overrides, zero-width characters) written as its escape, e.g. `\\x1b`."""
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+
+
+def _print(console: Console, text: str, **style: str) -> None:
+    """`text` as it is: no markup, no highlighting, no `:emoji:` codes (`root:x:0:0`)."""
+    console.print(text, markup=False, highlight=False, emoji=False, soft_wrap=True, **style)
+
+
+def corpus_folders(values: list[str] | None) -> list[Path] | None:
+    """--corpus values; an empty one is refused, as an empty TTDR_CORPUS entry is (it would
+    silently index the current folder)."""
+    if values is None:
+        return None
+    if any(not value.strip() for value in values):
+        raise UsageError("--corpus is empty: name a folder to index (or leave --corpus out)")
+    return [Path(value) for value in values]
+
+
 def _open(args: argparse.Namespace, progress: Progress | None = None) -> LocalIndex:
     env = os.environ
     cache = cache_dir_from_env(env)
-    roots = args.corpus or corpus_roots_from_env(env, cache)
+    try:
+        roots = corpus_folders(args.corpus) or corpus_roots_from_env(env, cache)
+        budget = budget_from_env(env)
+    except CorpusError as err:
+        raise UsageError(str(err)) from None
     task = progress.add_task("reading", total=None) if progress is not None else None
 
     def advance(done: int, total: int, name: str) -> None:
         if progress is not None and task is not None:
-            progress.update(task, completed=done, total=total, description=name[-40:])
+            progress.update(task, completed=done, total=total, description=inert(name)[-40:])
 
     try:
         with _quiet_index_log():
             return LocalIndex.open(
-                roots, cache / "index", secrets=secrets_from_env(env), progress=advance
+                roots,
+                cache / "index",
+                secrets=secrets_from_env(env),
+                progress=advance,
+                budget=budget,
             )
     except CorpusError as err:
         raise UsageError(str(err)) from None
@@ -89,7 +122,7 @@ async def cmd_index(args: argparse.Namespace) -> int:
     console = Console()
     started = time.perf_counter()
     with Progress(
-        TextColumn("{task.description:<40}"),
+        TextColumn("{task.description:<40}", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
@@ -101,7 +134,7 @@ async def cmd_index(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - started
     try:
         for line in index_summary(index, seconds):
-            console.print(line, highlight=False, markup=False, soft_wrap=True)
+            _print(console, line)
     finally:
         index.close()
     return 0
@@ -114,13 +147,13 @@ def index_summary(index: LocalIndex, seconds: float) -> list[str]:
     )
     refresh = index.refresh
     lines = [
-        f"index of {', '.join(map(str, index.roots))}",
+        f"index of {inert(', '.join(map(str, index.roots)))}",
         f"files: {files} ({formats})",
         f"passages: {index.passage_count}",
         f"read now: {refresh.added} added, {refresh.changed} changed, "
         f"{refresh.removed} removed" + ("" if index.rebuilt else " (all from the cache)"),
         f"skipped: {_files(len(index.skipped))}",
-        *(f"  {skip.rel}: {skip.reason}" for skip in index.skipped),
+        *(f"  {inert(skip.rel)}: {inert(skip.reason)}" for skip in index.skipped),
         f"time: {seconds:.2f} s",
     ]
     return lines
@@ -140,25 +173,23 @@ async def cmd_search(args: argparse.Namespace) -> int:
     try:
         hits = index.search(args.query, args.k)
         if index.skipped:
-            console.print(
+            _print(
+                console,
                 f"({_files(len(index.skipped))} skipped: `client.py index` lists them)",
-                highlight=False,
-                markup=False,
                 style="dim",
             )
         if not hits:
-            console.print("no passage matches", highlight=False, markup=False)
+            _print(console, "no passage matches")
         for rank, hit in enumerate(hits, 1):
             passage = hit.passage
             first = next((line for line in passage.text.splitlines() if line.strip()), "")
             first = " ".join(first.split())
             if len(first) > _FIRST_LINE_CHARS:
                 first = first[: _FIRST_LINE_CHARS - 1] + "…"
-            console.print(
-                f"{rank}. {hit.score:.2f}  {passage.citation} — {passage.title}\n    {first}",
-                highlight=False,
-                markup=False,
-                soft_wrap=True,
+            _print(
+                console,
+                f"{rank}. {hit.score:.2f}  {inert(passage.citation)} — {inert(passage.title)}\n"
+                f"    {inert(first)}",
             )
     finally:
         index.close()

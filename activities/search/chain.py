@@ -107,7 +107,8 @@ def reader_from_env(env: Mapping[str, str]) -> PageReader | None:
 
 def search_from_env(env: Mapping[str, str]) -> SearchProvider:
     """The configured chain (a lone provider as itself). Raises SearchConfigError for an unknown
-    or unconfigured provider and CorpusError for a bad local corpus, at worker start-up."""
+    or unconfigured provider and CorpusError for a bad local corpus setting or folder, at worker
+    start-up; what the local index's refresh finds later is logged (local_provider.py)."""
     names = provider_names(env)
     reader = reader_from_env(env) if any(n in WEB_PROVIDERS for n in names) else None
     names = list(dict.fromkeys(names))  # a name listed twice is tried once
@@ -116,7 +117,8 @@ def search_from_env(env: Mapping[str, str]) -> SearchProvider:
         n: web_provider_from_env(n, env, reader) for n in names if n in WEB_PROVIDERS
     }
     if "local" in names:
-        built["local"] = LocalSearch.from_env(env)
+        # The worker's index is refreshed in the background: it never delays readiness.
+        built["local"] = LocalSearch.refreshing(env)
     providers = [built[n] for n in names]
     return providers[0] if len(providers) == 1 else SearchChain(providers)
 

@@ -11,7 +11,10 @@ The corpus folders are untrusted input (a git clone can carry symlinks). The rul
   (regular file, same inode as listed), so one swapped for a symlink or a fifo after listing is
   refused, and reading never blocks;
 - a file larger than the size cap is skipped before it is read, and reading stops at the cap
-  whatever the size said (bounded memory).
+  whatever the size said (bounded memory);
+- a file with more than one hard link is skipped: a hard link is indistinguishable from the
+  file it links to, which may lie anywhere on the same file system (`ln /etc/passwd
+  corpus/x.txt`); copy such a file into the corpus instead.
 
 Every file refused is reported once as a `SkippedFile` (path relative to its folder, reason).
 """
@@ -149,6 +152,8 @@ def _check(index: int, path: str, rel: str, roots: list[str], max_bytes: int) ->
         raise SkipFile(f"on a kernel pseudo file system ({real.split(os.sep)[1]})")
     if not stat.S_ISREG(info.st_mode):
         raise SkipFile(f"not a regular file ({_kind(info.st_mode)})")
+    if info.st_nlink > 1:
+        raise SkipFile(_hard_link(info.st_nlink))
     if info.st_size > max_bytes:
         raise SkipFile(f"too large ({_size(info.st_size)} > {_size(max_bytes)} cap)")
     return CorpusFile(
@@ -200,6 +205,8 @@ def read_bytes(file: CorpusFile, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> byt
             raise SkipFile(f"not a regular file ({_kind(info.st_mode)})")
         if (info.st_dev, info.st_ino) != (file.device, file.inode):
             raise SkipFile("replaced after listing")
+        if info.st_nlink > 1:
+            raise SkipFile(_hard_link(info.st_nlink))
         chunks = []
         total = 0
         while chunk := os.read(fd, min(1 << 20, max_bytes + 1 - total)):
@@ -212,6 +219,12 @@ def read_bytes(file: CorpusFile, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> byt
         raise SkipFile(f"cannot be read ({exc.strerror or exc})") from exc
     finally:
         os.close(fd)
+
+
+def _hard_link(links: int) -> str:
+    # One inode, several names: it looks like an ordinary file of the corpus, yet it is the same
+    # file as its other names, which may be anywhere on the file system (`ln /etc/passwd x.txt`).
+    return f"hard link ({links} names for one file; could be a file from outside the corpus)"
 
 
 def _kind(mode: int) -> str:

@@ -7,10 +7,12 @@ JSON on its stdin/stdout:
 - time: the parent waits at most `budget.seconds` for the answer, then kills the child (a
   parser stuck in C cannot be interrupted any other way) and skips the file; the next file
   starts a new child;
-- memory: before each file the child sets its address-space limit (RLIMIT_AS, Linux) to what it
-  uses plus `budget.memory_mib`, so an allocation past it fails with MemoryError: the file is
-  skipped and the child restarts (its heap is suspect). A child killed outright (the kernel's
-  OOM killer, a crash in a C parser) costs its file too, with the signal named.
+- memory: while it waits, the parent polls the child's resident memory (Linux /proc) and kills
+  it when it grows past its size before the file plus `budget.memory_mib`; the child also sets
+  its address-space limit (RLIMIT_AS) to its size plus twice the budget, so a spike between two
+  polls fails an allocation (MemoryError, or a C library's own error near the limit): the file
+  is skipped and the child restarts (its heap is suspect). A child killed outright (the
+  kernel's OOM killer, a crash in a C parser) costs its file too, with the signal named.
 
 Every such file is skipped with its reason, stored and counted like any other skipped file, and
 is not read again until it changes. Spawning the child costs about 0.3 s, once per refresh that
@@ -45,6 +47,11 @@ logger = logging.getLogger(__name__)
 _REPO = Path(__file__).resolve().parents[3]
 _START_SECONDS = 120.0  # a child that cannot even import in this long is broken
 _EXIT_AFTER_MEMORY_ERROR = "exit"
+_RSS_POLL_SECONDS = 0.05
+# The child's address-space limit is its size plus this many budgets: the parent's RSS watch
+# is the budget; the limit stops an allocation spike between two polls.
+_ADDRESS_SPACE_BUDGETS = 2
+_CLOSED, _OVER_TIME, _OVER_MEMORY = object(), object(), object()
 
 
 class SandboxedReader:
@@ -57,6 +64,7 @@ class SandboxedReader:
         self._child: subprocess.Popen[bytes] | None = None
         self._buffer = b""
         self._in_process = False
+        self._base_rss_mib = 0  # the child's RSS before the file it reads
 
     def __enter__(self) -> SandboxedReader:
         return self
@@ -110,23 +118,34 @@ class SandboxedReader:
             child.stdin.flush()
         except OSError:
             return self._lost(child)
-        answer = self._answer(child, self.budget.seconds)
-        if answer is None:
+        answer = self._answer(child, self.budget.seconds, watch_memory=True)
+        if answer is _OVER_TIME or answer is _OVER_MEMORY:
             child.kill()
             child.wait()
             self._child = None
             raise SkipFile(
                 f"over the reading budget: not read in {self.budget.seconds:g} s ({SECONDS_ENV})"
+                if answer is _OVER_TIME
+                else self._over_memory()
             )
-        if not answer:
+        if answer is _CLOSED:
             return self._lost(child)
         reply = json.loads(answer)
-        self.peak_rss_mib = max(self.peak_rss_mib, int(reply.get("peak_rss_mib", 0)))
+        self._note(reply)
         if "skip" in reply:
             if reply.get("then") == _EXIT_AFTER_MEMORY_ERROR:
                 self._stop(child)
-            raise SkipFile(str(reply["skip"]))
+            raise SkipFile(self._over_memory() if reply.get("memory") else str(reply["skip"]))
         return [Passage(**p) for p in reply["passages"]]
+
+    def _over_memory(self) -> str:
+        return (
+            f"over the reading budget: needs more than {self.budget.memory_mib} MiB ({MEMORY_ENV})"
+        )
+
+    def _note(self, reply: dict[str, Any]) -> None:
+        self.peak_rss_mib = max(self.peak_rss_mib, int(reply.get("peak_rss_mib", 0)))
+        self._base_rss_mib = int(reply.get("rss_mib", self._base_rss_mib))
 
     # --- the child's lifecycle -------------------------------------------------------------
 
@@ -143,10 +162,11 @@ class SandboxedReader:
             start_new_session=True,  # a Ctrl-C in the terminal is the parent's to handle
         )
         ready = self._answer(child, _START_SECONDS)
-        if not ready or json.loads(ready).get("ready") is not True:
+        if not isinstance(ready, bytes) or json.loads(ready).get("ready") is not True:
             child.kill()
             child.wait()
             raise RuntimeError("the document reader process did not start")
+        self._note(json.loads(ready))
         self._child = child
         return child
 
@@ -173,49 +193,80 @@ class SandboxedReader:
             f"{self.budget.memory_mib} MiB ({MEMORY_ENV})"
         )
 
-    def _answer(self, child: subprocess.Popen[bytes], seconds: float) -> bytes | None:
-        """The child's next line; b"" if it closed its output, None when `seconds` pass."""
+    def _answer(
+        self, child: subprocess.Popen[bytes], seconds: float, watch_memory: bool = False
+    ) -> bytes | object:
+        """The child's next line, or _CLOSED if it closed its output, _OVER_TIME when `seconds`
+        pass, _OVER_MEMORY when (`watch_memory`) its RSS grows past its size before the file
+        plus the memory budget (polled: the address-space limit catches a sudden spike)."""
         assert child.stdout is not None
         fd = child.stdout.fileno()
         deadline = time.monotonic() + seconds
+        limit = self._base_rss_mib + self.budget.memory_mib
         with selectors.DefaultSelector() as selector:
             selector.register(fd, selectors.EVENT_READ)
             while b"\n" not in self._buffer:
                 left = deadline - time.monotonic()
-                if left <= 0 or not selector.select(left):
-                    return None
+                if left <= 0:
+                    return _OVER_TIME
+                if not selector.select(min(left, _RSS_POLL_SECONDS)):
+                    rss = _rss_mib(child.pid) if watch_memory else None
+                    if rss is not None and rss > limit:
+                        return _OVER_MEMORY
+                    continue
                 chunk = os.read(fd, 1 << 20)
                 if not chunk:
-                    return b""
+                    return _CLOSED
                 self._buffer += chunk
         line, _, self._buffer = self._buffer.partition(b"\n")
         return line
 
 
-# --- the child -------------------------------------------------------------------------------
-
-
-def _address_space_mib() -> int | None:
+def _rss_mib(pid: int | str = "self") -> int | None:
+    """Resident memory of a process (Linux /proc; None elsewhere or once it is gone)."""
     try:
-        with open("/proc/self/status") as status:
+        with open(f"/proc/{pid}/status") as status:
             for line in status:
-                if line.startswith("VmSize:"):
+                if line.startswith("VmRSS:"):
                     return int(line.split()[1]) // 1024
-    except OSError:
+    except (OSError, ValueError):
         return None
     return None
 
 
-def _limit_memory(budget_mib: int) -> None:
-    """What the child uses now plus the budget, as its address-space limit (Linux)."""
+# --- the child -------------------------------------------------------------------------------
+
+
+def _address_space_mib(field: str = "VmSize") -> int | None:
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith(f"{field}:"):
+                    return int(line.split()[1]) // 1024
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def _limit_memory(budget_mib: int) -> int | None:
+    """What the child uses now plus the budgets, as its address-space limit (Linux); the
+    limit in MiB, None if it could not be set."""
     used = _address_space_mib()
     if used is None:
-        return
-    limit = (used + budget_mib) * 2**20
+        return None
+    limit = (used + _ADDRESS_SPACE_BUDGETS * budget_mib) * 2**20
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     if hard != resource.RLIM_INFINITY:
         limit = min(limit, hard)
     resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    return limit // 2**20
+
+
+def _hit_limit(limit_mib: int | None) -> bool:
+    """Whether the child came close to its address-space limit: a C library that fails an
+    allocation says so in its own words (lxml: "XMLSyntaxError: unknown error")."""
+    peak = _address_space_mib("VmPeak")
+    return limit_mib is not None and peak is not None and peak >= 0.9 * limit_mib
 
 
 def _unlimit_memory() -> None:
@@ -230,18 +281,19 @@ def _read_one(request: dict[str, Any], budget_mib: int) -> dict[str, Any]:
     if file.suffix in registry.SUFFIXES:
         registry.load_parser(file.suffix)  # imported outside the budget
     secrets = tuple(Secret(name, value) for name, value in request["secrets"])
-    _limit_memory(budget_mib)
+    limit = _limit_memory(budget_mib)
     try:
         passages = file_passages(file, request["display"], request["max_bytes"], secrets)
         return {"passages": [p.model_dump() for p in passages]}
-    except SkipFile as skip:
-        return {"skip": str(skip)}
     except MemoryError:
-        return {
-            "skip": f"over the reading budget: needs more than {budget_mib} MiB ({MEMORY_ENV})",
-            "then": _EXIT_AFTER_MEMORY_ERROR,
-        }
+        return {"skip": "memory", "memory": True, "then": _EXIT_AFTER_MEMORY_ERROR}
+    except SkipFile as skip:
+        if _hit_limit(limit):
+            return {"skip": "memory", "memory": True, "then": _EXIT_AFTER_MEMORY_ERROR}
+        return {"skip": str(skip)}
     except Exception as exc:  # a bug on one odd file costs that file, as in index_store.py
+        if _hit_limit(limit):
+            return {"skip": "memory", "memory": True, "then": _EXIT_AFTER_MEMORY_ERROR}
         logger.exception("could not index %s", request["display"])
         return {"skip": f"could not be indexed ({type(exc).__name__}: {exc})"[:300]}
     finally:
@@ -262,8 +314,11 @@ def _watch_parent() -> None:
 
 def _serve(budget_mib: int, requests: IO[bytes], replies: IO[bytes]) -> None:
     def reply(message: dict[str, Any]) -> None:
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
-        replies.write(json.dumps({**message, "peak_rss_mib": rss}).encode() + b"\n")
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+        now = _rss_mib() or 0
+        replies.write(
+            json.dumps({**message, "peak_rss_mib": peak, "rss_mib": now}).encode() + b"\n"
+        )
         replies.flush()
 
     reply({"ready": True})
