@@ -3,12 +3,18 @@ with the embedded model (or the configured LLM endpoint), then `eval.run` with t
 given, and everything stopped afterwards.
 
     .venv/bin/python -m eval.embedded --config demo=scripts/demo-config-local-model.json
+    .venv/bin/python -m eval.embedded --model weak --config demo=scripts/demo-config.json
+
+`--model weak` answers every node with eval/weak_model.py's junk instead of a model: the
+product's floor, measured on all questions in a few minutes.
 
 Each run gets its own task queue and server, so it never competes with a demo or a test.
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import os
 import subprocess
 import sys
@@ -19,18 +25,35 @@ from pathlib import Path
 from cli.connection import local_server_env
 from embedded.process import ManagedProcess, free_port
 from embedded.temporal_server import TemporalDevServer
+from eval import weak_model
+from tests.support.fake_llm import FakeLLMServer
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def main(argv: list[str]) -> int:
-    with tempfile.TemporaryDirectory(prefix="ttdr-eval-") as tmp:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--model",
+        choices=("configured", "weak"),
+        default="configured",
+        help="configured: TTDR_LLM_* or the embedded model; weak: eval/weak_model.py",
+    )
+    args, rest = parser.parse_known_args(argv)
+    with tempfile.TemporaryDirectory(prefix="ttdr-eval-") as tmp, contextlib.ExitStack() as stack:
         logs = Path(tmp)
         server = TemporalDevServer(
             logs / "temporal.db", port=free_port(), ui_port=free_port(), log_path=logs / "t.log"
         ).start()
+        stack.callback(server.stop)
         env = local_server_env(server.address, os.environ)
         env["TTDR_TASK_QUEUE"] = f"ttdr-eval-{uuid.uuid4().hex[:8]}"
+        if args.model == "weak":
+            fake = stack.enter_context(FakeLLMServer())
+            weak_model.install(fake)
+            env.update(
+                TTDR_LLM_BASE_URL=fake.base_url, TTDR_LLM_API_KEY="weak", TTDR_LLM_MODEL="weak"
+            )
         worker = ManagedProcess(
             "worker", [sys.executable, str(ROOT / "worker.py")], logs / "worker.log", env=env
         )
@@ -38,11 +61,10 @@ def main(argv: list[str]) -> int:
             worker.wait_until(
                 lambda: "worker ready" in worker.log_path.read_text(errors="replace"), 300
             )
-            command = [sys.executable, "-m", "eval.run", *argv]
+            command = [sys.executable, "-m", "eval.run", *rest]
             return subprocess.call(command, env=env, cwd=ROOT)
         finally:
             worker.stop()
-            server.stop()
 
 
 if __name__ == "__main__":

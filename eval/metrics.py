@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001 (CJK punctuation and typographic quotes are what the report holds)
 """Quality metrics of one research run against its question, computed without an LLM.
 
 Pure functions over the report's Markdown, the sources it cites, the sources the run
@@ -28,6 +29,7 @@ from pydantic import BaseModel, ConfigDict
 from eval.corpus import Corpus, Document, flatten, section_name
 from eval.questions import GoldPassage, Question
 from eval.support import SUPPORT_THRESHOLD, SupportScorer, lexical_support
+from workflows.topics import is_good_heading, is_junk
 
 PASSAGE_MAX_CHARS = 1200  # the local index's largest passage
 _CODE = re.compile(r"```.*?(?:```|\Z)|`[^`\n]*`", re.DOTALL)
@@ -93,6 +95,10 @@ class QuestionScores(BaseModel):
     wall_seconds: float
     missing_facts: list[str] = []
     missing_gold: list[str] = []
+    # What the reader sees of the product's own text (issue 22): each should be 0.
+    duplicate_headings: int = 0
+    junk_shown: int = 0
+    cut_quotes: int = 0
 
 
 # ---------------------------------------------------------------- report text
@@ -236,6 +242,31 @@ def _share(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
+_HEADING_LINE = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*$", re.MULTILINE)
+_NOTE_QUESTION = re.compile(r"^\*\*Q\d+ \([^)]*\): (.*)\*\*$", re.MULTILINE)
+_QUOTE = re.compile(r'^> "(.*)"(?:\[[^\]]+\])+\s*$', re.MULTILINE)
+_SOURCE_ENTRY = re.compile(r"^\d+\. (.*?)(?: — |$)", re.MULTILINE)
+
+
+def readability(markdown: str) -> tuple[int, int, int]:
+    """(repeated headings, junk headings / questions / source titles shown, quotes that do not
+    end a sentence) in a report's Markdown."""
+    body, sources_section = split_report(markdown)
+    headings = [(len(m.group(1)), m.group(2)) for m in _HEADING_LINE.finditer(body)]
+    names = [text.casefold() for _, text in headings]
+    duplicates = len(names) - len(set(names))
+    junk = sum(
+        is_junk(text) if level == 1 else not is_good_heading(text) for level, text in headings
+    )
+    junk += sum(is_junk(q) for q in _NOTE_QUESTION.findall(body))
+    junk += sum(not title.strip(" -") for title in _SOURCE_ENTRY.findall(sources_section))
+    cut = sum(
+        not q.rstrip("\"'”’)").endswith((".", "!", "?", "。", "！", "？")) or q.endswith("…")
+        for q in _QUOTE.findall(body)
+    )
+    return duplicates, junk, cut
+
+
 def score_run(
     question: Question,
     run: RunOutput,
@@ -264,6 +295,7 @@ def score_run(
     gold_retrieved, _ = gold_recall(question.gold, run.retrieved, corpus)
     gold_cited, missing_gold = gold_recall(question.gold, run.cited, corpus)
     missing_facts = [f for f in question.facts if not fact_found(f, body)]
+    duplicates, junk, cut = readability(run.markdown)
     return QuestionScores(
         id=question.id,
         kind=question.kind,
@@ -282,6 +314,9 @@ def score_run(
         wall_seconds=run.wall_seconds,
         missing_facts=missing_facts,
         missing_gold=missing_gold,
+        duplicate_headings=duplicates,
+        junk_shown=junk,
+        cut_quotes=cut,
     )
 
 
@@ -293,6 +328,9 @@ METRIC_COLUMNS = (
     "citation_support",
     "mean_support",
     "claims_cited",
+    "duplicate_headings",
+    "junk_shown",
+    "cut_quotes",
     "llm_calls",
     "tokens",
     "wall_seconds",

@@ -78,7 +78,7 @@ def test_a_citation_names_the_part_it_relies_on_and_the_part_is_inert() -> None:
     body = "A [1]. B [2]. C [3]. D [4]. E [5]."
     report, _, _ = finalise_report(body, known)
     first_line = report.split("\n", 1)[0]
-    assert first_line.startswith("A [1, p. 2]. B [1, p. 5]. C [2, slide 4]. D [3, §Diet].")
+    assert first_line.startswith("A [1, p. 2]. B [1, p. 5]. C [2, slide 4]. D [3, §Diet–Habitat].")
     # A document's own words cannot open a link, a code span or a tag inside a marker.
     assert "[9]" not in first_line and "`" not in first_line and "<b>" not in first_line
 

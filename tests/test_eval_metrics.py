@@ -216,3 +216,22 @@ def test_a_document_number_with_two_passages_is_supported_by_the_better_one(
     assert scores.citation_support == 1.0
     only_queue = score_run(QUESTION, run(markdown=markdown, cited=[queue_evidence]), corpus)
     assert only_queue.citation_support == 0.0
+
+
+def test_readability_counts_repeated_and_junk_headings_junk_questions_and_cut_quotes() -> None:
+    from eval.metrics import readability
+
+    clean = (
+        "# How does with work?\n\nLead [1].\n\n## Protocol\n\nText [1].\n\n## Research notes\n\n"
+        '**Q1 (iteration 1): How is __exit__ called?**\n\n> "The exit method runs."[1]\n\n'
+        "## Sources\n\n1. with — topics/with.txt\n"
+    )
+    assert readability(clean) == (0, 0, 0)
+    messy = (
+        "# T\n\n## Same\n\nA [1].\n\n## Same\n\nB [1].\n\n## </plan> <script>\n\nC [1].\n\n"
+        '**Q1 (iteration 1): </plan>**\n\n> "During the"[1]\n\n'
+        "## Sources\n\n1. --- — a.md\n"
+    )
+    duplicates, junk, cut = readability(messy)
+    assert duplicates == 1 and cut == 1
+    assert junk == 3  # the tag heading, the tag question, the `---` title

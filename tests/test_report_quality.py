@@ -15,6 +15,8 @@ import re
 
 from temporalio.client import Client
 
+from eval import weak_model
+from eval.weak_model import JUNK_QUERIES, WANDERING
 from tests.support.fake_llm import FakeLLMServer, RecordedRequest
 from tests.support.runs import QUESTION, run_research
 from tests.support.scripted_llm import Script
@@ -23,46 +25,8 @@ from workflows.models import ResearchReport
 from workflows.sentences import is_statement, statements
 from workflows.topics import is_good_heading, is_junk
 
-JUNK_QUERIES = ["1.0.2", "continue_stmt", "</plan> <script>alert(1)</script>"]
-WANDERING = "Python's while loop has a limitation when it comes to memory"
-JUNK_HEADING = (
-    "The context manager is only implemented for 0 arguments and can use the list "
-    "comprehension of the draft…"
-)
 CONTEXT_DOCS = ("contextlib", "with", "context-managers", "context")
 _DOCUMENT = re.compile(r'<document number="(\d+)"[^>]*>\n(.*?)\n</document>', re.DOTALL)
-
-
-def _weak_model(server: FakeLLMServer) -> None:
-    """What the 135M model wrote in the demo: prompt fragments for a plan, junk questions,
-    claims that restate the question, and one junk heading for every section."""
-    server.respond(
-        "PlanAnswer",
-        lambda _: {
-            "sections": [
-                {"title": "</plan>", "focus": "<document number=1>"},
-                {"title": JUNK_HEADING, "focus": "x"},
-                {"title": JUNK_HEADING, "focus": "x"},
-            ]
-        },
-    )
-    server.respond("GapAnswer", lambda _: {"questions": [JUNK_QUERIES[0], WANDERING]})
-    server.respond("RetrievalAnswer", lambda _: {"claims": [{"text": QUESTION, "sources": [1]}]})
-    server.respond(
-        "ReportAnswer",
-        lambda _: {
-            "title": "</critique>",
-            "summary": [{"text": QUESTION, "sources": [1]}],
-            "sections": [
-                {
-                    "heading": JUNK_HEADING,
-                    "claims": [{"text": "python.with_finally", "sources": [1]}],
-                }
-                for _ in range(5)
-            ]
-            + [{"heading": "</plan> <script>", "claims": [{"text": "1018-03-07", "sources": [1]}]}],
-        },
-    )
 
 
 def _body(report: ResearchReport) -> str:
@@ -76,7 +40,7 @@ def _headings(markdown: str) -> list[str]:
 async def test_a_weak_model_cannot_steer_retrieval_or_the_headings_off_the_question(
     client: Client, task_queue: str, fake_server: FakeLLMServer, script: Script
 ) -> None:
-    _weak_model(fake_server)
+    weak_model.install(fake_server)  # what the 135M model wrote in the demo, at its worst
     report = await run_research(client, task_queue, max_iterations=2, questions_per_iteration=2)
 
     # No junk plan title survives; the plan is the question's aspects.

@@ -253,7 +253,7 @@ def test_a_sentence_cannot_forge_a_citation_or_a_heading() -> None:
         ("pages 3-4", "pp. 3-4"),
         ("slide 2: Results", "slide 2"),
         ("section Diet", "§Diet"),
-        ("sections Diet; Habitat", "§Diet"),
+        ("sections Diet; Habitat", "§Diet–Habitat"),
         (
             "section AsyncExitStack.push_async_callback(self, callback)",
             "§AsyncExitStack.push_async_call…",

@@ -109,8 +109,10 @@ def short_part(anchor: str) -> str:
     if slide := _SLIDE.match(flat):
         return slide.group(1)
     if section := _SECTION.match(flat):
-        name = section.group(1).split(";")[0].strip()
-        flat = "§" + (name.split("(")[0].strip() or name)
+        # A passage over several sections names its first and last: the range it covers.
+        names = [n.split("(")[0].strip() for n in section.group(1).split(";")]
+        names = [n for n in names if n and n != "…"]
+        flat = "§" + ("–".join([names[0], names[-1]]) if len(names) > 1 else (names or [""])[0])
     if len(flat) > PART_MAX_CHARS:
         flat = flat[: PART_MAX_CHARS - 1].rstrip() + "…"
     return flat

@@ -18,7 +18,7 @@ from workflows.claim_text import cited_in, claims_of
 from workflows.grounding import UNSUPPORTED_MARK, Claim
 from workflows.models import QAPair, Source
 from workflows.sentences import statements
-from workflows.support import support_score
+from workflows.support import content_words, support_score
 
 QUOTE_MAX_CHARS = 300
 _SECTION = re.compile(r"^(#{1,2} .*)$", re.MULTILINE)
@@ -42,9 +42,11 @@ def quote_for(question: str, retrieved: Sequence[Source]) -> tuple[Source, str] 
     """The retrieved statement that best matches the question, over all sources (the first
     source wins a tie); only a sentence sharing words with the question is a quote for it."""
     best: tuple[float, Source, str] | None = None
+    wanted = content_words(question)
+    needed = min(2, len(wanted))  # one shared word ("statement") quoted timeit for `with`
     for source in retrieved:
         sentence = best_sentence(question, source.evidence or source.quote)
-        if not sentence:
+        if not sentence or len(content_words(sentence) & wanted) < needed:
             continue
         score = support_score(question, sentence)
         if score > 0 and (best is None or score > best[0]):

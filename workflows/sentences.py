@@ -98,7 +98,7 @@ def _split(flat: str) -> list[str]:
     """Split at sentence ends, rejoining where the 'end' was an abbreviation (e.g., p. 2)."""
     pieces: list[str] = []
     for piece in _SPLIT.split(flat):
-        if pieces and pieces[-1].lower().endswith(_ABBREVIATIONS):
+        if pieces and pieces[-1].split()[-1].lower() in _ABBREVIATIONS:
             pieces[-1] = f"{pieces[-1]} {piece}"
         else:
             pieces.append(piece)

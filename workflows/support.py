@@ -51,8 +51,11 @@ def _content(words: list[str]) -> list[str]:
 
 
 def content_words(text: str) -> set[str]:
-    """The stemmed content words of `text` (what two texts must share to be about one thing)."""
-    return set(_content(_words(text)))
+    """The stemmed content words of `text` (what two texts must share to be about one thing);
+    a dotted name counts as itself and as its parts (`asyncio.gather` meets `gather`)."""
+    words = _words(text)
+    parts = [part for word in words if "." in word for part in word.split(".")]
+    return set(_content(words + parts))
 
 
 def _weight(word: str) -> float:

@@ -95,6 +95,49 @@ def aspects(question: str) -> list[str]:
     return out or [one_line(question)]
 
 
+_BACKTICKED = re.compile(r"`([^`\n]{1,60})`")
+_IDENTIFIER = re.compile(
+    r"\b(?:[A-Za-z_][\w]*\.[A-Za-z_][\w.]*|[A-Za-z]*_[\w]+|[a-z]+[A-Z]\w*|[A-Z][a-z]+[A-Z]\w*)"
+    r"(?:\(\))?"
+)
+_LISTED = re.compile(
+    r"\b([\w.()]+(?:,\s+[\w.()]+)+,?\s+(?:and|or)\s+[\w.()]+)|\b(?:between\s+)?([\w.()]+)\s+"
+    r"(?:and|vs\.?|versus|or|rather than|instead of)\s+([\w.()]+)",
+    re.IGNORECASE,
+)
+MAX_KEY_TERMS = 6
+
+
+def key_terms(question: str) -> list[str]:
+    """The named things a question asks about, each searchable on its own: code in backticks,
+    identifiers (`heapq.nlargest`, `task_done`, `TaskGroup`), and the items of a list or a
+    comparison ("gather, TaskGroup and timeout", "is vs =="), when they are not plain words."""
+    found: list[str] = [*_BACKTICKED.findall(question), *_IDENTIFIER.findall(question)]
+    for match in _LISTED.finditer(question):
+        if match.group(1):
+            items = re.split(r",\s+|,?\s+(?:and|or)\s+", match.group(1))
+        else:
+            items = [match.group(2), match.group(3)]
+        named = [i for i in items if i and not content_words(i) <= _PLAIN_WORDS]
+        # A list of names, not of words ("its output and fail"): one item at least is code.
+        if len(named) == len(items) and any(_IDENTIFIER.fullmatch(i) for i in items):
+            found.extend(named)
+    out: list[str] = []
+    for term in found:
+        term = term.strip(" .,;:?")
+        if len(term) > 1 and term.casefold() not in {o.casefold() for o in out}:
+            out.append(term)
+    return out[:MAX_KEY_TERMS]
+
+
+# Words that make a list item a phrase of the sentence rather than a name (a list of these is
+# not a list of things to search for).
+_PLAIN_WORDS = frozenset(
+    "work works working differ difference compare use used uses when how why what which where "
+    "does do can should must".split()
+)
+
+
 def usable_sections(plan: ResearchPlan | None) -> list[PlanSection]:
     """The plan's sections whose titles can be printed as headings, without repeats."""
     seen: set[str] = set()
@@ -130,12 +173,19 @@ def repaired_plan(plan: ResearchPlan, question: str) -> ResearchPlan:
     return ResearchPlan(sections=out)
 
 
+HEADING_WORDS = 12
+
+
 def heading_of(aspect: str) -> str:
-    """An aspect of the question as a heading (it stays a question: the reader asked it)."""
+    """An aspect of the question as a heading (it stays a question: the reader asked it); a
+    long one is cut to its first clause, or its first words, never with an ellipsis."""
     flat = one_line(aspect)
-    if len(flat) <= MAX_HEADING_CHARS:
+    if is_good_heading(flat):
         return flat
-    return flat[: MAX_HEADING_CHARS - 1].rsplit(" ", 1)[0] + "…"
+    clause = re.split(r";\s+|,?\s+and\s+(?=(?:how|what|when|why|which|where)\b)", flat)[0]
+    words = clause.rstrip("?？").split()
+    short = " ".join(words[:HEADING_WORDS]).rstrip(",;:")
+    return short + ("？" if _CJK.search(short) else "?") if flat.endswith(("?", "？")) else short
 
 
 def anchored_queries(
@@ -148,7 +198,11 @@ def anchored_queries(
     the question or a plan section not searched yet (the same count comes back)."""
     topic = topic_words(question, plan)
     used = {one_line(q).casefold() for q in earlier}
-    spares = [*aspects(question), *(section_query(s) for s in usable_sections(plan))]
+    spares = [
+        *aspects(question),
+        *(section_query(s) for s in usable_sections(plan)),
+        *key_terms(question),
+    ]
     out: list[str] = []
     for query in asked:
         if is_on_topic_query(query, topic):
