@@ -1,0 +1,163 @@
+"""Benchmark: a follow-up question against a fresh run of the combined question.
+
+A real dev server and worker, the demo corpus, and the tests' fake LLM answering like a faithful
+model (tests/test_follow_up.py: search questions on the question asked, new ones each round;
+revisions that keep the draft's cited claims) with a fixed latency per call; the judge never
+says done, so every run makes max_iterations iterations. For each evolution profile: one parent run
+(question A), then the follow-up (question B on the parent) and a fresh run of "A B". Counts are
+the runs' own: LLM calls and tokens (usage), searches (retrieval_engine activities plus a
+watched topic's re-reads: none here), wall time from start to result.
+
+    .venv/bin/python -m bench.follow_up_bench                  # off and paper, 0.2 s per call
+    .venv/bin/python -m bench.follow_up_bench --latency 0.5 --profiles off
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from activities.llm import LLMClient
+from activities.search.local_provider import LocalSearch
+from embedded.temporal_server import dynamic_config_args, temporal_cli
+from observability.search_attributes import ensure_search_attributes
+from tests.support.fake_llm import FakeLLMServer, RecordedRequest
+from tests.support.scripted_llm import Script
+from tests.support.settings import FAKE_KEY, fake_llm_settings
+from tests.test_follow_up import _topic_questions, faithful
+from worker import build_worker
+from workflows.config import ResearchConfig
+from workflows.continuation_models import ContinuationRequest
+from workflows.models import ResearchReport
+from workflows.research import WORKFLOW_NAME
+from workflows.state import RunInput
+
+PARENT = "How does Python's with statement work with a context manager?"
+FOLLOW_UP = "How do generators and yield relate to the iterator protocol?"
+PROFILES = {
+    "off": {"evolution": "off", "max_iterations": 2, "questions_per_iteration": 2},
+    "paper": {"evolution": "paper", "max_iterations": 2, "questions_per_iteration": 2},
+}
+NAMES = ("PlanAnswer", "DraftAnswer", "GapAnswer", "RetrievalAnswer", "IntegratorAnswer",
+         "JudgeAnswer", "ReportAnswer", "VariantCritique")  # fmt: skip
+
+
+def rounds_of_questions(fake: FakeLLMServer) -> None:
+    """Search questions on the question asked, new ones each round (so every iteration runs)."""
+    counter = itertools.count(1)
+
+    def gaps(request: RecordedRequest) -> dict:
+        asked = _topic_questions(request)["questions"]
+        round_ = next(counter)
+        return {"questions": [f"{q} round {round_}" for q in asked]}
+
+    fake.respond("GapAnswer", gaps)
+
+
+async def run(
+    client: Client, queue: str, question: str, config: dict, parent: str | None = None
+) -> tuple[str, ResearchReport, float]:
+    workflow_id = f"bench-fu-{uuid.uuid4().hex[:8]}"
+    request = RunInput(
+        question=question,
+        config=ResearchConfig.model_validate(config),
+        continuation=ContinuationRequest(kind="follow_up", parent_id=parent) if parent else None,
+    )
+    started = time.perf_counter()
+    report = await client.execute_workflow(
+        WORKFLOW_NAME, request, id=workflow_id, task_queue=queue, result_type=ResearchReport
+    )
+    return workflow_id, report, time.perf_counter() - started
+
+
+async def searches(client: Client, workflow_id: str) -> int:
+    count = 0
+    async for event in client.get_workflow_handle(workflow_id).fetch_history_events():
+        scheduled = event.activity_task_scheduled_event_attributes
+        if event.HasField("activity_task_scheduled_event_attributes"):
+            count += scheduled.activity_type.name == "retrieval_engine"
+    return count
+
+
+def row(label: str, report: ResearchReport, seconds: float, searched: int) -> str:
+    usage = report.usage_total
+    return (
+        f"| {label} | {usage.calls} | {usage.total_tokens} | {searched} | {seconds:.1f} | "
+        f"{len(report.sources)} |"
+    )
+
+
+async def main(latency: float, profiles: list[str]) -> None:
+    with tempfile.TemporaryDirectory() as cache, FakeLLMServer(api_key=FAKE_KEY) as fake:
+        Script().install(fake)
+        faithful(fake)
+        rounds_of_questions(fake)
+        for name in NAMES:
+            fake.set_delay(name, latency)
+        env = await WorkflowEnvironment.start_local(
+            dev_server_existing_path=temporal_cli(),
+            data_converter=pydantic_data_converter,
+            dev_server_extra_args=dynamic_config_args(),
+        )
+        try:
+            client = env.client
+            await ensure_search_attributes(client, "default")
+            search = LocalSearch.from_env({"TTDR_CACHE_DIR": str(Path(cache))})
+            llm = LLMClient(fake_llm_settings(fake))
+            queue = f"bench-{uuid.uuid4().hex[:6]}"
+            print(f"latency {latency:g} s per LLM call; parent: {PARENT!r}; follow-up: "
+                  f"{FOLLOW_UP!r}\n")  # fmt: skip
+            print("| profile / run | LLM calls | tokens | searches | wall s | sources cited |")
+            print("|---|---|---|---|---|---|")
+            async with build_worker(client, queue, llm, search):
+                for profile in profiles:
+                    config = PROFILES[profile]
+                    parent_id, parent, seconds = await run(client, queue, PARENT, config)
+                    print(
+                        row(
+                            f"{profile}: parent", parent, seconds, await searches(client, parent_id)
+                        )
+                    )
+                    child_id, child, seconds = await run(
+                        client, queue, FOLLOW_UP, config, parent=parent_id
+                    )
+                    print(
+                        row(
+                            f"{profile}: follow-up",
+                            child,
+                            seconds,
+                            await searches(client, child_id),
+                        )
+                    )
+                    fresh_id, fresh, seconds = await run(
+                        client, queue, f"{PARENT} {FOLLOW_UP}", config
+                    )
+                    print(
+                        row(
+                            f"{profile}: fresh combined",
+                            fresh,
+                            seconds,
+                            await searches(client, fresh_id),
+                        )
+                    )
+            await llm.aclose()
+            await search.aclose()
+        finally:
+            await env.shutdown()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--latency", type=float, default=0.2, help="seconds per LLM call")
+    parser.add_argument("--profiles", default="off,paper", help="comma-separated: off, paper")
+    args = parser.parse_args()
+    asyncio.run(main(args.latency, [p for p in args.profiles.split(",") if p]))
