@@ -210,6 +210,8 @@ def worker_env(b: Bench, queue: str) -> dict[str, str]:
         "TTDR_LLM_API_KEY": "x",
         "TTDR_CACHE_DIR": str(b.cache),
         "TTDR_LOG_LEVEL": "WARNING",
+        # One process: the figures (CPU of the worker's pid) are of one event loop, as before.
+        "TTDR_WORKER_PROCESSES": "1",
     }
 
 
