@@ -4,13 +4,14 @@
 
 Everything is real but the model: the dev server, `python worker.py` and `client.py serve` as
 processes of their own, and the scripted fake LLM answering every call after `--latency`
-seconds (bench/latency_llm.py). N runs are started (evolution off, 30 iterations, a judge that
-never says done) and kept in flight while the bench, as a browser would, measures over HTTP:
+seconds (bench/latency_llm.py). N runs are started (evolution off, a judge that never says
+done; a run that ends is replaced at once) and kept in flight while the bench, as a browser
+would, measures over HTTP:
 
 - `/` — the desk: the ask form, the runs list (visibility, N+ runs) and the batches;
 - `/runs/ID` — one run's page (describe + `state` query);
 - `/runs/ID/progress` — what the page polls (describe + `progress` query);
-- progress update latency — a run is paused (the update returns when the workflow has
+- progress update latency — a run in flight is paused (the update returns when the workflow has
   applied it), then `/progress` is polled at the page's cadence (1 s, from a random phase, as
   a page opened at any moment) until it shows the pause; and polled back to back, the floor.
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import platform
 import random
@@ -35,6 +37,7 @@ from pathlib import Path
 
 import httpx
 from temporalio.client import Client
+from temporalio.service import RPCError
 
 from bench.latency_llm import Latency, LatencyLLM
 from bench.run import start_env
@@ -72,8 +75,11 @@ async def timed_get(http: httpx.AsyncClient, path: str) -> tuple[float, httpx.Re
     return elapsed, response
 
 
+RUNNING = f"WorkflowType = '{WORKFLOW_NAME}' AND ExecutionStatus = 'Running'"
+
+
 async def start_runs(client: Client, count: int) -> list[str]:
-    ids = [f"desk-bench-{i:03d}-{uuid.uuid4().hex[:6]}" for i in range(count)]
+    ids = [f"desk-bench-{uuid.uuid4().hex[:10]}" for _ in range(count)]
     request = ResearchRequest(
         question="How do Python generators and context managers work?",
         config=ResearchConfig.model_validate(CONFIG),
@@ -84,39 +90,56 @@ async def start_runs(client: Client, count: int) -> list[str]:
     return ids
 
 
-async def running(client: Client) -> int:
-    query = f"WorkflowType = '{WORKFLOW_NAME}' AND ExecutionStatus = 'Running'"
-    return (await client.count_workflows(query)).count
+async def running_ids(client: Client) -> list[str]:
+    return [execution.id async for execution in client.list_workflows(RUNNING)]
+
+
+async def keep_in_flight(client: Client, count: int, started: list[str]) -> None:
+    """A run ends after a few iterations (the scripted gap analysis runs out of new
+    questions): start another in its place, so `count` stay in flight while the bench
+    measures."""
+    while True:
+        missing = count - (await client.count_workflows(RUNNING)).count
+        if missing > 0:
+            started += await start_runs(client, missing)
+        await asyncio.sleep(1.0)
 
 
 async def update_latency(
-    client: Client, http: httpx.AsyncClient, workflow_id: str, cadence: float | None
+    client: Client, http: httpx.AsyncClient, cadence: float | None
 ) -> float:
-    """Seconds from the pause being applied to /progress showing it, polled every `cadence`
-    seconds from a random phase (None: back to back)."""
-    handle = client.get_workflow_handle(workflow_id)
-    await handle.execute_update("pause")
+    """Seconds from a pause being applied to /progress showing it, polled every `cadence`
+    seconds from a random phase (None: back to back), on a run in flight."""
+    while True:
+        handle = client.get_workflow_handle(random.choice(await running_ids(client)))
+        try:
+            await handle.execute_update("pause")
+            break
+        except RPCError:  # it ended meanwhile: take another
+            continue
     applied = time.monotonic()
     if cadence:
         await asyncio.sleep(random.uniform(0, cadence))
     try:
         while True:
-            _, response = await timed_get(http, f"/runs/{workflow_id}/progress")
+            _, response = await timed_get(http, f"/runs/{handle.id}/progress")
             progress = response.json().get("progress") or {}
             if progress.get("paused") or progress.get("held_before"):
                 return time.monotonic() - applied
             if cadence:
                 await asyncio.sleep(cadence)
     finally:
-        await handle.execute_update("resume")
+        with contextlib.suppress(RPCError):
+            await handle.execute_update("resume")
 
 
-async def measure(args: argparse.Namespace, client: Client, base: str, ids: list[str]) -> list[str]:
+async def measure(args: argparse.Namespace, client: Client, base: str) -> list[str]:
     async with httpx.AsyncClient(base_url=base, timeout=60) as http:
         await timed_get(http, "/")  # warm-up: templates compiled, session cookie set
-        in_flight = await running(client)
+        in_flight = (await client.count_workflows(RUNNING)).count
         index, page, poll = [], [], []
         for _ in range(args.samples):
+            ids = await running_ids(client)
             seconds, response = await timed_get(http, "/")
             index.append(seconds)
             listed = len(re.findall(r'href="/runs/desk-bench-', response.text))
@@ -126,14 +149,10 @@ async def measure(args: argparse.Namespace, client: Client, base: str, ids: list
                 seconds, _ = await timed_get(http, f"/runs/{random.choice(ids)}/progress")
                 poll.append(seconds)
         page_cadence = [
-            await update_latency(client, http, random.choice(ids), POLL_SECONDS)
-            for _ in range(args.samples)
+            await update_latency(client, http, POLL_SECONDS) for _ in range(args.samples)
         ]
-        floor = [
-            await update_latency(client, http, random.choice(ids), None)
-            for _ in range(args.samples)
-        ]
-        still = await running(client)
+        floor = [await update_latency(client, http, None) for _ in range(args.samples)]
+        still = (await client.count_workflows(RUNNING)).count
     setting = f"{in_flight} runs in flight ({still} at the end), {args.latency:g} s/LLM call"
     figures = [
         (f"`/` (ask form, runs list of {listed}, batches)", index),
@@ -159,6 +178,7 @@ async def main_async(args: argparse.Namespace) -> None:
         )  # fmt: skip
         desk: subprocess.Popen[bytes] | None = None
         ids: list[str] = []
+        keeper: asyncio.Task[None] | None = None
         try:
             await worker.start(timeout_seconds=120)
             port = free_port()
@@ -168,11 +188,13 @@ async def main_async(args: argparse.Namespace) -> None:
                 cwd=ROOT, env=desk_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )  # fmt: skip
             base = f"http://127.0.0.1:{port}"
-            ids = await start_runs(env.client, args.runs)
+            keeper = asyncio.create_task(keep_in_flight(env.client, args.runs, ids))
             await wait_until_up(base)
             await asyncio.sleep(args.latency * 3)  # every run past its plan
-            rows = await measure(args, env.client, base, ids)
+            rows = await measure(args, env.client, base)
         finally:
+            if keeper is not None:
+                keeper.cancel()
             await asyncio.gather(
                 *(env.client.get_workflow_handle(i).cancel() for i in ids), return_exceptions=True
             )
