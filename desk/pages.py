@@ -17,6 +17,7 @@ from desk.paths import run_path
 from desk.report_view import render_report
 from desk.runs import DeskError
 from workflows.config import ResearchConfig
+from workflows.models import ResearchReport
 
 if TYPE_CHECKING:
     from desk.app import Desk
@@ -120,7 +121,7 @@ async def progress(request: Request) -> Response:
     return JSONResponse(data, headers={"Cache-Control": "no-store"})
 
 
-async def _report_or_404(request: Request):
+async def _report_or_404(request: Request) -> ResearchReport:
     desk = _desk(request)
     workflow_id = request.path_params["workflow_id"]
     try:

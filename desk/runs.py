@@ -11,6 +11,7 @@ import asyncio
 from collections import OrderedDict
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from pydantic import BaseModel
 from temporalio.client import (
@@ -87,8 +88,6 @@ class Runs:
         self._reports: OrderedDict[str, ResearchReport] = OrderedDict()
 
     def web_ui_link(self, workflow_id: str) -> str:
-        from urllib.parse import quote
-
         return (
             f"{self.settings.web_ui_url}/namespaces/{quote(self.client.namespace, safe='')}"
             f"/workflows/{quote(workflow_id, safe='')}"
