@@ -65,7 +65,9 @@ def test_a_report_that_cites_nothing_says_so() -> None:
 def test_titles_and_parts_are_inert() -> None:
     hostile = source(1, "x.md", anchor="[2](javascript:x)", title="<b>T</b> [3]")
     entry = sources_section([hostile])
-    assert entry == ("## Sources\n\n1. &lt;b>T&lt;/b> \\[3\\] — cited: \\[2\\](javascript:x) — x.md")
+    assert entry == (
+        "## Sources\n\n1. &lt;b>T&lt;/b> \\[3\\] — cited: \\[2\\](javascript:x) — x.md"
+    )
 
 
 def test_a_citation_names_the_part_it_relies_on_and_the_part_is_inert() -> None:
@@ -79,7 +81,9 @@ def test_a_citation_names_the_part_it_relies_on_and_the_part_is_inert() -> None:
     body = "A [1]. B [2]. C [3]. D [4]. E [5]."
     report, _, _ = finalise_report(body, known)
     first_line = report.split("\n", 1)[0]
-    assert first_line.startswith("A [1, p. 2]. B [1, p. 5]. C [2, slide 4]. D [3, §Diet\u2013Habitat].")
+    assert first_line.startswith(
+        "A [1, p. 2]. B [1, p. 5]. C [2, slide 4]. D [3, §Diet\u2013Habitat]."
+    )
     # A document's own words cannot open a link, a code span or a tag inside a marker.
     assert "[9]" not in first_line and "`" not in first_line and "<b>" not in first_line
 
