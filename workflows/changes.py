@@ -25,13 +25,13 @@ from workflows.grounding import UNSUPPORTED_MARK, Evidence
 from workflows.labels import Labels, labels_for
 from workflows.models import NumberedSource, QAPair, ResearchReport, Source
 from workflows.sanitise import _map_prose, escape_inline
-from workflows.support import support_score
 
 FOLLOW_UP_LINE = "> **Follow-up of**"
 _FINAL_MARKER = re.compile(r"(?<!\\)\[(\d{1,6})(, [^\[\]\n]{1,64})?\]")
 WHAT_CHANGED = "## What changed since"
 SECTION_END = "---"  # after the What-changed section: the report's own text follows
 # A new claim this close to a no-longer-supported one of the same document replaces it.
+_WORD = re.compile(r"[^\W_]{3,}|\d+")
 CHANGED_SIMILARITY = 0.5
 
 
@@ -153,7 +153,7 @@ def compute_changes(
     for old in list(removed):
         documents = {document_key(sources[n - 1]) for n in old.numbers}
         pairs = [
-            (support_score(new.text, old.text), at)
+            (_alike(new.text, old.text), at)
             for at, new in enumerate(added)
             if documents & {document_key(sources[n - 1]) for n in new.numbers}
         ]
@@ -169,6 +169,13 @@ def compute_changes(
         changed=changed[:cap],
         removed=removed[:cap],
     )
+
+
+def _alike(one: str, other: str) -> float:
+    """Word overlap (Jaccard) of two claims: a changed figure still leaves them alike, where
+    the support score would call a different number unsupported."""
+    a, b = set(_WORD.findall(one.casefold())), set(_WORD.findall(other.casefold()))
+    return len(a & b) / len(a | b) if a | b else 0.0
 
 
 def _labels(numbers: Iterable[int], sources: Sequence[Source]) -> list[str]:
