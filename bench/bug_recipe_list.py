@@ -135,8 +135,8 @@ RECIPES: tuple[Recipe, ...] = (
         "sizes",
         "issue 28",
         "activities/search/documents/sheets.py",
-        "cells = [_cell(v) for v in list(row)[:_MAX_COLUMNS]]",
-        "cells = [_cell(v) for v in list(row)]",
+        "cells = [_cell(v) for v in islice(row, _MAX_COLUMNS)]",
+        "cells = [_cell(v) for v in row]",
         INDEX,
     ),
     Recipe(
@@ -246,8 +246,17 @@ RECIPES: tuple[Recipe, ...] = (
         "grounding",
         "2155e02",
         "workflows/evidence_fill.py",
-        "if claim.sources and UNSUPPORTED_MARK not in claim.text:",
-        "if claim.sources:",
+        # The code before the fix: the answer read whole, any claim with a source taken (a
+        # marked claim glued to a quote came with it). Dropping only the mark test is
+        # equivalent now that blocks are read one by one.
+        '    for block in answer.split("\\n\\n"):\n'
+        '        text = block.strip().removeprefix(">").strip()\n'
+        "        for claim in claims_of(text):\n"
+        "            if claim.sources and UNSUPPORTED_MARK not in claim.text:\n"
+        "                backed.append(claim)\n",
+        "    for claim in claims_of(answer):\n"
+        "        if claim.sources:\n"
+        "            backed.append(claim)\n",
         ("tests/test_grounding.py",),
     ),
     Recipe(
