@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model, field_validator
 
 CLAIM_MAX_CHARS = 1_200
 MAX_CLAIMS = 40
@@ -82,20 +82,47 @@ def claim_model(allowed: Sequence[int]) -> type[CitedClaim]:
 
 @lru_cache(maxsize=256)
 def _claim_model(allowed: tuple[int, ...]) -> type[CitedClaim]:
+    """The claim shape for one prompt. The schema the provider gets allows exactly `allowed`
+    (an enum; none at all when the prompt shows no source); validation takes any number, and
+    one not allowed becomes an unknown marker (`not_allowed`): a model whose provider does not
+    enforce the schema (json_object, prompt mode) and cites [1] anyway has that citation
+    dropped and counted downstream, like any unknown number, while its claim is kept — the
+    answer is not rejected, re-asked and finally fatal to the run."""
     if not allowed:
-        # Nothing to cite: the field must stay empty.
-        sources: Any = (list[int], Field(default=[], max_length=0))
+        shown: dict[str, Any] = {"maxItems": 0}  # nothing to cite: the field must stay empty
     else:
-        number = Literal[allowed]  # type: ignore[valid-type]
-        sources = (
-            list[number],  # type: ignore[valid-type]
-            Field(
-                [],
-                json_schema_extra=_AT_LEAST_ONE,
-                description="numbers of the supporting documents",
-            ),
-        )
-    return create_model("CitedClaim", __base__=CitedClaim, sources=sources)
+        items = TypeAdapter(Literal[allowed]).json_schema()  # type: ignore[valid-type]
+        shown = {"items": items, **_AT_LEAST_ONE}
+    description = "numbers of the supporting documents" if allowed else None
+    sources: Any = (
+        list[int],
+        Field([], json_schema_extra=shown, description=description),
+    )
+    permitted = frozenset(allowed)
+
+    def keep_allowed(numbers: list[int]) -> list[int]:
+        return not_allowed(numbers, permitted)
+
+    validators = {"_allowed": field_validator("sources")(keep_allowed)}
+    return create_model(
+        "CitedClaim", __base__=CitedClaim, __validators__=validators, sources=sources
+    )
+
+
+def not_allowed(numbers: list[int], permitted: frozenset[int]) -> list[int]:
+    """The allowed numbers as they are; each other one as a distinct negative number, a
+    marker the workflow's citation check removes and counts as it does any unknown one
+    (workflows/citations.py). Never the number itself: it may be a real source of the run
+    that this prompt did not show, and must not become a citation of it."""
+    out: list[int] = []
+    unknown = 0
+    for number in numbers:
+        if number in permitted:
+            out.append(number)
+        else:
+            unknown -= 1
+            out.append(unknown)
+    return out
 
 
 def with_allowed_sources(schema: type[BaseModel], allowed: Sequence[int]) -> type[BaseModel]:
