@@ -10,16 +10,20 @@ watched topic's re-reads: none here), wall time from start to result.
 
     .venv/bin/python -m bench.follow_up_bench                  # off and paper, 0.2 s per call
     .venv/bin/python -m bench.follow_up_bench --latency 0.5 --profiles off
+    .venv/bin/python -m bench.follow_up_bench --embedded     # SmolLM2-135M, the demo config
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
+import json
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from temporalio.client import Client
@@ -27,7 +31,9 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.llm import LLMClient
+from activities.llm_settings import LLMSettings
 from activities.search.local_provider import LocalSearch
+from embedded.llama_server import MODEL_ALIAS, LlamaServer
 from embedded.temporal_server import dynamic_config_args, temporal_cli
 from observability.search_attributes import ensure_search_attributes
 from tests.support.fake_llm import FakeLLMServer, RecordedRequest
@@ -43,6 +49,10 @@ from workflows.state import RunInput
 
 PARENT = "How does Python's with statement work with a context manager?"
 FOLLOW_UP = "How do generators and yield relate to the iterator protocol?"
+# scripts/demo-config-local-model.json: what the embedded model runs in the demo.
+DEMO = json.loads(
+    (Path(__file__).parent.parent / "scripts/demo-config-local-model.json").read_text()
+)
 PROFILES = {
     "off": {"evolution": "off", "max_iterations": 2, "questions_per_iteration": 2},
     "paper": {"evolution": "paper", "max_iterations": 2, "questions_per_iteration": 2},
@@ -88,6 +98,22 @@ async def searches(client: Client, workflow_id: str) -> int:
     return count
 
 
+async def compare(client: Client, queue: str, profile: str, config: dict) -> None:
+    """The parent, its follow-up, and a fresh run of both questions: one table row each."""
+    parent_id: str | None = None
+    runs = (
+        ("parent", PARENT, False),
+        ("follow-up", FOLLOW_UP, True),
+        ("fresh combined", f"{PARENT} {FOLLOW_UP}", False),
+    )
+    for label, question, follows in runs:
+        workflow_id, report, seconds = await run(
+            client, queue, question, config, parent_id if follows else None
+        )
+        parent_id = parent_id or workflow_id
+        print(row(f"{profile}: {label}", report, seconds, await searches(client, workflow_id)))
+
+
 def row(label: str, report: ResearchReport, seconds: float, searched: int) -> str:
     usage = report.usage_total
     return (
@@ -96,68 +122,67 @@ def row(label: str, report: ResearchReport, seconds: float, searched: int) -> st
     )
 
 
-async def main(latency: float, profiles: list[str]) -> None:
-    with tempfile.TemporaryDirectory() as cache, FakeLLMServer(api_key=FAKE_KEY) as fake:
+@contextlib.asynccontextmanager
+async def model(latency: float, embedded: bool, cache: Path) -> AsyncIterator[LLMClient]:
+    """The faithful fake at `latency` per call, or the embedded llama.cpp model."""
+    if embedded:
+        server = await asyncio.to_thread(LlamaServer(cache / "llama-server.log").start)
+        settings = LLMSettings(
+            base_url=server.base_url,
+            model=MODEL_ALIAS,
+            judge_model=MODEL_ALIAS,
+            response_format="json_object",
+        )
+        try:
+            yield LLMClient(settings)
+        finally:
+            server.stop()
+        return
+    with FakeLLMServer(api_key=FAKE_KEY) as fake:
         Script().install(fake)
         faithful(fake)
         rounds_of_questions(fake)
         for name in NAMES:
             fake.set_delay(name, latency)
-        env = await WorkflowEnvironment.start_local(
-            dev_server_existing_path=temporal_cli(),
-            data_converter=pydantic_data_converter,
-            dev_server_extra_args=dynamic_config_args(),
-        )
-        try:
-            client = env.client
-            await ensure_search_attributes(client, "default")
-            search = LocalSearch.from_env({"TTDR_CACHE_DIR": str(Path(cache))})
-            llm = LLMClient(fake_llm_settings(fake))
-            queue = f"bench-{uuid.uuid4().hex[:6]}"
-            print(f"latency {latency:g} s per LLM call; parent: {PARENT!r}; follow-up: "
+        yield LLMClient(fake_llm_settings(fake))
+
+
+async def main(latency: float, profiles: list[str], embedded: bool) -> None:
+    with tempfile.TemporaryDirectory() as cache:
+        async with model(latency, embedded, Path(cache)) as llm:
+            env = await WorkflowEnvironment.start_local(
+                dev_server_existing_path=temporal_cli(),
+                data_converter=pydantic_data_converter,
+                dev_server_extra_args=dynamic_config_args(),
+            )
+            try:
+                client = env.client
+                await ensure_search_attributes(client, "default")
+                search = LocalSearch.from_env({"TTDR_CACHE_DIR": str(Path(cache))})
+                queue = f"bench-{uuid.uuid4().hex[:6]}"
+                what = (
+                    "embedded SmolLM2-135M" if embedded else f"latency {latency:g} s per LLM call"
+                )
+                print(f"{what}; parent: {PARENT!r}; follow-up: "
                   f"{FOLLOW_UP!r}\n")  # fmt: skip
-            print("| profile / run | LLM calls | tokens | searches | wall s | sources cited |")
-            print("|---|---|---|---|---|---|")
-            async with build_worker(client, queue, llm, search):
-                for profile in profiles:
-                    config = PROFILES[profile]
-                    parent_id, parent, seconds = await run(client, queue, PARENT, config)
-                    print(
-                        row(
-                            f"{profile}: parent", parent, seconds, await searches(client, parent_id)
+                print("| profile / run | LLM calls | tokens | searches | wall s | sources cited |")
+                print("|---|---|---|---|---|---|")
+                async with build_worker(client, queue, llm, search):
+                    for profile in profiles:
+                        await compare(
+                            client, queue, profile, DEMO if embedded else PROFILES[profile]
                         )
-                    )
-                    child_id, child, seconds = await run(
-                        client, queue, FOLLOW_UP, config, parent=parent_id
-                    )
-                    print(
-                        row(
-                            f"{profile}: follow-up",
-                            child,
-                            seconds,
-                            await searches(client, child_id),
-                        )
-                    )
-                    fresh_id, fresh, seconds = await run(
-                        client, queue, f"{PARENT} {FOLLOW_UP}", config
-                    )
-                    print(
-                        row(
-                            f"{profile}: fresh combined",
-                            fresh,
-                            seconds,
-                            await searches(client, fresh_id),
-                        )
-                    )
-            await llm.aclose()
-            await search.aclose()
-        finally:
-            await env.shutdown()
+                await llm.aclose()
+                await search.aclose()
+            finally:
+                await env.shutdown()
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--latency", type=float, default=0.2, help="seconds per LLM call")
     parser.add_argument("--profiles", default="off,paper", help="comma-separated: off, paper")
+    parser.add_argument("--embedded", action="store_true", help="the embedded model, demo config")
     args = parser.parse_args()
-    asyncio.run(main(args.latency, [p for p in args.profiles.split(",") if p]))
+    profiles = ["demo"] if args.embedded else [p for p in args.profiles.split(",") if p]
+    asyncio.run(main(args.latency, profiles, args.embedded))
