@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from pathlib import Path
 
 from temporalio.client import Client
 
@@ -192,3 +193,24 @@ async def test_an_agent_asks_a_follow_up_through_mcp(
         started["workflow_id"], result_type=ResearchReport
     ).result()
     assert f"> **Follow-up of** run {parent_id}" in report.markdown
+
+
+async def test_the_follow_up_command_writes_the_report_with_the_parents_config(
+    client: Client, task_queue: str, fake_server: FakeLLMServer, script: Script, tmp_path: Path
+) -> None:
+    faithful(fake_server)
+    parent_id, _ = await _run(client, task_queue, PARENT_QUESTION)
+    calls_before = len(fake_server.requests)
+    out_file = tmp_path / "follow-up.md"
+    workflow_id = f"fu-cli-{uuid.uuid4().hex[:6]}"
+    code, out, err = await run_client(
+        client, task_queue, "follow-up", parent_id, FOLLOW_UP, "--id", workflow_id,
+        "--out", str(out_file),
+    )  # fmt: skip
+    assert code == 0, err
+    assert f"workflow_id: {workflow_id}\n" in out and f"parent: {parent_id}\n" in out
+    markdown = out_file.read_text()
+    assert markdown.startswith(f"# {FOLLOW_UP}\n\n> **Follow-up of** run {parent_id}: ")
+    # The parent's config (evolution off): no variant was judged.
+    names = {r.name for r in fake_server.requests[calls_before:]}
+    assert "VariantCritique" not in names and "RetrievalAnswer" in names
