@@ -177,6 +177,43 @@ RECIPES: tuple[Recipe, ...] = (
         "        if (usage := _usage_of(result)) is not None:\n",
         COUNTERS,
     ),
+    # ------------------------------------------------------------ duplicates and agent-read fields
+    Recipe(
+        "duplicates-by-id-only",
+        "duplicates",
+        "issue 28",
+        "activities/search/local_index.py",
+        "if passage.id in seen or content in seen:",
+        "if passage.id in seen:",
+        ("tests/test_search_results.py",),
+    ),
+    Recipe(
+        "no-refill-when-copies-crowd",
+        "duplicates",
+        "issue 28",
+        "activities/search/local_index.py",
+        "            wanted *= 4\n",
+        "            return hits\n",
+        ("tests/test_search_results.py",),
+    ),
+    Recipe(
+        "mcp-status-first-score",
+        "fields",
+        "issue 28",
+        "cli/mcp_status.py",
+        '"quality": report.quality_history[-1] if report.quality_history else None,',
+        '"quality": report.quality_history[0] if report.quality_history else None,',
+        ("tests/test_mcp.py",),
+    ),
+    Recipe(
+        "mcp-list-drops-limit",
+        "fields",
+        "issue 28",
+        "cli/mcp_tools.py",
+        "client.list_workflows(f'WorkflowType = \"{WORKFLOW_NAME}\"', limit=limit)",
+        "client.list_workflows(f'WorkflowType = \"{WORKFLOW_NAME}\"')",
+        ("tests/test_mcp.py",),
+    ),
     # ------------------------------------------------------------ real bugs, put back
     Recipe(
         "report-retry-never-counted",
