@@ -12,7 +12,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from temporalio.client import Client
 
-from observability.history import load_history
+from observability.history import load_history, replay
 from observability.profile import profile_history, render_profile
 from observability.run_metrics import RunGauges
 from observability.runs import RunInspector
@@ -22,6 +22,7 @@ from tests.support.processes import run_client
 from tests.support.scripted_llm import Script
 from tests.test_plan_review import start, waiting
 from workflows.models import ResearchProgress, ResearchReport
+from workflows.plan_review import REVIEW_PHASE_PATCH
 from workflows.visibility import PHASE
 
 
@@ -113,3 +114,26 @@ def test_the_profile_of_a_run_without_review_has_no_person_in_it() -> None:
     profile = profile_history(load_history(history))
     assert profile.waiting_for_person_seconds == 0
     assert profile.bottleneck != PERSON and PERSON not in render_profile(profile)
+
+
+PRE_PATCH = Path(__file__).parent / "histories" / "replay-plan-review.json"
+
+
+async def test_a_review_recorded_before_the_phase_upsert_replays_and_profiles() -> None:
+    """replay-plan-review.json was recorded by the code before REVIEW_PHASE_PATCH (no marker,
+    no upsert of `plan_review`): it replays on the current code (without the patch guard it
+    fails: an upsert where the history has the review's timer), and its profile counts the
+    1-second review timeout as the person's wait."""
+    history = load_history(PRE_PATCH)
+    patches = [
+        payload.data
+        for e in history.events
+        if e.HasField("marker_recorded_event_attributes")
+        for details in e.marker_recorded_event_attributes.details.values()
+        for payload in details.payloads
+    ]
+    assert patches and not [p for p in patches if REVIEW_PHASE_PATCH.encode() in p]
+    outcome = await replay(history)
+    assert outcome.ok, outcome.problem
+    profile = profile_history(history)
+    assert 0.9 <= profile.waiting_for_person_seconds < 5

@@ -121,6 +121,19 @@ SCENARIOS = [
             "continue_as_new_every": 1,
         },
     ),
+    # (e) plan review nobody answers: the run waits on a durable timer, then goes on with the
+    # proposal (recorded before the TtdrPhase upsert existed: its patch must keep it replaying)
+    Scenario(
+        "replay-plan-review",
+        {
+            "evolution": "off",
+            "max_iterations": 1,
+            "questions_per_iteration": 1,
+            "search_results_per_question": 3,
+            "review_plan": True,
+            "plan_review_timeout_seconds": 1,
+        },
+    ),
 ]
 
 
