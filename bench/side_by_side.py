@@ -5,9 +5,10 @@ processes started once: the floor (bench/floor.py: a chain of dependent httpx ac
 `worker.py --processes 1`. Each repeat runs, one after the other: the floor chain, the product
 with evolution off, the product on the paper profile (the default config). Per run:
 
-- per-call overhead: (client wall - critical-path calls x latency) / critical-path calls, the
-  orchestration each dependent call adds (floor: its `--calls`; product: bench.metrics'
-  critical path of the config and the iterations it ran);
+- per-call overhead: (client wall - dependent steps x latency) / dependent steps, the
+  orchestration each dependent call adds; dependent steps are the busy segments at the fake LLM
+  (the calls of a fan-out overlap; each step lasts one latency), so a skew between siblings
+  counts as overhead too;
 - worker CPU per LLM call: utime+stime of that worker process during the run / LLM calls;
 - history bytes per LLM call (protobuf size of the fetched history), and events per call;
 - LLM-busy / wall: union of the fake server's request intervals over the client wall.
@@ -26,6 +27,7 @@ import asyncio
 import collections
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -48,7 +50,11 @@ from workflows.config import ResearchConfig
 from workflows.models import ResearchReport, ResearchRequest
 from workflows.research import WORKFLOW_NAME
 
-PROFILES: dict[str, dict[str, Any]] = {"off": {"evolution": "off"}, "paper": {}}
+PROFILES: dict[str, dict[str, Any]] = {
+    "off": {"evolution": "off"},
+    "paper": {},
+    "paper-2it": {"max_iterations": 2},
+}
 SETTLE_SECONDS = 0.3  # lets the worker finish the run's last workflow task before CPU is read
 
 
@@ -92,25 +98,24 @@ async def worker(
         proc.wait(30)
 
 
-async def floor_run(client: Client, queue: str, calls: int) -> tuple[str, int]:
+async def floor_run(client: Client, queue: str, calls: int) -> str:
     workflow_id = f"floor-{uuid.uuid4().hex[:8]}"
     await client.execute_workflow(
         FLOOR_WORKFLOW, ChainInput(calls), id=workflow_id, task_queue=queue, result_type=int
     )
-    return workflow_id, calls
+    return workflow_id
 
 
-async def product_run(client: Client, queue: str, config: dict[str, Any]) -> tuple[str, int]:
+async def product_run(client: Client, queue: str, config: dict[str, Any]) -> str:
     workflow_id = f"side-{uuid.uuid4().hex[:8]}"
-    parsed = ResearchConfig.model_validate(config)
-    report = await client.execute_workflow(
+    await client.execute_workflow(
         WORKFLOW_NAME,
-        ResearchRequest(question=QUESTION, config=parsed),
+        ResearchRequest(question=QUESTION, config=ResearchConfig.model_validate(config)),
         id=workflow_id,
         task_queue=queue,
         result_type=ResearchReport,
     )
-    return workflow_id, metrics.critical_path_calls(parsed, report.iterations)
+    return workflow_id
 
 
 async def measure(
@@ -118,14 +123,17 @@ async def measure(
     client: Client,
     llm: LatencyLLM,
     pid: int,
-    run: Callable[[], Awaitable[tuple[str, int]]],
+    run: Callable[[], Awaitable[str]],
 ) -> tuple[Sample, WorkflowHistory]:
     since, cpu0 = time.monotonic(), cpu_seconds(pid)
-    workflow_id, path = await run()
+    workflow_id = await run()
     wall = time.monotonic() - since
     await asyncio.sleep(SETTLE_SECONDS)
     cpu = cpu_seconds(pid) - cpu0
     intervals = metrics.request_intervals(llm.requests, since)
+    # Dependent steps: the LLM's busy segments (siblings of a fan-out overlap, at a fixed
+    # latency each step lasts at least one call), so a run that stops early counts right.
+    path = len(metrics.merged(intervals))
     history = await client.get_workflow_handle(workflow_id).fetch_history()
     sample = Sample(
         kind,
@@ -161,7 +169,7 @@ def render(samples: list[Sample], latency: float, kinds: list[str]) -> str:
     floor_cpu = med("floor", Sample.cpu_ms)
     floor_bytes = med("floor", lambda s: s.history / s.calls)
     lines = [
-        "| run | LLM calls (critical path) | overhead per dependent call | vs floor "
+        "| run | LLM calls (dependent steps) | overhead per dependent step | vs floor "
         "| worker CPU per LLM call | vs floor | history bytes per LLM call (events) "
         "| LLM-busy / wall |",
         "|---|---|---|---|---|---|---|---|",
@@ -205,7 +213,7 @@ async def main_async(args: argparse.Namespace) -> None:
                     Path(tmp) / "product.log",
                 ) as product,
             ):
-                runs: dict[str, tuple[Client, int, Callable[[], Awaitable[tuple[str, int]]]]] = {
+                runs: dict[str, tuple[Client, int, Callable[[], Awaitable[str]]]] = {
                     "floor": (
                         floor_client,
                         floor.pid,
@@ -246,13 +254,21 @@ async def main_async(args: argparse.Namespace) -> None:
         print(f"\n{kind}, history by event type (largest first): {parts}")
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM as Ctrl-C: the finally blocks stop the workers and server
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _interrupt)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency", type=float, default=1.0, help="seconds per LLM call")
     parser.add_argument("--calls", type=int, default=20, help="dependent calls of the floor")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
-        "--profiles", type=lambda v: v.split(","), default=list(PROFILES), help="off,paper"
+        "--profiles",
+        type=lambda v: v.split(","),
+        default=["off", "paper"],
+        help="of: off, paper, paper-2it",
     )
     parser.add_argument(
         "--worker-env",
