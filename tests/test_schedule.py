@@ -331,3 +331,14 @@ async def test_a_schedule_survives_a_server_and_worker_restart(
     finally:
         await asyncio.to_thread(server.stop)
         await llm.aclose()
+
+
+async def test_a_cron_the_server_refuses_is_one_line_and_creates_nothing(client: Client) -> None:
+    schedule_id = f"watch-{uuid.uuid4().hex[:6]}"
+    code, out, err = await cli(
+        client, "q", "schedule", QUESTION, "--cron", "99 9 * * *", "--id", schedule_id
+    )
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert f"could not create schedule {schedule_id}" in err
+    code, _, err = await cli(client, "q", "schedule", "show", schedule_id)
+    assert code == 2 and f"no schedule {schedule_id}" in err

@@ -44,7 +44,13 @@ from workflows.continuation_models import (
     ParentRun,
     PreviousClaim,
 )
-from workflows.models import PlanSection, ResearchPlan, ResearchReport
+from workflows.models import (
+    DRAFT_MAX_CHARS,
+    PlanSection,
+    ResearchPlan,
+    ResearchReport,
+    cap_text,
+)
 from workflows.sources import SourceRegistry
 from workflows.state import RunState
 from workflows.visibility import PARENT
@@ -92,7 +98,7 @@ class Continuation:
         first: dict[int, int] = {}
         for numbered in sorted(parent.sources, key=lambda s: s.number):
             first.setdefault(numbered.number, self._sources.number_of(numbered.source))
-        body, _ = remap_citations(parent.body, first)
+        body, _ = remap_citations(cap_text(parent.body, DRAFT_MAX_CHARS), first)
         previous = self._previous_claims(body, parent.stale_documents)
         state.draft, state.draft_grounding = self._sources.ground(body)
         state.plan = self._plan(parent, request)
