@@ -20,6 +20,7 @@ from workflows.config import (
     NodeTimeouts,
     ResearchConfig,
 )
+from workflows.continuation_models import ContinuationState, PreviousClaim
 from workflows.grounding import GroundingFigures
 from workflows.models import (
     EvolutionRecord,
@@ -80,6 +81,29 @@ def every_field_set() -> RunState:
         draft_grounding=figures,
         grounding_notes=["went on: 2 claims unsupported"],
         plan_review=PlanReviewState(status="approved", guidance="focus on errors"),
+        anchored=True,
+        report_fallback="the report node failed: timeout",
+        continuation=ContinuationState(
+            kind="watch",
+            parent_id="watch-x-2026-12-04T10:00:00Z",
+            parent_question="What changed?",
+            since="2026-12-04 10:00 UTC",
+            schedule_id="watch-x",
+            notify_url="https://hooks.example.com/t",
+            numbers={"/d.md": 2},
+            parent_questions=["q?"],
+            previous_claims=[
+                PreviousClaim(
+                    text="A [1]",
+                    documents=["/d.md"],
+                    numbers=[1],
+                    supported_now=True,
+                    rechecked=True,
+                )
+            ],
+            inherited_sources=1,
+            searches=3,
+        ),
     )
 
 
