@@ -24,7 +24,7 @@ from tests.support.fake_search import FakeHTTPServer, Reply, repeat
 from tests.support.scripted_llm import Script
 from tests.support.settings import fake_llm_settings
 from worker import build_worker, search_from_env
-from workflows.citations import cited_numbers
+from workflows.citations import report_numbers as cited_numbers
 from workflows.config import ResearchConfig
 from workflows.models import QUOTE_MAX_CHARS, ResearchReport, ResearchRequest
 from workflows.research import WORKFLOW_NAME
@@ -207,7 +207,9 @@ QUESTION = "How does Python's with statement work, and what must a context manag
 
 
 def _page(poisoned: bool) -> str:
-    extra = f"<p>{POISON}</p>" if poisoned else "<p>Context managers are common in Python.</p>"
+    # The clean page is the article alone: any sentence it added could be quoted by the
+    # report's extractive floor, and the two reports must be equal.
+    extra = f"<p>{POISON}</p>" if poisoned else ""
     return ARTICLE.replace("</article>", f"{extra}</article>")
 
 

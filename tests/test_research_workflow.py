@@ -11,7 +11,7 @@ from temporalio.client import Client
 from tests.support.fake_llm import FakeLLMServer
 from tests.support.runs import QUESTION, run_research
 from tests.support.scripted_llm import BOGUS_CITATION, Script
-from workflows.citations import cited_numbers
+from workflows.citations import report_numbers as cited_numbers
 from workflows.config import ResearchConfig
 from workflows.models import ResearchReport, ResearchRequest
 from workflows.research import WORKFLOW_NAME
@@ -145,9 +145,8 @@ async def test_every_citation_resolves_to_a_retrieved_source(
         location = numbered.source.location.replace("&", "&amp;").replace('"', "&quot;")
         assert f'location="{location}"' in retrieval_prompts
         assert numbered.source.provider == "local"
-        assert numbered.source.evidence and numbered.source.evidence[:200] in " ".join(
-            retrieval_prompts.split()
-        )
+        seen = " ".join(numbered.source.evidence[:200].split())
+        assert seen and seen in " ".join(retrieval_prompts.split())
         listed = re.search(
             rf"^{numbered.number}\. (.+) — (.+?)(?:; cited: .*)?$", report.markdown, re.MULTILINE
         )
