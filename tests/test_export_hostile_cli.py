@@ -19,7 +19,8 @@ from temporalio.client import Client
 
 from activities.llm import LLMClient
 from activities.search.local_provider import LocalSearch
-from cli.mcp_tools import get_report
+from cli.connection import local_server_env
+from cli.mcp_tools import Connection, get_report
 from tests.support.fake_llm import FakeLLMServer, RecordedRequest
 from tests.support.processes import run_client
 from tests.support.scripted_llm import Script
@@ -88,7 +89,9 @@ async def test_an_escape_character_costs_no_export(
     assert code == 0, err
     assert sorted(p.suffix for p in folder.iterdir()) == [".docx", ".html", ".md", ".pdf"]
 
-    name, content = await get_report(client, workflow_id, "docx")  # the MCP tool's code
+    target = client.service_client.config.target_host
+    connection = Connection(local_server_env(target))  # the MCP server's, on this server
+    name, content = await get_report(connection, workflow_id, "docx")
     assert name == "docx" and isinstance(content, bytes)
     assert "colour\ufffd[31mred.md" in "\n".join(
         p.text for p in docx.Document(io.BytesIO(content)).paragraphs
