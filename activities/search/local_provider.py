@@ -81,6 +81,11 @@ class LocalSearch:
             raise CorpusError("the local index is not built yet")
         return self._index
 
+    @property
+    def refresh_running(self) -> bool:
+        """Whether the background refresh of `refreshing` has not ended yet."""
+        return not self._refreshed.is_set()
+
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> LocalSearch:
         """Refresh the index now, then serve it (the CLI, tests, benchmarks)."""
