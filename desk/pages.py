@@ -86,14 +86,17 @@ async def index(request: Request) -> Response:
 async def run(request: Request) -> Response:
     desk = _desk(request)
     workflow_id = request.path_params["workflow_id"]
-    try:
-        status = await desk.runs.status(workflow_id)
-    except DeskError as err:
-        raise HTTPException(404, str(err)) from None
-    state, report = await asyncio.gather(
-        desk.runs.state(workflow_id),
-        desk.runs.report(workflow_id) if status == "completed" else asyncio.sleep(0),
+    # The status and the state at once: one round trip to Temporal less per page.
+    status, state = await asyncio.gather(
+        desk.runs.status(workflow_id), desk.runs.state(workflow_id), return_exceptions=True
     )
+    if isinstance(status, BaseException):
+        if isinstance(status, DeskError):
+            raise HTTPException(404, str(status)) from None
+        raise status
+    if isinstance(state, BaseException):
+        raise state
+    report = await desk.runs.report(workflow_id) if status == "completed" else None
     body = None
     if report is not None:
         numbers = local_numbers(report.sources, desk.settings.corpus_roots)

@@ -161,15 +161,20 @@ class Runs:
         return _status(description.status)
 
     async def progress(self, workflow_id: str) -> dict[str, Any]:
-        """What the page shows live: the run's status and its `progress` query (as `top`)."""
-        status = await self.status(workflow_id)
+        """What the page shows live: the run's status and its `progress` query (as `top`),
+        asked at once."""
         handle = self.client.get_workflow_handle(workflow_id)
-        try:
-            progress = await handle.query(
-                "progress", result_type=ResearchProgress, rpc_timeout=RPC_TIMEOUT
-            )
-        except RPCError:
+        status, progress = await asyncio.gather(
+            self.status(workflow_id),
+            handle.query("progress", result_type=ResearchProgress, rpc_timeout=RPC_TIMEOUT),
+            return_exceptions=True,
+        )
+        if isinstance(status, BaseException):
+            raise status
+        if isinstance(progress, RPCError):  # no worker answers queries right now
             return {"status": status, "progress": None}
+        if isinstance(progress, BaseException):
+            raise progress
         data = progress.model_dump(mode="json")
         data["usage"]["total_tokens"] = progress.usage.total_tokens
         if status != "running":  # an ended run holds nowhere, whatever its last state says

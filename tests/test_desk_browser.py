@@ -151,6 +151,7 @@ async def journey(
     await expect(page.locator(".report-body")).to_be_visible(timeout=30_000)
     await page.screenshot(path=str(artifacts / "report.png"), full_page=True)
     assert await unlabelled_controls(page) == []
+    assert FAKE_KEY not in await page.content()
     handle = client.get_workflow_handle(workflow_id, result_type=ResearchReport)
     report = await handle.result()
     evidence = evidence_by_number(report)
@@ -167,6 +168,7 @@ async def journey(
     passage = passages_cited(marker, evidence[number])[0]
     await expect(tip).to_contain_text(passage.text[:60])
     await expect(tip).to_contain_text(passage.anchor or passage.location)
+    await focused.evaluate("e => window.scrollBy(0, e.getBoundingClientRect().top - 260)")
     await page.screenshot(path=str(artifacts / "citation-evidence.png"))
     await page.keyboard.press("Escape")  # dismissible, as WCAG 1.4.13 asks
     await expect(tip).to_be_hidden()
