@@ -12,9 +12,12 @@ Cache layout, under the caller's cache folder::
         postings-<generation>/        the BM25 postings of that state (.npy, memory-mapped)
 
 Opening lists the folders, re-reads only the files added or changed since the last refresh
-(size, mtime_ns, ctime_ns or inode differ), drops removed ones, and loads the postings. Passage
-ids depend only on a file's path relative to its folder, the passage's place and its text, so
-workers on other hosts get the same ids from the same files whatever their cache.
+(size, mtime_ns, ctime_ns or inode differ) — each in the budgeted reader process
+(documents/sandbox.py) — drops removed ones, and loads the postings. `open_cached` loads the last
+refreshed state without reading anything, and every search first takes up any newer state that
+another refresh has committed. Passage ids depend only on a file's path relative to its folder,
+the passage's place and its text, so workers on other hosts get the same ids from the same files
+whatever their cache.
 """
 
 from __future__ import annotations
@@ -163,6 +166,11 @@ class LocalIndex:
             files_by_format=files_by_format,
             secrets=secrets,
         )
+
+    @staticmethod
+    def check_roots(roots: Sequence[Path]) -> None:
+        """CorpusError if a folder is missing, not a folder, or on a pseudo file system."""
+        _resolve_roots(roots)
 
     @classmethod
     def open_cached(
