@@ -24,6 +24,7 @@ from pathlib import Path
 
 from cli.errors import UsageError
 from cli.ids import REPORTS_DIR, default_path
+from export.document import xml_safe
 from workflows.models import ResearchReport
 
 
@@ -119,7 +120,9 @@ def write_report(report: ResearchReport, paths: ReportPaths) -> Path:
     """Details first, Markdown last: once the Markdown is there, the report is complete."""
     try:
         write_atomically(paths.details, report.model_dump_json(indent=2))
-        write_atomically(paths.markdown, report.markdown)
+        # As the Markdown export: no control character (an ESC a model or a file name brought
+        # in would act on the terminal of whoever `cat`s the report).
+        write_atomically(paths.markdown, xml_safe(report.markdown))
     except OSError as err:
         raise UsageError(f"cannot write the report to {paths.markdown}: {err.strerror}") from None
     return paths.markdown

@@ -77,6 +77,8 @@ async def test_an_escape_character_costs_no_export(
     for suffix in (".md", ".html", ".pdf", ".docx"):
         assert out.with_suffix(suffix).is_file(), suffix
         assert f"{suffix[1:]}: {out.with_suffix(suffix)}" in stdout or suffix == ".md"
+    markdown = out.read_text(encoding="utf-8")
+    assert "\ufffd[2J" in markdown and not _BAD.search(markdown), "the .md holds no ESC either"
     word = docx.Document(str(out.with_suffix(".docx")))
     body = "\n".join(p.text for p in word.paragraphs)
     assert "colour\ufffd[31mred.md" in body, "the file name, its ESC made visible"
