@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from activities.setting_numbers import ascii_float, ascii_int
 from cli.connection import task_queue_from_env
 from cli.errors import UsageError
 
@@ -62,10 +63,11 @@ def _number(env: Mapping[str, str], name: str, default: float, kind: type) -> fl
     raw = env.get(name, "").strip()
     if not raw:
         return default
-    try:
-        value = kind(raw)
+    try:  # ASCII digits only (int() reads other scripts' digits; float() reads nan)
+        value = ascii_int(raw) if kind is int else ascii_float(raw)
     except ValueError:
-        raise DeskSettingsError(f"{name} must be a {kind.__name__}, not {raw!r}") from None
+        what = "a whole number" if kind is int else "a number"
+        raise DeskSettingsError(f"{name} must be {what} in ASCII digits, not {raw!r}") from None
     if value <= 0:
         raise DeskSettingsError(f"{name} must be positive, not {raw!r}")
     return value

@@ -17,6 +17,7 @@ from activities.setting_numbers import ascii_float, ascii_int
 from cli.errors import UsageError
 from cli.main import parser
 from cli.priority import priority_from_args
+from desk.settings import DeskSettingsError, load_settings
 from observability.metrics import MetricsConfigError, MetricsSettings
 from observability.run_metrics import interval_from_env
 from worker import StartupError, llm_max_rpm_from_env
@@ -107,3 +108,16 @@ def test_the_readers() -> None:
             ascii_float(bad)
     with pytest.raises(ValueError, match="ASCII digits"):
         ascii_int("1.0")
+
+
+@pytest.mark.parametrize(
+    ("name", "raw"),
+    [
+        ("TTDR_SERVE_RUNS_PER_MINUTE", "\u0666"),
+        ("TTDR_SERVE_MAX_LLM_CALLS", FULL_WIDTH_3),
+        ("TTDR_SERVE_MAX_COST_USD", "nan"),
+    ],
+)
+def test_desk_settings_in_other_digits_are_refused(name: str, raw: str) -> None:
+    with pytest.raises(DeskSettingsError, match=f"{name} must be a .*number in ASCII digits"):
+        load_settings("127.0.0.1", 8400, {name: raw})
