@@ -17,6 +17,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         "mcp", help="serve research runs as MCP tools (stdio; --http for streamable HTTP)"
     )
     sub.add_argument(
-        "--http", metavar="HOST:PORT", help="serve streamable HTTP at http://HOST:PORT/mcp"
+        "--http",
+        metavar="HOST:PORT",
+        help="serve streamable HTTP at http://HOST:PORT/mcp (beyond loopback: set TTDR_MCP_TOKEN)",
     )
     sub.set_defaults(handler=cmd_mcp)
