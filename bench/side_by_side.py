@@ -6,9 +6,9 @@ processes started once: the floor (bench/floor.py: a chain of dependent httpx ac
 with evolution off, the product on the paper profile (the default config). Per run:
 
 - per-call overhead: (client wall - dependent steps x latency) / dependent steps, the
-  orchestration each dependent call adds; dependent steps are the busy segments at the fake LLM
-  (the calls of a fan-out overlap; each step lasts one latency), so a skew between siblings
-  counts as overhead too;
+  orchestration each dependent call adds; dependent steps are the longest chain of LLM calls
+  each started after the previous one finished (at the fake LLM), so a run that stops early
+  counts what it did, and a skew between the siblings of a fan-out counts as overhead;
 - worker CPU per LLM call: utime+stime of that worker process during the run / LLM calls;
 - history bytes per LLM call (protobuf size of the fetched history), and events per call;
 - LLM-busy / wall: union of the fake server's request intervals over the client wall.
@@ -131,9 +131,7 @@ async def measure(
     await asyncio.sleep(SETTLE_SECONDS)
     cpu = cpu_seconds(pid) - cpu0
     intervals = metrics.request_intervals(llm.requests, since)
-    # Dependent steps: the LLM's busy segments (siblings of a fan-out overlap, at a fixed
-    # latency each step lasts at least one call), so a run that stops early counts right.
-    path = len(metrics.merged(intervals))
+    path = chain_depth(intervals)
     history = await client.get_workflow_handle(workflow_id).fetch_history()
     sample = Sample(
         kind,
@@ -146,6 +144,19 @@ async def measure(
         metrics.union_seconds(intervals),
     )
     return sample, history
+
+
+def chain_depth(intervals: list[metrics.Interval]) -> int:
+    """The longest chain of LLM calls each started after the one before it finished: the
+    dependent steps the run could not have avoided (wall >= depth x latency). Counted from what
+    reached the LLM, so a run that stops early, or a fan-out whose siblings overlap only in part,
+    counts what it really did."""
+    ordered = sorted(intervals)
+    depth: list[int] = []
+    for start, _ in ordered:
+        before = [d for (_, end), d in zip(ordered, depth, strict=False) if end <= start]
+        depth.append(1 + max(before, default=0))
+    return max(depth, default=0)
 
 
 def bytes_by_event_type(history: WorkflowHistory) -> list[tuple[str, int, int]]:
