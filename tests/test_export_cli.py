@@ -103,7 +103,10 @@ async def test_poisoned_page_reaches_no_export_as_markup(
     page = read_html(out.with_suffix(".html").read_bytes())
     assert_html_is_inert(page)
     text = "".join(page.text)
-    assert "<script>alert(1)</script>" in text, "shown to the reader as text"
+    # Tags in a passage are markup, not evidence: the model never saw them; the page's title
+    # keeps its own, shown to the reader as text.
+    assert "alert(1)" in text and "<script>alert(1)</script>" not in text
+    assert "<script>alert('title')</script>" in text, "shown to the reader as text"
     assert "How do context managers work?" in text  # the title: the question
     assert "Findings" in text and "Sources" in text
     assert any(a.get("class") == "citation" for t, a in page.tags if t == "a")
@@ -111,7 +114,7 @@ async def test_poisoned_page_reaches_no_export_as_markup(
 
     pdf = pdf_text(out.with_suffix(".pdf").read_bytes())
     assert "Findings" in pdf and "Sources" in pdf and "poisoned.md" in pdf
-    assert "<script>alert(1)</script>" in pdf and re.search(r"\[\d\]", pdf)
+    assert "alert(1)" in pdf and re.search(r"\[\d(?:, [^\]]+)?\]", pdf)
 
     word = docx.Document(str(out.with_suffix(".docx")))
     styled = [(p.style.name, p.text) for p in word.paragraphs]
