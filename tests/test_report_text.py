@@ -160,6 +160,15 @@ def test_junk_and_off_topic_queries_are_replaced_and_good_ones_kept() -> None:
     assert len(set(out)) == len(out)  # each replacement is a different, unsearched aspect
 
 
+def test_a_numbered_or_repeated_query_is_searched_once() -> None:
+    same = "How does __exit__ handle errors in the with statement?"
+    out = anchored_queries([f"1. {same}", f"2. {same}", same.lower()], QUESTION, None, [])
+    assert out[0] == same  # the list number is not part of the query
+    assert same.lower() not in out[1:] and len(set(out)) == 3
+    again = anchored_queries([same], QUESTION, None, earlier=[same])
+    assert again != [same]  # asked in an earlier iteration: another aspect instead
+
+
 def test_a_junk_plan_becomes_the_questions_aspects_and_a_good_plan_is_kept() -> None:
     junk = ResearchPlan(
         sections=[
@@ -175,8 +184,21 @@ def test_a_junk_plan_becomes_the_questions_aspects_and_a_good_plan_is_kept() -> 
         titles
     )
     assert "Protocol" in titles
-    good = ResearchPlan(sections=[PlanSection(title="Mechanism", focus="how it works")])
+    good = ResearchPlan(
+        sections=[
+            PlanSection(title="Mechanism", focus="how Python's with statement works"),
+            PlanSection(title="Protocol", focus="what an object must implement: context manager"),
+            PlanSection(title="contextlib", focus="when contextlib should be used by hand"),
+        ]
+    )
     assert repaired_plan(good, QUESTION) == good
+    # A plan that leaves an aspect of the question out gets a section for it.
+    partial = ResearchPlan(sections=good.sections[:1])
+    added = [s.title for s in repaired_plan(partial, QUESTION).sections[1:]]
+    assert added == [
+        "What must an object implement to be a context manager?",
+        "When should contextlib be used instead of writing the class by hand?",
+    ]
 
 
 def test_repeated_or_junk_headings_are_replaced_and_good_ones_kept() -> None:
@@ -284,7 +306,7 @@ def test_the_reports_labels_follow_the_questions_language() -> None:
 def test_a_long_question_gets_a_short_title() -> None:
     long_question = "Write a detailed report. " + "Consider every aspect of the topic. " * 30
     title = short_title(long_question)
-    assert len(title) <= 120 and title
+    assert len(title) <= 180 and title
     assert short_title("Short question?") == "Short question?"
 
 

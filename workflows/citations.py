@@ -91,6 +91,7 @@ def finalise_citations(
 
 
 _INERT = str.maketrans({"`": "'", "<": "‹", ">": "›", "\\": "/", "*": " "})
+_NAME_PREFIX = re.compile(r"^(?:class|def|async def)\s+")
 _PAGE = re.compile(r"^pages?\s+(\d+(?:\s*[-–]\s*\d+)?)$", re.IGNORECASE)
 _SLIDE = re.compile(r"^(slide \d+)\b", re.IGNORECASE)
 _SECTION = re.compile(r"^sections?\s+(.+)$", re.IGNORECASE)
@@ -110,9 +111,12 @@ def short_part(anchor: str) -> str:
         return slide.group(1)
     if section := _SECTION.match(flat):
         # A passage over several sections names its first and last: the range it covers.
-        names = [n.split("(")[0].strip() for n in section.group(1).split(";")]
-        names = [n for n in names if n and n != "…"]
-        flat = "§" + ("–".join([names[0], names[-1]]) if len(names) > 1 else (names or [""])[0])
+        names = [_NAME_PREFIX.sub("", n.split("(")[0].strip()) for n in section.group(1).split(";")]
+        names = [n for n in names if n and n != "…"] or [""]
+        flat = "§" + names[0]
+        if len(names) > 1:
+            span = f"§{names[0]}–{names[-1]}"
+            flat = span if len(span) <= PART_MAX_CHARS else f"§{names[0][:PART_MAX_CHARS - 5]} ff."
     if len(flat) > PART_MAX_CHARS:
         flat = flat[: PART_MAX_CHARS - 1].rstrip() + "…"
     return flat

@@ -38,7 +38,7 @@ from workflows.topics import (
 )
 
 AppendixRule = Literal["auto", "always", "never"]
-TITLE_MAX_CHARS = 120
+TITLE_MAX_CHARS = 180
 SENTENCES_PER_SECTION = 3
 _SECTION = re.compile(r"^(#{2,6} .*)$", re.MULTILINE)
 

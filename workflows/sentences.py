@@ -26,7 +26,9 @@ _DIRECTIVE = re.compile(r"^ {0,3}\.\. [\w:-]+::")  # reST `.. index::`, `.. note
 _FENCE = re.compile(r"^ {0,3}(```|~~~)")
 _TAG = re.compile(r"</?[A-Za-z][\w:-]{0,30}(?:\s[^<>]{0,300})?/?>")
 # A Markdown link or image keeps its text, never its target (`[x](javascript:…)` → `x`).
-_LINK = re.compile(r"!?\[([^\[\]\n]{0,300})\]\([^()\n]{0,500}(?:\([^()\n]{0,100}\)[^()\n]{0,200})*\)")
+_LINK = re.compile(
+    r"!?\[([^\[\]\n]{0,300})\]\([^()\n]{0,500}(?:\([^()\n]{0,100}\)[^()\n]{0,200})*\)"
+)
 _LIST_MARK = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)]|\(?[a-z]\))\s+")
 _EMPHASIS = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*")
 _SPLIT = re.compile(r"(?<=[.!?])[\"'”’)]*\s+(?=\S)")

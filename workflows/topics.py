@@ -18,6 +18,7 @@ from workflows.models import PlanSection, ResearchPlan
 from workflows.support import content_words
 
 MAX_HEADING_WORDS = 14
+MAX_PLAN_SECTIONS = 8
 MAX_HEADING_CHARS = 120
 # Markup, code and prompt scaffolding: never a heading or a search question.
 _JUNK = re.compile(
@@ -95,7 +96,11 @@ def aspects(question: str) -> list[str]:
     return out or [one_line(question)]
 
 
-_BACKTICKED = re.compile(r"`([^`\n]{1,60})`")
+# Code in backticks, with the word that says what it is ("`with` statement").
+_BACKTICKED = re.compile(
+    r"`([^`\n]{1,60})`(?:\s+(statement|expression|clause|keyword|loop|"
+    r"operator|function|method|class|module|decorator|attribute))?"
+)
 _IDENTIFIER = re.compile(
     r"\b(?:[A-Za-z_][\w]*\.[A-Za-z_][\w.]*|[A-Za-z]*_[\w]+|[a-z]+[A-Z]\w*|[A-Z][a-z]+[A-Z]\w*)"
     r"(?:\(\))?"
@@ -112,7 +117,8 @@ def key_terms(question: str) -> list[str]:
     """The named things a question asks about, each searchable on its own: code in backticks,
     identifiers (`heapq.nlargest`, `task_done`, `TaskGroup`), and the items of a list or a
     comparison ("gather, TaskGroup and timeout", "is vs =="), when they are not plain words."""
-    found: list[str] = [*_BACKTICKED.findall(question), *_IDENTIFIER.findall(question)]
+    found: list[str] = [" ".join(p for p in m if p) for m in _BACKTICKED.findall(question)]
+    found += _IDENTIFIER.findall(question)
     for match in _LISTED.finditer(question):
         if match.group(1):
             items = re.split(r",\s+|,?\s+(?:and|or)\s+", match.group(1))
@@ -133,9 +139,11 @@ def key_terms(question: str) -> list[str]:
 # Words that make a list item a phrase of the sentence rather than a name (a list of these is
 # not a list of things to search for).
 _PLAIN_WORDS = frozenset(
-    "work works working differ difference compare use used uses when how why what which where "
-    "does do can should must".split()  # noqa: SIM905 (a word list reads better as text)
-)
+    [
+        "work", "works", "working", "differ", "difference", "compare", "use", "used", "uses",
+        "when", "how", "why", "what", "which", "where", "does", "do", "can", "should", "must",
+    ]
+)  # fmt: skip
 
 
 def usable_sections(plan: ResearchPlan | None) -> list[PlanSection]:
@@ -168,8 +176,14 @@ def repaired_plan(plan: ResearchPlan, question: str) -> ResearchPlan:
         elif spare:
             aspect = spare.pop(0)
             out.append(PlanSection(title=heading_of(aspect), focus=aspect))
-    for aspect in spare if not out else []:
-        out.append(PlanSection(title=heading_of(aspect), focus=aspect))
+    # Every aspect of the question gets a section when no section shares its words.
+    covered = [content_words(section_query(s)) for s in out]
+    for aspect in spare:
+        words = content_words(aspect)
+        needed = min(2, len(words))
+        if len(out) < MAX_PLAN_SECTIONS and not any(len(words & c) >= needed for c in covered):
+            out.append(PlanSection(title=heading_of(aspect), focus=aspect))
+            covered.append(words)
     return ResearchPlan(sections=out)
 
 
@@ -194,26 +208,41 @@ def anchored_queries(
     plan: ResearchPlan | None,
     earlier: Iterable[str],
 ) -> list[str]:
-    """The model's search questions with each junk or off-topic one replaced by an aspect of
-    the question or a plan section not searched yet (the same count comes back)."""
+    """The model's search questions with each junk, off-topic or repeated one (the same
+    content words as a question searched before) replaced by an aspect of the question, a plan
+    section or a key term not searched yet (the same count comes back)."""
     topic = topic_words(question, plan)
     used = {one_line(q).casefold() for q in earlier}
+    seen_words = [content_words(q) for q in earlier]
     spares = [
         *aspects(question),
         *(section_query(s) for s in usable_sections(plan)),
         *key_terms(question),
     ]
     out: list[str] = []
-    for query in asked:
-        if is_on_topic_query(query, topic):
+    for raw in asked:
+        query = _NUMBERING.sub("", one_line(raw))
+        words = content_words(query)
+        if is_on_topic_query(query, topic) and words not in seen_words:
             out.append(query)
-            used.add(one_line(query).casefold())
-            continue
-        fresh = next((s for s in spares if s.casefold() not in used), None)
-        replacement = fresh or spares[len(out) % len(spares)]
-        used.add(replacement.casefold())
-        out.append(replacement)
+        else:
+            fresh = next(
+                (
+                    s
+                    for s in spares
+                    if s.casefold() not in used and content_words(s) not in seen_words
+                ),
+                None,
+            )
+            query = fresh or spares[len(out) % len(spares)]
+            words = content_words(query)
+            out.append(query)
+        used.add(query.casefold())
+        seen_words.append(words)
     return out
+
+
+_NUMBERING = re.compile(r"^\s*(?:\d{1,3}[.)]|[-*•])\s+")
 
 
 def section_query(section: PlanSection) -> str:
