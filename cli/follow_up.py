@@ -23,7 +23,6 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from activities.continuation import ParentError, parent_report
 from cli.connection import connect_from_env, task_queue_from_env
 from cli.errors import CommandError, UsageError
 from cli.ids import check_id
@@ -61,6 +60,9 @@ async def checked_follow_up(
 ) -> RunInput:
     """The follow-up's input once the parent is known to be a finished research run; UsageError
     (nothing started) otherwise."""
+    # Imported here: the worker-side module is slow to import for every client.py command.
+    from activities.continuation import ParentError, parent_report
+
     try:
         await parent_report(client, parent_id)
     except ParentError as err:

@@ -37,7 +37,6 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.notify import NotifyRefused, allow_loopback_from_env, checked_target
 from cli.connection import connect_from_env, task_queue_from_env
 from cli.errors import UsageError
 from cli.ids import check_id
@@ -91,6 +90,9 @@ def new_schedule_id(question: str) -> str:
 
 
 async def checked_notify_url(url: str) -> str:
+    # Imported here: the page fetcher's HTML extraction is slow to import for every command.
+    from activities.notify import NotifyRefused, allow_loopback_from_env, checked_target
+
     try:
         await checked_target(url, allow_loopback_from_env(os.environ))
     except NotifyRefused as err:
@@ -175,6 +177,8 @@ async def show(client: Client, schedule_id: str) -> None:
     print(f"schedule_id: {schedule_id}")
     print(f"question: {question}")
     print(f"spec: {_spec_text(schedule.spec)}")
+    policy = schedule.policy
+    print(f"overlap: {policy.overlap.name.lower()}, catch-up window: {policy.catchup_window}")
     print(f"paused: {'yes' if schedule.state.paused else 'no'}")
     print(f"note: {schedule.state.note}")
     skipped = info.num_actions_skipped_overlap

@@ -228,6 +228,7 @@ async def test_a_watched_topic_reports_what_changed_in_its_documents(
 
         code, out, _ = await cli(client, queue, "schedule", "show", schedule_id)
         assert code == 0 and "paused: yes" in out and QUESTION in out and second_id in out
+        assert "overlap: skip, catch-up window: 0:01:00" in out
         code, out, _ = await cli(client, queue, "schedule", "list")
         assert code == 0 and schedule_id in out
     finally:
@@ -273,7 +274,7 @@ async def test_bad_schedule_input_is_one_line_and_creates_nothing(
     # No server at this address: the input is refused before any connection.
     env = local_server_env("127.0.0.1:1")
     code, out, err = await run_client_py(
-        "schedule", QUESTION, "--id", "never", *args, env=env, timeout_seconds=30
+        "schedule", QUESTION, "--id", "never", *args, env=env, timeout_seconds=120
     )
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and message in err

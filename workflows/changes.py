@@ -1,8 +1,9 @@
 """Pure text work of a continued run (workflow-safe, linear in bounded texts):
 
 - `parent_body`: a finished report as the next run's draft (the product's own parts dropped);
-- `previous_claims` / `changes`: what a watched topic's run found against the previous report —
-  claims added, changed, and no longer supported by the current text of their documents;
+- `compute_changes` / `what_changed`: what a watched topic's run found against the previous
+  report — claims added, changed, and no longer supported by the current text of their
+  documents — and the section that says so;
 - `keep_numbering`: the final report re-numbered so that every document the parent cited keeps
   the parent's number (old and new sources under one numbering), with the "Follow-up of" line
   or the "What changed since" section written in after the title.
@@ -24,15 +25,16 @@ from workflows.continuation_models import (
 from workflows.grounding import UNSUPPORTED_MARK, Evidence
 from workflows.labels import Labels, labels_for
 from workflows.models import NumberedSource, QAPair, ResearchReport, Source
-from workflows.sanitise import _map_prose, escape_inline
+from workflows.sanitise import _map_prose, escape_inline  # _map_prose: prose outside code
 
 FOLLOW_UP_LINE = "> **Follow-up of**"
 _FINAL_MARKER = re.compile(r"(?<!\\)\[(\d{1,6})(, [^\[\]\n]{1,64})?\]")
 WHAT_CHANGED = "## What changed since"
 SECTION_END = "---"  # after the What-changed section: the report's own text follows
-# A new claim this close to a no-longer-supported one of the same document replaces it.
-_WORD = re.compile(r"[^\W_]{3,}|\d+")
+# A new claim this alike (word overlap) to a no-longer-supported one of the same document
+# replaces it: a change, not an addition and a retraction.
 CHANGED_SIMILARITY = 0.5
+_WORD = re.compile(r"[^\W_]{3,}|\d+")
 
 
 def parent_body(markdown: str, labels: Labels) -> str:

@@ -71,10 +71,6 @@ class Continuation:
         self._state = state
         self._sources = sources
 
-    @property
-    def active(self) -> ContinuationState | None:
-        return self._state.continuation
-
     async def begin(self, request: ContinuationRequest) -> bool:
         """Start from the parent; False when there is none (a watched topic's first run), and
         the run then plans and drafts as any other."""
