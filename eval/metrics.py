@@ -44,6 +44,7 @@ _SOURCES_HEADING = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 _LIST_ENTRY = re.compile(r"^\s*(\d+)\.\s", re.MULTILINE)
+_MARKS_AFTER_STOP = re.compile(r"([.!?])((?:\[\d{1,4}(?:, [^\[\]\n]{1,60})?\])+)")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(`*_\[])")
 _MIN_CLAIM_WORDS = 4
 _LOCATOR = re.compile(r"(?:^|,)\s*sections?\s+(.+)$")
@@ -139,7 +140,9 @@ def claims_of(body: str) -> list[str]:
             for line in block.splitlines()
             if line.strip() and not re.match(r"^\s*(#|\||>?\s*\[!|---|\*\*\*)", line)
         ]
-        text = " ".join(lines)
+        # "One.[1] Two.[2]" (markers after the full stop, as the product prints them) is two
+        # claims: read it as "One[1]. Two[2]." before splitting at sentence ends.
+        text = _MARKS_AFTER_STOP.sub(r"\2\1", " ".join(lines))
         for sentence in _SENTENCE_END.split(text):
             if len(re.findall(r"\w+", _CITATION.sub("", sentence))) >= _MIN_CLAIM_WORDS:
                 claims.append(sentence.strip())

@@ -28,10 +28,12 @@ from markdown_it import MarkdownIt
 from markdown_it.tree import SyntaxTreeNode
 
 from workflows.citations import document_key
+from workflows.labels import SOURCES_HEADINGS
 from workflows.models import NumberedSource, ResearchReport
 
 SOURCES_HEADING = "\n## Sources\n"
-_CITATION = re.compile(r"\[(\d{1,6})\]")
+# `[3]`, or `[3, p. 2]` naming the part of source 3 the sentence relies on (workflows/citations.py).
+_CITATION = re.compile(r"\[(\d{1,6})(?:, [^\[\]\n]{1,60})?\]")
 _TAB_NEWLINE = re.compile(r"[\t\n\r]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _OUTER_SPACE = "".join(map(chr, range(0x21)))  # C0 controls and space, trimmed as browsers do
@@ -288,7 +290,7 @@ def _with_citations(runs: list[Run], citable: set[int]) -> list[Run]:
 
 def _split_sources(markdown: str) -> str:
     """The body without the Sources list the product appended (it is rebuilt from data)."""
-    cut = markdown.rfind(SOURCES_HEADING)
+    cut = max(markdown.rfind(f"\n{heading}\n") for heading in SOURCES_HEADINGS)
     return markdown[:cut] if cut >= 0 else markdown
 
 

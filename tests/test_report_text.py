@@ -318,3 +318,33 @@ def test_the_demo_passages_of_the_with_statement_read_as_sentences() -> None:
     found = statements(files[0].read_text()[:4000])
     assert any("__exit__" in s for s in found)
     assert all(is_statement(s) and "::=" not in s for s in found)
+
+
+def test_an_export_links_a_citation_that_names_its_part_and_splits_a_chinese_sources_list() -> None:
+    from export.document import Paragraph, build_document
+    from workflows.models import LLMUsage, ResearchReport
+
+    known = [source(1, "x", "page 2", "r.pdf"), source(2, "y", "", "s.md")]
+    question = "如何评价上下文管理器的作用？"
+    markdown, cited, _ = finalise_report(
+        "第一句话[1]。第二句话[2]。", known, labels=labels_for(question)
+    )
+    assert "[1, p. 2]" in markdown and "## 来源" in markdown
+    report = ResearchReport(
+        question=question,
+        markdown=markdown,
+        plan=ResearchPlan(sections=[]),
+        sources=cited,
+        sources_retrieved=2,
+        removed_citations=0,
+        iterations=1,
+        quality_history=[0.5],
+        stop_reason="max_iterations",
+        usage_by_node={},
+        usage_total=LLMUsage(),
+    )
+    document = build_document(report)
+    runs = [run for block in document.blocks if isinstance(block, Paragraph) for run in block.runs]
+    assert [(r.text, r.citation) for r in runs if r.citation] == [("[1, p. 2]", 1), ("[2]", 2)]
+    assert not any("来源" in r.text for r in runs)  # the Sources list is not body text
+    assert [e.parts for e in document.sources] == [["page 2"], []]
