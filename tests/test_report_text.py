@@ -348,3 +348,13 @@ def test_an_export_links_a_citation_that_names_its_part_and_splits_a_chinese_sou
     assert [(r.text, r.citation) for r in runs if r.citation] == [("[1, p. 2]", 1), ("[2]", 2)]
     assert not any("来源" in r.text for r in runs)  # the Sources list is not body text
     assert [e.parts for e in document.sources] == [["page 2"], []]
+
+
+def test_a_model_cannot_pass_a_marker_that_names_a_part_as_text() -> None:
+    """`[9, p. 2]` written by a model is a citation like `[9]`: checked, renumbered or
+    removed, never left as citation-looking text for an export to link."""
+    known = [source(1, "The context manager closes the file.", "page 2", "r.pdf")]
+    report, _, removed = finalise_report("Closed [1, p. 7]. Invented [9, p. 2].", known)
+    body = report.split("## Sources", 1)[0]
+    assert body.strip() == "Closed [1, p. 2]. Invented."
+    assert removed == 1

@@ -229,9 +229,13 @@ def _neutralise_links(prose: str) -> str:
 
 # ---------------------------------------------------------------------------- markers
 
+# A marker may name the part it cites after its number, as the product prints them
+# (`[3, p. 2]`, `[3, §Diet]`): the part is dropped and the number checked like any other, so a
+# model cannot pass a citation-looking marker through as text.
 _MARKER = re.compile(
     r"\[(?:\^|\#|(?:sources?|src|refs?|references?|docs?|documents?|citations?)[ \t]*+[:#]?+)?+"
-    r"[ \t]*+([\d \t,;\-\u2010-\u2015\u2212]{1,64}+)\]",
+    r"[ \t]*+([\d \t,;\-\u2010-\u2015\u2212]{1,64}?)"
+    r"(?:,[ \t]*+[^\[\]\n\d \t,;\-][^\[\]\n]{0,60}+)?\]",
     re.IGNORECASE,
 )
 _DASH = r"[\-\u2010-\u2015\u2212]"
