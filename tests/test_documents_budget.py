@@ -59,7 +59,8 @@ def test_a_file_over_the_time_budget_is_skipped_counted_and_not_read_again(
     index = LocalIndex.open([corpus], cache, budget=FileBudget(seconds=0.3))
 
     assert {s.rel: s.reason for s in index.skipped} == {
-        "a-slow.docx": "over the reading budget: not read in 0.3 s (TTDR_INDEX_FILE_SECONDS)"
+        "a-slow.docx": "over the reading budget: not read in 0.3 s of CPU time "
+        "(TTDR_INDEX_FILE_SECONDS)"
     }
     assert index.files_by_format == {"Markdown": 1}  # the next file got a fresh reader
     assert index.search("kestrels voles", k=1)[0].passage.rel_path == "b-kestrels.md"

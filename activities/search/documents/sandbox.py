@@ -4,9 +4,11 @@ The index reads every file through one long-lived child (`python -m
 activities.search.documents.sandbox MEMORY_MIB`), one file at a time, over newline-delimited
 JSON on its stdin/stdout:
 
-- time: the parent waits at most `budget.seconds` for the answer, then kills the child (a
-  parser stuck in C cannot be interrupted any other way) and skips the file; the next file
-  starts a new child;
+- time: the parent polls the child's CPU time (Linux /proc) and kills it once reading the file
+  has taken `budget.seconds` of it (a parser stuck in C cannot be interrupted any other way),
+  or ten times that in wall time (a reader that waits); elsewhere the budget is wall time. The
+  file is skipped; the next file starts a new child. CPU time, so that a machine under load
+  does not push ordinary files over budget;
 - memory: while it waits, the parent polls the child's resident memory (Linux /proc) and kills
   it when it grows past its size before the file plus `budget.memory_mib`; the child also sets
   its address-space limit (RLIMIT_AS) to its size plus twice the budget, so a spike between two
@@ -47,7 +49,11 @@ logger = logging.getLogger(__name__)
 _REPO = Path(__file__).resolve().parents[3]
 _START_SECONDS = 120.0  # a child that cannot even import in this long is broken
 _EXIT_AFTER_MEMORY_ERROR = "exit"
-_RSS_POLL_SECONDS = 0.05
+_POLL_SECONDS = 0.05
+# CPU time is the budget (a loaded machine does not make a file over budget); a reader that
+# waits rather than computes is stopped after this many budgets of wall time.
+_WALL_FACTOR = 10
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 # The child's address-space limit is its size plus this many budgets: the parent's RSS watch
 # is the budget; the limit stops an allocation spike between two polls.
 _ADDRESS_SPACE_BUDGETS = 2
@@ -61,6 +67,7 @@ class SandboxedReader:
     def __init__(self, budget: FileBudget) -> None:
         self.budget = budget
         self.peak_rss_mib = 0  # the largest the child has been (for the benchmark)
+        self.cpu_seconds = 0.0  # the child's CPU time so far (for the benchmark)
         self._child: subprocess.Popen[bytes] | None = None
         self._buffer = b""
         self._in_process = False
@@ -118,13 +125,14 @@ class SandboxedReader:
             child.stdin.flush()
         except OSError:
             return self._lost(child)
-        answer = self._answer(child, self.budget.seconds, watch_memory=True)
+        answer = self._answer(child, self.budget.seconds, budgeted=True)
         if answer is _OVER_TIME or answer is _OVER_MEMORY:
             child.kill()
             child.wait()
             self._child = None
             raise SkipFile(
-                f"over the reading budget: not read in {self.budget.seconds:g} s ({SECONDS_ENV})"
+                f"over the reading budget: not read in {self.budget.seconds:g} s of CPU time "
+                f"({SECONDS_ENV})"
                 if answer is _OVER_TIME
                 else self._over_memory()
             )
@@ -146,6 +154,7 @@ class SandboxedReader:
     def _note(self, reply: dict[str, Any]) -> None:
         self.peak_rss_mib = max(self.peak_rss_mib, int(reply.get("peak_rss_mib", 0)))
         self._base_rss_mib = int(reply.get("rss_mib", self._base_rss_mib))
+        self.cpu_seconds = float(reply.get("cpu_s", self.cpu_seconds))
 
     # --- the child's lifecycle -------------------------------------------------------------
 
@@ -194,14 +203,18 @@ class SandboxedReader:
         )
 
     def _answer(
-        self, child: subprocess.Popen[bytes], seconds: float, watch_memory: bool = False
+        self, child: subprocess.Popen[bytes], seconds: float, budgeted: bool = False
     ) -> bytes | object:
         """The child's next line, or _CLOSED if it closed its output, _OVER_TIME when `seconds`
-        pass, _OVER_MEMORY when (`watch_memory`) its RSS grows past its size before the file
-        plus the memory budget (polled: the address-space limit catches a sudden spike)."""
+        pass. With `budgeted` (a file is being read), `seconds` is CPU time (Linux /proc; wall
+        time elsewhere, and _WALL_FACTOR times it as a backstop for a reader that waits), and
+        _OVER_MEMORY when its RSS grows past its size before the file plus the memory budget
+        (polled: the address-space limit catches a sudden spike)."""
         assert child.stdout is not None
         fd = child.stdout.fileno()
-        deadline = time.monotonic() + seconds
+        cpu_start = _cpu_seconds(child.pid) if budgeted else None
+        wall = seconds * _WALL_FACTOR if cpu_start is not None else seconds
+        deadline = time.monotonic() + wall
         limit = self._base_rss_mib + self.budget.memory_mib
         with selectors.DefaultSelector() as selector:
             selector.register(fd, selectors.EVENT_READ)
@@ -209,10 +222,15 @@ class SandboxedReader:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return _OVER_TIME
-                if not selector.select(min(left, _RSS_POLL_SECONDS)):
-                    rss = _rss_mib(child.pid) if watch_memory else None
+                if not selector.select(min(left, _POLL_SECONDS)):
+                    if not budgeted:
+                        continue
+                    rss = _rss_mib(child.pid)
                     if rss is not None and rss > limit:
                         return _OVER_MEMORY
+                    cpu = _cpu_seconds(child.pid)
+                    if cpu is not None and cpu_start is not None and cpu - cpu_start > seconds:
+                        return _OVER_TIME
                     continue
                 chunk = os.read(fd, 1 << 20)
                 if not chunk:
@@ -220,6 +238,16 @@ class SandboxedReader:
                 self._buffer += chunk
         line, _, self._buffer = self._buffer.partition(b"\n")
         return line
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process (Linux /proc; None elsewhere or once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / _TICKS
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _rss_mib(pid: int | str = "self") -> int | None:
@@ -314,10 +342,12 @@ def _watch_parent() -> None:
 
 def _serve(budget_mib: int, requests: IO[bytes], replies: IO[bytes]) -> None:
     def reply(message: dict[str, Any]) -> None:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        peak, cpu = usage.ru_maxrss // 1024, usage.ru_utime + usage.ru_stime
         now = _rss_mib() or 0
         replies.write(
-            json.dumps({**message, "peak_rss_mib": peak, "rss_mib": now}).encode() + b"\n"
+            json.dumps({**message, "peak_rss_mib": peak, "rss_mib": now, "cpu_s": cpu}).encode()
+            + b"\n"
         )
         replies.flush()
 
