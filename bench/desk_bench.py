@@ -67,11 +67,15 @@ def quantiles(values: list[float]) -> str:
     )
 
 
+ERRORS: list[str] = []  # answers other than 200: counted and shown, not hidden
+
+
 async def timed_get(http: httpx.AsyncClient, path: str) -> tuple[float, httpx.Response]:
     start = time.monotonic()
     response = await http.get(path)
     elapsed = time.monotonic() - start
-    response.raise_for_status()
+    if response.status_code != 200:
+        ERRORS.append(f"{response.status_code} {path.split('/')[-1] or '/'}")
     return elapsed, response
 
 
@@ -123,7 +127,7 @@ async def update_latency(
     try:
         while True:
             _, response = await timed_get(http, f"/runs/{handle.id}/progress")
-            progress = response.json().get("progress") or {}
+            progress = response.json().get("progress") or {} if response.is_success else {}
             if progress.get("paused") or progress.get("held_before"):
                 return time.monotonic() - applied
             if cadence:
@@ -162,6 +166,8 @@ async def measure(args: argparse.Namespace, client: Client, base: str) -> list[s
         ("progress update → shown, polled back to back (floor)", floor),
     ]
     rows = [f"| {label} | {setting} | {quantiles(values)} |" for label, values in figures]
+    if ERRORS:
+        rows.append(f"| answers other than 200 | {setting} | {len(ERRORS)}: {', '.join(ERRORS)} |")
     return rows
 
 

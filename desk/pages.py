@@ -92,7 +92,7 @@ async def run(request: Request) -> Response:
     )
     if isinstance(status, BaseException):
         if isinstance(status, DeskError):
-            raise HTTPException(404, str(status)) from None
+            raise HTTPException(status.status_code, str(status)) from None
         raise status
     if isinstance(state, BaseException):
         raise state
@@ -120,7 +120,7 @@ async def progress(request: Request) -> Response:
     try:
         data = await desk.runs.progress(request.path_params["workflow_id"])
     except DeskError as err:
-        return JSONResponse({"error": str(err)}, status_code=404)
+        return JSONResponse({"error": str(err)}, status_code=err.status_code)
     return JSONResponse(data, headers={"Cache-Control": "no-store"})
 
 
@@ -130,7 +130,7 @@ async def _report_or_404(request: Request) -> ResearchReport:
     try:
         report = await desk.runs.report(workflow_id)
     except DeskError as err:
-        raise HTTPException(404, str(err)) from None
+        raise HTTPException(err.status_code, str(err)) from None
     if report is None:
         raise HTTPException(404, f"{workflow_id} has no report (yet)")
     return report

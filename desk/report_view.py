@@ -43,8 +43,8 @@ class Passage:
     """One cited passage of a source: what the citation was checked against, and where."""
 
     text: str
-    anchor: str
-    location: str
+    anchor: str  # where in the document: section, page, slide
+    location: str  # the document: a corpus file or a URL
     link: str | None
 
 
@@ -58,7 +58,7 @@ def evidence_by_number(report: ResearchReport) -> dict[int, list[Passage]]:
         passage = Passage(
             text=text,
             anchor=" ".join(source.anchor.split()),
-            location=" ".join(source.location.split()),
+            location=" ".join(document_key(source).split()),
             link=web_url(document_key(source)),
         )
         out.setdefault(numbered.number, []).append(passage)

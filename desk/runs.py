@@ -39,7 +39,12 @@ REPORT_CACHE = 32  # finished reports kept in memory: a closed run's report neve
 
 
 class DeskError(UsageError):
-    """Temporal refused or could not answer: one line for the page."""
+    """Temporal refused or could not answer: one line for the page, and its HTTP status
+    (503 by default: a slow or unreachable server is not a missing run)."""
+
+    def __init__(self, message: str, status_code: int = 503) -> None:
+        super().__init__(message)
+        self.status_code = status_code
 
 
 class RunSummary(BaseModel):
@@ -156,7 +161,8 @@ class Runs:
         except RPCError as err:
             if err.status == RPCStatusCode.NOT_FOUND:
                 namespace = self.client.namespace
-                raise DeskError(f"no run {workflow_id} in namespace {namespace}") from None
+                message = f"no run {workflow_id} in namespace {namespace}"
+                raise DeskError(message, 404) from None
             raise DeskError(f"cannot read run {workflow_id}: {err.message}") from None
         return _status(description.status)
 
@@ -197,8 +203,8 @@ class Runs:
             report = await finished_report(self.client, workflow_id)
         except (RunStillGoing, NoReport):
             return None
-        except UsageError as err:
-            raise DeskError(str(err)) from None
+        except UsageError as err:  # cli/export.py: "no workflow ..." or "cannot read ..."
+            raise DeskError(str(err), 404 if str(err).startswith("no workflow") else 503) from None
         self._reports[workflow_id] = report
         while len(self._reports) > REPORT_CACHE:
             self._reports.popitem(last=False)

@@ -85,6 +85,9 @@ async def test_pages_are_locked_down(client: Client) -> None:
         assert page.headers["x-content-type-options"] == "nosniff"
         assert "httponly" in page.headers["set-cookie"].lower()
         assert FAKE_KEY not in page.text
+        # An unknown run is a 404 (a slow server would be a 503), as a page and as progress.
+        assert (await http.get("/runs/no-such-run")).status_code == 404
+        assert (await http.get("/runs/no-such-run/progress")).status_code == 404
         # A page reached through another host name (DNS rebinding) is refused.
         assert (await http.get("/", headers={"host": "evil.example"})).status_code == 421
         # No CSRF token, or another session's: refused, nothing started.

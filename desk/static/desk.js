@@ -31,7 +31,12 @@
         .then(function (r) { return r.json(); })
         .then(function (data) {
           if (leaving) return;
-          if (data.error) { if (live) live.textContent = data.error; return; }
+          if (data.error) {  // Temporal slow or unreachable: say so, try again later
+            if (live) live.textContent = data.error;
+            setTimeout(tick, every * 3);
+            return;
+          }
+          if (live) live.textContent = "";
           var p = data.progress;
           var reviewNow = p && p.plan_review ? p.plan_review : "";
           if (data.status !== status || ((reviewNow === "waiting") !== (review === "waiting"))) {
