@@ -5,7 +5,8 @@ localhost:7233; TEMPORAL_NAMESPACE, default `default`; TEMPORAL_API_KEY, TEMPORA
 temporal.toml profiles: see cli/connection.py), TTDR_TASK_QUEUE (ttdr); the LLM endpoint
 (TTDR_LLM_* / OPENAI_*, see activities/llm_settings.py: with none set, the embedded llama.cpp
 model is started); TTDR_SEARCH (providers, default local; see
-activities/search/chain.py) and TTDR_CORPUS / TTDR_CACHE_DIR for local search;
+activities/search/chain.py) and TTDR_CORPUS / TTDR_CACHE_DIR for local search (the per-file
+reading budget: TTDR_INDEX_FILE_SECONDS / TTDR_INDEX_FILE_MEMORY_MB);
 OTEL_EXPORTER_OTLP_ENDPOINT / _PROTOCOL / OTEL_SERVICE_NAME for traces (observability/tracing.py);
 TTDR_METRICS_PORT and the same OTLP variables for metrics (observability/metrics.py);
 TTDR_LLM_PRICES (activities/prices.py) and TTDR_LLM_MAX_RPM (node activities started per minute
@@ -264,7 +265,9 @@ async def llm_client_from_env(env: Mapping[str, str], log_dir: Path) -> AsyncIte
 
 
 def search_from_env(env: Mapping[str, str]) -> SearchProvider:
-    """TTDR_SEARCH (ordered providers, default `local`); see activities/search/chain.py."""
+    """TTDR_SEARCH (ordered providers, default `local`); see activities/search/chain.py. The
+    local index is checked here but refreshed in the background: the worker is ready at once,
+    serving the index as last refreshed (activities/search/local_provider.py)."""
     try:
         return chain.search_from_env(env)
     except SearchConfigError as err:
