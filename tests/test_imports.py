@@ -23,6 +23,7 @@ PACKAGES = (
     "bench",
     "export",
     "worker_processes",
+    "desk",
 )
 TOP_MODULES = ("client", "worker")
 # Modules that read files, the network, the environment, the clock or randomness: workflow code
