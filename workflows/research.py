@@ -18,7 +18,6 @@ from __future__ import annotations
 from typing import NoReturn
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from workflows.answers import Answers
@@ -26,12 +25,10 @@ with workflow.unsafe.imports_passed_through():
     from workflows.continuation import CONTINUATION_PATCH, Continuation
     from workflows.control import Control
     from workflows.evolution import Evolution
-    from workflows.failures import root_message
     from workflows.grounding import draft_is_grounded
     from workflows.models import (
         CRITIQUE_KEPT_CHARS,
         DRAFT_MAX_CHARS,
-        REPORT_MAX_CHARS,
         Assessment,
         AssessorInput,
         Candidate,
@@ -44,13 +41,10 @@ with workflow.unsafe.imports_passed_through():
         GapOutput,
         IntegratorInput,
         IntegratorOutput,
-        NumberedSource,
         Phase,
         PlannerInput,
         PlannerOutput,
         QAPair,
-        ReportInput,
-        ReportOutput,
         ResearchPlan,
         ResearchProgress,
         ResearchReport,
@@ -58,6 +52,7 @@ with workflow.unsafe.imports_passed_through():
         cap_text,
     )
     from workflows.plan_review import PlanDecision, PlanReview
+    from workflows.report_unit import ReportUnit
     from workflows.reporting import final_report
     from workflows.sources import SourceRegistry
     from workflows.state import RunInput, RunState
@@ -96,6 +91,7 @@ class DeepResearchWorkflow:
         self._sources = SourceRegistry(state, self._config.report)
         self._review = PlanReview(state, self._config.plan_review_timeout_seconds, self._show)
         self._answers = Answers(self._question, self._config, state, self._evolution, self._sources)
+        self._report_unit = ReportUnit(self._question, self._config, state, self._evolution)
         self._continuation = Continuation(self._question, self._config, state, self._sources)
 
     @workflow.run
@@ -285,46 +281,11 @@ class DeepResearchWorkflow:
             for n in (self._review.note(), stop_note(config, state.stop_reason, state.iteration))
             if n
         )
-        plan = self._plan_or_empty
-        try:
-            text = await self._report_text(plan, registry, note)
-        except ActivityError as err:
-            if not state.anchored:
-                raise
-            # 4b. The extractive floor: the draft and the evidence make the report.
-            text, state.report_fallback = "", f"the report node failed: {root_message(err)}"
+        # 4a. The model writes the report; 4b. if it cannot, the draft and evidence do.
+        text = await self._report_unit.text(self._plan_or_empty, registry, note)
         state.node = None
         self._set_phase("completed")
         return final_report(self._question, config, state, text, self._sources, note)
-
-    async def _report_text(
-        self, plan: ResearchPlan, registry: list[NumberedSource], note: str
-    ) -> str:
-        state, config = self._state, self._config
-        report = await self._evolution.unit(
-            "report",
-            lambda sampling: ReportInput(
-                question=self._question,
-                plan=plan,
-                draft=state.draft,
-                findings=state.findings,
-                sources=registry,
-                stop_note=note,
-                support_threshold=config.report.support_threshold,
-                sampling=sampling,
-            ),
-            ReportOutput,
-            lambda out: Candidate(text=cap_text(out.body, REPORT_MAX_CHARS)),
-            lambda: EvolutionContext(
-                unit="report",
-                question=self._question,
-                plan=plan,
-                draft=state.draft,
-                findings=state.findings,
-                sources=registry,
-            ),
-        )
-        return report.text or ""
 
     # ------------------------------------------------------------------ follow-ups, watches
 
