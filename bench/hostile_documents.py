@@ -205,8 +205,8 @@ folder = Path(sys.argv[1])
 budget = FileBudget(seconds=float(sys.argv[2]), memory_mib=int(sys.argv[3]))
 listing = list_files([folder], SUFFIXES)
 with SandboxedReader(budget) as reader:
-    reader.start()
     for file in listing.files:
+        reader.start()  # a fresh one after a file over budget: its CPU time starts again
         started, cpu = time.perf_counter(), reader.cpu_seconds
         try:
             passages, outcome = reader.extract(file, file.rel, 64 * 2**20, ()), "read"

@@ -107,7 +107,7 @@ class SandboxedReader:
             return file_passages(file, display, max_bytes, secrets)
         try:
             child = self._started()
-        except (OSError, RuntimeError) as exc:
+        except (OSError, RuntimeError, ValueError) as exc:
             # Better unbudgeted than no index at all; said once, loudly.
             logger.warning("document reader process unavailable (%s): reading in-process, "
                            "without the per-file budget", exc)  # fmt: skip
