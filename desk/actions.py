@@ -116,3 +116,19 @@ async def control(request: Request) -> Response:
     except UsageError as err:
         message = f"error: {err}"
     return await _back(request, message)
+
+
+async def follow_up(request: Request) -> Response:
+    """A follow-up question on a finished run: a new run with this report as its draft."""
+    desk: Desk = request.app.state.desk
+    form = await _form(request)
+    parent = request.path_params["workflow_id"]
+    try:
+        run_input = await desk.runs.follow_up_input(parent, _text(form, "question"))
+        desk.limiter.check_budgets(run_input.config)
+        desk.limiter.take()
+        workflow_id = await desk.runs.start_follow_up(parent, run_input)
+    except UsageError as err:
+        return await _back(request, f"error: {err}")
+    key = desk.flash(f"started {workflow_id}, a follow-up of {parent}")
+    return RedirectResponse(f"{run_path(workflow_id)}?flash={key}", status_code=303)

@@ -92,6 +92,7 @@ def create_app(client: Client, settings: DeskSettings) -> Guard:
         Route("/runs/{workflow_id}/sources/{number:int}/document", pages.document),
         Route("/runs/{workflow_id}/review", actions.review, methods=["POST"]),
         Route("/runs/{workflow_id}/control", actions.control, methods=["POST"]),
+        Route("/runs/{workflow_id}/follow-up", actions.follow_up, methods=["POST"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: _error})

@@ -26,10 +26,17 @@ from temporalio.service import RPCError, RPCStatusCode
 from cli.errors import UsageError
 from cli.export import NoReport, RunStillGoing, finished_report
 from cli.ids import new_workflow_id
+from cli.request import validate_request
 from desk.ask import Ask
 from desk.settings import DeskSettings
 from workflows.batch import WORKFLOW_NAME as BATCH_WORKFLOW
-from workflows.models import ControlStatus, ResearchProgress, ResearchReport, ResearchState
+from workflows.models import (
+    ControlStatus,
+    ResearchProgress,
+    ResearchReport,
+    ResearchRequest,
+    ResearchState,
+)
 from workflows.plan_review import PlanDecision
 from workflows.research import WORKFLOW_NAME
 from workflows.visibility import ITERATION, PHASE, QUALITY
@@ -140,19 +147,38 @@ class Runs:
                 )
             queue = self.settings.web_queue
         workflow_id = new_workflow_id(ask.request.question)
+        await self._start(ask.request, workflow_id, queue)
+        return workflow_id
+
+    async def follow_up_input(self, parent_id: str, question: str) -> ResearchRequest:
+        """A follow-up of a finished run, checked as `client.py follow-up` checks it (the
+        question, then the parent: a finished research run); its config is the parent's."""
+        # Imported here: cli/follow_up.py brings worker-side code, slow to import.
+        from cli.follow_up import checked_follow_up
+
+        checked = validate_request(question, {})
+        return await checked_follow_up(self.client, parent_id, checked.question, None)
+
+    async def start_follow_up(self, parent_id: str, request: ResearchRequest) -> str:
+        from cli.follow_up import new_follow_up_id
+
+        workflow_id = new_follow_up_id(parent_id)
+        await self._start(request, workflow_id, self.settings.task_queue)
+        return workflow_id
+
+    async def _start(self, request: ResearchRequest, workflow_id: str, queue: str) -> None:
         try:
             await self.client.start_workflow(
                 WORKFLOW_NAME,
-                ask.request,
+                request,
                 id=workflow_id,
                 task_queue=queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-                static_summary=ask.request.question[:200],
+                static_summary=request.question[:200],
             )
         except RPCError as err:
             raise DeskError(f"could not start the run: {err.message}") from None
-        return workflow_id
 
     async def status(self, workflow_id: str) -> str:
         handle = self.client.get_workflow_handle(workflow_id)

@@ -200,3 +200,17 @@ def test_model_and_document_text_is_escaped() -> None:
     assert "<script" not in html and "<img" not in html and 'href="javascript' not in html
     assert "Evidence &lt;script&gt;" in html  # the evidence is there, as text
     assert 'href="/runs/r1/sources/1/document"' in html
+
+
+async def test_a_follow_up_of_an_unknown_run_is_refused(client: Client) -> None:
+    settings = settings_for(NO_WORKER, [])
+    async with asgi_client(client, settings) as http:
+        csrf = csrf_of((await http.get("/")).text)
+        before = await runs_started(client)
+        answer = await http.post(
+            "/runs/no-such-run/follow-up", data={"csrf": csrf, "question": "And generators?"}
+        )
+        assert answer.status_code == 303
+        flash = await http.get(answer.headers["location"].replace("/runs/no-such-run", "/"))
+        assert "error: cannot follow up:" in flash.text
+        assert await runs_started(client) == before

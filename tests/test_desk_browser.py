@@ -206,3 +206,9 @@ async def journey(
     pdf = Path(await download.path()).read_bytes()
     assert pdf.startswith(b"%PDF-")
     assert download.suggested_filename == f"{workflow_id}.pdf"
+
+    # ---- continue: a follow-up starts from the report
+    await page.fill("#follow-up-question", "How do generators relate to context managers?")
+    await page.get_by_role("button", name="Start the follow-up").click()
+    await page.wait_for_url(re.compile(rf"/runs/{re.escape(workflow_id)}-followup-"))
+    await expect(page.locator(".flash")).to_contain_text(f"a follow-up of {workflow_id}")
