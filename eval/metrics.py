@@ -44,6 +44,8 @@ _SOURCES_HEADING = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 _LIST_ENTRY = re.compile(r"^\s*(\d+)\.\s", re.MULTILINE)
+# A line that is all emphasis is a label the product writes (a notes question, a note), not a claim.
+_LABEL_LINE = re.compile(r"^\s*(\*{1,2})[^*\n].*\1\s*$")
 _MARKS_AFTER_STOP = re.compile(r"([.!?])((?:\[\d{1,4}(?:, [^\[\]\n]{1,60})?\])+)")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(`*_\[])")
 _MIN_CLAIM_WORDS = 4
@@ -138,11 +140,13 @@ def claims_of(body: str) -> list[str]:
         lines = [
             re.sub(r"^\s*(?:[-*+]|\d+\.)\s+", "", line).strip()
             for line in block.splitlines()
-            if line.strip() and not re.match(r"^\s*(#|\||>?\s*\[!|---|\*\*\*)", line)
+            if line.strip()
+            and not re.match(r"^\s*(#|\||>?\s*\[!|---|\*\*\*)", line)
+            and not _LABEL_LINE.match(line)
         ]
         # "One.[1] Two.[2]" (markers after the full stop, as the product prints them) is two
-        # claims: read it as "One[1]. Two[2]." before splitting at sentence ends.
-        text = _MARKS_AFTER_STOP.sub(r"\2\1", " ".join(lines))
+        # claims: read it as "One [1]. Two [2]." before splitting at sentence ends.
+        text = _MARKS_AFTER_STOP.sub(r" \2\1", " ".join(lines))
         for sentence in _SENTENCE_END.split(text):
             if len(re.findall(r"\w+", _CITATION.sub("", sentence))) >= _MIN_CLAIM_WORDS:
                 claims.append(sentence.strip())
