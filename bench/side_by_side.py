@@ -68,6 +68,7 @@ class Sample:
     history: int  # bytes
     events: int
     busy: float  # seconds with an LLM call in flight
+    dispatch: float  # median ActivityTaskScheduled -> Started, seconds (0: started eagerly)
 
     def overhead_ms(self, latency: float) -> float:
         return (self.wall - self.path * latency) / self.path * 1000
@@ -142,6 +143,7 @@ async def measure(
         metrics.history_bytes(history),
         len(history.events),
         metrics.union_seconds(intervals),
+        metrics.median(metrics.schedule_to_start(history.events)),
     )
     return sample, history
 
@@ -182,8 +184,8 @@ def render(samples: list[Sample], latency: float, kinds: list[str]) -> str:
     lines = [
         "| run | LLM calls (dependent steps) | overhead per dependent step | vs floor "
         "| worker CPU per LLM call | vs floor | history bytes per LLM call (events) "
-        "| LLM-busy / wall |",
-        "|---|---|---|---|---|---|---|---|",
+        "| LLM-busy / wall | scheduled→started |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for kind in kinds:
         runs = by_kind[kind]
@@ -192,12 +194,13 @@ def render(samples: list[Sample], latency: float, kinds: list[str]) -> str:
         per_call = med(kind, lambda s: s.history / s.calls)
         events = med(kind, lambda s: s.events / s.calls)
         busy = med(kind, lambda s: s.busy / s.wall)
+        dispatch = med(kind, lambda s: s.dispatch) * 1000
         spread = " to ".join(f"{s.overhead_ms(latency):.1f}" for s in runs)
         lines.append(
             f"| {kind} | {runs[0].calls} ({runs[0].path}) | {overhead:.1f} ms ({spread}) "
             f"| {overhead / floor_overhead:.2f}x | {cpu:.1f} ms | {cpu / floor_cpu:.2f}x "
             f"({cpu - floor_cpu:+.1f} ms) | {per_call:,.0f} B ({events:.1f}) "
-            f"| {busy:.3f} |"
+            f"| {busy:.3f} | {dispatch:.1f} ms |"
         )
     lines.append(f"\nfloor history bytes per call: {floor_bytes:,.0f} B")
     return "\n".join(lines)
