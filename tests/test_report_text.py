@@ -358,3 +358,10 @@ def test_a_model_cannot_pass_a_marker_that_names_a_part_as_text() -> None:
     body = report.split("## Sources", 1)[0]
     assert body.strip() == "Closed [1, p. 2]. Invented."
     assert removed == 1
+
+
+def test_a_section_that_only_heads_subsections_is_kept_as_it_is() -> None:
+    pool = EvidencePool([source(1, "The __exit__ method of a context manager runs on exit.")])
+    body = "# T\n\nLead [1].\n\n## Protocol\n\n### Exit\n\nThe exit method runs on exit [1]."
+    out, filled, dropped = extractive_floor(body, pool, ResearchPlan(sections=[]), "exit method")
+    assert out == body and (filled, dropped) == (0, 0)

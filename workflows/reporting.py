@@ -88,6 +88,10 @@ def extractive_floor(
     out = [f"{lead_title}\n\n{lead.strip()}".strip()]
     for at in range(1, len(parts), 2):
         heading, text = parts[at], parts[at + 1].strip()
+        following = parts[at + 2] if at + 2 < len(parts) else ""
+        if not text and _level(following) > _level(heading):
+            out.append(heading)  # it heads subsections: they are checked on their own
+            continue
         if not cited_in(text):
             name = heading.lstrip("#").strip()
             served = section_served(name, plan, at // 2)
@@ -101,6 +105,10 @@ def extractive_floor(
             text, filled = cited_sentences(picked), filled + 1
         out.append(f"{heading}\n\n{text}")
     return "\n\n".join(part for part in out if part.strip()), filled, dropped
+
+
+def _level(heading: str) -> int:
+    return len(heading) - len(heading.lstrip("#")) if heading.startswith("#") else 0
 
 
 def research_notes(findings: list[QAPair], labels: Labels) -> str:
