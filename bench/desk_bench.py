@@ -189,13 +189,18 @@ async def main_async(args: argparse.Namespace) -> None:
             await worker.start(timeout_seconds=120)
             port = free_port()
             desk_env = {**worker.env, "TTDR_WEB_UI_URL": "http://localhost:8233"}
+            desk_log = (Path(tmp) / "desk.log").open("wb")
             desk = subprocess.Popen(
                 [sys.executable, str(ROOT / "client.py"), "serve", "--port", str(port)],
-                cwd=ROOT, env=desk_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                cwd=ROOT, env=desk_env, stdout=desk_log, stderr=subprocess.STDOUT,
             )  # fmt: skip
             base = f"http://127.0.0.1:{port}"
             keeper = asyncio.create_task(keep_in_flight(env.client, args.runs, ids))
-            await wait_until_up(base)
+            try:
+                await wait_until_up(base, 300)  # client.py starts slowly on a loaded machine
+            except SystemExit:
+                print((Path(tmp) / "desk.log").read_text(errors="replace"), file=sys.stderr)
+                raise
             await asyncio.sleep(args.latency * 3)  # every run past its plan
             rows = await measure(args, env.client, base)
         finally:
