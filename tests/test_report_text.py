@@ -365,3 +365,23 @@ def test_a_section_that_only_heads_subsections_is_kept_as_it_is() -> None:
     body = "# T\n\nLead [1].\n\n## Protocol\n\n### Exit\n\nThe exit method runs on exit [1]."
     out, filled, dropped = extractive_floor(body, pool, ResearchPlan(sections=[]), "exit method")
     assert out == body and (filled, dropped) == (0, 0)
+
+
+def test_a_definition_term_is_a_label_and_a_wrapped_list_item_is_a_sentence() -> None:
+    text = (
+        "PEP 526 - Syntax for Variable Annotations\n"
+        "   The proposal added syntax for annotating the types of variables.\n\n"
+        "1. The context expression (the expression given in the with item) is\n"
+        "   evaluated to obtain a context manager.\n"
+    )
+    assert statements(text) == [
+        "The proposal added syntax for annotating the types of variables.",
+        "The context expression (the expression given in the with item) is evaluated to obtain "
+        "a context manager.",
+    ]
+
+
+def test_headings_that_differ_only_in_quotes_are_one_heading() -> None:
+    body = "# T\n\nLead [1].\n\n## Python's 'with' statement\n\nA [1].\n\n## Python's `with` statement\n\nB [1]."
+    fixed, changed = fixed_headings(body, None, QUESTION)
+    assert changed == 1 and "## Python's `with` statement\n" not in fixed

@@ -64,6 +64,7 @@ class EvidencePool:
         twice the question's, rare words more than common ones, long sentences a little less."""
         topic_words, question_words = content_words(topic), content_words(question)
         needed = min(MIN_SHARED_WORDS, len(topic_words))
+        pairs = _pairs(topic) | _pairs(question)
         scored: list[tuple[float, int, EvidenceSentence]] = []
         for at, sentence in enumerate(self.sentences):
             if _key(sentence.text) in self.used:
@@ -74,6 +75,9 @@ class EvidencePool:
             score = sum(2 * self._idf[w] for w in on_topic) + sum(
                 self._idf[w] for w in sentence.words & question_words - on_topic
             )
+            # A pair of the topic's words side by side ("context manager") says more than
+            # the same words apart.
+            score *= 1 + len(pairs & _pairs(sentence.text))
             score /= 1 + 0.1 * math.log(1 + len(sentence.words))
             scored.append((score, -at, sentence))
         scored.sort(key=lambda item: (item[0], item[1]), reverse=True)
@@ -88,6 +92,13 @@ class EvidencePool:
 
     def mark_used(self, text: str) -> None:
         self.used.add(_key(text))
+
+
+def _pairs(text: str) -> set[tuple[str, str]]:
+    """Adjacent content words of `text`, stemmed."""
+    words = [w for w in re.findall(r"[a-z0-9_]+", text.lower()) if content_words(w)]
+    stems = [next(iter(content_words(w))) for w in words]
+    return set(zip(stems, stems[1:], strict=False))
 
 
 def cited_sentences(picked: Sequence[EvidenceSentence]) -> str:

@@ -67,6 +67,7 @@ def prose(text: str) -> str:
         following = lines[at + 1] if at + 1 < len(lines) else ""
         if (
             fenced
+            or _is_term(line, following)
             or _ATX.match(line)
             or _ADORNMENT.match(line)
             or _DIRECTIVE.match(line)
@@ -82,6 +83,17 @@ def prose(text: str) -> str:
         if flat:
             paragraphs.append(flat)
     return "\n\n".join(paragraphs)
+
+
+def _is_term(line: str, following: str) -> bool:
+    """A definition list's term (reST, Markdown extensions): a line that ends no sentence,
+    followed by its more indented definition — a label, like a heading."""
+    if not line.strip() or not following.strip() or line.rstrip().endswith((".", ":", ",", ";")):
+        return False
+    if _LIST_MARK.match(line):
+        return False  # a list item wrapped onto an indented line
+    indent = len(line) - len(line.lstrip())
+    return len(following) - len(following.lstrip()) > indent and len(line.split()) <= 12
 
 
 def sentences(text: str) -> list[str]:

@@ -48,6 +48,12 @@ def is_junk(text: str) -> bool:
     return letters < 0.5 * len(flat.replace(" ", ""))
 
 
+def heading_key(text: str) -> str:
+    """What makes two headings the same for a reader: their words, whatever the quotes,
+    punctuation or case (`Python's 'with'` and `Python's `with``)."""
+    return " ".join(re.findall(r"\w+", text.casefold()))
+
+
 def is_good_heading(text: str) -> bool:
     """A heading a reader can use: short, one phrase, no markup, not cut off."""
     flat = one_line(text).strip("#*_ ")
@@ -151,7 +157,7 @@ def usable_sections(plan: ResearchPlan | None) -> list[PlanSection]:
     seen: set[str] = set()
     out: list[PlanSection] = []
     for section in plan.sections if plan else []:
-        key = one_line(section.title).casefold()
+        key = heading_key(section.title)
         if is_good_heading(section.title) and key not in seen:
             seen.add(key)
             out.append(section)
@@ -164,8 +170,8 @@ def repaired_plan(plan: ResearchPlan, question: str) -> ResearchPlan:
     A plan of good sections comes back unchanged."""
     good = {id(s) for s in usable_sections(plan)}
     spare = [a for a in aspects(question)]
-    titles = {one_line(s.title).casefold() for s in plan.sections if id(s) in good}
-    spare = [a for a in spare if a.casefold() not in titles]
+    titles = {heading_key(s.title) for s in plan.sections if id(s) in good}
+    spare = [a for a in spare if heading_key(a) not in titles]
     out: list[PlanSection] = []
     for section in plan.sections:
         if id(section) in good:
@@ -274,11 +280,11 @@ def fixed_headings(markdown: str, plan: ResearchPlan | None, question: str) -> t
     lines = markdown.split("\n")
     seen: set[str] = set()
     existing = {
-        one_line(m.group(2)).casefold()
+        heading_key(m.group(2))
         for line in lines
         if (m := _HEADING.match(line)) and is_good_heading(m.group(2))
     }
-    spares = [s for s in spares if s.casefold() not in existing]
+    spares = [s for s in spares if heading_key(s) not in existing]
     changed = 0
     out: list[str] = []
     for line in lines:
@@ -287,17 +293,17 @@ def fixed_headings(markdown: str, plan: ResearchPlan | None, question: str) -> t
             out.append(line)
             continue
         text = one_line(match.group(2)).strip("*_ ")
-        key = text.casefold()
+        key = heading_key(text)
         if is_good_heading(text) and key not in seen:
             seen.add(key)
             out.append(line)
             continue
         changed += 1
-        while spares and spares[0].casefold() in seen:
+        while spares and heading_key(spares[0]) in seen:
             spares.pop(0)
         if spares:
             new = spares.pop(0)
-            seen.add(new.casefold())
+            seen.add(heading_key(new))
             out.append(f"{match.group(1)} {new}")
     return "\n".join(out), changed
 
