@@ -382,6 +382,9 @@ def test_a_definition_term_is_a_label_and_a_wrapped_list_item_is_a_sentence() ->
 
 
 def test_headings_that_differ_only_in_quotes_are_one_heading() -> None:
-    body = "# T\n\nLead [1].\n\n## Python's 'with' statement\n\nA [1].\n\n## Python's `with` statement\n\nB [1]."
+    body = (
+        "# T\n\nLead [1].\n\n## Python's 'with' statement\n\nA [1].\n\n"
+        "## Python's `with` statement\n\nB [1]."
+    )
     fixed, changed = fixed_headings(body, None, QUESTION)
     assert changed == 1 and "## Python's `with` statement\n" not in fixed

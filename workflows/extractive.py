@@ -9,6 +9,7 @@ Pure and linear in the (bounded) evidence: safe in workflow code.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections import Counter
@@ -98,7 +99,7 @@ def _pairs(text: str) -> set[tuple[str, str]]:
     """Adjacent content words of `text`, stemmed."""
     words = [w for w in re.findall(r"[a-z0-9_]+", text.lower()) if content_words(w)]
     stems = [next(iter(content_words(w))) for w in words]
-    return set(zip(stems, stems[1:], strict=False))
+    return set(itertools.pairwise(stems))
 
 
 def cited_sentences(picked: Sequence[EvidenceSentence]) -> str:
