@@ -23,6 +23,10 @@ COPY workflows/ workflows/
 COPY activities/ activities/
 COPY embedded/ embedded/
 COPY worker_processes/ worker_processes/
+COPY cli/ cli/
+COPY observability/ observability/
+COPY export/ export/
+COPY desk/ desk/
 COPY worker.py client.py ./
 
 # The pip cache lives in a BuildKit cache mount (BuildKit is Docker's default builder), not in

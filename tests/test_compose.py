@@ -10,6 +10,7 @@ product's search attributes, the image built from pyproject.toml, traces routed 
 from __future__ import annotations
 
 import re
+import tomllib
 import shutil
 import subprocess
 import sys
@@ -284,6 +285,10 @@ def test_the_image_installs_the_project_from_pyproject() -> None:
     user = re.findall(r"^USER\s+(\S+)", text, re.MULTILINE)
     assert user and user[-1] not in ("root", "0"), "the image must run as a non-root user"
     assert 'CMD ["python", "worker.py"]' in text
+    # `pip install .` needs every package pyproject.toml lists (it failed without cli/, desk/…).
+    packages = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    for top in {name.split(".")[0] for name in packages["packages"]}:
+        assert re.search(rf"^COPY {top}/ {top}/$", text, re.MULTILINE), f"COPY {top}/ is missing"
     # No credentials baked in: no ENV or ARG with a secret-like name.
     for declared in re.findall(r"^(?:ENV|ARG)\s+([^\n]+)", text, re.MULTILINE):
         assert not SECRET_NAME.search(declared), declared
