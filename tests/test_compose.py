@@ -10,10 +10,10 @@ product's search attributes, the image built from pyproject.toml, traces routed 
 from __future__ import annotations
 
 import re
-import tomllib
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
