@@ -13,7 +13,7 @@ import pytest
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 
 from tests.support.fake_llm import FakeLLMServer
-from tests.support.processes import run_client
+from tests.support.processes import Hold, released, run_client
 from tests.support.scripted_llm import Script
 from workflows.models import ControlStatus, ResearchProgress, ResearchReport
 
@@ -62,15 +62,28 @@ async def test_report_writes_a_finished_runs_report(
 
 
 async def test_report_of_a_run_that_is_missing_or_still_running_is_refused(
-    client: Client, task_queue: str, fake_server: FakeLLMServer, script: Script, config_file: Path
+    client: Client,
+    task_queue: str,
+    fake_server: FakeLLMServer,
+    script: Script,
+    config_file: Path,
+    tmp_path: Path,
 ) -> None:
     code, _, err = await run_client(client, task_queue, "report", "no-such-run")
     assert code == 2 and "no workflow no-such-run" in err and err.count("\n") == 1
 
-    fake_server.set_delay("PlanAnswer", 6)
-    workflow_id = await start_no_wait(client, task_queue, config_file)
-    code, _, err = await run_client(client, task_queue, "report", workflow_id)
-    assert code == 2 and "still running" in err and err.count("\n") == 1, err
+    # The plan is held at the fake model until `report` has answered: on a loaded machine a
+    # fixed delay ran out first, the run finished, and its report landed in the work tree.
+    plan = Hold(fake_server, "PlanAnswer", script.plan, abandon=False)
+    with released(plan):
+        workflow_id = await start_no_wait(client, task_queue, config_file)
+        await plan.wait_arrived()
+        out = tmp_path / "report.md"
+        code, _, err = await run_client(
+            client, task_queue, "report", workflow_id, "--out", str(out)
+        )
+        assert code == 2 and "still running" in err and err.count("\n") == 1, err
+        assert not out.exists()
     await client.get_workflow_handle(workflow_id).result()
 
 
