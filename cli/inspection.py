@@ -98,6 +98,10 @@ async def cmd_watch(args: argparse.Namespace) -> int:
     """Follow a run to its end: one line per change, a redrawn screen in a terminal."""
     handle, described = await _described(args.id)
     batch_ids.not_a_run(args.id, described, "watch")
+    args.interrupt_hint = (  # what Ctrl-C prints (cli/main.py)
+        f"the run goes on in Temporal: `client.py watch {args.id}` follows it again, "
+        f"`client.py report {args.id}` writes its report once it has finished"
+    )
     tty = sys.stdout.isatty()
     last = ""
     while True:

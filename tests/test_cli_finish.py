@@ -134,6 +134,19 @@ async def test_ctrl_c_names_the_commands_that_pick_the_run_up(
         assert f"`client.py watch {workflow_id}` follows it" in err
         assert f"`client.py report {workflow_id}` writes its report" in err
         assert "Traceback" not in err
+
+        # `watch` of the same run (still planning), interrupted, says the same.
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "client.py", "watch", workflow_id, cwd=ROOT, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        assert process.stdout is not None and process.stderr is not None
+        await asyncio.wait_for(process.stdout.readline(), 60)  # its first progress line
+        process.send_signal(signal.SIGINT)
+        err = (await asyncio.wait_for(process.stderr.read(), 30)).decode()
+        assert await process.wait() == 130
+        assert f"`client.py watch {workflow_id}` follows it again" in err, err
+        assert "Traceback" not in err
     finally:
         if process.returncode is None:
             process.kill()
