@@ -168,6 +168,8 @@ async def journey(
     passage = passages_cited(marker, evidence[number])[0]
     await expect(tip).to_contain_text(passage.text[:60])
     await expect(tip).to_contain_text(passage.anchor or passage.location)
+    box, width = await tip.bounding_box(), page.viewport_size["width"]
+    assert box and box["x"] >= 0 and box["x"] + box["width"] <= width  # all of it on screen
     await focused.evaluate("e => window.scrollBy(0, e.getBoundingClientRect().top - 260)")
     await page.screenshot(path=str(artifacts / "citation-evidence.png"))
     await page.keyboard.press("Escape")  # dismissible, as WCAG 1.4.13 asks

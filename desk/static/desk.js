@@ -82,6 +82,16 @@
     usd.addEventListener("input", update);
   }
 
+  // A citation near the right edge: its evidence moves left so all of it is on screen.
+  function keepInView(cite) {
+    var tip = cite.querySelector(".evidence");
+    if (!tip) return;
+    tip.style.left = "0px";
+    var rect = tip.getBoundingClientRect();
+    var over = rect.right - (document.documentElement.clientWidth - 8);
+    if (over > 0) tip.style.left = -Math.min(over, Math.max(rect.left - 8, 0)) + "px";
+  }
+
   // Escape closes a citation's evidence until focus or the pointer leaves it (WCAG 1.4.13).
   function dismissible() {
     document.addEventListener("keydown", function (event) {
@@ -89,6 +99,8 @@
       if (event.key === "Escape" && cite) cite.classList.add("dismissed");
     });
     document.querySelectorAll(".cite").forEach(function (cite) {
+      cite.addEventListener("focusin", function () { keepInView(cite); });
+      cite.addEventListener("mouseenter", function () { keepInView(cite); });
       cite.addEventListener("focusout", function () { cite.classList.remove("dismissed"); });
       cite.addEventListener("mouseleave", function () { cite.classList.remove("dismissed"); });
     });
