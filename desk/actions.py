@@ -20,7 +20,7 @@ from workflows.models import PlanSection, ResearchPlan
 from workflows.plan_review import MAX_PLAN_SECTIONS, PlanDecision
 
 if TYPE_CHECKING:
-    from desk.app import Desk
+    from desk.context import Desk
 
 MAX_FIELD_BYTES = 64_000
 FEEDBACK_MAX_CHARS = 2000

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import secrets
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from temporalio.client import Client
 
 from desk import actions, pages
-from desk.ask import PriceHint, price_hint
+from desk.ask import price_hint
+from desk.context import Desk
 from desk.limits import StartLimiter
 from desk.paths import run_path
 from desk.runs import Runs
@@ -24,37 +23,6 @@ from desk.security import Guard
 from desk.settings import DeskSettings
 
 HERE = Path(__file__).resolve().parent
-MAX_FLASHES = 200
-
-
-@dataclass
-class Desk:
-    """What every handler needs, kept on app.state.desk."""
-
-    runs: Runs
-    settings: DeskSettings
-    templates: Environment
-    limiter: StartLimiter
-    prices: PriceHint
-    guard: Guard | None = None
-    flashes: dict[str, str] = field(default_factory=dict)
-
-    def flash(self, message: str) -> str:
-        """Keep a message for the next page; its key goes in the redirect's address."""
-        if len(self.flashes) >= MAX_FLASHES:
-            self.flashes.pop(next(iter(self.flashes)))
-        key = secrets.token_hex(8)
-        self.flashes[key] = message
-        return key
-
-    def page(self, request: Request, name: str, code: int = 200, **context: object) -> Response:
-        context.setdefault("flash", self.flashes.pop(request.query_params.get("flash", ""), ""))
-        html = self.templates.get_template(name).render(
-            csrf=request.scope.get("state", {}).get("csrf", ""),
-            settings=self.settings,
-            **context,
-        )
-        return HTMLResponse(html, status_code=code)
 
 
 def templates() -> Environment:

@@ -20,7 +20,7 @@ from workflows.config import ResearchConfig
 from workflows.models import ResearchReport
 
 if TYPE_CHECKING:
-    from desk.app import Desk
+    from desk.context import Desk
 
 DEFAULTS = ResearchConfig()
 EXPORTS = ("html", "pdf", "docx", "md")
