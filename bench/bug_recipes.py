@@ -15,8 +15,9 @@ Each recipe is applied alone in a scratch copy of the commit HEAD (`--worktree`:
 they are now), never in the work tree itself, which other people edit and test in. The copy's
 tests named by the recipe run first unchanged (they must pass, or the recipe says nothing), then
 with the bug; the bug is *caught* when a test fails. A recipe whose line is no longer in the file
-is reported *stale*: rewrite it against the new code. When a real bug is fixed, add its recipe
-here so that it stays caught.
+is reported *stale*: rewrite it against the new code. One whose first failure is a test's set-up
+or tear-down (ERROR: a dev server slow to start on a loaded machine) is reported *error* and not
+counted: rerun it. When a real bug is fixed, add its recipe here so that it stays caught.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ TIMEOUT_SECONDS = 900
 @dataclass
 class Outcome:
     recipe: Recipe
-    result: str  # caught | missed | stale | baseline-fails | timeout
+    result: str  # caught | missed | stale | baseline-fails | timeout | error (rerun it)
     seconds: float
     detail: str = ""
 
@@ -123,6 +124,9 @@ def run_recipe(work: Path, recipe: Recipe, baseline: dict[tuple[str, ...], bool]
     seconds = time.monotonic() - started
     if code is None:
         return Outcome(recipe, "timeout", seconds, detail)
+    if code != 0 and detail.startswith("ERROR"):
+        # A fixture failed (a dev server slow to start on a loaded machine): not a verdict.
+        return Outcome(recipe, "error", seconds, detail)
     return Outcome(recipe, "caught" if code != 0 else "missed", seconds, detail)
 
 
