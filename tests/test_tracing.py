@@ -142,7 +142,10 @@ async def test_one_run_is_one_trace_with_a_span_per_node_llm_call_and_search(
     assert {s.context.trace_id for s in finished} == {roots[0].context.trace_id}
 
     # (2) One RunActivity span per node execution, with the node's attributes.
-    runs = [s for s in finished if s.name.startswith("RunActivity:")]
+    # The worker's dispatch choice (a local activity, once per run) is not a node.
+    dispatch = named(finished, "RunActivity:llm_dispatch")
+    assert len(dispatch) <= 1, tree
+    runs = [s for s in finished if s.name.startswith("RunActivity:") and s not in dispatch]
     assert Counter(s.name.removeprefix("RunActivity:") for s in runs) == {
         "research_planner": 1,
         "draft_generator": 1,
@@ -212,9 +215,10 @@ async def test_one_run_is_one_trace_with_a_span_per_node_llm_call_and_search(
         _tokens(len(r.response_content or "")) for r in requests
     )
 
-    # (4) One search span per retrieval, under retrieval_engine, with its result count.
+    # (4) Search spans under retrieval_engine, with their result counts: each retrieval searches
+    # its question and the anchors it is fused with (the user's question, its plan section).
     searches = named(finished, "search local")
-    assert len(searches) == 6
+    assert 6 <= len(searches) <= 6 * 3
     for search in searches:
         assert parent_of(search, finished).name == "RunActivity:retrieval_engine"
         assert attrs(search)["ttdr.search.provider"] == "local"
@@ -302,8 +306,8 @@ async def test_content_capture_is_opt_in(
     assert any(QUESTION in str(p) for p in prompts)
     completions = [e for e in planner_chat.events if e.name == "gen_ai.choice"]
     assert len(completions) == 1 and "Mechanism" in str(completions[0].attributes)
-    (search,) = named(finished, "search local")
-    assert attrs(search)["ttdr.search.query"]
+    searches = named(finished, "search local")
+    assert searches and all(attrs(search)["ttdr.search.query"] for search in searches)
     texts = all_texts(finished)
     assert FAKE_KEY not in texts and "Bearer" not in texts
 
