@@ -8,7 +8,7 @@ import uuid
 import pytest
 from temporalio.client import Client
 
-from tests.support.fake_llm import FakeLLMServer
+from tests.support.fake_llm import FakeLLMServer, RecordedRequest
 from tests.support.runs import QUESTION, run_research
 from tests.support.scripted_llm import BOGUS_CITATION, Script
 from workflows.citations import report_numbers as cited_numbers
@@ -204,6 +204,20 @@ async def test_long_run_continues_as_new_and_keeps_its_state(
     client: Client, task_queue: str, fake_server: FakeLLMServer, script: Script
 ) -> None:
     script.judge_scores = [1, 2, 3, 4, 5]
+    # Questions on the topic, new each round (an off-topic one would be replaced by an aspect of
+    # the question, and with the aspects used up the loop would end before five iterations).
+    rounds = iter(range(1, 100))
+
+    def on_topic(request: RecordedRequest) -> dict:
+        r = next(rounds)
+        return {
+            "questions": [
+                f"How does a context manager handle case {10 * r + p} (round {r}, part {p})?"
+                for p in (1, 2)
+            ]
+        }
+
+    fake_server.respond("GapAnswer", on_topic)
     workflow_id = f"test-can-{uuid.uuid4().hex[:8]}"
     request = ResearchRequest(
         question=QUESTION,

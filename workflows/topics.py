@@ -186,8 +186,9 @@ def repaired_plan(plan: ResearchPlan, question: str) -> ResearchPlan:
     covered = [content_words(section_query(s)) for s in out]
     for aspect in spare:
         words = content_words(aspect)
-        needed = min(2, len(words))
-        if len(out) < MAX_PLAN_SECTIONS and not any(len(words & c) >= needed for c in covered):
+        # Covered when a section shares a word with it: a strong model's plan words its
+        # sections its own way ("Protocol: which methods an object must implement").
+        if len(out) < MAX_PLAN_SECTIONS and not any(words & c for c in covered):
             out.append(PlanSection(title=heading_of(aspect), focus=aspect))
             covered.append(words)
     return ResearchPlan(sections=out)
@@ -216,7 +217,8 @@ def anchored_queries(
 ) -> list[str]:
     """The model's search questions with each junk, off-topic or repeated one (the same
     content words as a question searched before) replaced by an aspect of the question, a plan
-    section or a key term not searched yet (the same count comes back)."""
+    section or a key term not searched yet (the same count comes back); when none is left, a
+    repeat, which the loop drops as not new."""
     topic = topic_words(question, plan)
     used = {one_line(q).casefold() for q in earlier}
     seen_words = [content_words(q) for q in earlier]
@@ -229,9 +231,7 @@ def anchored_queries(
     for raw in asked:
         query = _NUMBERING.sub("", one_line(raw))
         words = content_words(query)
-        if is_on_topic_query(query, topic) and words not in seen_words:
-            out.append(query)
-        else:
+        if not is_on_topic_query(query, topic) or words in seen_words:
             fresh = next(
                 (
                     s
@@ -240,9 +240,14 @@ def anchored_queries(
                 ),
                 None,
             )
-            query = fresh or spares[len(out) % len(spares)]
-            words = content_words(query)
-            out.append(query)
+            if fresh is not None:
+                query, words = fresh, content_words(fresh)
+            else:
+                # Nothing left to ask instead: a repeat, which the loop drops as not new (an
+                # off-topic question is never searched verbatim).
+                query = spares[len(out) % len(spares)]
+                words = content_words(query)
+        out.append(query)
         used.add(query.casefold())
         seen_words.append(words)
     return out
