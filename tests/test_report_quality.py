@@ -107,11 +107,10 @@ async def test_a_strong_models_supported_prose_is_printed_as_it_wrote_it(
 
     def faithful_retrieval(request: RecordedRequest) -> dict:
         claims = []
-        for number, text in _DOCUMENT.findall(request.prompt)[:2]:
-            found = statements(text)
-            if found:
-                claims.append({"text": found[0], "sources": [int(number)]})
-                written.setdefault(found[0], ("", int(number)))
+        for number, text in _DOCUMENT.findall(request.prompt)[:3]:
+            for sentence in statements(text)[:2]:  # a faithful model restates, never repeats
+                claims.append({"text": sentence, "sources": [int(number)]})
+                written.setdefault(sentence, ("", int(number)))
         return {"claims": claims or [{"text": "No document answers this.", "sources": [1]}]}
 
     def faithful_report(request: RecordedRequest) -> dict:
@@ -120,15 +119,16 @@ async def test_a_strong_models_supported_prose_is_printed_as_it_wrote_it(
         for answer in findings:
             for claim in re.findall(r"(.+?)\[(\d+)\]", answer):
                 text, number = claim[0].strip(), int(claim[1])
-                if is_statement(text):
+                if is_statement(text) and text not in {c["text"] for c in claims}:
                     claims.append({"text": text, "sources": [number]})
-        half = max(1, len(claims) // 2)
+        assert len(claims) >= 3, "the scripted answers give the report three claims at least"
+        half = max(1, (len(claims) - 1) // 2)
         return {
             "title": "How the with statement works",
             "summary": claims[:1],
             "sections": [
-                {"heading": "How the statement runs", "claims": claims[1 : 1 + half] or claims[:1]},
-                {"heading": "The protocol", "claims": claims[1 + half :] or claims[:1]},
+                {"heading": "How the statement runs", "claims": claims[1 : 1 + half]},
+                {"heading": "The protocol", "claims": claims[1 + half :]},
             ],
         }
 

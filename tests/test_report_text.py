@@ -388,3 +388,14 @@ def test_headings_that_differ_only_in_quotes_are_one_heading() -> None:
     )
     fixed, changed = fixed_headings(body, None, QUESTION)
     assert changed == 1 and "## Python's `with` statement\n" not in fixed
+
+
+def test_a_claim_repeated_word_for_word_is_printed_once() -> None:
+    from workflows.reporting import without_repeats
+
+    said = "A context manager defines the runtime context of a with statement."
+    shouted = said.replace("with", "WITH")
+    body = f"# T\n\n{said}[1] {said}[1]\n\n## How\n\n{shouted}[1]\n\n## Other\n\nNew.[2]"
+    out, removed = without_repeats(body)
+    assert removed == 2 and out.count("runtime context") == 1
+    assert "## How\n\n## Other" in out and "New.[2]" in out

@@ -432,6 +432,9 @@ class GroundingSummary(_Model):
         "report node gave no usable answer; empty when the model wrote it",
     )
     language: str = Field("en", description="the language of the report's own labels")
+    repeats_omitted: int = Field(
+        0, description="claims the body repeated word for word, printed once"
+    )
 
 
 class ResearchReport(_Model):

@@ -71,6 +71,33 @@ def fallback_text(draft: str, plan: ResearchPlan, question: str) -> str:
     return f"{draft.strip()}\n\n{sections}"
 
 
+def without_repeats(body: str) -> tuple[str, int]:
+    """Each claim of the body's paragraphs printed once: a weak model repeats one supported
+    sentence in every section. A paragraph left empty goes (its section may then be written
+    from the evidence). Returns the body and how many repeats were left out."""
+    seen: set[str] = set()
+    removed = 0
+    out: list[str] = []
+    for block in body.split("\n\n"):
+        if not block.strip() or _NOT_PROSE.match(block.lstrip()):
+            out.append(block)
+            continue
+        kept = []
+        for claim in claims_of(" ".join(block.split())):
+            key = " ".join(re.findall(r"\w+", claim.text.casefold()))
+            if key and key in seen:
+                removed += 1
+                continue
+            seen.add(key)
+            kept.append(claim.text + "".join(f"[{n}]" for n in claim.sources))
+        if kept:
+            out.append(" ".join(kept))
+    return "\n\n".join(out), removed
+
+
+_NOT_PROSE = re.compile(r"#|```|~~~|\||>|[-*+] |\d{1,3}[.)] |    ")
+
+
 def extractive_floor(
     body: str, pool: EvidencePool, plan: ResearchPlan, question: str
 ) -> tuple[str, int, int]:
@@ -162,6 +189,7 @@ def final_report(
     unsupported: list[str] = []
     policy = "keep" if config.report.unsupported == "keep" else "drop"
     body, body_grounding = sources.ground(body, policy=policy, dropped=unsupported)
+    body, repeats = without_repeats(body)
     # The appendix rule reads what the model's own text cites, before the floor fills it in.
     findings_cited = {n for qa in state.findings for n in qa.source_numbers}
     rule = config.report.appendix
@@ -204,6 +232,7 @@ def final_report(
             headings_replaced=headings_replaced,
             sections_dropped=sections_dropped,
             extractive_fallback=fallback,
+            repeats_omitted=repeats,
             language=labels.language,
         ),
     )
