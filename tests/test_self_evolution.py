@@ -9,7 +9,7 @@ import uuid
 import pytest
 from temporalio.client import Client
 
-from tests.support.fake_llm import FakeLLMServer
+from tests.support.fake_llm import FakeLLMServer, RecordedRequest
 from tests.support.scripted_llm import Script
 from workflows.config import EVOLVABLE_UNITS, ResearchConfig, UnitEvolution
 from workflows.models import ResearchReport, ResearchRequest
@@ -156,6 +156,20 @@ async def test_variants_of_one_step_overlap_in_time(
 async def test_merge_sees_every_variant_and_scores_land_in_state(
     client: Client, task_queue: str, fake_server: FakeLLMServer, script: Script
 ) -> None:
+    # Questions on the topic (an off-topic one would be replaced before it is searched), each
+    # variant's marked with its sampling temperature.
+    def gaps(request: RecordedRequest) -> dict:
+        wanted = int(re.search(r"exactly (\d+) new search", request.prompt).group(1))
+        temperature = request.body["temperature"]
+        return {
+            "questions": [
+                f"How do generators follow the iterator protocol, case {11 + i} "
+                f"(t={temperature:.2f})"
+                for i in range(wanted)
+            ]
+        }
+
+    fake_server.respond("GapAnswer", gaps)
     report, workflow_id = await run(
         client, task_queue, {"questions": {"variants": 3, "revision_steps": 2}}
     )
