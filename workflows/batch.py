@@ -23,12 +23,13 @@ from typing import Literal
 
 from temporalio import workflow
 from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import ChildWorkflowError, FailureError, WorkflowAlreadyStartedError
+from temporalio.exceptions import ChildWorkflowError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel, ConfigDict, Field
 
     from workflows.config import ResearchConfig
+    from workflows.failures import root_message
     from workflows.models import ResearchRequest
     from workflows.research import WORKFLOW_NAME as CHILD_WORKFLOW
 
@@ -195,7 +196,7 @@ class BatchResearchWorkflow:
         except ChildWorkflowError as err:
             record = record.model_copy(
                 update={
-                    "error": _root_cause(err)[:ERROR_MAX_CHARS],
+                    "error": root_message(err)[:ERROR_MAX_CHARS],
                     "seconds": (workflow.now() - began).total_seconds(),
                 }
             )
@@ -228,16 +229,6 @@ class BatchResearchWorkflow:
             running_ids=list(self._running),
             finished=self._finished[since:],
         )
-
-
-def _root_cause(err: BaseException) -> str:
-    messages: list[str] = []
-    current: BaseException | None = err
-    while current is not None:
-        if isinstance(current, FailureError) and str(current):
-            messages.append(str(current))
-        current = current.__cause__
-    return messages[-1] if messages else str(err)
 
 
 def batch_questions(pairs: Sequence[tuple[str, str]]) -> list[BatchQuestion]:
