@@ -43,6 +43,7 @@ from cli.views import cost_text, plural, progress_line
 from observability.waits import retry_waits
 from workflows.models import ResearchProgress, ResearchReport, ResearchRequest
 from workflows.research import WORKFLOW_NAME
+from workflows.state import RunInput
 
 DEFAULT_WEB_UI = "http://localhost:8233"
 POLL_SECONDS = 1.0
@@ -126,8 +127,10 @@ def root_cause(err: BaseException) -> str:
     return messages[-1] if messages else str(err)
 
 
-async def _request_of(client: Client, workflow_id: str, run_id: str | None) -> object:
-    """The request the run with this id was started with (its first run's input), or None."""
+async def _request_of(client: Client, workflow_id: str, run_id: str | None) -> RunInput | None:
+    """The input the run with this id was started with (its first run's), or None. Read as the
+    workflow's own input type: a follow-up's or a watched topic's names its parent, which a
+    plain request has no field for."""
     handle = client.get_workflow_handle(workflow_id, run_id=run_id)
     async for event in handle.fetch_history_events():
         if event.event_type != EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
@@ -136,11 +139,18 @@ async def _request_of(client: Client, workflow_id: str, run_id: str | None) -> o
         if not payloads:
             return None
         try:
-            [request] = await client.data_converter.decode(payloads[:1], [ResearchRequest])
+            [request] = await client.data_converter.decode(payloads[:1], [RunInput])
         except Exception:  # another workflow type under this id: not the same request
             return None
         return request
     return None
+
+
+def as_run_input(request: ResearchRequest) -> RunInput:
+    """`request` as the workflow reads it, so a start and a repeat compare field by field."""
+    if isinstance(request, RunInput):
+        return request
+    return RunInput(question=request.question, config=request.config)
 
 
 async def start_or_attach(
@@ -173,9 +183,11 @@ async def start_or_attach(
             f"workflow id {workflow_id} belongs to a run that has ended ({status}): "
             f"`client.py report {workflow_id}` writes its report; choose another --id for a new run"
         )
-    if existing != request:
+    wanted = as_run_input(request)
+    if existing != wanted:
+        what = "question, parent or config" if wanted.continuation else "question or config"
         raise UsageError(
-            f"workflow id {workflow_id} is already running a different question or config: "
+            f"workflow id {workflow_id} is already running a different {what}: "
             f"follow it with `client.py watch {workflow_id}`, or choose another --id"
         )
     print(f"attached: {workflow_id} already runs this question; following it (no new run)")

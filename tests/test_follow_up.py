@@ -5,15 +5,18 @@ paid API, answering like a faithful model (a revision keeps the draft's cited cl
 
 from __future__ import annotations
 
+import asyncio
 import re
+import sys
 import uuid
 from pathlib import Path
 
 from temporalio.client import Client
 
+from cli.connection import local_server_env
 from observability.history import replay
 from tests.support.fake_llm import FakeLLMServer, RecordedRequest
-from tests.support.processes import run_client
+from tests.support.processes import ROOT, Hold, released, run_client
 from tests.support.scripted_llm import Script
 from workflows.citations import document_key
 from workflows.claim_text import claims_of
@@ -214,3 +217,68 @@ async def test_the_follow_up_command_writes_the_report_with_the_parents_config(
     # The parent's config (evolution off): no variant was judged.
     names = {r.name for r in fake_server.requests[calls_before:]}
     assert "VariantCritique" not in names and "RetrievalAnswer" in names
+
+
+async def _client_until(
+    client: Client, task_queue: str, line_start: str, then: Hold, *args: str
+) -> tuple[int, str, str]:
+    """client.py ARGS, releasing `then` once it has printed a line starting with `line_start`
+    (so the run it follows is still going when it decides to attach)."""
+    env = local_server_env(client.service_client.config.target_host)
+    env.update(TTDR_TASK_QUEUE=task_queue, PYTHONUNBUFFERED="1")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, str(ROOT / "client.py"), *args, env=env, cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stdout is not None
+    out: list[str] = []
+    try:
+        async with asyncio.timeout(180):
+            async for raw in process.stdout:
+                out.append(raw.decode())
+                if out[-1].startswith(line_start):
+                    then.release()
+            _, err = await process.communicate()
+    finally:
+        then.release()
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode is not None
+    return process.returncode, "".join(out), err.decode()
+
+
+async def test_the_same_follow_up_again_attaches_to_the_running_one(
+    client: Client, task_queue: str, fake_server: FakeLLMServer, script: Script, tmp_path: Path
+) -> None:
+    """A repeated `follow-up PARENT QUESTION --id X` while X runs follows X (no second run) and
+    writes its report; another question under the same id is refused in one line."""
+    faithful(fake_server)
+    parent_id, _ = await _run(client, task_queue, PARENT_QUESTION)
+    # The follow-up's first gap analysis is held at the fake model: the run stays running.
+    gaps = Hold(fake_server, "GapAnswer", _topic_questions, abandon=False)
+    workflow_id = f"fu-again-{uuid.uuid4().hex[:6]}"
+    with released(gaps):
+        code, _, err = await run_client(
+            client, task_queue, "follow-up", parent_id, FOLLOW_UP, "--id", workflow_id,
+            "--no-wait",
+        )  # fmt: skip
+        assert code == 0, err
+        await gaps.wait_arrived()
+
+        code, out, err = await run_client(
+            client, task_queue, "follow-up", parent_id, "Another question?", "--id", workflow_id
+        )
+        assert code == 2, (out, err)
+        assert f"workflow id {workflow_id} is already running a different question" in err
+        assert err.count("\n") == 1, err
+
+        out_file = tmp_path / "again.md"
+        code, out, err = await _client_until(
+            client, task_queue, "attached:", gaps,
+            "follow-up", parent_id, FOLLOW_UP, "--id", workflow_id, "--out", str(out_file),
+        )  # fmt: skip
+    assert code == 0, (out, err)
+    assert f"attached: {workflow_id}" in out and f"parent: {parent_id}\n" in out
+    assert out_file.read_text().startswith(f"# {FOLLOW_UP}\n\n> **Follow-up of** run {parent_id}")
+    assert len([w async for w in client.list_workflows(f'WorkflowId = "{workflow_id}"')]) == 1
