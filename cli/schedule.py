@@ -19,6 +19,7 @@ import argparse
 import os
 import re
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -41,6 +42,7 @@ from cli.connection import connect_from_env, task_queue_from_env
 from cli.errors import UsageError
 from cli.ids import check_id
 from cli.request import build_request
+from workflows.config import ResearchConfig
 from workflows.continuation_models import ContinuationRequest
 from workflows.research import WORKFLOW_NAME
 from workflows.state import RunInput
@@ -109,45 +111,83 @@ def _spec(every: timedelta | None, cron: str | None) -> tuple[ScheduleSpec, time
     return ScheduleSpec(cron_expressions=[cron or ""]), CRON_CATCHUP
 
 
-async def create(args: argparse.Namespace) -> int:
-    if (args.every is None) == (args.cron is None):
+@dataclass(frozen=True)
+class Timing:
+    """When a schedule's runs start, checked: its spec, catch-up window and one-line summary."""
+
+    spec: ScheduleSpec
+    window: timedelta
+    summary: str  # "every: 7d" or "cron: 0 9 * * MON"
+
+
+def checked_timing(every_text: str | None, cron_text: str | None) -> Timing:
+    """Exactly one of an interval and a cron expression, checked (UsageError otherwise); also
+    used by the research desk's schedule form (desk/actions.py)."""
+    if (every_text is None) == (cron_text is None):
         raise UsageError("give exactly one of --every INTERVAL or --cron EXPRESSION")
-    request = build_request(args.words[0], args.config, None)
-    every = parse_interval(args.every) if args.every is not None else None
-    cron = check_cron(args.cron) if args.cron is not None else None
-    schedule_id = check_id(args.id) if args.id is not None else new_schedule_id(request.question)
-    note = (args.note or f"watching: {request.question}")[:500]
-    notify = await checked_notify_url(args.notify) if args.notify else ""
+    every = parse_interval(every_text) if every_text is not None else None
+    cron = check_cron(cron_text) if cron_text is not None else None
     spec, window = _spec(every, cron)
+    return Timing(spec, window, f"every: {every_text}" if every else f"cron: {cron}")
+
+
+def schedule_note(note: str | None, question: str) -> str:
+    return (note or f"watching: {question}")[:500]
+
+
+async def create_schedule(
+    client: Client,
+    schedule_id: str,
+    question: str,
+    config: ResearchConfig,
+    timing: Timing,
+    note: str,
+    task_queue: str,
+    notify: str = "",
+) -> None:
+    """The watched topic on Temporal Schedules (overlap skip, the bounded catch-up window, the
+    note); UsageError with one line when the server refuses it."""
     run_input = RunInput(
-        question=request.question,
-        config=request.config,
-        continuation=ContinuationRequest(
-            kind="watch", schedule_id=schedule_id, notify_url=notify
-        ),
+        question=question,
+        config=config,
+        continuation=ContinuationRequest(kind="watch", schedule_id=schedule_id, notify_url=notify),
     )
-    client = await connect_from_env()
     schedule = Schedule(
         action=ScheduleActionStartWorkflow(
             WORKFLOW_NAME,
             run_input,
             id=schedule_id,  # each run: <schedule id>-<time>
-            task_queue=task_queue_from_env(),
-            static_summary=request.question[:200],
+            task_queue=task_queue,
+            static_summary=question[:200],
         ),
-        spec=spec,
-        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=window),
+        spec=timing.spec,
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timing.window),
         state=ScheduleState(note=note),
     )
     try:
-        await client.create_schedule(schedule_id, schedule, memo={"question": request.question})
+        # The server keeps a cron expression only as calendar ranges: the memo keeps its text.
+        memo = {"question": question, "when": timing.summary}
+        await client.create_schedule(schedule_id, schedule, memo=memo)
     except ScheduleAlreadyRunningError:
         raise UsageError(f"schedule {schedule_id} already exists: choose another --id") from None
     except RPCError as err:
         raise UsageError(f"could not create schedule {schedule_id}: {err.message}") from None
+
+
+async def create(args: argparse.Namespace) -> int:
+    timing = checked_timing(args.every, args.cron)
+    request = build_request(args.words[0], args.config, None)
+    schedule_id = check_id(args.id) if args.id is not None else new_schedule_id(request.question)
+    note = schedule_note(args.note, request.question)
+    notify = await checked_notify_url(args.notify) if args.notify else ""
+    client = await connect_from_env()
+    await create_schedule(
+        client, schedule_id, request.question, request.config, timing, note,
+        task_queue_from_env(), notify,
+    )  # fmt: skip
     print(f"schedule_id: {schedule_id}")
-    print(f"every: {args.every}" if every else f"cron: {cron}")
-    print(f"catch-up window: {window}, overlap: skip")
+    print(timing.summary)
+    print(f"catch-up window: {timing.window}, overlap: skip")
     print(f"runs: workflow ids {schedule_id}-<time>; `client.py schedule show {schedule_id}`")
     return 0
 
@@ -162,7 +202,7 @@ async def _handle(client: Client, schedule_id: str) -> tuple[ScheduleHandle, obj
         raise UsageError(f"cannot read schedule {schedule_id}: {err.message}") from None
 
 
-def _spec_text(spec: ScheduleSpec) -> str:
+def spec_text(spec: ScheduleSpec) -> str:
     if spec.intervals:
         return "every " + ", ".join(str(i.every) for i in spec.intervals)
     if spec.cron_expressions:
@@ -176,7 +216,8 @@ async def show(client: Client, schedule_id: str) -> None:
     question = await description.memo_value("question", default="")  # type: ignore[attr-defined]
     print(f"schedule_id: {schedule_id}")
     print(f"question: {question}")
-    print(f"spec: {_spec_text(schedule.spec)}")
+    when = await description.memo_value("when", default="")  # type: ignore[attr-defined]
+    print(f"spec: {when or spec_text(schedule.spec)}")
     policy = schedule.policy
     print(f"overlap: {policy.overlap.name.lower()}, catch-up window: {policy.catchup_window}")
     print(f"paused: {'yes' if schedule.state.paused else 'no'}")
@@ -198,7 +239,7 @@ async def list_schedules(client: Client) -> None:
         async for entry in await client.list_schedules():
             found += 1
             state = entry.schedule.state if entry.schedule else None
-            spec = _spec_text(entry.schedule.spec) if entry.schedule else ""
+            spec = spec_text(entry.schedule.spec) if entry.schedule else ""
             paused = " (paused)" if state and state.paused else ""
             print(f"{entry.id}{paused}  {spec}  {state.note if state else ''}")
     except RPCError as err:

@@ -1,5 +1,6 @@
-"""POSTs: start a run, review its plan, pause / resume / feedback / cancel. Each checks the
-CSRF token first; bad input is refused with one line and changes nothing."""
+"""POSTs: start a run, review its plan, pause / resume / feedback / cancel, and from a report a
+follow-up or a schedule. Each checks the CSRF token first; bad input is refused with one line
+and changes nothing."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from starlette.responses import RedirectResponse, Response
 from cli.errors import UsageError
 from desk.ask import read_form
 from desk.pages import form_defaults, index_page
-from desk.paths import run_path
+from desk.paths import run_path, schedule_path
+from desk.schedules import read_watch_form, start_watch, watch_config
 from desk.security import check_csrf
 from workflows.models import PlanSection, ResearchPlan
 from workflows.plan_review import MAX_PLAN_SECTIONS, PlanDecision
@@ -132,3 +134,27 @@ async def follow_up(request: Request) -> Response:
         return await _back(request, f"error: {err}")
     key = desk.flash(f"started {workflow_id}, a follow-up of {parent}")
     return RedirectResponse(f"{run_path(workflow_id)}?flash={key}", status_code=303)
+
+
+async def watch(request: Request) -> Response:
+    """A watched topic from a finished run's report: a Temporal Schedule of research runs on
+    its question, each reporting what changed since the last (`client.py schedule`'s checks)."""
+    desk: Desk = request.app.state.desk
+    form = await _form(request)
+    workflow_id = request.path_params["workflow_id"]
+    try:
+        # The form first, as the CLI checks its input before contacting the server.
+        watch_form = read_watch_form(_text(form, "every"), _text(form, "cron"), _text(form, "note"))
+        report = await desk.runs.report(workflow_id)
+        if report is None:
+            raise UsageError(f"cannot watch: run {workflow_id} has no report")
+        config = await watch_config(desk.runs.client, workflow_id)
+        desk.limiter.check_budgets(config)
+        desk.limiter.take()
+        schedule_id = await start_watch(
+            desk.runs.client, desk.settings.task_queue, report.question, config, watch_form
+        )
+    except UsageError as err:
+        return await _back(request, f"error: {err}")
+    key = desk.flash(f"started schedule {schedule_id}, watching the question of {workflow_id}")
+    return RedirectResponse(f"{schedule_path(schedule_id)}?flash={key}", status_code=303)

@@ -17,7 +17,7 @@ from desk import actions, pages
 from desk.ask import price_hint
 from desk.context import Desk
 from desk.limits import StartLimiter
-from desk.paths import run_path
+from desk.paths import run_path, schedule_path
 from desk.runs import Runs
 from desk.security import Guard
 from desk.settings import DeskSettings
@@ -33,6 +33,7 @@ def templates() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["run_path"] = run_path
+    env.filters["schedule_path"] = schedule_path
     return env
 
 
@@ -61,6 +62,8 @@ def create_app(client: Client, settings: DeskSettings) -> Guard:
         Route("/runs/{workflow_id}/review", actions.review, methods=["POST"]),
         Route("/runs/{workflow_id}/control", actions.control, methods=["POST"]),
         Route("/runs/{workflow_id}/follow-up", actions.follow_up, methods=["POST"]),
+        Route("/runs/{workflow_id}/schedule", actions.watch, methods=["POST"]),
+        Route("/schedules/{schedule_id}", pages.schedule),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: _error})

@@ -1,4 +1,5 @@
-"""GET pages: the desk (ask + runs + batches), one run, its live progress, exports, documents."""
+"""GET pages: the desk (ask + runs + batches), one run, its live progress, exports, documents,
+and a schedule started from a report."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from desk.documents import MAX_DOCUMENT_BYTES, document_of, local_numbers, media
 from desk.paths import run_path
 from desk.report_view import render_report
 from desk.runs import DeskError
+from desk.schedules import describe_schedule
 from workflows.config import ResearchConfig
 from workflows.models import ResearchReport
 
@@ -171,3 +173,14 @@ async def document(request: Request) -> Response:
         content_disposition_type="inline",
         filename=found.name,
     )
+
+
+async def schedule(request: Request) -> Response:
+    """A watched topic: its question, spec, note, recent runs, and its Web UI page."""
+    desk = _desk(request)
+    schedule_id = request.path_params["schedule_id"]
+    try:
+        view = await describe_schedule(desk.runs.client, schedule_id, desk.settings.web_ui_url)
+    except DeskError as err:
+        raise HTTPException(err.status_code, str(err)) from None
+    return desk.page(request, "schedule.html", schedule=view)

@@ -7,3 +7,7 @@ from urllib.parse import quote
 
 def run_path(workflow_id: str) -> str:
     return f"/runs/{quote(workflow_id, safe='')}"
+
+
+def schedule_path(schedule_id: str) -> str:
+    return f"/schedules/{quote(schedule_id, safe='')}"

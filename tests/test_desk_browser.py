@@ -4,7 +4,8 @@ a real worker and the scripted LLM.
 
 One user's journey: ask with plan review, approve the plan in the page, watch the progress
 change live, read the report, focus a citation with the keyboard to see its evidence, open a
-cited corpus document, export the PDF. Screenshots are saved as artifacts
+cited corpus document, export the PDF, start a schedule (a watched topic) and a follow-up from
+the report. Screenshots are saved as artifacts
 (TTDR_TEST_ARTIFACTS, else the test's tmp dir) and their paths printed.
 """
 
@@ -14,10 +15,12 @@ import os
 import re
 import shutil
 import subprocess
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Page, async_playwright, expect
+from temporalio.client import Client, ScheduleActionStartWorkflow, ScheduleOverlapPolicy
 
 from desk.report_view import evidence_by_number, passages_cited
 from tests.support.desk import serving, settings_for
@@ -26,6 +29,7 @@ from tests.support.processes import Hold, released
 from tests.support.scripted_llm import Script
 from tests.support.settings import FAKE_KEY
 from workflows.models import ResearchReport
+from workflows.state import RunInput
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTALL = ROOT / "scripts" / "install-chromium"
@@ -209,8 +213,53 @@ async def journey(
     assert pdf.startswith(b"%PDF-")
     assert download.suggested_filename == f"{workflow_id}.pdf"
 
-    # ---- continue: a follow-up starts from the report
+    # ---- continue: a schedule (a watched topic) and a follow-up start from the report
+    await watch_from_report(page, workflow_id, report.question, client, artifacts)
+    await page.goto(f"{base}/runs/{workflow_id}")
     await page.fill("#follow-up-question", "How do generators relate to context managers?")
     await page.get_by_role("button", name="Start the follow-up").click()
     await page.wait_for_url(re.compile(rf"/runs/{re.escape(workflow_id)}-followup-"))
     await expect(page.locator(".flash")).to_contain_text(f"a follow-up of {workflow_id}")
+
+
+async def watch_from_report(
+    page: Page, workflow_id: str, question: str, client: Client, artifacts: Path
+) -> None:
+    """On the report's page: an interval under a minute gets the CLI's one line; 7d starts a
+    schedule whose page names it and links to the Web UI; the server holds that very spec."""
+    await page.fill("#watch-every", "30s")
+    await page.get_by_role("button", name="Start the schedule").click()
+    await expect(page.locator(".flash-error")).to_have_text(
+        "error: --every 30s: the interval must be at least 60 s"
+    )
+    assert re.search(rf"/runs/{re.escape(workflow_id)}\?flash=", page.url)  # still the run
+
+    await page.fill("#watch-every", "7d")
+    await page.fill("#watch-note", "weekly check from the desk")
+    await page.get_by_role("button", name="Start the schedule").click()
+    await page.wait_for_url(re.compile(r"/schedules/watch-"))
+    schedule_id = (await page.locator("#schedule-id").inner_text()).strip()
+    try:
+        await expect(page.locator(".flash")).to_contain_text(f"started schedule {schedule_id}")
+        assert await unlabelled_controls(page) == []
+        web_ui = await page.locator("#schedule-web-ui").get_attribute("href")
+        assert web_ui and web_ui.endswith(f"/namespaces/{client.namespace}/schedules/{schedule_id}")
+        await expect(page.locator("#schedule-spec")).to_have_text("every: 7d")
+        await page.screenshot(path=str(artifacts / "schedule.png"), full_page=True)
+
+        description = await client.get_schedule_handle(schedule_id).describe()
+        schedule = description.schedule
+        assert [i.every for i in schedule.spec.intervals] == [timedelta(days=7)]
+        assert not schedule.spec.cron_expressions
+        assert schedule.policy.overlap == ScheduleOverlapPolicy.SKIP
+        assert schedule.state.note == "weekly check from the desk"
+        action = schedule.action
+        assert isinstance(action, ScheduleActionStartWorkflow) and action.id == schedule_id
+        run = await client.get_workflow_handle(workflow_id).describe()
+        assert action.task_queue == run.task_queue  # the desk's workers, as the run had
+        [run_input] = await client.data_converter.decode(list(action.args), [RunInput])
+        assert run_input.question == question
+        assert run_input.continuation and run_input.continuation.kind == "watch"
+        assert run_input.config.review_plan is False  # unattended: no plan waits for a human
+    finally:
+        await client.get_schedule_handle(schedule_id).delete()

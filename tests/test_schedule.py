@@ -343,3 +343,17 @@ async def test_a_cron_the_server_refuses_is_one_line_and_creates_nothing(client:
     assert f"could not create schedule {schedule_id}" in err
     code, _, err = await cli(client, "q", "schedule", "show", schedule_id)
     assert code == 2 and f"no schedule {schedule_id}" in err
+
+
+async def test_show_names_a_cron_schedule_by_its_expression(client: Client) -> None:
+    # The server keeps a cron expression only as calendar ranges ("spec: calendar" before).
+    schedule_id = f"watch-{uuid.uuid4().hex[:6]}"
+    code, _, err = await cli(
+        client, "q", "schedule", QUESTION, "--cron", "0 9 * * MON", "--id", schedule_id
+    )
+    assert code == 0, err
+    try:
+        code, out, _ = await cli(client, "q", "schedule", "show", schedule_id)
+        assert code == 0 and "spec: cron: 0 9 * * MON" in out
+    finally:
+        await client.get_schedule_handle(schedule_id).delete()
