@@ -224,6 +224,10 @@ async def journey(
     await page.get_by_role("button", name="Start the follow-up").click()
     await page.wait_for_url(re.compile(rf"/runs/{re.escape(workflow_id)}-followup-"))
     await expect(page.locator(".flash")).to_contain_text(f"a follow-up of {workflow_id}")
+    # ... and it finishes: its page shows the report, which names its parent.
+    await expect(page.locator(".report-body")).to_contain_text(
+        f"Follow-up of run {workflow_id}", timeout=60_000
+    )
 
 
 async def watch_from_report(
