@@ -10,7 +10,10 @@ watched topic's re-reads: none here), wall time from start to result.
 
     .venv/bin/python -m bench.follow_up_bench                  # off and paper, 0.2 s per call
     .venv/bin/python -m bench.follow_up_bench --latency 0.5 --profiles off
-    .venv/bin/python -m bench.follow_up_bench --embedded     # SmolLM2-135M, the demo config
+    .venv/bin/python -m bench.follow_up_bench --embedded --repeats 2  # SmolLM2-135M, demo config
+
+With the embedded model (llama.cpp on this machine's cores) a run takes minutes; --repeats runs
+the parent, follow-up and fresh trio again (a new parent each time), one row per run.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import os
 import tempfile
 import time
 import uuid
@@ -99,7 +103,9 @@ async def searches(client: Client, workflow_id: str) -> int:
 
 
 async def compare(client: Client, queue: str, profile: str, config: dict) -> None:
-    """The parent, its follow-up, and a fresh run of both questions: one table row each."""
+    """The parent, its follow-up, and a fresh run of both questions: one table row each (the
+    fresh run after the follow-up, so a model server's warm caches favour it, not the
+    follow-up)."""
     parent_id: str | None = None
     runs = (
         ("parent", PARENT, False),
@@ -147,7 +153,7 @@ async def model(latency: float, embedded: bool, cache: Path) -> AsyncIterator[LL
         yield LLMClient(fake_llm_settings(fake))
 
 
-async def main(latency: float, profiles: list[str], embedded: bool) -> None:
+async def main(latency: float, profiles: list[str], embedded: bool, repeats: int) -> None:
     with tempfile.TemporaryDirectory() as cache:
         async with model(latency, embedded, Path(cache)) as llm:
             env = await WorkflowEnvironment.start_local(
@@ -164,18 +170,24 @@ async def main(latency: float, profiles: list[str], embedded: bool) -> None:
                     "embedded SmolLM2-135M" if embedded else f"latency {latency:g} s per LLM call"
                 )
                 print(f"{what}; parent: {PARENT!r}; follow-up: "
-                  f"{FOLLOW_UP!r}\n")  # fmt: skip
+                  f"{FOLLOW_UP!r}; load average {_load()}\n")  # fmt: skip
                 print("| profile / run | LLM calls | tokens | searches | wall s | sources cited |")
                 print("|---|---|---|---|---|---|")
                 async with build_worker(client, queue, llm, search):
-                    for profile in profiles:
+                    for repeat, profile in itertools.product(range(1, repeats + 1), profiles):
+                        label = profile if repeats == 1 else f"{profile} #{repeat}"
                         await compare(
-                            client, queue, profile, DEMO if embedded else PROFILES[profile]
+                            client, queue, label, DEMO if embedded else PROFILES[profile]
                         )
+                print(f"\nload average at the end {_load()}")
                 await llm.aclose()
                 await search.aclose()
             finally:
                 await env.shutdown()
+
+
+def _load() -> str:
+    return ", ".join(f"{load:.2f}" for load in os.getloadavg())
 
 
 if __name__ == "__main__":
@@ -183,6 +195,9 @@ if __name__ == "__main__":
     parser.add_argument("--latency", type=float, default=0.2, help="seconds per LLM call")
     parser.add_argument("--profiles", default="off,paper", help="comma-separated: off, paper")
     parser.add_argument("--embedded", action="store_true", help="the embedded model, demo config")
+    parser.add_argument("--repeats", type=int, default=1, help="parent/follow-up/fresh trios")
     args = parser.parse_args()
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
     profiles = ["demo"] if args.embedded else [p for p in args.profiles.split(",") if p]
-    asyncio.run(main(args.latency, profiles, args.embedded))
+    asyncio.run(main(args.latency, profiles, args.embedded, args.repeats))
