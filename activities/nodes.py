@@ -71,6 +71,8 @@ from workflows.sentences import evidence_text, quote_of
 T = TypeVar("T")
 S = TypeVar("S", bound=BaseModel)
 PASSAGE_PROMPT_CHARS = 1500  # per retrieved passage shown to the model
+# How many results past top_k a search asks for, to replace passages the run holds already.
+KNOWN_SKIP_MAX = 10
 NO_DOCUMENTS_ANSWER = "No relevant documents were found for this question."
 
 
@@ -167,8 +169,14 @@ class ResearchActivities:
         the plan section it serves), so a weak model's odd query cannot steer retrieval off
         the topic; searched in parallel, one ranked list (activities/search/fusion.py)."""
         queries = list(dict.fromkeys(q for q in [inp.search_question, *inp.anchors] if q.strip()))
-        lists = await asyncio.gather(*(self._search.search(q, inp.top_k) for q in queries))
-        return fused(lists, inp.top_k) if len(lists) > 1 else list(lists[0])
+        # Passages the run holds already are passed over while new ones rank: the anchors
+        # would otherwise bring the question's best passages back on every search.
+        known = set(inp.known_ids)
+        depth = inp.top_k + min(len(known), KNOWN_SKIP_MAX)
+        lists = await asyncio.gather(*(self._search.search(q, depth) for q in queries))
+        ranked = fused(lists, depth) if len(lists) > 1 else list(lists[0])
+        new = [r for r in ranked if r.id not in known]
+        return (new + [r for r in ranked if r.id in known])[: inp.top_k]
 
     @staticmethod
     def _source_of(result: SearchResult, query: str = "") -> Source:

@@ -254,7 +254,7 @@ def test_a_section_with_nothing_supported_is_written_from_the_evidence_once() ->
     protocol = out.split("## Protocol\n\n", 1)[1].split("##", 1)[0]
     assert "[1]" in protocol and "[2]" in protocol
     assert "Lists are mutable" in out.split("## Lists", 1)[1]
-    assert out.count("__exit__ method is called") == 1  # used once in the report
+    assert out.count("`__exit__` method is called") == 1  # used once in the report
     # Nothing is left for the last section: it is dropped, not printed empty.
     assert (filled, dropped) == (2, 1) and "## Protocol methods" not in out
 

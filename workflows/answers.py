@@ -25,6 +25,8 @@ from workflows.sources import SourceRegistry
 from workflows.state import RunState
 from workflows.topics import section_query, section_served
 
+KNOWN_IDS_MAX = 48  # passage ids a retrieval is told the run holds (~16 chars each locally)
+
 
 class Answers:
     def __init__(
@@ -78,7 +80,12 @@ class Answers:
             iteration=self._state.iteration,
             sampling=sampling,
             anchors=self._anchors(search_question, position) if self._state.anchored else [],
+            known_ids=self._known_ids() if self._state.fresh_evidence else [],
         )
+
+    def _known_ids(self) -> list[str]:
+        """The ids of the passages registered last (at most KNOWN_IDS_MAX: a bounded input)."""
+        return [s.id for s in self._state.sources[-KNOWN_IDS_MAX:]]
 
     def _anchors(self, search_question: str, position: int) -> list[str]:
         """The user's question and the plan section the search serves: searched with it and

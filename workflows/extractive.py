@@ -24,6 +24,10 @@ SENTENCES_PER_SECTION = 3
 # A sentence must share this many content words with the topic and question together: one
 # shared word ("statement", "work") matched off-topic sentences in the demo corpus.
 MIN_SHARED_WORDS = 2
+# Definitions of the API entries the picked sentences name, added after them (per section).
+DEFINITIONS_ADDED = 2
+_LABEL = re.compile(r"^`([^`\n]{1,120})`: ")
+_NAME = re.compile(r"[A-Za-z_]\w*")
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,11 @@ class EvidencePool:
                     EvidenceSentence(sentence, numbered.number, frozenset(content_words(sentence)))
                 )
         self.sentences = found
+        # An API entry's definition (`object.__enter__(self)`: Enter …), by the entry's name.
+        self._definitions: dict[str, EvidenceSentence] = {}
+        for sentence in found:
+            if (name := defined_name(sentence.text)) and name not in self._definitions:
+                self._definitions[name] = sentence
         counts = Counter(word for s in found for word in s.words)
         total = len(found) or 1
         self._idf = {w: math.log(1 + total / c) for w, c in counts.items()}
@@ -88,11 +97,44 @@ class EvidencePool:
         """The best `count` unused sentences for the topic (for the question, when none is on
         the topic), marked used."""
         picked = (self.ranked(topic, question) or self.ranked(question, question))[:count]
+        return self.claim(picked)
+
+    def claim(self, picked: list[EvidenceSentence]) -> list[EvidenceSentence]:
+        """`picked` marked used, each followed by the definitions it calls for (below)."""
         self.used.update(_key(s.text) for s in picked)
-        return picked
+        return self._with_definitions(picked)
+
+    def _with_definitions(self, picked: list[EvidenceSentence]) -> list[EvidenceSentence]:
+        """`picked`, each sentence followed by the definitions of the API entries it names
+        that the evidence holds ("…classes that implement object.__enter__()" then what
+        `__enter__` does), at most DEFINITIONS_ADDED in all, each used once."""
+        out: list[EvidenceSentence] = []
+        added = 0
+        for sentence in picked:
+            out.append(sentence)
+            for name in dict.fromkeys(_NAME.findall(sentence.text)):
+                definition = self._definitions.get(name)
+                if added == DEFINITIONS_ADDED or definition is None:
+                    continue
+                if _key(definition.text) in self.used:
+                    continue
+                self.used.add(_key(definition.text))
+                out.append(definition)
+                added += 1
+        return out
 
     def mark_used(self, text: str) -> None:
         self.used.add(_key(text))
+
+
+def defined_name(sentence: str) -> str:
+    """The name an API entry's definition is about (`object.__enter__(self)`: … → `__enter__`,
+    `class contextlib.ExitStack`: … → `ExitStack`); empty for any other sentence."""
+    label = _LABEL.match(sentence)
+    if not label:
+        return ""
+    name = label.group(1).split("(", 1)[0].split()[-1].rsplit(".", 1)[-1]
+    return name if len(name) >= 3 else ""
 
 
 def _pairs(text: str) -> set[tuple[str, str]]:
@@ -110,5 +152,14 @@ def cited_sentences(picked: Sequence[EvidenceSentence]) -> str:
 
 def _safe(sentence: str) -> str:
     """Brackets inside a quoted sentence become parentheses, so a sentence cannot forge a
-    citation; a leading `#`, `>` or list mark cannot turn it into a heading or a block."""
-    return sentence.replace("[", "(").replace("]", ")").lstrip("#>-*+| ")
+    citation; a leading `#`, `>` or list mark cannot turn it into a heading or a block; a name
+    with underscores is code (`__enter__()`), never Markdown emphasis (bold "enter")."""
+    text = sentence.replace("[", "(").replace("]", ")").lstrip("#>-*+| ")
+    pieces = text.split("`")
+    for at in range(0, len(pieces), 2):  # outside code spans
+        pieces[at] = _UNDERSCORED.sub(r"`\1`", pieces[at])
+    return "`".join(pieces)
+
+
+# A name with an underscore at its start, end or inside (`__exit__()`, `exc_type`).
+_UNDERSCORED = re.compile(r"(?<![\w`])([A-Za-z_][\w.]*_[\w.]*(?:\([^()\n]{0,60}\))?)(?![\w`])")

@@ -211,6 +211,11 @@ class RetrievalInput(_Model):
         description="queries searched beside search_question and fused with it: the user's "
         "question and the plan section the search serves (workflows/topics.py)",
     )
+    known_ids: list[str] = Field(
+        [],
+        description="ids of passages the run retrieved already: passed over for new ones while "
+        "the searches offer any, so each retrieval brings evidence the run lacks",
+    )
 
 
 class RetrievalOutput(NodeOutput):
@@ -415,6 +420,11 @@ class GroundingSummary(_Model):
         0,
         description="parts of the report (lead, sections) that had no supported claim and were "
         "written from the best evidence sentences for their topic, each cited",
+    )
+    aspects_added: int = Field(
+        0,
+        description="parts of the question the body did not cover, given a section written "
+        "from the evidence sentences best matching them",
     )
     notes: list[str] = Field([], description="why the loop went on when the judge would stop")
     unsupported_omitted: int = Field(

@@ -14,6 +14,7 @@ Whatever the model wrote, the product makes it readable and backed:
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Literal
 
@@ -30,6 +31,7 @@ from workflows.support import content_words
 from workflows.topics import (
     aspects,
     fixed_headings,
+    heading_of,
     is_junk,
     one_line,
     section_query,
@@ -105,9 +107,7 @@ def extractive_floor(
     evidence sentences best matching its topic; a section with no such sentence is dropped.
     Returns the body, how many parts were written so, and how many sections were dropped."""
     parts = _SECTION.split(body)  # [lead, heading, text, heading, text, ...]
-    for at in range(2, len(parts), 2):  # what the model backed is not repeated by the floor
-        for claim in claims_of(" ".join(parts[at].split())):
-            pool.mark_used(claim.text)
+    _mark_said(parts[::2], pool)  # what the model backed is not repeated by the floor
     lead_title, _, lead = parts[0].partition("\n")
     filled = dropped = 0
     if not cited_in(lead) and (picked := pool.take(question, question, SENTENCES_PER_SECTION)):
@@ -132,6 +132,58 @@ def extractive_floor(
             text, filled = cited_sentences(picked), filled + 1
         out.append(f"{heading}\n\n{text}")
     return "\n\n".join(part for part in out if part.strip()), filled, dropped
+
+
+def answered_aspects(body: str, pool: EvidencePool, question: str) -> tuple[str, int]:
+    """A section for each part of a compound question the body does not cover — no heading
+    names it and no section's text speaks of it — written from the evidence sentences best
+    matching it, when there are any. The reader asked it: a report that answers one of three
+    questions has not answered. Returns the body and how many sections were added."""
+    asked = aspects(question)
+    if len(asked) < 2:
+        return body, 0  # the whole report is about the one thing asked
+    parts = _SECTION.split(body)
+    _mark_said(parts[::2], pool)  # what the body says is not said again
+    headings = [content_words(h.lstrip("#")) for h in parts[1::2]]
+    texts = [content_words(_prose(t)) for t in parts[::2]]  # the lead, each section's text
+    words_of = {aspect: content_words(aspect) for aspect in asked}
+    missing = [
+        aspect
+        for aspect, words in words_of.items()
+        if words and not _covered(words, headings, 0.5) and not _covered(words, texts, 2 / 3)
+    ]
+    added: list[str] = []
+    for at, aspect in enumerate(missing):
+        # A sentence goes to the part of the question it speaks of most (on a tie, to a part
+        # still to come): "use a decorator instead of a class" answers "when contextlib".
+        wanted = words_of[aspect]
+        later = [words_of[a] for a in missing[at + 1 :]]
+        others = [words for a, words in words_of.items() if a != aspect]
+        fitting = [
+            s
+            for s in pool.ranked(aspect, question)
+            if all(len(s.words & wanted) >= len(s.words & o) for o in others)
+            and all(len(s.words & wanted) > len(s.words & o) for o in later)
+        ]
+        if picked := pool.claim(fitting[:SENTENCES_PER_SECTION]):
+            added.append(f"## {heading_of(aspect)}\n\n{cited_sentences(picked)}")
+    return "\n\n".join([body.rstrip(), *added]), len(added)
+
+
+def _mark_said(texts: list[str], pool: EvidencePool) -> None:
+    for text in texts:
+        for claim in claims_of(" ".join(_prose(text).split())):
+            pool.mark_used(claim.text)
+
+
+def _prose(text: str) -> str:
+    """`text` without its heading lines (the lead's part opens with the title)."""
+    return "\n".join(line for line in text.split("\n") if not line.startswith("#"))
+
+
+def _covered(wanted: set[str], found: list[set[str]], share: float) -> bool:
+    needed = max(1, math.ceil(share * len(wanted) - 1e-9))
+    return any(len(wanted & words) >= needed for words in found)
 
 
 def _level(heading: str) -> int:
@@ -196,10 +248,10 @@ def final_report(
     wanted = rule == "always" or (
         rule == "auto" and not cites_enough(set(cited_numbers(body)), findings_cited)
     )
-    body, filled, sections_dropped = extractive_floor(
-        body, EvidencePool(sources.all()), plan, question
-    )
-    if filled:
+    pool = EvidencePool(sources.all())
+    body, filled, sections_dropped = extractive_floor(body, pool, plan, question)
+    body, aspects_added = answered_aspects(body, pool, question)
+    if filled or aspects_added:
         body = f"{body}\n\n*{labels.extracted_note}*"
     appendix = bool(wanted and state.findings)
     if appendix:
@@ -227,6 +279,7 @@ def final_report(
             findings=state.findings_grounding,
             appendix=appendix,
             sections_filled=filled,
+            aspects_added=aspects_added,
             notes=state.grounding_notes,
             unsupported_omitted=len(unsupported),
             headings_replaced=headings_replaced,

@@ -74,6 +74,9 @@ GROUNDED_STOP_PATCH = "judge-stop-needs-grounded-draft"
 # Runs after it repair junk plan titles and search questions, search anchored on the question,
 # and get a report built from the evidence when the report node fails (RunState.anchored).
 ANCHORED_PATCH = "anchored-research"
+# Runs after it tell each retrieval which passages they hold, so that searches anchored on the
+# same question bring new evidence instead of the same top passages (RunState.fresh_evidence).
+FRESH_EVIDENCE_PATCH = "fresh-evidence"
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -101,6 +104,7 @@ class DeepResearchWorkflow:
         if request.resume is None:  # a continued run has its plan and draft already
             state.seed_scheme = "identity" if workflow.patched(SEED_PATCH) else "counter"
             state.anchored = workflow.patched(ANCHORED_PATCH)
+            state.fresh_evidence = workflow.patched(FRESH_EVIDENCE_PATCH)
         # 0. A follow-up or a watched topic's run starts from its parent's report instead.
         if request.resume is None and not await self._from_parent(request):
             # 1. Research plan (a self-evolving unit).

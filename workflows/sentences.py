@@ -29,6 +29,9 @@ _TAG = re.compile(r"</?[A-Za-z][\w:-]{0,30}(?:\s[^<>]{0,300})?/?>")
 _LINK = re.compile(
     r"!?\[([^\[\]\n]{0,300})\]\([^()\n]{0,500}(?:\([^()\n]{0,100}\)[^()\n]{0,200})*\)"
 )
+# An API entry of a definition list: `object.__enter__(self)`, `class contextlib.ExitStack`.
+_API_TERM = re.compile(r"(?:[a-z]+ )?[A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)*(?:\([^()\n]*\))?")
+_SUBJECT_LABEL = re.compile(r"^`[^`\n]{1,120}`: (?=\S)")
 _LIST_MARK = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)]|\(?[a-z]\))\s+")
 _EMPHASIS = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*")
 _SPLIT = re.compile(r"(?<=[.!?])[\"'”’)]*\s+(?=\S)")
@@ -59,12 +62,23 @@ def prose(text: str) -> str:
     lines = text.replace("\r\n", "\n").split("\n")
     keep: list[str] = []
     fenced = False
+    subject = ""  # an API entry's name, for the first line of its definition
     for at, line in enumerate(lines):
         if _FENCE.match(line):
             fenced = not fenced
             keep.append("")
             continue
         following = lines[at + 1] if at + 1 < len(lines) else ""
+        if not fenced and (term := _api_entry(line, lines[at + 1 : at + 3])):
+            # An API entry's name is what its (indented) definition is about
+            # ("object.__enter__(self)" / "Enter the runtime context…"): kept as the
+            # subject of the definition's first sentence, so that it says what it describes.
+            keep.append("")
+            subject = term
+            continue
+        if subject and line.strip():
+            indent = line[: len(line) - len(line.lstrip())]
+            line, subject = f"{indent}`{subject}`: {line.strip()}", ""
         if (
             fenced
             or _is_term(line, following)
@@ -83,6 +97,23 @@ def prose(text: str) -> str:
         if flat:
             paragraphs.append(flat)
     return "\n\n".join(paragraphs)
+
+
+def _api_entry(line: str, following: list[str]) -> str:
+    """The name of an API entry (`object.__enter__(self)`, `class contextlib.ExitStack`) when
+    `line` is one: code-like, alone on its line, its definition indented below (after at most
+    one blank line); else empty."""
+    term = line.strip().strip("`")
+    if (
+        not term
+        or len(term) > 120
+        or not _API_TERM.fullmatch(term)
+        or not any(sign in term for sign in "._(")
+    ):
+        return ""
+    below = next((f for f in following if f.strip()), "")
+    indent = len(line) - len(line.lstrip())
+    return term if len(below) - len(below.lstrip()) > indent else ""
 
 
 def _is_term(line: str, following: str) -> bool:
@@ -123,10 +154,12 @@ def _split(flat: str) -> list[str]:
 
 def is_statement(text: str) -> bool:
     """A whole sentence that states something: it starts like a sentence, ends with a full
-    stop (not a question mark), has enough words and reads as prose, not code or markup."""
+    stop (not a question mark), has enough words and reads as prose, not code or markup. An
+    API entry's definition may open with the entry's name as a label (`name()`: …)."""
     text = text.strip()
     if not text or len(text) > MAX_STATEMENT_CHARS:
         return False
+    text = _SUBJECT_LABEL.sub("", text, count=1)
     if _CJK.search(text):
         return text.endswith(("。", "！", ".")) and len(_CJK.findall(text)) >= 8
     first = text.lstrip("\"'“‘(`*_")[:1]

@@ -81,6 +81,9 @@ class RunState(_State):
         description="junk queries and plan titles repaired, retrieval anchored on the question, "
         "a report that cannot be written built from the evidence (ANCHORED_PATCH)",
     )
+    fresh_evidence: bool = Field(
+        False, description="retrieval passes over passages the run holds (FRESH_EVIDENCE_PATCH)"
+    )
     calls_started: int = 0
     control: ControlState = ControlState()
     plan_review: PlanReviewState = PlanReviewState()

@@ -1,0 +1,133 @@
+"""What the report covers (issue 22): every part of a compound question gets an answer, an API
+entry's definition says what it describes, and the floor never repeats what the model backed.
+Pure functions, no server."""
+
+from __future__ import annotations
+
+from workflows.extractive import EvidencePool
+from workflows.models import NumberedSource, ResearchPlan, Source
+from workflows.reporting import answered_aspects, extractive_floor
+from workflows.sentences import statements
+
+QUESTION = (
+    "How does Python's `with` statement work, what must an object implement to be a context "
+    "manager, and when should contextlib be used instead of writing the class by hand?"
+)
+DATA_MODEL = """With Statement Context Managers
+*******************************
+
+A *context manager* is an object that defines the runtime context to
+be established when executing a "with" statement.
+
+object.__enter__(self)
+
+   Enter the runtime context related to this object. The "with"
+   statement will bind this method's return value to the target(s)
+   specified in the "as" clause of the statement, if any.
+
+object.__exit__(self, exc_type, exc_value, traceback)
+
+   Exit the runtime context related to this object. The parameters
+   describe the exception that caused the context to be exited.
+
+See also
+
+   The specification, background, and examples for the Python "with"
+   statement.
+"""
+CONTEXTLIB = (
+    "An abstract base class for classes that implement object.__enter__() and "
+    "object.__exit__() is provided. "
+    "The contextlib module provides utilities for common tasks involving the with statement. "
+    "Use the contextmanager decorator to define a factory function for with statement context "
+    "managers without needing to create a class or separate enter and exit methods."
+)
+WITH_STATEMENT = (
+    "The with statement is used to wrap the execution of a block with methods defined by a "
+    "context manager. The context manager's enter method is invoked before the suite runs."
+)
+
+
+def pool_of(*texts: str) -> EvidencePool:
+    return EvidencePool(
+        [
+            NumberedSource(
+                number=n,
+                source=Source(
+                    id=f"s{n}",
+                    title=f"doc {n}",
+                    location=f"/docs/{n}",
+                    provider="local",
+                    retrieved_at="2026-12-04T00:00:00+00:00",
+                    evidence=text,
+                ),
+            )
+            for n, text in enumerate(texts, 1)
+        ]
+    )
+
+
+def test_an_api_entry_is_the_subject_of_its_definition_and_a_plain_label_is_not() -> None:
+    found = statements(DATA_MODEL)
+    assert "`object.__enter__(self)`: Enter the runtime context related to this object." in found
+    assert any(
+        s.startswith("`object.__exit__(self, exc_type, exc_value, traceback)`: Exit") for s in found
+    )
+    # A label in words ("See also") is metadata, as before: its definition reads on its own.
+    assert 'The specification, background, and examples for the Python "with" statement.' in found
+    assert not any("See also" in s for s in found)
+
+
+def test_a_part_of_the_question_the_report_leaves_out_gets_a_section_from_the_evidence() -> None:
+    body = (
+        f"# {QUESTION}\n\nLead.[1]\n\n## How does Python's `with` statement work?\n\n"
+        "The with statement is used to wrap the execution of a block with methods defined by a "
+        "context manager.[3]"
+    )
+    out, added = answered_aspects(body, pool_of(DATA_MODEL, CONTEXTLIB, WITH_STATEMENT), QUESTION)
+
+    assert added == 2
+    assert out.startswith(body)  # what was there stays as it was
+    implement = out.split("## What must an object implement to be a context manager?\n\n")[1]
+    implement = implement.split("\n\n")[0]
+    # The sentence that names __enter__ and __exit__ is followed by what each one does.
+    names = implement.index("classes that implement object.__enter__()")
+    assert names < implement.index("`object.__enter__(self)`: Enter the runtime context")
+    assert names < implement.index("`object.__exit__(self, exc_type, exc_value, traceback)`: Exit")
+    contextlib = out.split("## When should contextlib be used instead of writing the class")[1]
+    assert "The contextlib module provides utilities" in contextlib
+    # Every sentence printed is cited, and none is printed twice (the body's included).
+    added_text = out[len(body) :]
+    assert "wrap the execution of a block" not in added_text
+    sentences = [s for s in added_text.split("]") if s.strip(" \n#")]
+    assert all("[" in s for s in sentences)
+    assert len(set(sentences)) == len(sentences)
+
+
+def test_a_report_that_answers_every_part_gets_nothing_added() -> None:
+    body = (
+        f"# {QUESTION}\n\nLead.[1]\n\n## The with statement\n\nIt wraps a block.[3]\n\n"
+        "## The protocol\n\nAn object must implement enter and exit methods to be a context "
+        "manager.[1]\n\n## Generators instead of classes\n\nThe contextlib decorator is used "
+        "instead of writing a class by hand.[2]"
+    )
+    pool = pool_of(DATA_MODEL, CONTEXTLIB, WITH_STATEMENT)
+    assert answered_aspects(body, pool, QUESTION) == (body, 0)
+    # One thing asked: the whole report is about it.
+    single = "# How does the with statement work?\n\nLead.[1]"
+    assert answered_aspects(single, pool, "How does the with statement work?") == (single, 0)
+
+
+def test_a_sentence_the_model_backed_in_the_lead_is_not_printed_again_by_the_floor() -> None:
+    said = (
+        "A *context manager* is an object that defines the runtime context to be established "
+        "when executing a 'with' statement."
+    )
+    body = f"# T\n\n{said}[1]\n\n## What is a context manager?\n\nUnbacked words only."
+    pool = pool_of(DATA_MODEL)
+    out, filled, dropped = extractive_floor(
+        body, pool, ResearchPlan(sections=[]), "context manager"
+    )
+    assert out.count("runtime context to be established") == 1
+    # Nothing else in the evidence speaks of both words: the section goes rather than repeat.
+    assert (filled, dropped) == (0, 1)
