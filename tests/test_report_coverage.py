@@ -91,7 +91,7 @@ def test_a_part_of_the_question_the_report_leaves_out_gets_a_section_from_the_ev
     implement = out.split("## What must an object implement to be a context manager?\n\n")[1]
     implement = implement.split("\n\n")[0]
     # The sentence that names __enter__ and __exit__ is followed by what each one does.
-    names = implement.index("classes that implement object.__enter__()")
+    names = implement.index("classes that implement `object.__enter__()`")
     assert names < implement.index("`object.__enter__(self)`: Enter the runtime context")
     assert names < implement.index("`object.__exit__(self, exc_type, exc_value, traceback)`: Exit")
     contextlib = out.split("## When should contextlib be used instead of writing the class")[1]
