@@ -399,3 +399,11 @@ def test_a_claim_repeated_word_for_word_is_printed_once() -> None:
     out, removed = without_repeats(body)
     assert removed == 2 and out.count("runtime context") == 1
     assert "## How\n\n## Other" in out and "New.[2]" in out
+
+
+def test_a_phrase_cut_out_of_a_sentence_is_not_searched_or_shown() -> None:
+    cut = "that defines the runtime context to be established when executing a"  # the demo's
+    asked = ["which methods must a context manager define?", cut]
+    out = anchored_queries(asked, QUESTION, None, [])
+    assert out[0] == asked[0]  # a lower-case question is still a question
+    assert out[1] != cut and out[1] in aspects(QUESTION)

@@ -75,7 +75,8 @@ GROUNDED_STOP_PATCH = "judge-stop-needs-grounded-draft"
 # and get a report built from the evidence when the report node fails (RunState.anchored).
 ANCHORED_PATCH = "anchored-research"
 # Runs after it tell each retrieval which passages they hold, so that searches anchored on the
-# same question bring new evidence instead of the same top passages (RunState.fresh_evidence).
+# same question bring new evidence instead of the same top passages, and replace a search
+# question that is a phrase cut out of a sentence (RunState.fresh_evidence).
 FRESH_EVIDENCE_PATCH = "fresh-evidence"
 
 
@@ -133,7 +134,9 @@ class DeepResearchWorkflow:
             asked = await self._ask_questions()
             if state.anchored:  # a junk or off-topic question is never searched or shown
                 earlier = [qa.question for qa in state.findings]
-                asked = anchored_queries(asked, self._question, state.plan, earlier)
+                asked = anchored_queries(
+                    asked, self._question, state.plan, earlier, state.fresh_evidence
+                )
             asked = self._continuation.not_asked_before(asked)  # a follow-up's parent asked them
             questions = fresh_questions(asked, state.findings, config.questions_per_iteration)
             if not questions:

@@ -82,7 +82,9 @@ class RunState(_State):
         "a report that cannot be written built from the evidence (ANCHORED_PATCH)",
     )
     fresh_evidence: bool = Field(
-        False, description="retrieval passes over passages the run holds (FRESH_EVIDENCE_PATCH)"
+        False,
+        description="retrieval passes over passages the run holds, and a search question cut "
+        "out of a sentence is replaced (FRESH_EVIDENCE_PATCH)",
     )
     calls_started: int = 0
     control: ControlState = ControlState()

@@ -77,6 +77,22 @@ def is_on_topic_query(query: str, topic: set[str]) -> bool:
     return len(words) >= 2 and bool(words & topic)
 
 
+# A phrase cut out of a sentence (a weak model copies one from its context) starts or ends
+# with a word that joins it to the rest: "that defines the runtime context … executing a".
+_CUT_START = frozenset(["that", "and", "or", "but", "of", "to", "by", "than"])
+_CUT_END = frozenset(
+    ["a", "an", "the", "of", "to", "and", "or", "that", "which", "than", "by", "from"]
+)
+
+
+def is_cut_phrase(text: str) -> bool:
+    words = text.rstrip(" ?？.").split()
+    if not words:
+        return False
+    first, last = words[0], words[-1].casefold()
+    return (first.islower() and first in _CUT_START) or last in _CUT_END
+
+
 def topic_words(question: str, plan: ResearchPlan | None) -> set[str]:
     """The content words of the question and of the plan's usable sections (CJK characters
     for a question in a CJK script)."""
@@ -214,11 +230,13 @@ def anchored_queries(
     question: str,
     plan: ResearchPlan | None,
     earlier: Iterable[str],
+    cut_phrases: bool = True,
 ) -> list[str]:
     """The model's search questions with each junk, off-topic or repeated one (the same
     content words as a question searched before) replaced by an aspect of the question, a plan
     section or a key term not searched yet (the same count comes back); when none is left, a
-    repeat, which the loop drops as not new."""
+    repeat, which the loop drops as not new. A phrase cut out of a sentence is replaced too
+    (`cut_phrases`; runs started before that rule keep their queries)."""
     topic = topic_words(question, plan)
     used = {one_line(q).casefold() for q in earlier}
     seen_words = [content_words(q) for q in earlier]
@@ -231,7 +249,8 @@ def anchored_queries(
     for raw in asked:
         query = _NUMBERING.sub("", one_line(raw))
         words = content_words(query)
-        if not is_on_topic_query(query, topic) or words in seen_words:
+        cut = cut_phrases and is_cut_phrase(query)
+        if cut or not is_on_topic_query(query, topic) or words in seen_words:
             fresh = next(
                 (
                     s
