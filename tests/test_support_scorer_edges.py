@@ -75,13 +75,8 @@ def test_a_one_digit_number_moves_the_citation_to_the_source_that_states_it() ->
 # ---------------------------------------------------------------- negations the passage never makes
 
 
-# A product bug this test found: the negation penalty is x 0.6 (the README says it halves), so
-# a claim the passage covers word for word scores exactly 0.6, the default threshold, and keeps
-# its citation. Fixing it changes workflow decisions (grounding runs in workflow code), so it
-# needs a `workflow.patched` branch: left to the scorer's owner, reported in issue 28's work.
-@pytest.mark.xfail(
-    strict=True, reason="negation penalty x0.6 keeps a fully covered claim at the 0.6 threshold"
-)
+# A negation halves the score as a number does: at x0.6 (before NEGATION_HALVES_PATCH) a claim
+# the passage covered word for word scored exactly the 0.6 threshold and kept its citation.
 @pytest.mark.parametrize(
     "claim",
     [
@@ -92,7 +87,7 @@ def test_a_one_digit_number_moves_the_citation_to_the_source_that_states_it() ->
 )
 def test_the_shortest_negation_the_passage_never_makes_loses_the_citation(claim: str) -> None:
     assert not kept(claim, "Retries do harm and help.")
-    assert support_score(claim, "Retries do harm and help.") < DEFAULT_THRESHOLD
+    assert support_score(claim, "Retries do harm and help.") == 0.5 < DEFAULT_THRESHOLD
 
 
 def test_a_negation_the_passage_never_makes_lowers_a_partly_covered_claim_below_the_bar() -> None:

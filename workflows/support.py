@@ -14,9 +14,17 @@ import itertools
 import re
 from dataclasses import dataclass
 
+from temporalio import workflow
+
 # Inputs are capped before scoring so that a hostile claim or page cannot make this slow.
 MAX_SCORED_CHARS = 4_000
 DEFAULT_THRESHOLD = 0.6
+# A claim stating a number or a negation its passage does not state is halved. The negation was
+# x0.6 until runs recorded this patch: a negated claim the passage covered word for word then
+# scored exactly the 0.6 threshold and kept its citation. Runs whose history lacks the marker
+# keep x0.6 on replay (the scorer decides citations in workflow code).
+NEGATION_HALVES_PATCH = "negation-halves-support"
+_OLD_NEGATION_PENALTY = 0.6
 
 _WORD = re.compile(r"[a-z0-9_]+(?:\.[a-z0-9_]+)*")
 _NUMBER = re.compile(r"^\d+(?:\.\d+)?$")
@@ -135,5 +143,18 @@ def support_score(claim: str | PreparedClaim, passage: str | PreparedPassage) ->
         score *= 0.5
     # So is a negation the passage does not make.
     if any(w in _NEGATIONS for w in said.words) and not ready.negated:
-        score *= 0.6
+        score *= _negation_penalty()
     return round(min(score, 1.0), 4)
+
+
+def _negation_penalty() -> float:
+    """0.5; 0.6 in a workflow run whose history predates NEGATION_HALVES_PATCH. Asked only when
+    a negation decides, so a run records the marker only if the penalty ever applied. A query or
+    validator cannot consult a patch and adds no command, so it gets the current penalty."""
+    if (
+        workflow.in_workflow()
+        and not workflow.unsafe.is_read_only()
+        and not workflow.patched(NEGATION_HALVES_PATCH)
+    ):
+        return _OLD_NEGATION_PENALTY
+    return 0.5
