@@ -5,13 +5,15 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from activities.llm import ChatMessage
-from activities.prompts._common import Score, plan_block
+from activities.prompts._common import CRITIQUE_MAX_CHARS, Critique, Score, plan_block
 from workflows.models import AssessorInput
 
 
 class JudgeAnswer(BaseModel):
     # Bounded so that a small model cannot ramble past the token limit before the score.
-    critique: str = Field(max_length=1000, description="what is missing, unsupported or wrong")
+    critique: Critique = Field(
+        max_length=CRITIQUE_MAX_CHARS, description="what is missing, unsupported or wrong"
+    )
     # An enum, not a range: llama.cpp enforces enums in its grammar but not int bounds.
     score: Score = Field(description="0 = useless, 10 = complete and well supported")
     done: bool = Field(description="true when more research would not improve the report")

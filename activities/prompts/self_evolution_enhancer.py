@@ -7,7 +7,14 @@ from pydantic import BaseModel, Field
 
 from activities.llm import ChatMessage
 from activities.prompts._claims import claims_markdown, report_markdown
-from activities.prompts._common import UNTRUSTED_NOTE, Score, findings_block, plan_block
+from activities.prompts._common import (
+    CRITIQUE_MAX_CHARS,
+    UNTRUSTED_NOTE,
+    Critique,
+    Score,
+    findings_block,
+    plan_block,
+)
 from activities.prompts.gap_analyzer import GapAnswer
 from activities.prompts.report_synthesizer import ReportAnswer
 from activities.prompts.research_planner import PlanAnswer
@@ -24,7 +31,9 @@ from workflows.models import (
 
 
 class VariantCritique(BaseModel):
-    critique: str = Field(max_length=1000, description="concrete weaknesses and how to fix them")
+    critique: Critique = Field(
+        max_length=CRITIQUE_MAX_CHARS, description="concrete weaknesses and how to fix them"
+    )
     # An enum, not a range: llama.cpp enforces enums in its grammar but not int bounds.
     score: Score = Field(description="fitness: 0 = useless, 10 = excellent")
 
