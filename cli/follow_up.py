@@ -16,14 +16,12 @@ import argparse
 import sys
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowFailureError
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError
 
-from cli.connection import connect_from_env, task_queue_from_env
+from cli.connection import connect_from_env
 from cli.errors import CommandError, UsageError
 from cli.ids import check_id
 from cli.output import report_paths
@@ -31,8 +29,11 @@ from cli.request import build_request, validate_request
 from cli.research import follow, print_done, root_cause, start_or_attach, web_ui_link
 from workflows.config import ResearchConfig
 from workflows.continuation_models import ContinuationRequest
-from workflows.research import WORKFLOW_NAME
 from workflows.state import RunInput
+
+if TYPE_CHECKING:
+    from cli.mcp_limits import McpLimits
+    from cli.mcp_tools import Connection
 
 
 def new_follow_up_id(parent_id: str) -> str:
@@ -121,35 +122,48 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 async def start_follow_up(
-    client: Client, parent_id: str, question: str, workflow_id: str | None
+    connection: Connection, parent_id: str, question: str, workflow_id: str | None
 ) -> dict[str, object]:
-    """The MCP tool `follow_up`: the CLI's checks, then the run started (not awaited)."""
-    from cli.mcp_tools import McpToolError  # the MCP layer's error; imported only for it
+    """The MCP tool `follow_up`: the CLI's checks, then the run started (not awaited) as an MCP
+    run: its parent's config with the budgets lowered to the MCP server's caps, counted among
+    the server's runs in flight (cli/mcp_tools.py start_counted)."""
+    # The MCP layer's parts, imported only for this tool (client.py's other commands skip them).
+    from cli.mcp_limits import McpLimitError
+    from cli.mcp_tools import McpToolError, start_counted
 
     try:
         checked = validate_request(question, {})
         run_id = check_id(workflow_id) if workflow_id else new_follow_up_id(parent_id)
+        client = await connection.client()
         request = await checked_follow_up(client, parent_id, checked.question, None)
-    except CommandError as err:
+        config = within_caps(request.config, connection.limits)
+    except (CommandError, McpLimitError) as err:
         raise McpToolError(f"{err} (nothing was started)") from None
-    try:
-        await client.start_workflow(
-            WORKFLOW_NAME,
-            request,
-            id=run_id,
-            task_queue=task_queue_from_env(),
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            static_summary=request.question[:200],
-        )
-    except WorkflowAlreadyStartedError:
-        raise McpToolError(f"workflow id {run_id} is already taken (nothing was started)") from None
-    except RPCError as err:
-        raise McpToolError(f"could not start workflow {run_id}: {err.message}") from None
+    request = request.model_copy(update={"config": config})
+    await start_counted(connection, client, request, run_id)
     return {
         "workflow_id": run_id,
         "parent": parent_id,
         "status": "started",
         "web_ui": web_ui_link(run_id, client.namespace),
+        "budget": {
+            "max_llm_calls": config.max_llm_calls,
+            "max_total_tokens": config.max_total_tokens,
+            "max_cost_usd": config.max_cost_usd,
+        },
         "next": "research_status(workflow_id) shows progress; get_report(workflow_id) the report",
     }
+
+
+def within_caps(config: ResearchConfig, limits: McpLimits) -> ResearchConfig:
+    """The parent's config with each budget at most the MCP server's cap (the agent did not
+    choose the parent's budgets, so they are lowered rather than refused)."""
+    values = config.model_dump()
+    for field, cap in (
+        ("max_llm_calls", limits.max_llm_calls),
+        ("max_total_tokens", limits.max_total_tokens),
+        ("max_cost_usd", limits.max_cost_usd),
+    ):
+        if values[field] is not None and values[field] > cap:
+            values[field] = cap
+    return ResearchConfig.model_validate(limits.capped(values))

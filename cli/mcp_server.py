@@ -223,14 +223,11 @@ def build_server(connection: Connection | None = None) -> MCPServer:
             str | None, Field(description="optional id of the follow-up run")
         ] = None,
     ) -> dict[str, Any]:
-        """Ask a follow-up question on a finished run, with the parent's config: its report is
-        the new run's draft, its sources stay cited under their numbers, and only what the
-        question adds is searched. Returns the new workflow id at once."""
-        try:
-            client = await connection.client()
-            return await start_follow_up(client, parent_id, question, workflow_id)
-        except McpToolError as err:
-            raise ToolError(str(err)) from None
+        """Ask a follow-up question on a finished run, with the parent's config (budgets within
+        this server's caps): its report is the new run's draft, its sources stay cited under
+        their numbers, and only what the question adds is searched. Returns the new workflow id
+        at once."""
+        return await call(start_follow_up, parent_id, question, workflow_id)
 
     @server.tool()
     async def list_research(

@@ -63,28 +63,12 @@ class Connection:
         return self._client
 
 
-def checked_request(
-    question: str, config: dict[str, Any] | None, workflow_id: str | None, limits: McpLimits
-) -> tuple[ResearchRequest, str]:
-    """The request and id, by the CLI's rules and within the server's caps; nothing contacted."""
-    try:
-        request = validate_request(question, limits.capped(dict(config or {})), "config")
-    except (CommandError, McpLimitError) as err:
-        raise McpToolError(f"{err} (nothing was started)") from None
-    if workflow_id is None:
-        return request, new_workflow_id(request.question)
-    if problem := id_problem(workflow_id):
-        raise McpToolError(
-            f"invalid workflow_id: {problem} (allowed: {ID_RULE}; nothing was started)"
-        )
-    return request, workflow_id
-
-
-async def start_research(
-    connection: Connection, question: str, config: dict[str, Any] | None, workflow_id: str | None
-) -> dict[str, Any]:
-    request, run_id = checked_request(question, config, workflow_id, connection.limits)
-    client = await connection.client()
+async def start_counted(
+    connection: Connection, client: Client, request: ResearchRequest, run_id: str
+) -> None:
+    """Start `request` as `run_id`, an MCP run (memo started_by: mcp), when fewer than the cap
+    of MCP runs are in flight on the task queue; McpToolError (nothing started) otherwise. Also
+    used by the follow_up tool (cli/follow_up.py)."""
     async with connection.start_lock:
         try:
             running = await runs_in_flight(client, connection.task_queue, connection.started)
@@ -115,6 +99,31 @@ async def start_research(
         except RPCError as err:
             raise McpToolError(f"could not start workflow {run_id}: {err.message}") from None
         connection.started.add(run_id)
+
+
+def checked_request(
+    question: str, config: dict[str, Any] | None, workflow_id: str | None, limits: McpLimits
+) -> tuple[ResearchRequest, str]:
+    """The request and id, by the CLI's rules and within the server's caps; nothing contacted."""
+    try:
+        request = validate_request(question, limits.capped(dict(config or {})), "config")
+    except (CommandError, McpLimitError) as err:
+        raise McpToolError(f"{err} (nothing was started)") from None
+    if workflow_id is None:
+        return request, new_workflow_id(request.question)
+    if problem := id_problem(workflow_id):
+        raise McpToolError(
+            f"invalid workflow_id: {problem} (allowed: {ID_RULE}; nothing was started)"
+        )
+    return request, workflow_id
+
+
+async def start_research(
+    connection: Connection, question: str, config: dict[str, Any] | None, workflow_id: str | None
+) -> dict[str, Any]:
+    request, run_id = checked_request(question, config, workflow_id, connection.limits)
+    client = await connection.client()
+    await start_counted(connection, client, request, run_id)
     config = request.config
     return {
         "workflow_id": run_id,

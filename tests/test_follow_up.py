@@ -282,3 +282,34 @@ async def test_the_same_follow_up_again_attaches_to_the_running_one(
     assert f"attached: {workflow_id}" in out and f"parent: {parent_id}\n" in out
     assert out_file.read_text().startswith(f"# {FOLLOW_UP}\n\n> **Follow-up of** run {parent_id}")
     assert len([w async for w in client.list_workflows(f'WorkflowId = "{workflow_id}"')]) == 1
+
+
+async def test_a_follow_up_through_mcp_keeps_the_mcp_servers_caps(
+    client: Client, task_queue: str, fake_server: FakeLLMServer, script: Script
+) -> None:
+    """A follow-up an agent starts is an MCP run like start_research's: its budget within the
+    server's caps (the parent's config may allow more), counted among the runs in flight."""
+    from tests.test_mcp import error_text, structured
+    from tests.test_mcp_guards import stdio_server
+
+    faithful(fake_server)
+    parent_id, _ = await _run(client, task_queue, PARENT_QUESTION)  # max_llm_calls 500
+    gaps = Hold(fake_server, "GapAnswer", _topic_questions, abandon=False)
+    caps = {"TTDR_MCP_MAX_RUNS": "1", "TTDR_MCP_MAX_LLM_CALLS": "100"}
+    address = client.service_client.config.target_host
+    with released(gaps):
+        async with stdio_server(address, task_queue, **caps) as mcp:
+            arguments = {"parent_id": parent_id, "question": FOLLOW_UP}
+            started = structured(await mcp.call_tool("follow_up", arguments))
+            await gaps.wait_arrived()  # the follow-up is running
+            refused = error_text(await mcp.call_tool("follow_up", arguments))
+            assert "1 runs started through MCP are still running (the cap is 1" in refused
+            assert started["workflow_id"] in refused and "nothing was started" in refused
+    handle = client.get_workflow_handle(started["workflow_id"], result_type=ResearchReport)
+    assert f"> **Follow-up of** run {parent_id}" in (await handle.result()).markdown
+    first = (await handle.fetch_history()).events[0].workflow_execution_started_event_attributes
+    [request] = await client.data_converter.decode(first.input.payloads, [RunInput])
+    parents = ResearchConfig.model_validate(CONFIG)
+    assert parents.max_llm_calls == 500 and request.config.max_llm_calls == 100, "capped budget"
+    assert request.config == parents.model_copy(update={"max_llm_calls": 100}), "parent's config"
+    assert (await (await handle.describe()).memo()).get("started_by") == "mcp"
