@@ -131,3 +131,27 @@ def test_a_sentence_the_model_backed_in_the_lead_is_not_printed_again_by_the_flo
     assert out.count("runtime context to be established") == 1
     # Nothing else in the evidence speaks of both words: the section goes rather than repeat.
     assert (filled, dropped) == (0, 1)
+
+
+def test_a_section_that_answers_one_part_does_not_count_for_another() -> None:
+    """The demo's report: one section, under the first part's heading, whose sentence names a
+    context manager; the other two parts were still unanswered."""
+    body = (
+        f"# {QUESTION}\n\n## Python's `with` statement works!\n\nA *context manager* is an "
+        'object that defines the runtime context to be established when executing a "with" '
+        "statement.[1]"
+    )
+    out, added = answered_aspects(body, pool_of(DATA_MODEL, CONTEXTLIB, WITH_STATEMENT), QUESTION)
+    assert added == 2
+    assert "## What must an object implement to be a context manager?" in out
+
+
+def test_a_passage_about_something_else_does_not_answer_a_part() -> None:
+    annotations = (
+        "The proposal that added syntax for annotating the types of variables (including class "
+        "variables and instance variables), instead of expressing them through comments."
+    )  # shares "class" and "instead" with the contextlib part, and is about annotations
+    body = f"# {QUESTION}\n\n## How does Python's `with` statement work?\n\nIt wraps a block.[3]"
+    pool = pool_of(DATA_MODEL, CONTEXTLIB, WITH_STATEMENT, annotations)
+    out, _ = answered_aspects(body, pool, QUESTION)
+    assert "annotating" not in out

@@ -93,6 +93,17 @@ class EvidencePool:
         scored.sort(key=lambda item: (item[0], item[1]), reverse=True)
         return [sentence for _, _, sentence in scored]
 
+    def sources_about(self, question: str) -> set[int]:
+        """The numbers of the sources whose statements share at least half as many of the
+        question's words as the source sharing most (a passage retrieved deep in a search
+        may share a word or two with a part of the question and be about something else)."""
+        wanted = content_words(question)
+        shared: dict[int, set[str]] = {}
+        for sentence in self.sentences:
+            shared.setdefault(sentence.number, set()).update(sentence.words & wanted)
+        best = max((len(words) for words in shared.values()), default=0)
+        return {number for number, words in shared.items() if 2 * len(words) >= best}
+
     def take(self, topic: str, question: str, count: int) -> list[EvidenceSentence]:
         """The best `count` unused sentences for the topic (for the question, when none is on
         the topic), marked used."""

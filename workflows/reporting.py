@@ -134,35 +134,54 @@ def extractive_floor(
     return "\n\n".join(part for part in out if part.strip()), filled, dropped
 
 
-def answered_aspects(body: str, pool: EvidencePool, question: str) -> tuple[str, int]:
-    """A section for each part of a compound question the body does not cover — no heading
-    names it and no section's text speaks of it — written from the evidence sentences best
-    matching it, when there are any. The reader asked it: a report that answers one of three
-    questions has not answered. Returns the body and how many sections were added."""
+def uncovered_aspects(body: str, question: str) -> list[str]:
+    """The parts of a compound question that the body (the model's backed text, before the
+    floor) does not answer: no heading names the part, and no text but a section's that
+    answers another part — the lead, a section under a heading of its own — speaks of it."""
     asked = aspects(question)
     if len(asked) < 2:
-        return body, 0  # the whole report is about the one thing asked
+        return []  # the whole report is about the one thing asked
     parts = _SECTION.split(body)
-    _mark_said(parts[::2], pool)  # what the body says is not said again
     headings = [content_words(h.lstrip("#")) for h in parts[1::2]]
-    texts = [content_words(_prose(t)) for t in parts[::2]]  # the lead, each section's text
-    words_of = {aspect: content_words(aspect) for aspect in asked}
-    missing = [
-        aspect
-        for aspect, words in words_of.items()
-        if words and not _covered(words, headings, 0.5) and not _covered(words, texts, 2 / 3)
-    ]
+    named: set[int] = set()
+    missing: list[str] = []
+    for aspect in asked:
+        words = content_words(aspect)
+        hits = {i for i, heading in enumerate(headings) if _shares(words, heading, 0.5)}
+        named |= hits
+        if words and not hits:
+            missing.append(aspect)
+    free = [parts[0]] + [t for i, t in enumerate(parts[2::2]) if i not in named]
+    texts = [content_words(_prose(t)) for t in free]
+    return [a for a in missing if not any(_shares(content_words(a), t, 2 / 3) for t in texts)]
+
+
+def answered_aspects(
+    body: str, pool: EvidencePool, question: str, missing: list[str] | None = None
+) -> tuple[str, int]:
+    """A section for each part of the question the body does not answer (`missing`, else
+    uncovered_aspects of `body`), written from the evidence sentences that speak of it more
+    than of the other parts, from passages about the question. The reader asked it: a report
+    that answers one of three questions has not answered. Returns the body and how many
+    sections were added."""
+    missing = uncovered_aspects(body, question) if missing is None else missing
+    if not missing:
+        return body, 0
+    _mark_said(_SECTION.split(body)[::2], pool)  # what the body says is not said again
+    words_of = {aspect: content_words(aspect) for aspect in aspects(question)}
+    relevant = pool.sources_about(question)
     added: list[str] = []
     for at, aspect in enumerate(missing):
         # A sentence goes to the part of the question it speaks of most (on a tie, to a part
         # still to come): "use a decorator instead of a class" answers "when contextlib".
-        wanted = words_of[aspect]
-        later = [words_of[a] for a in missing[at + 1 :]]
-        others = [words for a, words in words_of.items() if a != aspect]
+        wanted = content_words(aspect)
+        later = [content_words(a) for a in missing[at + 1 :]]
+        others = [words for a, words in words_of.items() if words != wanted]
         fitting = [
             s
             for s in pool.ranked(aspect, question)
-            if all(len(s.words & wanted) >= len(s.words & o) for o in others)
+            if s.number in relevant
+            and all(len(s.words & wanted) >= len(s.words & o) for o in others)
             and all(len(s.words & wanted) > len(s.words & o) for o in later)
         ]
         if picked := pool.claim(fitting[:SENTENCES_PER_SECTION]):
@@ -181,9 +200,8 @@ def _prose(text: str) -> str:
     return "\n".join(line for line in text.split("\n") if not line.startswith("#"))
 
 
-def _covered(wanted: set[str], found: list[set[str]], share: float) -> bool:
-    needed = max(1, math.ceil(share * len(wanted) - 1e-9))
-    return any(len(wanted & words) >= needed for words in found)
+def _shares(wanted: set[str], words: set[str], share: float) -> bool:
+    return len(wanted & words) >= max(1, math.ceil(share * len(wanted) - 1e-9))
 
 
 def _level(heading: str) -> int:
@@ -242,6 +260,7 @@ def final_report(
     policy = "keep" if config.report.unsupported == "keep" else "drop"
     body, body_grounding = sources.ground(body, policy=policy, dropped=unsupported)
     body, repeats = without_repeats(body)
+    missing = uncovered_aspects(body, question)  # by the model's backed text alone
     # The appendix rule reads what the model's own text cites, before the floor fills it in.
     findings_cited = {n for qa in state.findings for n in qa.source_numbers}
     rule = config.report.appendix
@@ -250,7 +269,7 @@ def final_report(
     )
     pool = EvidencePool(sources.all())
     body, filled, sections_dropped = extractive_floor(body, pool, plan, question)
-    body, aspects_added = answered_aspects(body, pool, question)
+    body, aspects_added = answered_aspects(body, pool, question, missing)
     if filled or aspects_added:
         body = f"{body}\n\n*{labels.extracted_note}*"
     appendix = bool(wanted and state.findings)
