@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+import uuid
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,14 @@ from workflows.research import WORKFLOW_NAME
 
 TOKEN = "desk-token-0123456789abcdef"
 NO_WORKER = "desk-no-worker"  # pages that start nothing need no worker
+
+
+def no_worker_queue() -> str:
+    """A queue of this test's own with no worker: a run it starts by mistake is counted here,
+    never one that another test (or a schedule left behind) starts meanwhile."""
+    return f"{NO_WORKER}-{uuid.uuid4().hex[:8]}"
+
+
 ASK = {
     "question": "How does the with statement work?",
     "profile": "off",
@@ -51,8 +60,9 @@ def cli_message(question: str, **config: object) -> str:
     raise AssertionError("the CLI accepts this")
 
 
-async def runs_started(client: Client) -> int:
-    return (await client.count_workflows(f"WorkflowType = '{WORKFLOW_NAME}'")).count
+async def runs_started(client: Client, task_queue: str) -> int:
+    query = f"WorkflowType = '{WORKFLOW_NAME}' AND TaskQueue = '{task_queue}'"
+    return (await client.count_workflows(query)).count
 
 
 def escaped(message: str) -> str:
@@ -75,7 +85,7 @@ async def test_serve_refuses_a_public_address_without_a_token(client: Client) ->
 
 
 async def test_pages_are_locked_down(client: Client) -> None:
-    settings = settings_for(NO_WORKER, [])
+    settings = settings_for(no_worker_queue(), [])
     async with asgi_client(client, settings) as http:
         page = await http.get("/")
         assert page.status_code == 200
@@ -91,7 +101,7 @@ async def test_pages_are_locked_down(client: Client) -> None:
         # A page reached through another host name (DNS rebinding) is refused.
         assert (await http.get("/", headers={"host": "evil.example"})).status_code == 421
         # No CSRF token, or another session's: refused, nothing started.
-        before = await runs_started(client)
+        before = await runs_started(client, settings.task_queue)
         assert (await http.post("/runs", data=ASK)).status_code == 403
         forged = {**ASK, "csrf": "0" * 64}
         assert (await http.post("/runs", data=forged)).status_code == 403
@@ -100,7 +110,7 @@ async def test_pages_are_locked_down(client: Client) -> None:
             headers={"origin": "http://evil.example"},
         )  # fmt: skip
         assert foreign.status_code == 403
-        assert await runs_started(client) == before
+        assert await runs_started(client, settings.task_queue) == before
 
 
 async def test_the_token_gates_every_request(client: Client) -> None:
@@ -132,17 +142,17 @@ async def test_the_token_gates_every_request(client: Client) -> None:
 async def test_bad_input_gets_the_cli_message_and_starts_nothing(
     client: Client, change: dict[str, str], config: dict[str, object]
 ) -> None:
-    settings = settings_for(NO_WORKER, [])
+    settings = settings_for(no_worker_queue(), [])
     form = {**ASK, **change}
     base = {"evolution": form["profile"], "max_iterations": 1, "review_plan": False}
     expected = cli_message(form["question"], **(base | config))
     async with asgi_client(client, settings) as http:
         csrf = csrf_of((await http.get("/")).text)
-        before = await runs_started(client)
+        before = await runs_started(client, settings.task_queue)
         answer = await http.post("/runs", data={**form, "csrf": csrf})
         assert answer.status_code == 400
         assert re.search(r'role="alert">([^<]*)<', answer.text).group(1) == escaped(expected)
-        assert await runs_started(client) == before
+        assert await runs_started(client, settings.task_queue) == before
 
 
 async def test_caps_and_rate_limit_what_pages_start(client: Client, task_queue: str) -> None:
@@ -153,13 +163,13 @@ async def test_caps_and_rate_limit_what_pages_start(client: Client, task_queue: 
         over = await http.post("/runs", data={**ASK, "max_llm_calls": "601", "csrf": csrf})
         assert over.status_code == 400
         assert "max_llm_calls 601 is over this desk&#39;s cap of 600" in over.text
-        before = await runs_started(client)
+        before = await runs_started(client, settings.task_queue)
         first = await http.post("/runs", data={**ASK, "csrf": csrf})
         assert first.status_code == 303
         second = await http.post("/runs", data={**ASK, "csrf": csrf})
         assert second.status_code == 400
         assert "at most 1 runs a minute (TTDR_SERVE_RUNS_PER_MINUTE)" in second.text
-        assert await runs_started(client) == before + 1
+        assert await runs_started(client, settings.task_queue) == before + 1
         workflow_id = first.headers["location"].split("/runs/")[1].split("?")[0]
         await client.get_workflow_handle(workflow_id).result()
 
@@ -203,14 +213,14 @@ def test_model_and_document_text_is_escaped() -> None:
 
 
 async def test_a_follow_up_of_an_unknown_run_is_refused(client: Client) -> None:
-    settings = settings_for(NO_WORKER, [])
+    settings = settings_for(no_worker_queue(), [])
     async with asgi_client(client, settings) as http:
         csrf = csrf_of((await http.get("/")).text)
-        before = await runs_started(client)
+        before = await runs_started(client, settings.task_queue)
         answer = await http.post(
             "/runs/no-such-run/follow-up", data={"csrf": csrf, "question": "And generators?"}
         )
         assert answer.status_code == 303
         flash = await http.get(answer.headers["location"].replace("/runs/no-such-run", "/"))
         assert "error: cannot follow up:" in flash.text
-        assert await runs_started(client) == before
+        assert await runs_started(client, settings.task_queue) == before
