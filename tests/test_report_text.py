@@ -407,3 +407,9 @@ def test_a_phrase_cut_out_of_a_sentence_is_not_searched_or_shown() -> None:
     out = anchored_queries(asked, QUESTION, None, [])
     assert out[0] == asked[0]  # a lower-case question is still a question
     assert out[1] != cut and out[1] in aspects(QUESTION)
+
+
+def test_items_listed_before_their_kind_are_searched_each_on_its_own() -> None:
+    question = "How do the global and nonlocal statements change where Python binds a name?"
+    out = anchored_queries(["1.0.2", "continue_stmt", "</plan>"], question, None, [question])
+    assert out[:2] == ["global statement", "nonlocal statement"]

@@ -132,14 +132,25 @@ _LISTED = re.compile(
     r"(?:and|vs\.?|versus|or|rather than|instead of)\s+([\w.()]+)",
     re.IGNORECASE,
 )
+# Items of one kind listed before the kind's plural: "the global and nonlocal statements".
+_KINDS_LISTED = re.compile(
+    r"\b((?:[\w.]+,\s+)*[\w.]+,?\s+(?:and|or)\s+[\w.]+)\s+(statement|expression|clause|"
+    r"keyword|loop|operator|function|method|class|module|decorator|attribute)(?:e?s)\b",
+    re.IGNORECASE,
+)
 MAX_KEY_TERMS = 6
 
 
-def key_terms(question: str) -> list[str]:
+def key_terms(question: str, kinds: bool = True) -> list[str]:
     """The named things a question asks about, each searchable on its own: code in backticks,
-    identifiers (`heapq.nlargest`, `task_done`, `TaskGroup`), and the items of a list or a
-    comparison ("gather, TaskGroup and timeout", "is vs =="), when they are not plain words."""
+    identifiers (`heapq.nlargest`, `task_done`, `TaskGroup`), the items of a list or a
+    comparison ("gather, TaskGroup and timeout", "is vs ==") when they are not plain words, and
+    (`kinds`) items listed before their kind ("global and nonlocal statements" gives "global
+    statement" and "nonlocal statement")."""
     found: list[str] = [" ".join(p for p in m if p) for m in _BACKTICKED.findall(question)]
+    for match in _KINDS_LISTED.finditer(question) if kinds else ():
+        items = re.split(r",\s+|,?\s+(?:and|or)\s+", match.group(1))
+        found += [f"{item} {match.group(2).lower()}" for item in items if item]
     found += _IDENTIFIER.findall(question)
     for match in _LISTED.finditer(question):
         if match.group(1):
@@ -230,26 +241,27 @@ def anchored_queries(
     question: str,
     plan: ResearchPlan | None,
     earlier: Iterable[str],
-    cut_phrases: bool = True,
+    refined: bool = True,
 ) -> list[str]:
     """The model's search questions with each junk, off-topic or repeated one (the same
     content words as a question searched before) replaced by an aspect of the question, a plan
     section or a key term not searched yet (the same count comes back); when none is left, a
-    repeat, which the loop drops as not new. A phrase cut out of a sentence is replaced too
-    (`cut_phrases`; runs started before that rule keep their queries)."""
+    repeat, which the loop drops as not new. With `refined` (runs started since the
+    fresh-evidence patch), a phrase cut out of a sentence is replaced too, and the items listed
+    before their kind are spare queries ("global statement")."""
     topic = topic_words(question, plan)
     used = {one_line(q).casefold() for q in earlier}
     seen_words = [content_words(q) for q in earlier]
     spares = [
         *aspects(question),
         *(section_query(s) for s in usable_sections(plan)),
-        *key_terms(question),
+        *key_terms(question, kinds=refined),
     ]
     out: list[str] = []
     for raw in asked:
         query = _NUMBERING.sub("", one_line(raw))
         words = content_words(query)
-        cut = cut_phrases and is_cut_phrase(query)
+        cut = refined and is_cut_phrase(query)
         if cut or not is_on_topic_query(query, topic) or words in seen_words:
             fresh = next(
                 (
