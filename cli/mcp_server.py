@@ -7,7 +7,8 @@ resource templates — none of which we should write ourselves. The standalone F
 adds features we do not need over the same protocol.
 
 Tools (cli/mcp_tools.py and cli/mcp_status.py do the work): start_research, research_status,
-get_plan, get_report, send_feedback, review_plan, cancel_research, list_research; resources
+get_plan, get_report, send_feedback, review_plan, cancel_research, list_research, follow_up,
+watch_topic, stop_watching (cli/follow_up.py, cli/mcp_watch.py); resources
 research://{workflow_id}/report and research://schema/config. Every failure reaches the agent
 with its reason. The connection comes from the same settings as every client.py command
 (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TTDR_TASK_QUEUE, ...: cli/connection.py); the caps from
@@ -29,7 +30,7 @@ from mcp.types import BlobResourceContents, CallToolResult, EmbeddedResource, Te
 from pydantic import Field, WithJsonSchema
 from temporalio.service import RPCError
 
-from cli import mcp_status, mcp_tools
+from cli import mcp_status, mcp_tools, mcp_watch
 from cli.errors import CommandError, UsageError
 from cli.follow_up import start_follow_up
 from cli.mcp_http import parse_http, serve_http
@@ -46,7 +47,10 @@ INSTRUCTIONS = (
     "also the resource research://<workflow_id>/report. A run started with "
     '{"review_plan": true} waits for review_plan: read its plan first (research_status shows '
     "it while it waits; get_plan any time). send_feedback steers a running run. A batch id "
-    "(client.py batch) works with research_status, which lists its questions' runs."
+    "(client.py batch) works with research_status, which lists its questions' runs. "
+    "follow_up asks a new question on a finished run, building on its report; watch_topic "
+    "researches a question on a schedule, each report saying what changed (stop_watching ends "
+    "it)."
 )
 MIME = {
     "pdf": "application/pdf",
@@ -228,6 +232,33 @@ def build_server(connection: Connection | None = None) -> MCPServer:
         their numbers, and only what the question adds is searched. Returns the new workflow id
         at once."""
         return await call(start_follow_up, parent_id, question, workflow_id)
+
+    @server.tool()
+    async def watch_topic(
+        question: Annotated[str, Field(description="the question to research again and again")],
+        every: Annotated[
+            str | None, Field(description="interval: 30m, 12h, 7d, 2w (or give cron)")
+        ] = None,
+        cron: Annotated[str | None, Field(description='cron, e.g. "0 9 * * MON"')] = None,
+        schedule_id: Annotated[str | None, Field(description="optional id")] = None,
+        note: Annotated[str | None, Field(description="optional note")] = None,
+        notify_url: Annotated[
+            str | None, Field(description="optional public http(s) URL: changes are POSTed")
+        ] = None,
+        config: ConfigArgument = None,
+    ) -> dict[str, Any]:
+        """Watch a topic: a research run on a schedule (Temporal Schedules; overlap skip), each
+        starting from the previous run's report and opening with what changed since then.
+        Budgets within this server's caps. Returns the schedule id at once."""
+        return await call(mcp_watch.watch_topic, question, every, cron, schedule_id, note,
+                          notify_url, config)  # fmt: skip
+
+    @server.tool()
+    async def stop_watching(
+        schedule_id: Annotated[str, Field(description="the id watch_topic returned")],
+    ) -> dict[str, Any]:
+        """Delete a watched topic's schedule and cancel the run it has in flight."""
+        return await call(mcp_watch.stop_watching, schedule_id)
 
     @server.tool()
     async def list_research(

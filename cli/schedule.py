@@ -144,9 +144,11 @@ async def create_schedule(
     note: str,
     task_queue: str,
     notify: str = "",
+    memo: dict[str, str] | None = None,
 ) -> None:
     """The watched topic on Temporal Schedules (overlap skip, the bounded catch-up window, the
-    note); UsageError with one line when the server refuses it."""
+    note); UsageError with one line when the server refuses it. `memo` goes on every run (the
+    MCP server's `started_by`, cli/mcp_watch.py)."""
     run_input = RunInput(
         question=question,
         config=config,
@@ -159,6 +161,7 @@ async def create_schedule(
             id=schedule_id,  # each run: <schedule id>-<time>
             task_queue=task_queue,
             static_summary=question[:200],
+            memo=memo,
         ),
         spec=timing.spec,
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timing.window),
@@ -248,16 +251,24 @@ async def list_schedules(client: Client) -> None:
         print("no schedules")
 
 
-async def delete(client: Client, schedule_id: str) -> None:
-    """Delete the schedule, then cancel the run it has in flight: nothing is left running."""
+async def delete_schedule(client: Client, schedule_id: str) -> list[str]:
+    """Delete the schedule, then cancel the run it has in flight: nothing is left running.
+    Returns the cancelled runs' ids."""
     handle, description = await _handle(client, schedule_id)
     running = [r.workflow_id for r in description.info.running_actions]  # type: ignore[attr-defined]
     await handle.delete()
+    cancelled = []
     for workflow_id in running:
         run = client.get_workflow_handle(workflow_id)
         if (await run.describe()).status == WorkflowExecutionStatus.RUNNING:
             await run.cancel()
-            print(f"cancelled run in flight: {workflow_id}")
+            cancelled.append(workflow_id)
+    return cancelled
+
+
+async def delete(client: Client, schedule_id: str) -> None:
+    for workflow_id in await delete_schedule(client, schedule_id):
+        print(f"cancelled run in flight: {workflow_id}")
     print(f"deleted schedule {schedule_id}")
 
 

@@ -34,7 +34,7 @@ from workflows.models import ResearchReport, ResearchRequest
 ROOT = Path(__file__).resolve().parent.parent
 TOOLS = {
     "start_research", "research_status", "get_report", "send_feedback", "cancel_research",
-    "list_research", "review_plan", "get_plan", "follow_up",
+    "list_research", "review_plan", "get_plan", "follow_up", "watch_topic", "stop_watching",
 }  # fmt: skip
 QUESTION = "How does Python's with statement work?"
 

@@ -357,3 +357,61 @@ async def test_show_names_a_cron_schedule_by_its_expression(client: Client) -> N
         assert code == 0 and "spec: cron: 0 9 * * MON" in out
     finally:
         await client.get_schedule_handle(schedule_id).delete()
+
+
+async def test_an_agent_watches_a_topic_through_mcp(
+    client: Client, task_queue: str, script: Script
+) -> None:
+    """watch_topic makes the schedule with the CLI's checks and the MCP server's caps; its runs
+    are MCP runs (capped budget, started_by memo); stop_watching deletes it."""
+    from temporalio.service import RPCError
+
+    from tests.test_mcp import error_text, structured
+    from tests.test_mcp_guards import stdio_server
+    from workflows.state import RunInput
+
+    address = client.service_client.config.target_host
+    watch_id = f"mcp-watch-{uuid.uuid4().hex[:6]}"
+    async with stdio_server(address, task_queue, TTDR_MCP_MAX_LLM_CALLS="100") as mcp:
+        for arguments, reason in (
+            ({"every": "10s"}, "every 10s: the interval must be at least 60 s"),
+            ({"cron": "every monday"}, "cron 'every monday' is not a cron expression"),
+            ({"every": "1d", "notify_url": "http://10.0.0.1/hook"}, "notify_url: "),
+            ({"every": "1d", "schedule_id": "a b"}, "invalid schedule_id"),
+        ):
+            asked = {"question": QUESTION, **arguments}
+            text = error_text(await mcp.call_tool("watch_topic", asked))
+            assert reason in text and "nothing was created" in text, text
+            assert "--" not in text, text
+        over = {"question": QUESTION, "every": "7d", "config": {"max_llm_calls": 900}}
+        assert "over this MCP server's cap of 100" in error_text(
+            await mcp.call_tool("watch_topic", over)
+        )
+        asked = {"question": QUESTION, "every": "7d", "schedule_id": watch_id, "config": CONFIG}
+        made = structured(await mcp.call_tool("watch_topic", asked))
+        assert made["schedule_id"] == watch_id and made["budget"]["max_llm_calls"] == 100
+        schedule = client.get_schedule_handle(watch_id)
+        description = await schedule.describe()
+        assert description.schedule.policy.catchup_window.days == 1
+        assert description.schedule.state.note == f"watching: {QUESTION}"
+
+        await schedule.trigger()  # a run now, as the schedule starts them
+        for _ in range(600):
+            actions = (await schedule.describe()).info.recent_actions
+            if actions:
+                break
+            await asyncio.sleep(0.1)
+        run_id = actions[0].action.workflow_id  # type: ignore[attr-defined]
+        run = client.get_workflow_handle(run_id, result_type=ResearchReport)
+        assert (await run.result()).markdown.startswith(f"# {QUESTION}")
+        assert (await (await run.describe()).memo()).get("started_by") == "mcp"
+        first = (await run.fetch_history()).events[0].workflow_execution_started_event_attributes
+        [request] = await client.data_converter.decode(first.input.payloads, [RunInput])
+        assert request.config.max_llm_calls == 100, "the scheduled run got the capped budget"
+
+        deleted = structured(await mcp.call_tool("stop_watching", {"schedule_id": watch_id}))
+        assert deleted["status"] == "deleted"
+        missing = error_text(await mcp.call_tool("stop_watching", {"schedule_id": watch_id}))
+        assert f"no schedule {watch_id}" in missing, missing
+    with pytest.raises(RPCError):
+        await schedule.describe()
