@@ -23,7 +23,7 @@ from temporalio.client import Client, WorkflowFailureError
 
 from cli.connection import connect_from_env
 from cli.errors import CommandError, UsageError
-from cli.ids import check_id
+from cli.ids import ID_RULE, check_id, id_problem
 from cli.output import report_paths
 from cli.request import build_request, validate_request
 from cli.research import follow, print_done, root_cause, start_or_attach, web_ui_link
@@ -133,7 +133,9 @@ async def start_follow_up(
 
     try:
         checked = validate_request(question, {})
-        run_id = check_id(workflow_id) if workflow_id else new_follow_up_id(parent_id)
+        if workflow_id and (problem := id_problem(workflow_id)):
+            raise UsageError(f"invalid workflow_id: {problem} (allowed: {ID_RULE})")
+        run_id = workflow_id or new_follow_up_id(parent_id)
         client = await connection.client()
         request = await checked_follow_up(client, parent_id, checked.question, None)
         config = within_caps(request.config, connection.limits)

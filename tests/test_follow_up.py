@@ -188,6 +188,9 @@ async def test_an_agent_asks_a_follow_up_through_mcp(
         assert "no run nope-x" in error_text(refused) and "nothing was started" in error_text(
             refused
         )
+        bad_id = {"parent_id": parent_id, "question": "q?", "workflow_id": "a b"}
+        text = error_text(await mcp.call_tool("follow_up", bad_id))
+        assert "invalid workflow_id" in text and "--id" not in text, text
         started = structured(
             await mcp.call_tool("follow_up", {"parent_id": parent_id, "question": FOLLOW_UP})
         )
