@@ -34,11 +34,16 @@ def answer(critique: str) -> str:
 def test_a_long_critique_is_cut_at_a_word_boundary_and_marked() -> None:
     judged = parse_structured(answer(LONG), JudgeAnswer)
     assert judged.score == 6 and judged.done is False
-    text = judged.critique
-    assert len(text) <= CRITIQUE_MAX_CHARS and text.endswith(CRITIQUE_CUT_MARK)
-    kept = text.removesuffix(CRITIQUE_CUT_MARK)
-    assert LONG.startswith(kept) and LONG[len(kept)] == " ", "cut between two words"
-    assert len(kept) > CRITIQUE_MAX_CHARS - 40, "no more than the last word dropped"
+    # The same words starting at every offset of a word: the bound falls inside a word, on
+    # its first or last letter, and on a space.
+    for start in range(12):
+        critique = LONG[start:]
+        text = parse_structured(answer(critique), JudgeAnswer).critique
+        assert len(text) <= CRITIQUE_MAX_CHARS and text.endswith(CRITIQUE_CUT_MARK)
+        kept = text.removesuffix(CRITIQUE_CUT_MARK)
+        assert critique.startswith(kept), start
+        assert critique[len(kept)] == " " and kept[-1] != " ", f"cut inside a word at {start}"
+        assert len(kept) > CRITIQUE_MAX_CHARS - 40, "no more than the last word dropped"
 
 
 def test_a_critique_at_its_bound_is_kept_whole_and_one_past_it_is_cut() -> None:
