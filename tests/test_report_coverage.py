@@ -155,3 +155,40 @@ def test_a_passage_about_something_else_does_not_answer_a_part() -> None:
     pool = pool_of(DATA_MODEL, CONTEXTLIB, WITH_STATEMENT, annotations)
     out, _ = answered_aspects(body, pool, QUESTION)
     assert "annotating" not in out
+
+
+SHUTIL = """## copy(src, dst, *, follow_symlinks=True)
+
+Copy data and mode bits ("cp src dst"). Return the file's destination.
+
+## copy2(src, dst, *, follow_symlinks=True)
+
+Copy data and metadata. Return the file's destination.
+
+## Notes
+
+Everything here is about files.
+"""
+
+
+def test_a_markdown_api_heading_is_the_subject_of_the_entrys_first_sentence() -> None:
+    found = statements(SHUTIL)
+    assert (
+        '`copy(src, dst, *, follow_symlinks=True)`: Copy data and mode bits ("cp src dst").'
+        in found
+    )
+    # Short, and a whole statement: the entry's name is its subject.
+    assert "`copy2(src, dst, *, follow_symlinks=True)`: Copy data and metadata." in found
+    assert not any(s.startswith("`Notes`") for s in found)  # a heading in words is no name
+
+
+def test_the_things_a_question_compares_each_get_a_section_that_defines_them() -> None:
+    question = "What is the difference between shutil.copy and shutil.copy2?"
+    body = f"# {question}\n\nBy default, copy2() is used by move.[1]"
+    pool = pool_of(SHUTIL, "The difference between shallow and deep copying matters for lists.")
+    out, added = answered_aspects(body, pool, question)
+    assert added == 2
+    first = out.split("## shutil.copy\n\n")[1].split("\n\n")[0]
+    assert first.startswith("`copy(src, dst, *, follow_symlinks=True)`: Copy data and mode bits")
+    second = out.split("## shutil.copy2\n\n")[1]
+    assert second.startswith("`copy2(src, dst, *, follow_symlinks=True)`: Copy data and metadata.")

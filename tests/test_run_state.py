@@ -82,6 +82,7 @@ def every_field_set() -> RunState:
         grounding_notes=["went on: 2 claims unsupported"],
         plan_review=PlanReviewState(status="approved", guidance="focus on errors"),
         anchored=True,
+        fresh_evidence=True,
         report_fallback="the report node failed: timeout",
         continuation=ContinuationState(
             kind="watch",

@@ -48,6 +48,7 @@ class EvidencePool:
     def __init__(self, sources: Sequence[NumberedSource]) -> None:
         seen: set[str] = set()
         found: list[EvidenceSentence] = []
+        self._titles = {n.number: words_of(n.source.title) for n in sources}
         for numbered in sources:
             source = numbered.source
             for sentence in statements(source.evidence or source.quote):
@@ -56,7 +57,7 @@ class EvidencePool:
                     continue
                 seen.add(key)
                 found.append(
-                    EvidenceSentence(sentence, numbered.number, frozenset(content_words(sentence)))
+                    EvidenceSentence(sentence, numbered.number, frozenset(words_of(sentence)))
                 )
         self.sentences = found
         # An API entry's definition (`object.__enter__(self)`: Enter …), by the entry's name.
@@ -72,15 +73,20 @@ class EvidencePool:
     def ranked(self, topic: str, question: str) -> list[EvidenceSentence]:
         """Unused sentences that share words with the topic, best first: topic words count
         twice the question's, rare words more than common ones, long sentences a little less."""
-        topic_words, question_words = content_words(topic), content_words(question)
+        topic_words, question_words = words_of(topic), words_of(question)
         needed = min(MIN_SHARED_WORDS, len(topic_words))
         pairs = _pairs(topic) | _pairs(question)
-        scored: list[tuple[float, int, EvidenceSentence]] = []
+        named = {name.casefold() for name in _NAME.findall(topic)}
+        scored: list[tuple[bool, float, int, EvidenceSentence]] = []
         for at, sentence in enumerate(self.sentences):
             if _key(sentence.text) in self.used:
                 continue
             on_topic = sentence.words & topic_words
-            if not on_topic or len(sentence.words & (topic_words | question_words)) < needed:
+            # The definition of an entry the topic names ("shutil.copy") is about it, however
+            # few other words it shares.
+            defines = defined_name(sentence.text).casefold() in named
+            shared = len(sentence.words & (topic_words | question_words))
+            if not on_topic or (shared < needed and not defines):
                 continue
             score = sum(2 * self._idf[w] for w in on_topic) + sum(
                 self._idf[w] for w in sentence.words & question_words - on_topic
@@ -89,20 +95,26 @@ class EvidencePool:
             # the same words apart.
             score *= 1 + len(pairs & _pairs(sentence.text))
             score /= 1 + 0.1 * math.log(1 + len(sentence.words))
-            scored.append((score, -at, sentence))
-        scored.sort(key=lambda item: (item[0], item[1]), reverse=True)
-        return [sentence for _, _, sentence in scored]
+            scored.append((defines, score, -at, sentence))
+        scored.sort(key=lambda item: item[:3], reverse=True)  # a named entry's definition first
+        return [item[3] for item in scored]
 
     def sources_about(self, question: str) -> set[int]:
         """The numbers of the sources whose statements share at least half as many of the
-        question's words as the source sharing most (a passage retrieved deep in a search
-        may share a word or two with a part of the question and be about something else)."""
-        wanted = content_words(question)
+        question's words as the source sharing most, or three quarters when the source's
+        title names nothing the question asks (a passage retrieved deep in a search may share
+        a word or two with a part of the question and be about something else)."""
+        wanted = words_of(question)
         shared: dict[int, set[str]] = {}
         for sentence in self.sentences:
             shared.setdefault(sentence.number, set()).update(sentence.words & wanted)
         best = max((len(words) for words in shared.values()), default=0)
-        return {number for number, words in shared.items() if 2 * len(words) >= best}
+        # A source whose title names nothing asked must share nearly as much as the best.
+        return {
+            number
+            for number, words in shared.items()
+            if (2 if self._titles.get(number, set()) & wanted else 4 / 3) * len(words) >= best
+        }
 
     def take(self, topic: str, question: str, count: int) -> list[EvidenceSentence]:
         """The best `count` unused sentences for the topic (for the question, when none is on
@@ -136,6 +148,20 @@ class EvidencePool:
 
     def mark_used(self, text: str) -> None:
         self.used.add(_key(text))
+
+
+def words_of(text: str) -> set[str]:
+    """The content words of `text`, a CamelCase name's parts among them: "BoundedSemaphore"
+    meets "a bounded semaphore"."""
+    camel = _CAMEL.findall(text)
+    if not camel:
+        return content_words(text)
+    parts = " ".join(_CAMEL_SPLIT.sub(" ", name) for name in camel)
+    return content_words(text) | content_words(parts)
+
+
+_CAMEL = re.compile(r"\b[A-Za-z]*[a-z][A-Z]\w*")
+_CAMEL_SPLIT = re.compile(r"(?<=[a-z])(?=[A-Z])")
 
 
 def defined_name(sentence: str) -> str:

@@ -21,7 +21,7 @@ from typing import Literal
 from workflows.citations import cited_numbers, finalise_report, strip_own_sources_section
 from workflows.claim_text import cited_in, claims_of
 from workflows.config import ResearchConfig
-from workflows.extractive import EvidencePool, cited_sentences
+from workflows.extractive import EvidencePool, cited_sentences, words_of
 from workflows.grounding import UNSUPPORTED_MARK, cites_enough
 from workflows.labels import Labels, labels_for
 from workflows.models import GroundingSummary, QAPair, ResearchPlan, ResearchReport
@@ -33,6 +33,7 @@ from workflows.topics import (
     fixed_headings,
     heading_of,
     is_junk,
+    key_terms,
     one_line,
     section_query,
     section_served,
@@ -134,26 +135,34 @@ def extractive_floor(
     return "\n\n".join(part for part in out if part.strip()), filled, dropped
 
 
+def parts_asked(question: str) -> list[str]:
+    """What a reader expects an answer to, each: the parts of a compound question, or the
+    things a question compares ("shutil.copy and shutil.copy2", "asyncio.Queue rather than
+    queue.Queue")."""
+    asked = aspects(question)
+    return asked if len(asked) > 1 else key_terms(question)
+
+
 def uncovered_aspects(body: str, question: str) -> list[str]:
     """The parts of a compound question that the body (the model's backed text, before the
     floor) does not answer: no heading names the part, and no text but a section's that
     answers another part — the lead, a section under a heading of its own — speaks of it."""
-    asked = aspects(question)
+    asked = parts_asked(question)
     if len(asked) < 2:
         return []  # the whole report is about the one thing asked
     parts = _SECTION.split(body)
-    headings = [content_words(h.lstrip("#")) for h in parts[1::2]]
+    headings = [words_of(h.lstrip("#")) for h in parts[1::2]]
     named: set[int] = set()
     missing: list[str] = []
     for aspect in asked:
-        words = content_words(aspect)
+        words = words_of(aspect)
         hits = {i for i, heading in enumerate(headings) if _shares(words, heading, 0.5)}
         named |= hits
         if words and not hits:
             missing.append(aspect)
     free = [parts[0]] + [t for i, t in enumerate(parts[2::2]) if i not in named]
-    texts = [content_words(_prose(t)) for t in free]
-    return [a for a in missing if not any(_shares(content_words(a), t, 2 / 3) for t in texts)]
+    texts = [words_of(_prose(t)) for t in free]
+    return [a for a in missing if not any(_shares(words_of(a), t, 2 / 3) for t in texts)]
 
 
 def answered_aspects(
@@ -168,15 +177,15 @@ def answered_aspects(
     if not missing:
         return body, 0
     _mark_said(_SECTION.split(body)[::2], pool)  # what the body says is not said again
-    words_of = {aspect: content_words(aspect) for aspect in aspects(question)}
+    asked_words = {aspect: words_of(aspect) for aspect in parts_asked(question)}
     relevant = pool.sources_about(question)
     added: list[str] = []
     for at, aspect in enumerate(missing):
         # A sentence goes to the part of the question it speaks of most (on a tie, to a part
         # still to come): "use a decorator instead of a class" answers "when contextlib".
-        wanted = content_words(aspect)
-        later = [content_words(a) for a in missing[at + 1 :]]
-        others = [words for a, words in words_of.items() if words != wanted]
+        wanted = words_of(aspect)
+        later = [words_of(a) for a in missing[at + 1 :]]
+        others = [words for a, words in asked_words.items() if words != wanted]
         fitting = [
             s
             for s in pool.ranked(aspect, question)

@@ -76,6 +76,12 @@ def prose(text: str) -> str:
             keep.append("")
             subject = term
             continue
+        if not fenced and _ATX.match(line):
+            # A Markdown API reference heads each entry with its name: the subject too.
+            name = line.strip().strip("#").strip().strip("`")
+            subject = name if is_api_name(name) else ""
+            keep.append("")
+            continue
         if subject and line.strip():
             indent = line[: len(line) - len(line.lstrip())]
             line, subject = f"{indent}`{subject}`: {line.strip()}", ""
@@ -99,17 +105,23 @@ def prose(text: str) -> str:
     return "\n\n".join(paragraphs)
 
 
+def is_api_name(term: str) -> bool:
+    """Code that names an API entry: `object.__enter__(self)`, `class contextlib.ExitStack`,
+    `copy2(src, dst, *, follow_symlinks=True)` — not a word or a phrase."""
+    return (
+        bool(term)
+        and len(term) <= 120
+        and bool(_API_TERM.fullmatch(term))
+        and any(sign in term for sign in "._(")
+    )
+
+
 def _api_entry(line: str, following: list[str]) -> str:
     """The name of an API entry (`object.__enter__(self)`, `class contextlib.ExitStack`) when
     `line` is one: code-like, alone on its line, its definition indented below (after at most
     one blank line); else empty."""
     term = line.strip().strip("`")
-    if (
-        not term
-        or len(term) > 120
-        or not _API_TERM.fullmatch(term)
-        or not any(sign in term for sign in "._(")
-    ):
+    if not is_api_name(term):
         return ""
     below = next((f for f in following if f.strip()), "")
     indent = len(line) - len(line.lstrip())
@@ -159,6 +171,7 @@ def is_statement(text: str) -> bool:
     text = text.strip()
     if not text or len(text) > MAX_STATEMENT_CHARS:
         return False
+    labelled = _SUBJECT_LABEL.match(text) is not None
     text = _SUBJECT_LABEL.sub("", text, count=1)
     if _CJK.search(text):
         return text.endswith(("。", "！", ".")) and len(_CJK.findall(text)) >= 8
@@ -173,7 +186,9 @@ def is_statement(text: str) -> bool:
         return False
     tokens = text.split()
     words = [t for t in tokens if _WORD.fullmatch(t.strip(".,;:!?()\"'“”‘’`*"))]
-    return len(words) >= MIN_STATEMENT_WORDS and len(words) >= 0.6 * len(tokens)
+    # The entry's name is the subject of a labelled definition ("`copy2()`: Copy data and
+    # metadata."): one word of the sentence.
+    return len(words) + labelled >= MIN_STATEMENT_WORDS and len(words) >= 0.6 * len(tokens)
 
 
 def statements(text: str) -> list[str]:
