@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001 (the en dash of a section range is test data)
 """What the report covers (issue 22): every part of a compound question gets an answer, an API
 entry's definition says what it describes, and the floor never repeats what the model backed.
 Pure functions, no server."""
@@ -192,3 +193,28 @@ def test_the_things_a_question_compares_each_get_a_section_that_defines_them() -
     assert first.startswith("`copy(src, dst, *, follow_symlinks=True)`: Copy data and mode bits")
     second = out.split("## shutil.copy2\n\n")[1]
     assert second.startswith("`copy2(src, dst, *, follow_symlinks=True)`: Copy data and metadata.")
+
+
+def test_the_sources_list_names_a_passage_over_several_sections_by_its_range() -> None:
+    from workflows.citations import sources_section
+
+    anchor = (
+        "sections class AbstractContextManager(abc.ABC); class AbstractAsyncContextManager"
+        "(abc.ABC); class ContextDecorator(object)"
+    )
+    cited = [
+        NumberedSource(
+            number=1,
+            source=Source(
+                id="a",
+                title="contextlib",
+                location="modules/contextlib.md",
+                provider="local",
+                retrieved_at="2026-12-04T00:00:00+00:00",
+                anchor=anchor,
+            ),
+        )
+    ]
+    listed = sources_section(cited)
+    assert "cited: sections AbstractContextManager–ContextDecorator —" in listed
+    assert "(abc.ABC)" not in listed

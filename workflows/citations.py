@@ -111,15 +111,28 @@ def short_part(anchor: str) -> str:
         return slide.group(1)
     if section := _SECTION.match(flat):
         # A passage over several sections names its first and last: the range it covers.
-        names = [_NAME_PREFIX.sub("", n.split("(")[0].strip()) for n in section.group(1).split(";")]
-        names = [n for n in names if n and n != "…"] or [""]
+        names = _section_names(section.group(1))
         flat = "§" + names[0]
         if len(names) > 1:
             span = f"§{names[0]}–{names[-1]}"
-            flat = span if len(span) <= PART_MAX_CHARS else f"§{names[0][:PART_MAX_CHARS - 5]} ff."
+            flat = span if len(span) <= PART_MAX_CHARS else f"§{names[0][: PART_MAX_CHARS - 5]} ff."
     if len(flat) > PART_MAX_CHARS:
         flat = flat[: PART_MAX_CHARS - 1].rstrip() + "…"
     return flat
+
+
+def _section_names(listed: str) -> list[str]:
+    """The names of `sections A(x); class B; …` without signatures or kind words."""
+    names = [_NAME_PREFIX.sub("", n.split("(")[0].strip()) for n in listed.split(";")]
+    return [n for n in names if n and n != "…"] or [""]
+
+
+def listed_part(anchor: str) -> str:
+    """An anchor as the Sources list shows it: a passage over several sections as the range
+    it covers (its first and last section names), not every signature it lists."""
+    section = _SECTION.match(" ".join(anchor.split()))
+    names = _section_names(section.group(1)) if section else []
+    return f"sections {names[0]}–{names[-1]}" if len(names) > 1 else anchor
 
 
 def sources_section(cited: list[NumberedSource], labels: Labels = EN) -> str:
@@ -136,7 +149,7 @@ def sources_section(cited: list[NumberedSource], labels: Labels = EN) -> str:
         passages = entries[number]
         first = passages[0]
         line = f"{number}. {sanitise.escape_inline(first.title)}"
-        anchors = list(dict.fromkeys(s.anchor for s in passages if s.anchor))
+        anchors = list(dict.fromkeys(listed_part(s.anchor) for s in passages if s.anchor))
         if anchors:
             line += f" — {labels.cited}: " + "; ".join(sanitise.escape_inline(a) for a in anchors)
         lines.append(f"{line} — {sanitise.escape_inline(document_key(first))}")
