@@ -102,10 +102,12 @@ async def searches(client: Client, workflow_id: str) -> int:
     return count
 
 
-async def compare(client: Client, queue: str, profile: str, config: dict) -> None:
+async def compare(
+    client: Client, queue: str, profile: str, config: dict, by_node: list[str]
+) -> None:
     """The parent, its follow-up, and a fresh run of both questions: one table row each (the
     fresh run after the follow-up, so a model server's warm caches favour it, not the
-    follow-up)."""
+    follow-up), and each run's LLM calls by node appended to `by_node`."""
     parent_id: str | None = None
     runs = (
         ("parent", PARENT, False),
@@ -118,6 +120,12 @@ async def compare(client: Client, queue: str, profile: str, config: dict) -> Non
         )
         parent_id = parent_id or workflow_id
         print(row(f"{profile}: {label}", report, seconds, await searches(client, workflow_id)))
+        nodes = sorted(report.usage_by_node.items())
+        calls = ", ".join(f"{node} {usage.calls}" for node, usage in nodes)
+        by_node.append(
+            f"- {profile}: {label}: {report.iterations} iterations, stop {report.stop_reason}; "
+            f"{calls}"
+        )
 
 
 def row(label: str, report: ResearchReport, seconds: float, searched: int) -> str:
@@ -173,12 +181,14 @@ async def main(latency: float, profiles: list[str], embedded: bool, repeats: int
                   f"{FOLLOW_UP!r}; load average {_load()}\n")  # fmt: skip
                 print("| profile / run | LLM calls | tokens | searches | wall s | sources cited |")
                 print("|---|---|---|---|---|---|")
+                by_node: list[str] = []
                 async with build_worker(client, queue, llm, search):
                     for repeat, profile in itertools.product(range(1, repeats + 1), profiles):
                         label = profile if repeats == 1 else f"{profile} #{repeat}"
                         await compare(
-                            client, queue, label, DEMO if embedded else PROFILES[profile]
+                            client, queue, label, DEMO if embedded else PROFILES[profile], by_node
                         )
+                print("\nIterations, stop reason and LLM calls by node:\n" + "\n".join(by_node))
                 print(f"\nload average at the end {_load()}")
                 await llm.aclose()
                 await search.aclose()
