@@ -8,6 +8,7 @@ fairness keys (client.py --priority / --fairness-key).
 from __future__ import annotations
 
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -86,7 +87,21 @@ class TemporalDevServer:
         ]  # fmt: skip
         self._process = ManagedProcess("Temporal dev server", argv, self.log_path)
         self._process.wait_until(lambda: port_open(self.host, self.port), timeout_seconds)
+        # The port opens before the namespace is served: a client that came at once was told
+        # "Namespace default is not found". Ready means the namespace answers.
+        self._process.wait_until(self._namespace_served, timeout_seconds)
         return self
+
+    def _namespace_served(self) -> bool:
+        argv = [
+            temporal_cli(), "operator", "namespace", "describe",
+            "--namespace", self.namespace, "--address", self.address,
+        ]  # fmt: skip
+        try:
+            done = subprocess.run(argv, capture_output=True, timeout=10, check=False)
+        except subprocess.TimeoutExpired:
+            return False
+        return done.returncode == 0
 
     def stop(self) -> None:
         if self._process is not None:
