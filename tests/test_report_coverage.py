@@ -196,7 +196,7 @@ def test_the_things_a_question_compares_each_get_a_section_that_defines_them() -
 
 
 def test_the_sources_list_names_a_passage_over_several_sections_by_its_range() -> None:
-    from workflows.citations import sources_section
+    from workflows.citations import listed_part, sources_section
 
     anchor = (
         "sections class AbstractContextManager(abc.ABC); class AbstractAsyncContextManager"
@@ -218,3 +218,5 @@ def test_the_sources_list_names_a_passage_over_several_sections_by_its_range() -
     listed = sources_section(cited)
     assert "cited: sections AbstractContextManager–ContextDecorator —" in listed
     assert "(abc.ABC)" not in listed
+    assert listed_part("section field(*, default=MISSING, init=True, hash=N…") == "section field()"
+    assert listed_part("section With Statement Context Managers").endswith("Context Managers")

@@ -413,3 +413,13 @@ def test_items_listed_before_their_kind_are_searched_each_on_its_own() -> None:
     question = "How do the global and nonlocal statements change where Python binds a name?"
     out = anchored_queries(["1.0.2", "continue_stmt", "</plan>"], question, None, [question])
     assert out[:2] == ["global statement", "nonlocal statement"]
+
+
+def test_a_sentence_written_as_a_heading_is_replaced() -> None:
+    said = "It was introduced in Python 3.0, which makes it possible to use this feature."
+    body = f"# T\n\nLead [1].\n\n## {said}[3]}},\n\nA [1].\n\n## {said}[4]}},\n\nB [2]."
+    fixed, changed = fixed_headings(body, None, QUESTION)
+    assert changed == 2 and "introduced in Python 3.0" not in fixed
+    assert "## How does Python's `with` statement work?" in fixed
+    kept = "# T\n\n## The protocol\n\nA [1].\n\n## What changed in 3.11\n\nB [1]."
+    assert fixed_headings(kept, None, QUESTION) == (kept, 0)

@@ -129,10 +129,15 @@ def _section_names(listed: str) -> list[str]:
 
 def listed_part(anchor: str) -> str:
     """An anchor as the Sources list shows it: a passage over several sections as the range
-    it covers (its first and last section names), not every signature it lists."""
+    it covers (its first and last section names), an API entry by its name, not by every
+    signature."""
     section = _SECTION.match(" ".join(anchor.split()))
     names = _section_names(section.group(1)) if section else []
-    return f"sections {names[0]}–{names[-1]}" if len(names) > 1 else anchor
+    if len(names) > 1:
+        return f"sections {names[0]}–{names[-1]}"
+    if section and "(" in section.group(1) and names[0]:
+        return f"section {names[0]}()"  # an entry's name, not its whole signature
+    return anchor
 
 
 def sources_section(cited: list[NumberedSource], labels: Labels = EN) -> str:

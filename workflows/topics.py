@@ -306,6 +306,21 @@ def section_served(query: str, plan: ResearchPlan | None, position: int) -> Plan
     return sections[-at] if best else sections[position % len(sections)]
 
 
+def reads_as_heading(text: str) -> bool:
+    """A good heading (is_good_heading) that is not a sentence the model wrote in its place:
+    no citation marks or braces ("It was introduced in Python 3.0, which makes it possible to
+    use this feature.[3]},"), no full stop after a clause."""
+    flat = one_line(text).strip("*_ ")
+    if not is_good_heading(flat) or _CITED_OR_BRACED.search(flat):
+        return False
+    return not (flat.endswith(".") and len(flat.split()) >= SENTENCE_HEADING_WORDS)
+
+
+# A heading the model wrote as a sentence: cited, braced, or a clause with a full stop.
+_CITED_OR_BRACED = re.compile(r"\[\d{1,3}(?:[,;]\s*\d{1,3})*\]|[{}]")
+SENTENCE_HEADING_WORDS = 6
+
+
 def fixed_headings(markdown: str, plan: ResearchPlan | None, question: str) -> tuple[str, int]:
     """Every `##`+ heading of the report that is junk, empty or a repeat replaced by an unused
     plan title or aspect of the question, or dropped when none is left (its text then belongs
@@ -318,7 +333,7 @@ def fixed_headings(markdown: str, plan: ResearchPlan | None, question: str) -> t
     existing = {
         heading_key(m.group(2))
         for line in lines
-        if (m := _HEADING.match(line)) and is_good_heading(m.group(2))
+        if (m := _HEADING.match(line)) and reads_as_heading(m.group(2))
     }
     spares = [s for s in spares if heading_key(s) not in existing]
     changed = 0
@@ -330,7 +345,7 @@ def fixed_headings(markdown: str, plan: ResearchPlan | None, question: str) -> t
             continue
         text = one_line(match.group(2)).strip("*_ ")
         key = heading_key(text)
-        if is_good_heading(text) and key not in seen:
+        if reads_as_heading(text) and key not in seen:
             seen.add(key)
             out.append(line)
             continue
