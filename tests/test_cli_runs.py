@@ -15,6 +15,7 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureEr
 from tests.support.fake_llm import FakeLLMServer
 from tests.support.processes import Hold, released, run_client
 from tests.support.scripted_llm import Script
+from tests.test_follow_up import run_client_until
 from workflows.models import ControlStatus, ResearchProgress, ResearchReport
 
 QUESTION = "What does a context manager's __exit__ return value mean?"
@@ -95,14 +96,17 @@ async def test_research_again_with_the_same_id_attaches_to_the_running_run(
     config_file: Path,
     tmp_path: Path,
 ) -> None:
-    fake_server.set_delay("PlanAnswer", 6)
-    workflow_id = await start_no_wait(client, task_queue, config_file)
-
-    out_file = tmp_path / "report.md"
-    code, out, err = await run_client(
-        client, task_queue, "research", QUESTION, "--id", workflow_id,
-        "--config", str(config_file), "--out", str(out_file),
-    )  # fmt: skip
+    # The plan is held at the fake model until the repeat has attached (a 6 s delay ran out on a
+    # loaded machine: the run had ended before the repeat asked, and it was refused).
+    plan = Hold(fake_server, "PlanAnswer", script.plan, abandon=False)
+    with released(plan):
+        workflow_id = await start_no_wait(client, task_queue, config_file)
+        await plan.wait_arrived()
+        out_file = tmp_path / "report.md"
+        code, out, err = await run_client_until(
+            client, task_queue, "attached:", plan, "research", QUESTION, "--id", workflow_id,
+            "--config", str(config_file), "--out", str(out_file),
+        )  # fmt: skip
 
     assert code == 0, err
     assert f"attached: {workflow_id}" in out
@@ -114,11 +118,13 @@ async def test_research_again_with_the_same_id_attaches_to_the_running_run(
 async def test_research_again_with_the_same_id_but_another_question_is_refused(
     client: Client, task_queue: str, fake_server: FakeLLMServer, script: Script, config_file: Path
 ) -> None:
-    fake_server.set_delay("PlanAnswer", 6)
-    workflow_id = await start_no_wait(client, task_queue, config_file)
-    code, out, err = await run_client(
-        client, task_queue, "research", "Another question?", "--id", workflow_id
-    )
+    plan = Hold(fake_server, "PlanAnswer", script.plan, abandon=False)
+    with released(plan):
+        workflow_id = await start_no_wait(client, task_queue, config_file)
+        await plan.wait_arrived()  # running until released
+        code, out, err = await run_client(
+            client, task_queue, "research", "Another question?", "--id", workflow_id
+        )
     assert code == 2, (out, err)
     assert "already running a different question or config" in err and err.count("\n") == 1
     await client.get_workflow_handle(workflow_id).result()

@@ -222,7 +222,7 @@ async def test_the_follow_up_command_writes_the_report_with_the_parents_config(
     assert "VariantCritique" not in names and "RetrievalAnswer" in names
 
 
-async def _client_until(
+async def run_client_until(
     client: Client, task_queue: str, line_start: str, then: Hold, *args: str
 ) -> tuple[int, str, str]:
     """client.py ARGS, releasing `then` once it has printed a line starting with `line_start`
@@ -277,7 +277,7 @@ async def test_the_same_follow_up_again_attaches_to_the_running_one(
         assert err.count("\n") == 1, err
 
         out_file = tmp_path / "again.md"
-        code, out, err = await _client_until(
+        code, out, err = await run_client_until(
             client, task_queue, "attached:", gaps,
             "follow-up", parent_id, FOLLOW_UP, "--id", workflow_id, "--out", str(out_file),
         )  # fmt: skip
