@@ -423,3 +423,24 @@ def test_a_sentence_written_as_a_heading_is_replaced() -> None:
     assert "## How does Python's `with` statement work?" in fixed
     kept = "# T\n\n## The protocol\n\nA [1].\n\n## What changed in 3.11\n\nB [1]."
     assert fixed_headings(kept, None, QUESTION) == (kept, 0)
+
+
+def test_broken_text_is_never_shown_as_a_heading_or_a_question() -> None:
+    """Both seen in an embedded-model report: an address as a heading, a prompt remnant as a
+    search question in the Research notes."""
+    address = "python-dev.com/2018/04/30TueNov29ThuA:5761:1Z_vNljYwLzHmJfKycPbGVhMkBWiRdSrFgDnIo"
+    body = f"# T\n\nLead [1].\n\n## {address}\n\nA [1]."
+    fixed, changed = fixed_headings(body, None, QUESTION)
+    assert changed == 1 and address not in fixed
+    remnant = (
+        "} Question: How does Python's `with` statement works? *(no retrieved source supports "
+        "this)* This is the first question. &lt;version number="
+    )
+    out = anchored_queries([remnant], QUESTION, None, [])
+    assert out[0] != remnant and out[0] in aspects(QUESTION)
+    from workflows.labels import labels_for as labels
+    from workflows.models import QAPair
+    from workflows.reporting import research_notes
+
+    notes = research_notes([QAPair(question=remnant, answer="A [1].", iteration=2)], labels("x"))
+    assert "&lt;" not in notes and "} Question" not in notes

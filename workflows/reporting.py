@@ -34,6 +34,7 @@ from workflows.topics import (
     heading_of,
     is_junk,
     key_terms,
+    looks_broken,
     one_line,
     section_query,
     section_served,
@@ -223,7 +224,7 @@ def research_notes(findings: list[QAPair], labels: Labels) -> str:
     notes = []
     for i, qa in enumerate(findings, 1):
         question = one_line(qa.question)
-        if is_junk(question):
+        if is_junk(question) or looks_broken(question):
             question = "—"
         answer = _supported_only(qa.answer) or f"*{labels.no_answer}*"
         notes.append(f"**Q{i} ({labels.iteration} {qa.iteration}): {question}**\n\n{answer}")

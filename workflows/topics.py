@@ -261,7 +261,7 @@ def anchored_queries(
     for raw in asked:
         query = _NUMBERING.sub("", one_line(raw))
         words = content_words(query)
-        cut = refined and is_cut_phrase(query)
+        cut = refined and (is_cut_phrase(query) or looks_broken(query))
         if cut or not is_on_topic_query(query, topic) or words in seen_words:
             fresh = next(
                 (
@@ -311,10 +311,21 @@ def reads_as_heading(text: str) -> bool:
     no citation marks or braces ("It was introduced in Python 3.0, which makes it possible to
     use this feature.[3]},"), no full stop after a clause."""
     flat = one_line(text).strip("*_ ")
-    if not is_good_heading(flat) or _CITED_OR_BRACED.search(flat):
+    if not is_good_heading(flat) or _CITED_OR_BRACED.search(flat) or looks_broken(flat):
         return False
     return not (flat.endswith(".") and len(flat.split()) >= SENTENCE_HEADING_WORDS)
 
+
+def looks_broken(text: str) -> bool:
+    """Text no reader should be shown as a heading or a question: it opens with stray
+    punctuation ("} Question: …"), carries escaped or half markup ("&lt;version number="), an
+    address, or a "word" too long to be one ("…30TueNov29ThuA:5761:1Z_vNljYwLzH…")."""
+    flat = one_line(text)
+    return bool(_BROKEN.search(flat)) or any(len(word) > LONGEST_WORD for word in flat.split())
+
+
+_BROKEN = re.compile(r"^[^\w\"'“‘`(¿¡]|&(?:lt|gt|amp|quot);|\*\(|=\s*$|://|\bwww\.|\w\.(?:com|org|net|io)/")
+LONGEST_WORD = 40
 
 # A heading the model wrote as a sentence: cited, braced, or a clause with a full stop.
 _CITED_OR_BRACED = re.compile(r"\[\d{1,3}(?:[,;]\s*\d{1,3})*\]|[{}]")
