@@ -253,10 +253,11 @@ def test_a_section_with_nothing_supported_is_written_from_the_evidence_once() ->
     out, filled, dropped = extractive_floor(body, pool, plan, "context manager methods")
     protocol = out.split("## Protocol\n\n", 1)[1].split("##", 1)[0]
     assert "[1]" in protocol and "[2]" in protocol
-    assert "Lists are mutable" in out.split("## Lists", 1)[1]
     assert out.count("`__exit__` method is called") == 1  # used once in the report
-    # Nothing is left for the last section: it is dropped, not printed empty.
-    assert (filled, dropped) == (2, 1) and "## Protocol methods" not in out
+    # The only passage about lists is not about the question: the section goes. Nothing is
+    # left for the last section either: dropped, not printed empty.
+    assert "Lists are mutable" not in out and "## Lists" not in out
+    assert (filled, dropped) == (1, 2) and "## Protocol methods" not in out
 
 
 def test_a_sentence_cannot_forge_a_citation_or_a_heading() -> None:
@@ -444,3 +445,15 @@ def test_broken_text_is_never_shown_as_a_heading_or_a_question() -> None:
 
     notes = research_notes([QAPair(question=remnant, answer="A [1].", iteration=2)], labels("x"))
     assert "&lt;" not in notes and "} Question" not in notes
+
+
+def test_headings_with_the_same_words_are_one_heading() -> None:
+    body = (
+        "# T\n\nLead [1].\n\n## How does Python's `with` statement works?\n\nA [1].\n\n"
+        "## How does Python's `with` statement work?\n\nB [1].\n\n"
+        "## Python's `with` statement works!\n\nC [1]."
+    )
+    fixed, changed = fixed_headings(body, None, QUESTION)
+    headings = [line for line in fixed.split("\n") if line.startswith("## ")]
+    assert changed == 2 and len(headings) == 3
+    assert sum("statement work" in h for h in headings) == 1  # the others took spare parts

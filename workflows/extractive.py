@@ -119,8 +119,9 @@ class EvidencePool:
     def take(self, topic: str, question: str, count: int) -> list[EvidenceSentence]:
         """The best `count` unused sentences for the topic (for the question, when none is on
         the topic), marked used."""
-        picked = (self.ranked(topic, question) or self.ranked(question, question))[:count]
-        return self.claim(picked)
+        about = self.sources_about(question)
+        ranked = self.ranked(topic, question) or self.ranked(question, question)
+        return self.claim([s for s in ranked if s.number in about][:count])
 
     def claim(self, picked: list[EvidenceSentence]) -> list[EvidenceSentence]:
         """`picked` marked used, each followed by the definitions it calls for (below)."""

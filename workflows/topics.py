@@ -356,16 +356,20 @@ def fixed_headings(markdown: str, plan: ResearchPlan | None, question: str) -> t
             continue
         text = one_line(match.group(2)).strip("*_ ")
         key = heading_key(text)
-        if reads_as_heading(text) and key not in seen:
-            seen.add(key)
+        # "How does X work?", "How does X works?" and "X works!" are one heading to a reader.
+        words = " ".join(sorted(content_words(text)))
+        if reads_as_heading(text) and key not in seen and words not in seen:
+            seen.update((key, words))
             out.append(line)
             continue
         changed += 1
-        while spares and heading_key(spares[0]) in seen:
+        while spares and (
+            heading_key(spares[0]) in seen or " ".join(sorted(content_words(spares[0]))) in seen
+        ):
             spares.pop(0)
         if spares:
             new = spares.pop(0)
-            seen.add(heading_key(new))
+            seen.update((heading_key(new), " ".join(sorted(content_words(new)))))
             out.append(f"{match.group(1)} {new}")
     return "\n".join(out), changed
 
