@@ -180,3 +180,18 @@ async def test_a_report_the_model_cannot_write_is_built_from_the_evidence(
     body = _body(report)
     assert report_numbers(body) and len(_headings(body)) >= 2
     assert "quote the retrieved sources directly" in report.markdown
+
+
+async def test_a_judge_that_cannot_answer_does_not_fail_the_run(
+    client: Client, task_queue: str, fake_server: FakeLLMServer, script: Script
+) -> None:
+    """Seen with the embedded model: the judge's JSON was cut at the token limit on every try,
+    and the run failed after 15 minutes of research. The research goes on without a verdict."""
+    fake_server.respond("JudgeAnswer", lambda _: '{"critique": "The draft is cut')
+    report = await run_research(client, task_queue, max_iterations=2, questions_per_iteration=1)
+
+    assert report.iterations == 2 and report.stop_reason == "max_iterations"
+    assert report.quality_history == []  # no verdict was made up
+    assert report.grounding is not None
+    assert any("the judge gave no valid answer" in n for n in report.grounding.notes)
+    assert report_numbers(_body(report))  # and the reader still gets a cited report

@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import NoReturn
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from workflows.answers import Answers
@@ -25,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.continuation import CONTINUATION_PATCH, Continuation
     from workflows.control import Control
     from workflows.evolution import Evolution
+    from workflows.failures import root_message
     from workflows.grounding import draft_is_grounded
     from workflows.models import (
         CRITIQUE_KEPT_CHARS,
@@ -258,19 +260,30 @@ class DeepResearchWorkflow:
 
     async def _assess(self) -> Assessment:
         state = self._state
-        verdict = await self._calls.call(
-            "quality_assessor",
-            lambda sampling: AssessorInput(
-                question=self._question,
-                plan=self._plan_or_empty,
-                draft=state.draft,
-                iteration=state.iteration,
-                max_iterations=self._config.max_iterations,
-                sampling=sampling,
-            ),
-            Assessment,
-            judge=True,
-        )
+        try:
+            verdict = await self._calls.call(
+                "quality_assessor",
+                lambda sampling: AssessorInput(
+                    question=self._question,
+                    plan=self._plan_or_empty,
+                    draft=state.draft,
+                    iteration=state.iteration,
+                    max_iterations=self._config.max_iterations,
+                    sampling=sampling,
+                ),
+                Assessment,
+                judge=True,
+            )
+        except ActivityError as err:
+            if not state.fresh_evidence:
+                raise  # runs started before this keep failing as they did
+            # A judge that gives no valid answer (a small model cut at its token limit on
+            # every try) costs the run its verdict, not the research: the loop goes on.
+            state.grounding_notes.append(
+                f"iteration {state.iteration}: the judge gave no valid answer, so the research "
+                f"went on ({root_message(err)})"
+            )
+            return Assessment(score=0.0, done=False, critique="")
         state.quality_history.append(verdict.score)
         state.critiques.append(verdict.critique[:CRITIQUE_KEPT_CHARS])
         show_quality(verdict.score)
