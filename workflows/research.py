@@ -77,8 +77,9 @@ GROUNDED_STOP_PATCH = "judge-stop-needs-grounded-draft"
 # and get a report built from the evidence when the report node fails (RunState.anchored).
 ANCHORED_PATCH = "anchored-research"
 # Runs after it tell each retrieval which passages they hold, so that searches anchored on the
-# same question bring new evidence instead of the same top passages, and replace a search
-# question that is a phrase cut out of a sentence (RunState.fresh_evidence).
+# same question bring new evidence instead of the same top passages, replace a search question
+# that is a phrase cut out of a sentence or broken text, search the items listed before their
+# kind, and go on when the judge gives no valid answer (RunState.fresh_evidence).
 FRESH_EVIDENCE_PATCH = "fresh-evidence"
 
 

@@ -83,8 +83,9 @@ class RunState(_State):
     )
     fresh_evidence: bool = Field(
         False,
-        description="retrieval passes over passages the run holds, and a search question cut "
-        "out of a sentence is replaced (FRESH_EVIDENCE_PATCH)",
+        description="retrieval passes over passages the run holds; a search question cut out "
+        "of a sentence or broken is replaced; a judge without a valid answer does not fail "
+        "the run (FRESH_EVIDENCE_PATCH)",
     )
     calls_started: int = 0
     control: ControlState = ControlState()
