@@ -5,8 +5,9 @@ Pure functions, no server."""
 
 from __future__ import annotations
 
+from tests.support.evidence import source
 from workflows.extractive import EvidencePool
-from workflows.models import NumberedSource, ResearchPlan, Source
+from workflows.models import ResearchPlan
 from workflows.reporting import answered_aspects, extractive_floor
 from workflows.sentences import statements
 
@@ -50,22 +51,7 @@ WITH_STATEMENT = (
 
 
 def pool_of(*texts: str) -> EvidencePool:
-    return EvidencePool(
-        [
-            NumberedSource(
-                number=n,
-                source=Source(
-                    id=f"s{n}",
-                    title=f"doc {n}",
-                    location=f"/docs/{n}",
-                    provider="local",
-                    retrieved_at="2026-12-04T00:00:00+00:00",
-                    evidence=text,
-                ),
-            )
-            for n, text in enumerate(texts, 1)
-        ]
-    )
+    return EvidencePool([source(n, text) for n, text in enumerate(texts, 1)])
 
 
 def test_an_api_entry_is_the_subject_of_its_definition_and_a_plain_label_is_not() -> None:
@@ -202,19 +188,7 @@ def test_the_sources_list_names_a_passage_over_several_sections_by_its_range() -
         "sections class AbstractContextManager(abc.ABC); class AbstractAsyncContextManager"
         "(abc.ABC); class ContextDecorator(object)"
     )
-    cited = [
-        NumberedSource(
-            number=1,
-            source=Source(
-                id="a",
-                title="contextlib",
-                location="modules/contextlib.md",
-                provider="local",
-                retrieved_at="2026-12-04T00:00:00+00:00",
-                anchor=anchor,
-            ),
-        )
-    ]
+    cited = [source(1, "", anchor=anchor, document="modules/contextlib.md")]
     listed = sources_section(cited)
     assert "cited: sections AbstractContextManager–ContextDecorator —" in listed
     assert "(abc.ABC)" not in listed

@@ -12,11 +12,12 @@ import pytest
 from activities.search.base import SearchResult
 from activities.search.documents.markup import mdx, plain
 from activities.search.fusion import fused
+from tests.support.evidence import source
 from workflows.citations import finalise_report, short_part
 from workflows.extractive import EvidencePool, cited_sentences
 from workflows.grounding import Claim, Evidence, check_claims
 from workflows.labels import labels_for, language_of
-from workflows.models import NumberedSource, PlanSection, ResearchPlan, Source
+from workflows.models import PlanSection, ResearchPlan
 from workflows.reporting import extractive_floor, short_title
 from workflows.sentences import evidence_text, is_fragment, is_statement, quote_of, statements
 from workflows.topics import (
@@ -51,22 +52,6 @@ patterns to be encapsulated for convenient reuse.
 
 The context manager's "__exit__()" method is invoked when the suite ends and its
 return value decides whether an exception is"""
-
-
-def source(number: int, evidence: str, anchor: str = "", document: str = "") -> NumberedSource:
-    return NumberedSource(
-        number=number,
-        source=Source(
-            id=f"s{number}",
-            title=f"Doc {number}",
-            location=document or f"doc{number}.md",
-            provider="local",
-            retrieved_at="2026-01-01T00:00:00Z",
-            evidence=evidence,
-            document=document or f"doc{number}.md",
-            anchor=anchor,
-        ),
-    )
 
 
 # ---------------------------------------------------------------- evidence in whole sentences

@@ -35,6 +35,8 @@ class EvidenceSentence:
     text: str
     number: int  # the run-wide number of the source it comes from
     words: frozenset[str]
+    pairs: frozenset[tuple[str, str]]  # its adjacent content words (see _pairs)
+    name: str  # the API entry it defines, if it is a definition (see defined_name)
 
 
 def _key(text: str) -> str:
@@ -57,14 +59,20 @@ class EvidencePool:
                     continue
                 seen.add(key)
                 found.append(
-                    EvidenceSentence(sentence, numbered.number, frozenset(words_of(sentence)))
+                    EvidenceSentence(
+                        sentence,
+                        numbered.number,
+                        frozenset(words_of(sentence)),
+                        frozenset(_pairs(sentence)),
+                        defined_name(sentence),
+                    )
                 )
         self.sentences = found
         # An API entry's definition (`object.__enter__(self)`: Enter …), by the entry's name.
         self._definitions: dict[str, EvidenceSentence] = {}
         for sentence in found:
-            if (name := defined_name(sentence.text)) and name not in self._definitions:
-                self._definitions[name] = sentence
+            if sentence.name and sentence.name not in self._definitions:
+                self._definitions[sentence.name] = sentence
         counts = Counter(word for s in found for word in s.words)
         total = len(found) or 1
         self._idf = {w: math.log(1 + total / c) for w, c in counts.items()}
@@ -84,7 +92,7 @@ class EvidencePool:
             on_topic = sentence.words & topic_words
             # The definition of an entry the topic names ("shutil.copy") is about it, however
             # few other words it shares.
-            defines = defined_name(sentence.text).casefold() in named
+            defines = sentence.name.casefold() in named
             shared = len(sentence.words & (topic_words | question_words))
             if not on_topic or (shared < needed and not defines):
                 continue
@@ -93,7 +101,7 @@ class EvidencePool:
             )
             # A pair of the topic's words side by side ("context manager") says more than
             # the same words apart.
-            score *= 1 + len(pairs & _pairs(sentence.text))
+            score *= 1 + len(pairs & sentence.pairs)
             score /= 1 + 0.1 * math.log(1 + len(sentence.words))
             scored.append((defines, score, -at, sentence))
         scored.sort(key=lambda item: item[:3], reverse=True)  # a named entry's definition first

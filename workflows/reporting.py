@@ -184,8 +184,8 @@ def answered_aspects(
     for at, aspect in enumerate(missing):
         # A sentence goes to the part of the question it speaks of most (on a tie, to a part
         # still to come): "use a decorator instead of a class" answers "when contextlib".
-        wanted = words_of(aspect)
-        later = [words_of(a) for a in missing[at + 1 :]]
+        wanted = asked_words[aspect]
+        later = [asked_words[a] for a in missing[at + 1 :]]
         others = [words for a, words in asked_words.items() if words != wanted]
         fitting = [
             s

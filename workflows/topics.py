@@ -324,7 +324,9 @@ def looks_broken(text: str) -> bool:
     return bool(_BROKEN.search(flat)) or any(len(word) > LONGEST_WORD for word in flat.split())
 
 
-_BROKEN = re.compile(r"^[^\w\"'“‘`(¿¡]|&(?:lt|gt|amp|quot);|\*\(|=\s*$|://|\bwww\.|\w\.(?:com|org|net|io)/")
+_BROKEN = re.compile(
+    r"^[^\w\"'“‘`(¿¡]|&(?:lt|gt|amp|quot);|\*\(|=\s*$|://|\bwww\.|\w\.(?:com|org|net|io)/"
+)
 LONGEST_WORD = 40
 
 # A heading the model wrote as a sentence: cited, braced, or a clause with a full stop.
@@ -357,21 +359,24 @@ def fixed_headings(markdown: str, plan: ResearchPlan | None, question: str) -> t
         text = one_line(match.group(2)).strip("*_ ")
         key = heading_key(text)
         # "How does X work?", "How does X works?" and "X works!" are one heading to a reader.
-        words = " ".join(sorted(content_words(text)))
+        words = _words_key(text)
         if reads_as_heading(text) and key not in seen and words not in seen:
             seen.update((key, words))
             out.append(line)
             continue
         changed += 1
-        while spares and (
-            heading_key(spares[0]) in seen or " ".join(sorted(content_words(spares[0]))) in seen
-        ):
+        while spares and (heading_key(spares[0]) in seen or _words_key(spares[0]) in seen):
             spares.pop(0)
         if spares:
             new = spares.pop(0)
-            seen.update((heading_key(new), " ".join(sorted(content_words(new)))))
+            seen.update((heading_key(new), _words_key(new)))
             out.append(f"{match.group(1)} {new}")
     return "\n".join(out), changed
+
+
+def _words_key(heading: str) -> str:
+    """A heading's stemmed content words, in order: "How does X work?" and "X works!" meet."""
+    return " ".join(sorted(content_words(heading)))
 
 
 _HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)[ \t#]*$")
