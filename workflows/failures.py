@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from temporalio.exceptions import FailureError
+from temporalio.exceptions import ApplicationError, FailureError
 
 REASON_MAX_CHARS = 300
 
@@ -17,3 +17,14 @@ def root_message(err: BaseException) -> str:
             messages.append(str(current))
         current = current.__cause__
     return (messages[-1] if messages else str(err))[:REASON_MAX_CHARS]
+
+
+def root_type(err: BaseException) -> str:
+    """The innermost application error's type (`LLMInvalidOutput`, `LLMServerError`), or ""."""
+    found = ""
+    current: BaseException | None = err
+    while current is not None:
+        if isinstance(current, ApplicationError) and current.type:
+            found = current.type
+        current = current.__cause__
+    return found

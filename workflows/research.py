@@ -26,7 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.continuation import CONTINUATION_PATCH, Continuation
     from workflows.control import Control
     from workflows.evolution import Evolution
-    from workflows.failures import root_message
+    from workflows.failures import root_message, root_type
     from workflows.grounding import draft_is_grounded
     from workflows.models import (
         CRITIQUE_KEPT_CHARS,
@@ -276,8 +276,8 @@ class DeepResearchWorkflow:
                 judge=True,
             )
         except ActivityError as err:
-            if not state.fresh_evidence:
-                raise  # runs started before this keep failing as they did
+            if not state.fresh_evidence or root_type(err) != "LLMInvalidOutput":
+                raise  # an endpoint that fails is for the user to fix; older runs as they were
             # A judge that gives no valid answer (a small model cut at its token limit on
             # every try) costs the run its verdict, not the research: the loop goes on.
             state.grounding_notes.append(
