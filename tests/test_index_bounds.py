@@ -165,6 +165,19 @@ def test_paragraphs_pack_up_to_the_maximum(tmp_path: Path) -> None:
     assert all(len(p.text) + 2 + 300 > MAX_CHARS for p in passages)
 
 
+def test_a_definition_term_starts_the_passage_its_definition_is_in(tmp_path: Path) -> None:
+    """A reST definition list: the term whose definition would not fit moves to the next
+    passage with it, instead of ending this one as a name with nothing said of it."""
+    intro = paragraph(MAX_CHARS - 300, "intro")
+    first = "object.open(self)\n\n   Open the thing." + " It opens." * 10
+    second = "object.close(self)\n\n   Close the thing." + " It closes." * 30
+    text = f"{intro}\n\n{first}\n\n{second}\n"
+    passages = indexed(tmp_path, "entries.rst", lambda p: p.write_text(text))
+    assert len(passages) == 2, [p.text[-60:] for p in passages]
+    assert passages[0].text.rstrip().endswith("It opens.")
+    assert passages[1].text.startswith("object.close(self)")
+
+
 @pytest.mark.parametrize(("tail_chars", "passages_made"), [(MIN_CHARS - 20, 1), (MIN_CHARS, 2)])
 def test_a_last_section_shorter_than_the_minimum_joins_the_passage_before_it(
     tmp_path: Path, tail_chars: int, passages_made: int

@@ -326,6 +326,34 @@ def test_demo_with_statement_query(demo: tuple[Path, LocalIndex]) -> None:
     assert any(p in {"topics/with.txt", "topics/context-managers.txt"} for p in top), top
 
 
+def test_keywords_that_are_stopwords_elsewhere_still_search(demo: tuple[Path, LocalIndex]) -> None:
+    """ "with" and "is" are statements and operators in documentation: the query "with
+    statement" once searched "statement" alone and ranked `timeit` first."""
+    assert _top_paths(demo, "with statement", k=2)[0] in {"topics/with.txt", "topics/compound.txt"}
+    top = _top_paths(demo, "async with statement", k=3)
+    assert any(p in {"topics/async.txt", "topics/compound.txt"} for p in top), top
+
+
+def test_a_query_of_stopwords_alone_finds_nothing(demo: tuple[Path, LocalIndex]) -> None:
+    _, index = demo
+    assert index.search("with the and of it", 5) == []
+
+
+def test_a_definition_is_retrieved_with_the_name_it_defines(
+    demo: tuple[Path, LocalIndex],
+) -> None:
+    """A reST entry (`object.__exit__(…)` then its indented definition) is never cut between
+    the name and what it does."""
+    _, index = demo
+    for hit in index.search("exit the runtime context related to this object", 5):
+        text = hit.passage.text
+        if "Exit the runtime context" in text:
+            assert "object.__exit__(self" in text.split("Exit the runtime context")[0]
+            break
+    else:
+        pytest.fail("no passage defines __exit__")
+
+
 def test_demo_json_query(demo: tuple[Path, LocalIndex]) -> None:
     top = _top_paths(demo, "json dumps serialize object to a JSON formatted str")
     assert "modules/json.md" in top, top

@@ -27,7 +27,8 @@ import numpy.typing as npt
 K1 = 1.5
 B = 0.75
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
-# Lucene's English stopwords, the list bm25s uses for stopwords="en".
+# Lucene's English stopwords (the list bm25s uses for stopwords="en"): indexed and searched
+# like any word (see tokens), but a query made of nothing else asks nothing.
 STOPWORDS = frozenset((
     "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it",
     "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these",
@@ -38,7 +39,11 @@ Hashes = npt.NDArray[np.uint64]
 
 
 def tokens(text: str) -> list[str]:
-    return [t for t in _TOKEN.findall(text.lower()) if t not in STOPWORDS]
+    """Every word of two or more characters, stopwords included (as Lucene's standard
+    analyser does): in documentation "with", "is", "for" and "not" name statements and
+    operators, and dropping them turned the query "with statement" into "statement". A
+    common word's low IDF keeps it from outweighing the rare ones."""
+    return _TOKEN.findall(text.lower())
 
 
 class TermHasher:
@@ -191,4 +196,7 @@ def _insert_at(old: npt.NDArray[Any], slots: npt.NDArray[np.int64], new: npt.NDA
 
 
 def query_hashes(hasher: TermHasher, query: str) -> Hashes:
-    return np.array(sorted({hasher(t) for t in tokens(query)}), dtype=np.uint64)
+    words = tokens(query)
+    if all(w in STOPWORDS for w in words):
+        words = []
+    return np.array(sorted({hasher(t) for t in words}), dtype=np.uint64)

@@ -100,19 +100,36 @@ def chunks(found: list[Block]) -> list[Chunk]:
 
 def _units(found: list[Block]) -> Iterator[tuple[str, str | None, bool]]:
     """(text, its heading, starts a section) pieces no longer than the maximum; a heading is
-    kept together with the paragraph that follows it, so it never ends a chunk on its own."""
+    kept together with the paragraph that follows it, so it never ends a chunk on its own,
+    and so is a definition-list term with its definition (below)."""
     headings: list[Block] = []
-    for block in found:
+    term: str | None = None
+    for at, block in enumerate(found):
         if block.heading is not None:
             headings.append(block)
             continue
-        text = "\n\n".join([*(h.text for h in headings), block.text])
+        if term is None and _is_term(block, found[at + 1 : at + 2]):
+            term = block.text
+            continue
+        lead = [*(h.text for h in headings), *([term] if term is not None else [])]
+        term = None
+        text = "\n\n".join([*lead, block.text])
         last = headings[-1].heading if headings else None
         for i, piece in enumerate(split_long(text)):
             yield piece, last if i == 0 else None, bool(headings) and i == 0
         headings = []
-    if headings:
+    if headings:  # a term is never pending here: it is one only when a paragraph follows
         yield "\n\n".join(h.text for h in headings), headings[-1].heading, True
+
+
+def _is_term(block: Block, following: list[Block]) -> bool:
+    """A reST definition-list term: one unindented line followed by an indented paragraph
+    (`object.__exit__(self, …)` and what it does). A chunk ending on the term would hold a
+    name without its definition, and the next one a definition without its name."""
+    if "\n" in block.text or block.text[:1].isspace() or not following:
+        return False
+    after = following[0]
+    return after.heading is None and after.text[:1] == " "
 
 
 def row_chunks(rows: list[tuple[int, str]]) -> list[tuple[str, int, int]]:
