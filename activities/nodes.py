@@ -14,8 +14,15 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities.boundary import at_boundary
+from activities.fallbacks import (
+    best_candidate,
+    quoted_answer,
+    spare_questions,
+    usage_if_last_invalid,
+)
 from activities.llm import ChatMessage, LLMClient
 from activities.prompts import (
     draft_generator,
@@ -43,6 +50,7 @@ from workflows.models import (
     QUOTE_MAX_CHARS,
     Assessment,
     AssessorInput,
+    Candidate,
     CandidateOutput,
     DraftInput,
     DraftOutput,
@@ -119,28 +127,50 @@ class ResearchActivities:
         masked = [m.model_copy(update={"content": self.redactor.text(m.content)}) for m in messages]
         return await with_heartbeat(self._llm.structured(masked, schema, sampling, judge=judge))
 
+    async def _ask_or_none(
+        self,
+        messages: list[ChatMessage],
+        schema: type[S],
+        sampling: SamplingParams,
+        *,
+        judge: bool = False,
+    ) -> tuple[S | None, LLMUsage]:
+        """`_ask`, or None when the model gave no valid answer on the activity's last attempt:
+        the node then answers with its fallback (activities/fallbacks.py)."""
+        try:
+            return await self._ask(messages, schema, sampling, judge=judge)
+        except ApplicationError as err:
+            if (usage := usage_if_last_invalid(err)) is None:
+                raise
+            return None, usage
+
     @activity.defn(name="research_planner")
     @at_boundary
     async def research_planner(self, inp: PlannerInput) -> PlannerOutput:
-        answer, usage = await self._ask(
+        answer, usage = await self._ask_or_none(
             research_planner.messages(inp), research_planner.PlanAnswer, inp.sampling
         )
-        return PlannerOutput(plan=ResearchPlan(sections=answer.sections), usage=usage)
+        # No plan: the workflow gives each part of the question a section (repaired_plan).
+        sections = answer.sections if answer else []
+        return PlannerOutput(plan=ResearchPlan(sections=sections), usage=usage)
 
     @activity.defn(name="draft_generator")
     @at_boundary
     async def draft_generator(self, inp: DraftInput) -> DraftOutput:
-        answer, usage = await self._ask(
+        answer, usage = await self._ask_or_none(
             draft_generator.messages(inp), draft_generator.DraftAnswer, inp.sampling
         )
-        return DraftOutput(draft=answer.draft.strip(), usage=usage)
+        # No draft: the first revision writes one from the findings.
+        return DraftOutput(draft=answer.draft.strip() if answer else "", usage=usage)
 
     @activity.defn(name="gap_analyzer")
     @at_boundary
     async def gap_analyzer(self, inp: GapInput) -> GapOutput:
-        answer, usage = await self._ask(
+        answer, usage = await self._ask_or_none(
             gap_analyzer.messages(inp), gap_analyzer.GapAnswer, inp.sampling
         )
+        if answer is None:
+            return GapOutput(questions=spare_questions(inp), usage=usage)
         questions = [q.strip() for q in answer.questions if q.strip()]
         return GapOutput(questions=questions, usage=usage)
 
@@ -159,10 +189,11 @@ class ResearchActivities:
         ]
         # The claims may cite exactly the documents shown: an enum the provider enforces.
         schema = with_allowed_sources(retrieval_engine.RetrievalAnswer, range(1, len(results) + 1))
-        answer, usage = await self._ask(
+        answer, usage = await self._ask_or_none(
             retrieval_engine.messages(inp, documents), schema, inp.sampling
         )
-        return RetrievalOutput(answer=claims_markdown(answer.claims), sources=sources, usage=usage)
+        text = claims_markdown(answer.claims) if answer else quoted_answer(sources)
+        return RetrievalOutput(answer=text, sources=sources, usage=usage)
 
     async def _retrieve(self, inp: RetrievalInput) -> list[SearchResult]:
         """The search question's results fused with those of its anchors (the user's question,
@@ -202,8 +233,12 @@ class ResearchActivities:
         schema = with_allowed_sources(
             information_integrator.IntegratorAnswer, [s.number for s in inp.sources]
         )
-        answer, usage = await self._ask(information_integrator.messages(inp), schema, inp.sampling)
-        return IntegratorOutput(draft=claims_markdown(answer.claims), usage=usage)
+        answer, usage = await self._ask_or_none(
+            information_integrator.messages(inp), schema, inp.sampling
+        )
+        # No revision: the draft stays as it was (its citations are checked again anyway).
+        draft = claims_markdown(answer.claims) if answer else inp.draft
+        return IntegratorOutput(draft=draft, usage=usage)
 
     @activity.defn(name="quality_assessor")
     @at_boundary
@@ -235,13 +270,16 @@ class ResearchActivities:
 
     @at_boundary
     async def evolution_judge(self, inp: JudgeVariantInput) -> JudgeVariantOutput:
-        answer, usage = await self._ask(
+        answer, usage = await self._ask_or_none(
             self_evolution_enhancer.judge_messages(inp),
             self_evolution_enhancer.VariantCritique,
             inp.sampling,
             judge=True,
         )
-        verdict = VariantVerdict(score=answer.score / 10, critique=answer.critique.strip())
+        if answer is None:  # no verdict: the lowest score, so a judged variant wins over it
+            verdict = VariantVerdict(score=0.0, critique="")
+        else:
+            verdict = VariantVerdict(score=answer.score / 10, critique=answer.critique.strip())
         return JudgeVariantOutput(verdict=verdict, usage=usage)
 
     @at_boundary
@@ -252,6 +290,7 @@ class ResearchActivities:
             self_evolution_enhancer.REVISED_SCHEMA,
             inp.sampling,
             allowed=[s.number for s in inp.context.sources],
+            unchanged=inp.candidate,
         )
 
     @at_boundary
@@ -262,6 +301,7 @@ class ResearchActivities:
             self_evolution_enhancer.MERGED_SCHEMA,
             inp.sampling,
             allowed=[s.number for s in inp.context.sources],
+            unchanged=best_candidate(inp),
         )
 
     async def _new_candidate(
@@ -272,13 +312,17 @@ class ResearchActivities:
         sampling: SamplingParams,
         *,
         allowed: list[int],
+        unchanged: Candidate,
     ) -> CandidateOutput:
         """A revised or merged version of a unit's output, in the unit's own answer shape
-        (claims may cite only the sources in the unit's context)."""
+        (claims may cite only the sources in the unit's context); `unchanged` when the model
+        gave no valid one."""
         schema = schemas[unit]
         if unit in ("answers", "report"):
             schema = with_allowed_sources(schema, allowed)
-        answer, usage = await self._ask(messages, schema, sampling)
+        answer, usage = await self._ask_or_none(messages, schema, sampling)
+        if answer is None:
+            return CandidateOutput(candidate=unchanged, usage=usage)
         return CandidateOutput(
             candidate=self_evolution_enhancer.to_candidate(unit, answer), usage=usage
         )
