@@ -6,7 +6,7 @@ Pure functions, no server."""
 from __future__ import annotations
 
 from tests.support.evidence import source
-from workflows.extractive import EvidencePool
+from workflows.extractive import EvidencePool, cited_sentences
 from workflows.models import ResearchPlan
 from workflows.reporting import answered_aspects, extractive_floor
 from workflows.sentences import statements
@@ -56,7 +56,12 @@ def pool_of(*texts: str) -> EvidencePool:
 
 def test_an_api_entry_is_the_subject_of_its_definition_and_a_plain_label_is_not() -> None:
     found = statements(DATA_MODEL)
-    assert "`object.__enter__(self)`: Enter the runtime context related to this object." in found
+    # The definition keeps the sentences of its paragraph: "this method" needs its name.
+    assert (
+        "`object.__enter__(self)`: Enter the runtime context related to this object. The "
+        "\"with\" statement will bind this method's return value to the target(s) specified in "
+        'the "as" clause of the statement, if any.'
+    ) in found
     assert any(
         s.startswith("`object.__exit__(self, exc_type, exc_value, traceback)`: Exit") for s in found
     )
@@ -161,11 +166,14 @@ Everything here is about files.
 def test_a_markdown_api_heading_is_the_subject_of_the_entrys_first_sentence() -> None:
     found = statements(SHUTIL)
     assert (
-        '`copy(src, dst, *, follow_symlinks=True)`: Copy data and mode bits ("cp src dst").'
-        in found
-    )
-    # Short, and a whole statement: the entry's name is its subject.
-    assert "`copy2(src, dst, *, follow_symlinks=True)`: Copy data and metadata." in found
+        '`copy(src, dst, *, follow_symlinks=True)`: Copy data and mode bits ("cp src dst"). '
+        "Return the file's destination."
+    ) in found
+    # Short, and whole statements: the entry's name is their subject.
+    assert (
+        "`copy2(src, dst, *, follow_symlinks=True)`: Copy data and metadata. "
+        "Return the file's destination."
+    ) in found
     assert not any(s.startswith("`Notes`") for s in found)  # a heading in words is no name
 
 
@@ -194,3 +202,31 @@ def test_the_sources_list_names_a_passage_over_several_sections_by_its_range() -
     assert "(abc.ABC)" not in listed
     assert listed_part("section field(*, default=MISSING, init=True, hash=N…") == "section field()"
     assert listed_part("section With Statement Context Managers").endswith("Context Managers")
+
+
+def test_a_keyword_the_question_quotes_is_a_word_of_the_topic() -> None:
+    """ "with" is a common word, but `with` quoted is the statement: a sentence about the
+    "with" statement answers "how does the `with` statement work", one about `pass` does not."""
+    pool = pool_of(
+        'The "with" statement is used to wrap the execution of a block with methods.',
+        'The "pass" statement is a null operation and nothing happens when it executes.',
+    )
+    ranked = pool.ranked("How does the `with` statement work?", QUESTION)
+    assert [s.text for s in ranked] == [
+        'The "with" statement is used to wrap the execution of a block with methods.'
+    ]
+
+
+def test_a_definition_reads_whole_and_cites_each_of_its_sentences() -> None:
+    """The second sentence of `__enter__`'s definition speaks of "this method": it is printed
+    after the first, each sentence with its citation, and quoted code reads as code."""
+    pool = pool_of(DATA_MODEL, 'Then "__exit__()" is called with the exception, if any.')
+    picked = pool.take("What must an object implement to be a context manager?", QUESTION, 3)
+    text = cited_sentences(picked)
+    assert (
+        "`object.__enter__(self)`: Enter the runtime context related to this object.[1] The "
+        '"with" statement will bind this method'
+    ) in text
+    assert text.count("[1]") >= 3  # each sentence of each definition cites its source
+    assert '"__exit__()"' not in cited_sentences(pool.sentences)
+    assert "Then `__exit__()` is called" in cited_sentences(pool.sentences)

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from workflows.claim_text import cited_in, claims_of
 from workflows.grounding import UNSUPPORTED_MARK, Claim
 from workflows.models import QAPair, Source
-from workflows.sentences import statements
+from workflows.sentences import split_sentences, statements
 from workflows.support import content_words, support_score
 
 QUOTE_MAX_CHARS = 300
@@ -55,8 +55,11 @@ def quote_for(question: str, retrieved: Sequence[Source]) -> tuple[Source, str] 
 
 
 def quoted_claim(sentence: str, number: int) -> str:
-    """The quote as Markdown the claim reader gets back as one claim citing `number`."""
-    safe = sentence.replace("[", "(").replace("]", ")")
+    """The quote as Markdown the claim reader gets back as one claim citing `number`: one
+    sentence (an API entry's definition is kept whole as a statement, and its first sentence
+    names what it defines)."""
+    first = split_sentences(sentence)[0] if sentence.strip() else sentence
+    safe = first.replace("[", "(").replace("]", ")")
     return f'> "{safe}"[{number}]'
 
 

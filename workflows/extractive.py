@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from workflows.models import NumberedSource
-from workflows.sentences import statements
+from workflows.sentences import split_sentences, statements
 from workflows.support import content_words
 
 SENTENCES_PER_SECTION = 3
@@ -37,6 +37,11 @@ class EvidenceSentence:
     words: frozenset[str]
     pairs: frozenset[tuple[str, str]]  # its adjacent content words (see _pairs)
     name: str  # the API entry it defines, if it is a definition (see defined_name)
+    tokens: frozenset[str]  # all its words, common ones too (for quoted_words)
+
+    def words_with(self, keep: set[str]) -> frozenset[str]:
+        """Its content words and the kept common words it uses."""
+        return self.words | (keep & self.tokens) if keep else self.words
 
 
 def _key(text: str) -> str:
@@ -50,7 +55,12 @@ class EvidencePool:
     def __init__(self, sources: Sequence[NumberedSource]) -> None:
         seen: set[str] = set()
         found: list[EvidenceSentence] = []
-        self._titles = {n.number: words_of(n.source.title) for n in sources}
+        # What a source says it is about: its title and the sections its passages come from.
+        self._titles: dict[int, set[str]] = {}
+        for n in sources:
+            said = f"{n.source.title} {n.source.anchor}"
+            named = words_of(said) | _tokens(said)
+            self._titles.setdefault(n.number, set()).update(named)
         for numbered in sources:
             source = numbered.source
             for sentence in statements(source.evidence or source.quote):
@@ -65,6 +75,7 @@ class EvidencePool:
                         frozenset(words_of(sentence)),
                         frozenset(_pairs(sentence)),
                         defined_name(sentence),
+                        _tokens(sentence),
                     )
                 )
         self.sentences = found
@@ -73,7 +84,7 @@ class EvidencePool:
         for sentence in found:
             if sentence.name and sentence.name not in self._definitions:
                 self._definitions[sentence.name] = sentence
-        counts = Counter(word for s in found for word in s.words)
+        counts = Counter(word for s in found for word in s.words | s.tokens)
         total = len(found) or 1
         self._idf = {w: math.log(1 + total / c) for w, c in counts.items()}
         self.used: set[str] = set()
@@ -81,7 +92,9 @@ class EvidencePool:
     def ranked(self, topic: str, question: str) -> list[EvidenceSentence]:
         """Unused sentences that share words with the topic, best first: topic words count
         twice the question's, rare words more than common ones, long sentences a little less."""
-        topic_words, question_words = words_of(topic), words_of(question)
+        keep = quoted_words(topic) | quoted_words(question)
+        topic_words = words_of(topic) | (keep & _tokens(topic))
+        question_words = words_of(question) | (keep & _tokens(question))
         needed = min(MIN_SHARED_WORDS, len(topic_words))
         pairs = _pairs(topic) | _pairs(question)
         named = {name.casefold() for name in _NAME.findall(topic)}
@@ -89,15 +102,16 @@ class EvidencePool:
         for at, sentence in enumerate(self.sentences):
             if _key(sentence.text) in self.used:
                 continue
-            on_topic = sentence.words & topic_words
+            words = sentence.words_with(keep)
+            on_topic = words & topic_words
             # The definition of an entry the topic names ("shutil.copy") is about it, however
             # few other words it shares.
             defines = sentence.name.casefold() in named
-            shared = len(sentence.words & (topic_words | question_words))
+            shared = len(words & (topic_words | question_words))
             if not on_topic or (shared < needed and not defines):
                 continue
             score = sum(2 * self._idf[w] for w in on_topic) + sum(
-                self._idf[w] for w in sentence.words & question_words - on_topic
+                self._idf[w] for w in words & question_words - on_topic
             )
             # A pair of the topic's words side by side ("context manager") says more than
             # the same words apart.
@@ -110,12 +124,14 @@ class EvidencePool:
     def sources_about(self, question: str) -> set[int]:
         """The numbers of the sources whose statements share at least half as many of the
         question's words as the source sharing most, or three quarters when the source's
-        title names nothing the question asks (a passage retrieved deep in a search may share
-        a word or two with a part of the question and be about something else)."""
-        wanted = words_of(question)
+        title and sections name nothing the question asks (a passage retrieved deep in a
+        search may share a word or two with a part of the question and be about something
+        else)."""
+        keep = quoted_words(question)
+        wanted = words_of(question) | (keep & _tokens(question))
         shared: dict[int, set[str]] = {}
         for sentence in self.sentences:
-            shared.setdefault(sentence.number, set()).update(sentence.words & wanted)
+            shared.setdefault(sentence.number, set()).update(sentence.words_with(keep) & wanted)
         best = max((len(words) for words in shared.values()), default=0)
         # A source whose title names nothing asked must share nearly as much as the best.
         return {
@@ -169,6 +185,20 @@ def words_of(text: str) -> set[str]:
     return content_words(text) | content_words(parts)
 
 
+def quoted_words(text: str) -> set[str]:
+    """Single words `text` quotes as names (`with`, "is"): content words wherever they appear
+    then, though a common word elsewhere (a statement and an operator in Python's docs)."""
+    return {w.lower() for w in _QUOTED_WORD.findall(text)}
+
+
+def _tokens(text: str) -> frozenset[str]:
+    return frozenset(re.findall(r"[a-z]+", text.lower()))
+
+
+# One word in backticks or double quotes (straight or typographic).
+_QUOTED_WORD = re.compile(r"[`\"\u201c]([A-Za-z]{2,20})[`\"\u201d]")
+
+
 _CAMEL = re.compile(r"\b[A-Za-z]*[a-z][A-Z]\w*")
 _CAMEL_SPLIT = re.compile(r"(?<=[a-z])(?=[A-Z])")
 
@@ -192,8 +222,11 @@ def _pairs(text: str) -> set[tuple[str, str]]:
 
 def cited_sentences(picked: Sequence[EvidenceSentence]) -> str:
     """Sentences as one paragraph, each with its source number: `Sentence.[n]` reads back as
-    one claim citing n (workflows/claim_text.py)."""
-    return " ".join(f"{_safe(s.text)}[{s.number}]" for s in picked)
+    one claim citing n (workflows/claim_text.py). A definition kept whole cites its source
+    after each of its sentences, as every sentence of a report does."""
+    return " ".join(
+        f"{_safe(sentence)}[{s.number}]" for s in picked for sentence in split_sentences(s.text)
+    )
 
 
 def _safe(sentence: str) -> str:
@@ -203,9 +236,12 @@ def _safe(sentence: str) -> str:
     text = sentence.replace("[", "(").replace("]", ")").lstrip("#>-*+| ")
     pieces = text.split("`")
     for at in range(0, len(pieces), 2):  # outside code spans
-        pieces[at] = _UNDERSCORED.sub(r"`\1`", pieces[at])
+        # The text docs quote code ("__exit__()"): the quotes give way to the code span.
+        pieces[at] = _UNDERSCORED.sub(r"`\2`", pieces[at])
     return "`".join(pieces)
 
 
 # A name with an underscore at its start, end or inside (`__exit__()`, `exc_type`).
-_UNDERSCORED = re.compile(r"(?<![\w`])([A-Za-z_][\w.]*_[\w.]*(?:\([^()\n]{0,60}\))?)(?![\w`])")
+_UNDERSCORED = re.compile(
+    r"(?<![\w`])([\"\u201c])?([A-Za-z_][\w.]*_[\w.]*(?:\([^()\n]{0,60}\))?)(?(1)[\"\u201d]|)(?![\w`])"
+)

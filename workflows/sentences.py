@@ -44,6 +44,8 @@ _ABBREVIATIONS = ("e.g.", "i.e.", "etc.", "cf.", "vs.", "p.", "pp.", "no.", "fig
 
 MIN_STATEMENT_WORDS = 5
 MAX_STATEMENT_CHARS = 400
+# An API entry's definition is one statement up to this size (see _definition_kept_whole).
+DEFINITION_MAX_CHARS = 320
 
 
 def front_matter_title(text: str) -> str | None:
@@ -148,9 +150,28 @@ def sentences(text: str) -> list[str]:
         if not flat:
             continue
         flat = _EMPHASIS.sub(r"\1", _LIST_MARK.sub("", flat))
-        pieces = _CJK_END.split(flat) if _CJK.search(flat) else _split(flat)
-        out.extend(p.strip() for p in pieces if p.strip())
+        out.extend(_definition_kept_whole(split_sentences(flat)))
     return out
+
+
+def split_sentences(flat: str) -> list[str]:
+    """The sentences of one paragraph on one line, each on its own (definitions too)."""
+    pieces = _CJK_END.split(flat) if _CJK.search(flat) else _split(flat)
+    return [p.strip() for p in pieces if p.strip()]
+
+
+def _definition_kept_whole(pieces: list[str]) -> list[str]:
+    """An API entry's definition (its first sentence labelled with the entry's name) keeps the
+    sentences that follow it in its paragraph while they fit in one statement: "The "with"
+    statement will bind this method's return value…" means nothing without the name of
+    the method it speaks of."""
+    if not pieces or not _SUBJECT_LABEL.match(pieces[0]):
+        return pieces
+    whole = pieces[0]
+    rest = pieces[1:]
+    while rest and len(whole) + 1 + len(rest[0]) <= DEFINITION_MAX_CHARS:
+        whole = f"{whole} {rest.pop(0)}"
+    return [whole, *rest]
 
 
 def _split(flat: str) -> list[str]:
