@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -332,6 +333,20 @@ def test_keywords_that_are_stopwords_elsewhere_still_search(demo: tuple[Path, Lo
     assert _top_paths(demo, "with statement", k=2)[0] in {"topics/with.txt", "topics/compound.txt"}
     top = _top_paths(demo, "async with statement", k=3)
     assert any(p in {"topics/async.txt", "topics/compound.txt"} for p in top), top
+
+
+def test_a_quoted_name_and_its_kind_are_searched_as_a_phrase(
+    demo: tuple[Path, LocalIndex],
+) -> None:
+    """ "How does Python's `with` statement work?" weighed as "python statement work" and
+    ranked timeit, pass and format_helpers first; quoted, `with` statement is one thing."""
+    top = _top_paths(demo, "How does Python's `with` statement work?", k=3)
+    assert {"topics/with.txt", "topics/compound.txt"} & set(top), top
+    assert "modules/timeit.md" not in top
+    _, index = demo
+    for hit in index.search('the "async with" statement', 3):  # in its text or its section
+        said = f"{hit.passage.locator} {hit.passage.text}"
+        assert re.search(r'async with"? statement', said, re.I), hit.passage.locator
 
 
 def test_a_query_of_stopwords_alone_finds_nothing(demo: tuple[Path, LocalIndex]) -> None:

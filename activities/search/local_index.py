@@ -49,6 +49,7 @@ from activities.search.documents.files import (
 from activities.search.documents.sandbox import SandboxedReader
 from activities.search.documents.secrets import Secret, secret_in
 from activities.search.index_store import IndexStore, Progress, Refresh
+from activities.search.phrases import PHRASE_POOL, phrase_rank, quoted_phrases
 
 logger = logging.getLogger(__name__)
 
@@ -239,12 +240,16 @@ class LocalIndex:
             self.reload_if_changed()
         postings, keys, _ = self._state
         terms = query_hashes(TermHasher(), query)
+        phrases = quoted_phrases(query)
         # Spare candidates for rows gone (another process refreshed the store), refused and
-        # repeated passages; more are fetched while duplicates crowd out the top k.
-        wanted = k + 5
+        # repeated passages; more are fetched while duplicates crowd out the top k. A quoted
+        # name re-ranks a deeper pool (activities/search/phrases.py).
+        wanted = max(k + 5, PHRASE_POOL) if phrases else k + 5
         while True:
             ranked = postings.top(terms, wanted)
-            hits = self._distinct(ranked, keys, k)
+            hits = self._distinct(ranked, keys, len(ranked) if phrases else k)
+            if phrases:  # a stable sort: BM25's order within each group
+                hits = sorted(hits, key=lambda hit: phrase_rank(hit.passage, phrases))[:k]
             if len(hits) == k or len(ranked) < wanted:
                 return hits
             wanted *= 4
