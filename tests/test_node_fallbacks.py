@@ -63,7 +63,8 @@ async def test_nodes_without_a_valid_answer_fall_back_and_the_run_completes(
     asked = [qa.question for qa in report.findings]
     assert len(asked) >= 2 and len(set(asked)) == len(asked), asked
     assert report.stop_reason in {"max_iterations", "no_new_questions"}
-    assert all(re.search(r"context|with|statement|implement", q, re.I) for q in asked), asked
+    # (or a name the evidence about it mentions: workflows/leads.py)
+    assert all(re.search(r"context|with|statement|implement|`__", q, re.I) for q in asked), asked
     # No answer: each finding quotes its passages, each sentence citing the one it is from.
     for finding in report.findings:
         assert finding.source_numbers and report_numbers(finding.answer), finding

@@ -15,6 +15,7 @@ import re
 from collections.abc import Sequence
 
 from workflows.claim_text import cited_in, claims_of
+from workflows.extractive import quoted_words, tokens_of
 from workflows.grounding import UNSUPPORTED_MARK, Claim
 from workflows.models import QAPair, Source
 from workflows.sentences import split_sentences, statements
@@ -42,11 +43,13 @@ def quote_for(question: str, retrieved: Sequence[Source]) -> tuple[Source, str] 
     """The retrieved statement that best matches the question, over all sources (the first
     source wins a tie); only a sentence sharing words with the question is a quote for it."""
     best: tuple[float, Source, str] | None = None
-    wanted = content_words(question)
+    keep = quoted_words(question)  # `with`: the statement, not a common word
+    wanted = content_words(question) | (keep & tokens_of(question))
     needed = min(2, len(wanted))  # one shared word ("statement") quoted timeit for `with`
     for source in retrieved:
         sentence = best_sentence(question, source.evidence or source.quote)
-        if not sentence or len(content_words(sentence) & wanted) < needed:
+        said = content_words(sentence) | (keep & tokens_of(sentence))
+        if not sentence or len(said & wanted) < needed:
             continue
         score = support_score(question, sentence)
         if score > 0 and (best is None or score > best[0]):

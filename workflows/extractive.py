@@ -59,7 +59,7 @@ class EvidencePool:
         self._titles: dict[int, set[str]] = {}
         for n in sources:
             said = f"{n.source.title} {n.source.anchor}"
-            named = words_of(said) | _tokens(said)
+            named = words_of(said) | tokens_of(said)
             self._titles.setdefault(n.number, set()).update(named)
         for numbered in sources:
             source = numbered.source
@@ -75,7 +75,7 @@ class EvidencePool:
                         frozenset(words_of(sentence)),
                         frozenset(_pairs(sentence)),
                         defined_name(sentence),
-                        _tokens(sentence),
+                        tokens_of(sentence),
                     )
                 )
         self.sentences = found
@@ -93,8 +93,8 @@ class EvidencePool:
         """Unused sentences that share words with the topic, best first: topic words count
         twice the question's, rare words more than common ones, long sentences a little less."""
         keep = quoted_words(topic) | quoted_words(question)
-        topic_words = words_of(topic) | (keep & _tokens(topic))
-        question_words = words_of(question) | (keep & _tokens(question))
+        topic_words = words_of(topic) | (keep & tokens_of(topic))
+        question_words = words_of(question) | (keep & tokens_of(question))
         needed = min(MIN_SHARED_WORDS, len(topic_words))
         pairs = _pairs(topic) | _pairs(question)
         named = {name.casefold() for name in _NAME.findall(topic)}
@@ -128,7 +128,7 @@ class EvidencePool:
         search may share a word or two with a part of the question and be about something
         else)."""
         keep = quoted_words(question)
-        wanted = words_of(question) | (keep & _tokens(question))
+        wanted = words_of(question) | (keep & tokens_of(question))
         shared: dict[int, set[str]] = {}
         for sentence in self.sentences:
             shared.setdefault(sentence.number, set()).update(sentence.words_with(keep) & wanted)
@@ -191,7 +191,8 @@ def quoted_words(text: str) -> set[str]:
     return {w.lower() for w in _QUOTED_WORD.findall(text)}
 
 
-def _tokens(text: str) -> frozenset[str]:
+def tokens_of(text: str) -> frozenset[str]:
+    """Every word of `text`, lower-cased, common ones too."""
     return frozenset(re.findall(r"[a-z]+", text.lower()))
 
 

@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.evolution import Evolution
     from workflows.failures import root_message, root_type
     from workflows.grounding import draft_is_grounded
+    from workflows.leads import LEADS_PATCH, leads
     from workflows.models import (
         CRITIQUE_KEPT_CHARS,
         DRAFT_MAX_CHARS,
@@ -109,6 +110,7 @@ class DeepResearchWorkflow:
             state.seed_scheme = "identity" if workflow.patched(SEED_PATCH) else "counter"
             state.anchored = workflow.patched(ANCHORED_PATCH)
             state.fresh_evidence = workflow.patched(FRESH_EVIDENCE_PATCH)
+            state.follow_leads = workflow.patched(LEADS_PATCH)
         # 0. A follow-up or a watched topic's run starts from its parent's report instead.
         if request.resume is None and not await self._from_parent(request):
             # 1. Research plan (a self-evolving unit).
@@ -137,8 +139,9 @@ class DeepResearchWorkflow:
             asked = await self._ask_questions()
             if state.anchored:  # a junk or off-topic question is never searched or shown
                 earlier = [qa.question for qa in state.findings]
+                found = leads(state.sources, self._question) if state.follow_leads else []
                 asked = anchored_queries(
-                    asked, self._question, state.plan, earlier, state.fresh_evidence
+                    asked, self._question, state.plan, earlier, state.fresh_evidence, found
                 )
             asked = self._continuation.not_asked_before(asked)  # a follow-up's parent asked them
             questions = fresh_questions(asked, state.findings, config.questions_per_iteration)

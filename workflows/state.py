@@ -87,6 +87,9 @@ class RunState(_State):
         "of a sentence or broken is replaced; a judge without a valid answer does not fail "
         "the run (FRESH_EVIDENCE_PATCH)",
     )
+    follow_leads: bool = Field(
+        False, description="names the evidence mentions are searched next (LEADS_PATCH)"
+    )
     calls_started: int = 0
     control: ControlState = ControlState()
     plan_review: PlanReviewState = PlanReviewState()

@@ -242,19 +242,22 @@ def anchored_queries(
     plan: ResearchPlan | None,
     earlier: Iterable[str],
     refined: bool = True,
+    leads: Sequence[str] = (),
 ) -> list[str]:
     """The model's search questions with each junk, off-topic or repeated one (the same
     content words as a question searched before) replaced by an aspect of the question, a plan
     section or a key term not searched yet (the same count comes back); when none is left, a
     repeat, which the loop drops as not new. With `refined` (runs started since the
     fresh-evidence patch), a phrase cut out of a sentence is replaced too, and the items listed
-    before their kind are spare queries ("global statement")."""
+    before their kind are spare queries ("global statement"); `leads` (names the evidence
+    mentions, workflows/leads.py) are asked after the plan's sections."""
     topic = topic_words(question, plan)
     used = {one_line(q).casefold() for q in earlier}
     seen_words = [content_words(q) for q in earlier]
     spares = [
         *aspects(question),
         *(section_query(s) for s in usable_sections(plan)),
+        *leads,  # names the evidence mentions and does not define (workflows/leads.py)
         *key_terms(question, kinds=refined),
     ]
     out: list[str] = []

@@ -49,7 +49,7 @@ from activities.search.documents.files import (
 from activities.search.documents.sandbox import SandboxedReader
 from activities.search.documents.secrets import Secret, secret_in
 from activities.search.index_store import IndexStore, Progress, Refresh
-from activities.search.phrases import PHRASE_POOL, phrase_rank, quoted_phrases
+from activities.search.phrases import PHRASE_POOL, phrase_order, quoted_phrases
 
 logger = logging.getLogger(__name__)
 
@@ -248,8 +248,8 @@ class LocalIndex:
         while True:
             ranked = postings.top(terms, wanted)
             hits = self._distinct(ranked, keys, len(ranked) if phrases else k)
-            if phrases:  # a stable sort: BM25's order within each group
-                hits = sorted(hits, key=lambda hit: phrase_rank(hit.passage, phrases))[:k]
+            if phrases:
+                hits = sorted(hits, key=lambda h: phrase_order(h.passage, h.score, phrases))[:k]
             if len(hits) == k or len(ranked) < wanted:
                 return hits
             wanted *= 4

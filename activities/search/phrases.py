@@ -5,8 +5,7 @@ passage, so the query weighs as "python statement work", and a short page that s
 "statement" eight times (timeit's) outranks the section on the with statement. A name quoted
 in code or quotation marks and followed by its kind (`with` statement, "async for" loop) says
 which thing is meant, as a quoted phrase does in a web search: among BM25's candidates,
-passages whose section the phrase names rank first, then those whose text holds it (quotes
-and all: `The "with" statement`).
+passages whose section the phrase names rank first (quotes and all: `The "with" statement`).
 """
 
 from __future__ import annotations
@@ -31,9 +30,12 @@ def quoted_phrases(query: str) -> list[re.Pattern[str]]:
     return found
 
 
-def phrase_rank(passage: Passage, phrases: list[re.Pattern[str]]) -> int:
-    """0 when the passage's section is named by a phrase (it is about the thing), 1 when its
-    text holds one (`targets in "with" statements` in the section on `global`), else 2."""
-    if any(p.search(passage.locator) for p in phrases):
-        return 0
-    return 1 if any(p.search(passage.text) for p in phrases) else 2
+def phrase_order(
+    passage: Passage, score: float, phrases: list[re.Pattern[str]]
+) -> tuple[int, float]:
+    """A sort key: passages whose section a phrase names first (they are about the thing),
+    then BM25's order. A text that holds the phrase gets nothing more: `targets in "with"
+    statements` (the section on `global`) or "adds its __exit__ method" (unittest) say it in
+    passing."""
+    named = any(p.search(passage.locator) for p in phrases)
+    return (0 if named else 1), -score
