@@ -8,7 +8,7 @@ import uuid
 
 from temporalio.client import Client
 
-from tests.support.fake_llm import FakeLLMServer, RecordedRequest
+from tests.support.fake_llm import ErrorReply, FakeLLMServer, RecordedRequest
 from tests.support.scripted_llm import Script
 from workflows.batch import (
     WORKFLOW_NAME,
@@ -71,9 +71,11 @@ async def test_every_question_gets_one_child_at_most_n_at_once(
 async def test_a_failed_child_is_recorded_and_the_others_finish(
     client: Client, task_queue: str, fake_server: FakeLLMServer, script: Script
 ) -> None:
-    def plan(request: RecordedRequest) -> dict:
+    def plan(request: RecordedRequest) -> dict | ErrorReply:
         if "BROKEN" in request.prompt:
-            return {"not": "a plan"}  # fails the schema; no re-ask, no retry: the run fails
+            # A request the provider refuses (400): not retried, the run fails. (A malformed
+            # plan no longer fails a run: the planner falls back, activities/fallbacks.py.)
+            return ErrorReply(400, "This model's maximum context length is 8 tokens")
         return script.plan(request)
 
     fake_server.respond("PlanAnswer", plan)

@@ -35,6 +35,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 __all__ = [
+    "ErrorReply",
     "FakeLLMServer",
     "RecordedRequest",
     "Responder",
@@ -83,6 +84,15 @@ class RecordedRequest:
 
 
 Responder = Callable[[RecordedRequest], Any]
+
+
+@dataclass(frozen=True)
+class ErrorReply:
+    """What a responder returns to answer one request with an HTTP error (an OpenAI-shaped
+    error body), where inject_fault would fail every request of the name."""
+
+    status: int
+    message: str | None = None
 
 
 @dataclass
@@ -739,6 +749,8 @@ class FakeLLMServer:
             responder = self._responders.get(name) or self._responders.get(None)
         try:
             result = (responder or default_response)(record)
+            if isinstance(result, ErrorReply):
+                return fail(result.status, error_body(result.status, result.message))
             content = _content_of(result)
         except Exception as exc:  # a broken responder is a test bug: make it loud and visible
             traceback.print_exc()
