@@ -175,7 +175,7 @@ async def test_a_model_that_backs_nothing_still_hands_over_the_evidence(
     body = report.markdown.split("## Research notes", 1)[0]
     assert "1234567890" not in body and "python[" not in body.lower()
     evidence = " ".join(" ".join(s.source.evidence.split()) for s in report.sources)
-    evidence = evidence.replace("`", "")  # names are shown as code
+    evidence = re.sub(r"[`\"]", "", evidence)  # names are shown as code, not quoted
     for sentence in re.findall(r"([^\]]+?)\[\d+(?:, [^\]]+)?\]", section.strip()):
-        assert sentence.strip().replace("`", "") in evidence, sentence  # names shown as code
+        assert re.sub(r"[`\"]", "", sentence.strip()) in evidence, sentence  # names as code
     assert "## Research notes" in report.markdown
