@@ -83,6 +83,7 @@ def every_field_set() -> RunState:
         plan_review=PlanReviewState(status="approved", guidance="focus on errors"),
         anchored=True,
         fresh_evidence=True,
+        follow_leads=True,
         report_fallback="the report node failed: timeout",
         continuation=ContinuationState(
             kind="watch",
