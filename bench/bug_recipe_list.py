@@ -370,13 +370,4 @@ RECIPES: tuple[Recipe, ...] = (
         "info.attempt <= policy.maximum_attempts",
         ("tests/test_node_fallbacks.py",),
     ),
-    Recipe(
-        "lead-answers-every-part",
-        "report",
-        "f1cbba0",
-        "workflows/reporting.py",
-        "texts = [(words_of(_prose(parts[0])), 1.0)]",
-        "texts = [(words_of(_prose(parts[0])), 2 / 3)]",
-        ("tests/test_report_coverage.py",),
-    ),
 )
