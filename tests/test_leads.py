@@ -48,5 +48,16 @@ def test_a_junk_search_question_is_replaced_by_a_lead_after_the_plan_sections() 
         "The protocol: enter and exit",
     ]
     lead = "The `__exit__` method"
-    asked = anchored_queries(["</plan> 1.0.2"], QUESTION, plan, earlier, True, [lead])
+    asked = anchored_queries(["</plan> 1.0.2"], QUESTION, plan, earlier, True, lambda: [lead])
     assert asked == [lead]
+
+
+def test_leads_are_worked_out_only_when_a_question_is_replaced() -> None:
+    """Reading every source for names costs workflow time on each iteration: a run whose
+    model asks good questions never pays it."""
+
+    def fail() -> list[str]:
+        raise AssertionError("the leads were worked out for questions that needed none")
+
+    good = ["How does the with statement work?"]
+    assert anchored_queries(good, QUESTION, None, [], True, fail) == good

@@ -139,7 +139,9 @@ class DeepResearchWorkflow:
             asked = await self._ask_questions()
             if state.anchored:  # a junk or off-topic question is never searched or shown
                 earlier = [qa.question for qa in state.findings]
-                found = leads(state.sources, self._question) if state.follow_leads else []
+                found = (
+                    (lambda: leads(state.sources, self._question)) if state.follow_leads else None
+                )
                 asked = anchored_queries(
                     asked, self._question, state.plan, earlier, state.fresh_evidence, found
                 )

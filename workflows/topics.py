@@ -12,7 +12,7 @@ user's question and the plan. A strong model's good text passes unchanged.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from workflows.models import PlanSection, ResearchPlan
 from workflows.support import content_words
@@ -242,7 +242,7 @@ def anchored_queries(
     plan: ResearchPlan | None,
     earlier: Iterable[str],
     refined: bool = True,
-    leads: Sequence[str] = (),
+    leads: Callable[[], Sequence[str]] | None = None,
 ) -> list[str]:
     """The model's search questions with each junk, off-topic or repeated one (the same
     content words as a question searched before) replaced by an aspect of the question, a plan
@@ -250,22 +250,24 @@ def anchored_queries(
     repeat, which the loop drops as not new. With `refined` (runs started since the
     fresh-evidence patch), a phrase cut out of a sentence is replaced too, and the items listed
     before their kind are spare queries ("global statement"); `leads` (names the evidence
-    mentions, workflows/leads.py) are asked after the plan's sections."""
+    mentions, workflows/leads.py) are asked after the plan's sections. The spares, leads
+    among them, are only worked out when a question is to be replaced."""
     topic = topic_words(question, plan)
     used = {one_line(q).casefold() for q in earlier}
     seen_words = [content_words(q) for q in earlier]
-    spares = [
-        *aspects(question),
-        *(section_query(s) for s in usable_sections(plan)),
-        *leads,  # names the evidence mentions and does not define (workflows/leads.py)
-        *key_terms(question, kinds=refined),
-    ]
+    spares: list[str] = []
     out: list[str] = []
     for raw in asked:
         query = _NUMBERING.sub("", one_line(raw))
         words = content_words(query)
         cut = refined and (is_cut_phrase(query) or looks_broken(query))
         if cut or not is_on_topic_query(query, topic) or words in seen_words:
+            spares = spares or [
+                *aspects(question),
+                *(section_query(s) for s in usable_sections(plan)),
+                *(leads() if leads else ()),  # names the evidence mentions and does not define
+                *key_terms(question, kinds=refined),
+            ]
             fresh = next(
                 (
                     s
