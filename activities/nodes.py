@@ -36,7 +36,7 @@ from activities.prompts import (
 )
 from activities.prompts._claims import claims_markdown, report_markdown, with_allowed_sources
 from activities.search.base import SearchProvider, SearchResult
-from activities.search.fusion import fused
+from activities.search.fusion import definition_first, fused
 from observability.report_span import record_grounding
 from workflows.config import (
     EVOLVABLE_UNITS,
@@ -206,6 +206,7 @@ class ResearchActivities:
         depth = inp.top_k + min(len(known), KNOWN_SKIP_MAX)
         lists = await asyncio.gather(*(self._search.search(q, depth) for q in queries))
         ranked = fused(lists, depth) if len(lists) > 1 else list(lists[0])
+        ranked = definition_first(ranked, lists[0], inp.search_question)
         new = [r for r in ranked if r.id not in known]
         return (new + [r for r in ranked if r.id in known])[: inp.top_k]
 

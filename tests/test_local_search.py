@@ -349,6 +349,41 @@ def test_a_quoted_name_and_its_kind_are_searched_as_a_phrase(
         assert re.search(r'async with"? statement', said, re.I), hit.passage.locator
 
 
+def test_a_quoted_api_name_finds_the_entry_that_defines_it_first(
+    demo: tuple[Path, LocalIndex],
+) -> None:
+    """ "The `__exit__` method" ranked the with statement's prose (which calls `__exit__`)
+    above the entry that says what it does."""
+    _, index = demo
+    for query, entry in (
+        ("The `__exit__` method", "object.__exit__(self"),
+        ("The `__enter__` method", "object.__enter__(self"),
+        ("What does `ExitStack` do?", "class ExitStack("),
+    ):
+        top = index.search(query, 3)[0].passage.text
+        assert entry in top[:2000], (query, top[:200])
+    # A keyword is no API entry: `with` still ranks its statement's sections first.
+    assert _top_paths(demo, "the `with` statement", k=1)[0] in {
+        "topics/with.txt",
+        "topics/compound.txt",
+        "topics/context-managers.txt",
+    }
+
+
+def test_a_document_the_question_names_brings_its_best_passage_and_no_more(
+    demo: tuple[Path, LocalIndex],
+) -> None:
+    """ "contextlib" is in every passage of contextlib's page once, in its title: "class",
+    "writing" and "hand" ranked the assignment statement's page first. A named document gets
+    its best passage in the top, one per name, so a second named thing is not crowded out; a
+    name that is a common word ("time") names nothing."""
+    top = _top_paths(demo, "When should contextlib be used instead of writing the class by hand?")
+    assert "modules/contextlib.md" in top, top
+    both = _top_paths(demo, "Should I use heapq or bisect to keep a list sorted while inserting?")
+    assert {"modules/heapq.md", "modules/bisect.md"} <= set(both), both
+    assert "modules/time.md" not in _top_paths(demo, "What time complexity does list sort have?", 5)
+
+
 def test_a_query_of_stopwords_alone_finds_nothing(demo: tuple[Path, LocalIndex]) -> None:
     _, index = demo
     assert index.search("with the and of it", 5) == []

@@ -8,7 +8,7 @@ from __future__ import annotations
 from tests.support.evidence import source
 from workflows.extractive import EvidencePool, cited_sentences
 from workflows.models import ResearchPlan
-from workflows.reporting import answered_aspects, extractive_floor
+from workflows.reporting import answered_aspects, extractive_floor, uncovered_aspects
 from workflows.sentences import statements
 
 QUESTION = (
@@ -230,3 +230,47 @@ def test_a_definition_reads_whole_and_cites_each_of_its_sentences() -> None:
     assert text.count("[1]") >= 3  # each sentence of each definition cites its source
     assert '"__exit__()"' not in cited_sentences(pool.sentences)
     assert "Then `__exit__()` is called" in cited_sentences(pool.sentences)
+
+
+def test_a_lead_that_defines_the_subject_does_not_answer_what_must_be_implemented() -> None:
+    """The demo's lead "A context manager is an object that defines the runtime context…"
+    shares three of the four words of "what must an object implement to be a context
+    manager" and said nothing of what to implement: that part still gets its section."""
+    body = (
+        f"# {QUESTION}\n\nA *context manager* is an object that defines the runtime context to "
+        'be established when executing a "with" statement.[1]\n\n'
+        "## How does Python's `with` statement work?\n\nIt wraps a block.[2]\n\n"
+        "## When should contextlib be used instead of writing the class by hand?\n\n"
+        "Use the contextmanager decorator.[3]"
+    )
+    missing = uncovered_aspects(body, QUESTION)
+    assert missing == ["What must an object implement to be a context manager?"], missing
+
+
+def test_the_entries_under_a_section_the_part_names_answer_what_must_be_implemented() -> None:
+    """The demo corpus never says "implement __enter__": what an object must implement is
+    what the section "With Statement Context Managers" defines. The part's section says what
+    `__enter__` and `__exit__` do, ahead of sentences that only share its words; the lead
+    does not open with one part's entries."""
+    protocol = source(1, DATA_MODEL.split("\n", 2)[2], anchor="With Statement Context Managers")
+    typical = source(
+        2,
+        "Typical uses of context managers include saving and restoring various kinds of "
+        "global state, locking and unlocking resources, closing opened files. Context "
+        "managers are normally invoked using the with statement, but an object can also "
+        "be used by directly invoking its methods.",
+        anchor="Context Manager Types",
+    )
+    body = f"# {QUESTION}\n\n## How does Python's `with` statement work?\n\nIt wraps a block.[2]"
+    missing = ["What must an object implement to be a context manager?"]
+    out, added = answered_aspects(body, EvidencePool([protocol, typical]), QUESTION, missing)
+
+    assert added == 1
+    section = out.split(f"## {missing[0]}\n\n")[1]
+    assert section.startswith("`object.__enter__(self)`: Enter the runtime context")
+    assert "`object.__exit__(self, exc_type, exc_value, traceback)`: Exit the runtime" in section
+    # The lead of a report written from the evidence opens with the subject, not an entry.
+    lead, _, _ = extractive_floor(
+        f"# {QUESTION}\n\n", EvidencePool([protocol, typical]), ResearchPlan(sections=[]), QUESTION
+    )
+    assert not lead.split("\n\n")[1].startswith("`object.")

@@ -11,7 +11,7 @@ import pytest
 
 from activities.search.base import SearchResult
 from activities.search.documents.markup import mdx, plain
-from activities.search.fusion import fused
+from activities.search.fusion import definition_first, fused
 from tests.support.evidence import source
 from workflows.citations import finalise_report, short_part
 from workflows.extractive import EvidencePool, cited_sentences
@@ -220,6 +220,26 @@ def test_retrieval_fuses_the_query_and_its_anchors_by_rank() -> None:
     # "ctx" is second for the query and first for both anchors: it comes first.
     out = fused([hits("junk", "ctx", "x"), hits("ctx", "with"), hits("ctx", "with", "y")], 3)
     assert [r.id for r in out] == ["ctx", "with", "junk"]
+
+
+def test_the_entry_that_defines_the_name_a_query_quotes_is_retrieved_first() -> None:
+    """ "The `__exit__` method": the anchors rank the with statement's prose on two lists and
+    fused the entry that says what `__exit__` does out of the top three."""
+
+    def hit(rid: str, text: str) -> SearchResult:
+        return SearchResult(id=rid, title=rid, location=rid, provider="local", text=text, score=0)
+
+    entry = hit("entry", "object.__exit__(self, exc_type, exc_value, traceback)\n\n   Exit the…")
+    prose = hit("prose", 'The context manager\'s "__exit__()" method is invoked.')
+    other = hit("other", "The with statement wraps a block.")
+    own = [prose, entry, other]
+    ranked = fused([own, [prose, other], [other, prose]], 2)
+    assert "entry" not in [r.id for r in ranked]
+    query = "The `__exit__` method"
+    assert [r.id for r in definition_first(ranked, own, query)] == ["entry", "prose", "other"]
+    # A query that quotes no API name, or whose own results define nothing, keeps the fusion.
+    assert definition_first(ranked, own, "How does the `with` statement work?") == ranked
+    assert definition_first(ranked, [prose, other], query) == ranked
 
 
 # ---------------------------------------------------------------- the extractive floor

@@ -28,6 +28,8 @@ MIN_SHARED_WORDS = 2
 DEFINITIONS_ADDED = 2
 _LABEL = re.compile(r"^`([^`\n]{1,120})`: ")
 _NAME = re.compile(r"[A-Za-z_]\w*")
+# A topic that asks for an API's members: what it must implement, which methods it has.
+_ASKS_MEMBERS = re.compile(r"\b(?:implement\w*|methods?)\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -57,10 +59,14 @@ class EvidencePool:
         found: list[EvidenceSentence] = []
         # What a source says it is about: its title and the sections its passages come from.
         self._titles: dict[int, set[str]] = {}
+        # The sections alone: the entries defined under a section a topic names are its members.
+        self._sections: dict[int, set[str]] = {}
         for n in sources:
             said = f"{n.source.title} {n.source.anchor}"
             named = words_of(said) | tokens_of(said)
             self._titles.setdefault(n.number, set()).update(named)
+            section = words_of(n.source.anchor) | tokens_of(n.source.anchor)
+            self._sections.setdefault(n.number, set()).update(section)
         for numbered in sources:
             source = numbered.source
             for sentence in statements(source.evidence or source.quote):
@@ -89,26 +95,36 @@ class EvidencePool:
         self._idf = {w: math.log(1 + total / c) for w, c in counts.items()}
         self.used: set[str] = set()
 
-    def ranked(self, topic: str, question: str) -> list[EvidenceSentence]:
+    def ranked(self, topic: str, question: str, members: bool = True) -> list[EvidenceSentence]:
         """Unused sentences that share words with the topic, best first: topic words count
-        twice the question's, rare words more than common ones, long sentences a little less."""
+        twice the question's, rare words more than common ones, long sentences a little less.
+        The definitions of entries the topic names come first, then, when the topic asks what
+        something implements or which methods it has (and `members` allows), the entries
+        defined under a section the topic names: "what must an object implement to be a
+        context manager" is answered by `object.__enter__` and `object.__exit__`, listed
+        under "With Statement Context Managers", though neither says "implement". Other
+        topics keep their best prose: a section's definitions would crowd it out."""
         keep = quoted_words(topic) | quoted_words(question)
         topic_words = words_of(topic) | (keep & tokens_of(topic))
         question_words = words_of(question) | (keep & tokens_of(question))
         needed = min(MIN_SHARED_WORDS, len(topic_words))
         pairs = _pairs(topic) | _pairs(question)
         named = {name.casefold() for name in _NAME.findall(topic)}
+        asks_members = members and bool(_ASKS_MEMBERS.search(topic))
         scored: list[tuple[bool, float, int, EvidenceSentence]] = []
         for at, sentence in enumerate(self.sentences):
             if _key(sentence.text) in self.used:
                 continue
             words = sentence.words_with(keep)
             on_topic = words & topic_words
-            # The definition of an entry the topic names ("shutil.copy") is about it, however
-            # few other words it shares.
+            # The definition of an entry the topic names ("shutil.copy"), or of a member of
+            # the API the topic asks about, is about it, however few other words it shares.
             defines = sentence.name.casefold() in named
+            member = bool(
+                asks_members and sentence.name and self._names_section(sentence, topic_words)
+            )
             shared = len(words & (topic_words | question_words))
-            if not on_topic or (shared < needed and not defines):
+            if not member and (not on_topic or (shared < needed and not defines)):
                 continue
             score = sum(2 * self._idf[w] for w in on_topic) + sum(
                 self._idf[w] for w in words & question_words - on_topic
@@ -117,9 +133,15 @@ class EvidencePool:
             # the same words apart.
             score *= 1 + len(pairs & sentence.pairs)
             score /= 1 + 0.1 * math.log(1 + len(sentence.words))
-            scored.append((defines, score, -at, sentence))
-        scored.sort(key=lambda item: item[:3], reverse=True)  # a named entry's definition first
-        return [item[3] for item in scored]
+            scored.append((defines, member, score, -at, sentence))
+        scored.sort(key=lambda item: item[:4], reverse=True)  # a named entry's definition first
+        return [item[4] for item in scored]
+
+    def _names_section(self, sentence: EvidenceSentence, topic_words: set[str]) -> bool:
+        """True if the section `sentence` comes from shares two of the topic's words (all of
+        them for a topic of one word)."""
+        shared = self._sections.get(sentence.number, set()) & topic_words
+        return len(shared) >= min(MIN_SHARED_WORDS, len(topic_words))
 
     def sources_about(self, question: str) -> set[int]:
         """The numbers of the sources whose statements share at least half as many of the
@@ -140,11 +162,14 @@ class EvidencePool:
             if (2 if self._titles.get(number, set()) & wanted else 4 / 3) * len(words) >= best
         }
 
-    def take(self, topic: str, question: str, count: int) -> list[EvidenceSentence]:
+    def take(
+        self, topic: str, question: str, count: int, members: bool = True
+    ) -> list[EvidenceSentence]:
         """The best `count` unused sentences for the topic (for the question, when none is on
-        the topic), marked used."""
+        the topic), marked used. The lead passes `members=False`: it opens with what the
+        question is about, not with the entries of one of its parts."""
         about = self.sources_about(question)
-        ranked = self.ranked(topic, question) or self.ranked(question, question)
+        ranked = self.ranked(topic, question, members) or self.ranked(question, question, members)
         return self.claim([s for s in ranked if s.number in about][:count])
 
     def claim(self, picked: list[EvidenceSentence]) -> list[EvidenceSentence]:

@@ -112,8 +112,10 @@ def extractive_floor(
     _mark_said(parts[::2], pool)  # what the model backed is not repeated by the floor
     lead_title, _, lead = parts[0].partition("\n")
     filled = dropped = 0
-    if not cited_in(lead) and (picked := pool.take(question, question, SENTENCES_PER_SECTION)):
-        lead, filled = cited_sentences(picked), 1
+    if not cited_in(lead):
+        picked = pool.take(question, question, SENTENCES_PER_SECTION, members=False)
+        if picked:
+            lead, filled = cited_sentences(picked), 1
     out = [f"{lead_title}\n\n{lead.strip()}".strip()]
     for at in range(1, len(parts), 2):
         heading, text = parts[at], parts[at + 1].strip()
@@ -147,7 +149,8 @@ def parts_asked(question: str) -> list[str]:
 def uncovered_aspects(body: str, question: str) -> list[str]:
     """The parts of a compound question that the body (the model's backed text, before the
     floor) does not answer: no heading names the part, and no text but a section's that
-    answers another part — the lead, a section under a heading of its own — speaks of it."""
+    answers another part — the lead (with all the part's words), a section under a heading
+    of its own — speaks of it."""
     asked = parts_asked(question)
     if len(asked) < 2:
         return []  # the whole report is about the one thing asked
@@ -161,9 +164,13 @@ def uncovered_aspects(body: str, question: str) -> list[str]:
         named |= hits
         if words and not hits:
             missing.append(aspect)
-    free = [parts[0]] + [t for i, t in enumerate(parts[2::2]) if i not in named]
-    texts = [words_of(_prose(t)) for t in free]
-    return [a for a in missing if not any(_shares(words_of(a), t, 2 / 3) for t in texts)]
+    # The lead speaks of the question's subject, so of every part's subject words: it answers
+    # a part only when it has all of the part's words ("A context manager is an object that
+    # defines the runtime context" does not say what one must implement).
+    texts = [(words_of(_prose(parts[0])), 1.0)] + [
+        (words_of(_prose(t)), 2 / 3) for i, t in enumerate(parts[2::2]) if i not in named
+    ]
+    return [a for a in missing if not any(_shares(words_of(a), t, share) for t, share in texts)]
 
 
 def answered_aspects(

@@ -132,6 +132,13 @@ class Postings:
         )
         return merged, np.concatenate([keys[keep], added_keys]).astype(np.int64)
 
+    def df(self, term: int) -> int:
+        """How many docs hold `term` (a hash)."""
+        at = int(np.searchsorted(self.vocab, np.uint64(term)))
+        if at == len(self.vocab) or int(self.vocab[at]) != term:
+            return 0
+        return int(self.indptr[at + 1] - self.indptr[at])
+
     @property
     def doc_count(self) -> int:
         return len(self.lengths)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from activities.search.base import SearchResult
+from activities.search.phrases import defines_quoted_name
 
 RRF_K = 60
 
@@ -26,3 +27,16 @@ def fused(lists: Sequence[Sequence[SearchResult]], k: int) -> list[SearchResult]
             first.setdefault(result.id, (which, rank, result))
     order = sorted(scores, key=lambda rid: (-scores[rid], first[rid][0], first[rid][1]))
     return [first[rid][2] for rid in order[:k]]
+
+
+def definition_first(
+    ranked: Sequence[SearchResult], own: Sequence[SearchResult], query: str
+) -> list[SearchResult]:
+    """`ranked` (the fused list) with the query's own best result that defines an API name
+    the query quotes moved first. "The `__exit__` method" (a lead, workflows/leads.py) got
+    the entry that says what `__exit__` does first, and the anchors, which rank the with
+    statement's prose on two lists, fused it out of the top three."""
+    entry = next((r for r in own if defines_quoted_name(query, r.text)), None)
+    if entry is None:
+        return list(ranked)
+    return [entry, *(r for r in ranked if r.id != entry.id)]

@@ -315,6 +315,12 @@ class IndexStore:
             ).fetchall()
         return [_passage(row) for row in rows]
 
+    def passages_per_file(self) -> dict[str, int]:
+        """How many passages each file (by its path under its folder) holds."""
+        with self._transaction() as db:
+            rows = db.execute("SELECT rel_path, COUNT(*) FROM passages GROUP BY rel_path")
+            return dict(rows.fetchall())
+
     def summary(self) -> tuple[dict[str, int], list[SkippedFile]]:
         """(indexed files per format, the files skipped when they were read)."""
         with self._transaction() as db:

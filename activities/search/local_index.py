@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from activities.search.bm25 import Postings, TermHasher, query_hashes
+from activities.search.bm25 import Postings, TermHasher, query_hashes, tokens
 from activities.search.documents import registry
 from activities.search.documents.budget import FileBudget
 from activities.search.documents.extract import Passage
@@ -49,7 +49,14 @@ from activities.search.documents.files import (
 from activities.search.documents.sandbox import SandboxedReader
 from activities.search.documents.secrets import Secret, secret_in
 from activities.search.index_store import IndexStore, Progress, Refresh
-from activities.search.phrases import PHRASE_POOL, phrase_order, quoted_phrases
+from activities.search.phrases import (
+    PHRASE_POOL,
+    QueryNames,
+    document_name,
+    named_documents,
+    quoted_definitions,
+    quoted_phrases,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +98,8 @@ class LocalIndex:
         # (postings, passage row id of each doc, generation): swapped as one, never half-read.
         self._state = (postings, keys, store.generation())
         self._reload_lock = threading.Lock()
+        # (generation, passages per document name), for the names a query says (phrases.py).
+        self._names: tuple[str | None, dict[str, int]] = ("", {})
         self._skipped = skipped
         self._secrets = secrets
 
@@ -238,21 +247,38 @@ class LocalIndex:
             return []
         with contextlib.suppress(sqlite3.Error):  # a busy or broken store: serve what we have
             self.reload_if_changed()
-        postings, keys, _ = self._state
-        terms = query_hashes(TermHasher(), query)
-        phrases = quoted_phrases(query)
+        postings, keys, generation = self._state
+        hasher = TermHasher()
+        terms = query_hashes(hasher, query)
+        names = self._query_names(query, postings, generation, hasher)
         # Spare candidates for rows gone (another process refreshed the store), refused and
-        # repeated passages; more are fetched while duplicates crowd out the top k. A quoted
-        # name re-ranks a deeper pool (activities/search/phrases.py).
-        wanted = max(k + 5, PHRASE_POOL) if phrases else k + 5
+        # repeated passages; more are fetched while duplicates crowd out the top k. What the
+        # query names re-ranks a deeper pool (activities/search/phrases.py).
+        wanted = max(k + 5, PHRASE_POOL) if names else k + 5
         while True:
             ranked = postings.top(terms, wanted)
-            hits = self._distinct(ranked, keys, len(ranked) if phrases else k)
-            if phrases:
-                hits = sorted(hits, key=lambda h: phrase_order(h.passage, h.score, phrases))[:k]
+            hits = self._distinct(ranked, keys, len(ranked) if names else k)
+            if names:
+                hits = names.ranked(hits)[:k]
             if len(hits) == k or len(ranked) < wanted:
                 return hits
             wanted *= 4
+
+    def _query_names(
+        self, query: str, postings: Postings, generation: str | None, hasher: TermHasher
+    ) -> QueryNames:
+        """What `query` names (phrases.py); the passages per document name are counted once
+        per generation of the store."""
+        if self._names[0] != generation:
+            per_name: dict[str, int] = {}
+            for rel_path, count in self._store.passages_per_file().items():
+                name = document_name(rel_path)
+                per_name[name] = per_name.get(name, 0) + count
+            self._names = (generation, per_name)
+        per_name = self._names[1]
+        df = {w: postings.df(hasher(w)) for w in set(tokens(query)) if w in per_name}
+        documents = named_documents(query, per_name, df)
+        return QueryNames(quoted_phrases(query), quoted_definitions(query), frozenset(documents))
 
     def _distinct(
         self, ranked: list[tuple[int, float]], keys: np.ndarray, k: int
