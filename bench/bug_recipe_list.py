@@ -370,4 +370,22 @@ RECIPES: tuple[Recipe, ...] = (
         "info.attempt <= policy.maximum_attempts",
         ("tests/test_node_fallbacks.py",),
     ),
+    Recipe(
+        "lead-answers-every-part",
+        "coverage",
+        "4938cf0",
+        "workflows/reporting.py",
+        "texts = [(words_of(_prose(parts[0])), 1.0)] + [",
+        "texts = [(words_of(_prose(parts[0])), 2 / 3)] + [",
+        ("tests/test_report_coverage.py", "-k", "lead_that_defines"),
+    ),
+    Recipe(
+        "anchors-fuse-out-the-definition",
+        "search",
+        "4938cf0",
+        "activities/search/fusion.py",
+        "    return [entry, *(r for r in ranked if r.id != entry.id)]",
+        "    return [*ranked]",
+        ("tests/test_report_text.py", "-k", "entry_that_defines"),
+    ),
 )
