@@ -86,7 +86,8 @@ async def test_top_shows_a_paused_run_and_a_run_near_its_budget_then_its_result(
     near_budget = await start(client, task_queue, tight)
     await near_budget.execute_update("break_before", "report_synthesizer")
     await paused.execute_update("pause")
-    await wait_for(paused, lambda p: p.held_before is not None)
+    # Under load the draft may be done before the pause lands: the run is shown where it is.
+    paused_at = await wait_for(paused, lambda p: p.held_before is not None)
     held = await wait_for(near_budget, lambda p: p.held_before == "report_synthesizer")
     used = held.usage.calls / tight.max_llm_calls
     assert used >= BUDGET_WARN_RATIO
@@ -95,7 +96,8 @@ async def test_top_shows_a_paused_run_and_a_run_near_its_budget_then_its_result(
     assert "2 in flight (2 held)" in header
     assert set(rows) == {paused.id, near_budget.id}
     paused_row = rows[paused.id]
-    assert " drafting " in paused_row and " paused before " in paused_row
+    assert f" {paused_at.phase} " in paused_row
+    assert f" paused before {paused_at.held_before} " in paused_row
     assert "budget" not in paused_row
     budget_row = rows[near_budget.id]
     assert "held before report_synthesizer" in budget_row
