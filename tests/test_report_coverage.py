@@ -261,16 +261,31 @@ def test_the_entries_under_a_section_the_part_names_answer_what_must_be_implemen
         "be used by directly invoking its methods.",
         anchor="Context Manager Types",
     )
+    # A section named by its entries' signatures is not about their bases' words.
+    nullcontext = source(
+        3,
+        "class nullcontext(AbstractContextManager, AbstractAsyncContextManager)\n\n"
+        "   Context manager that does no additional processing of the object.",
+        anchor="sections class nullcontext(AbstractContextManager, AbstractAsyncContextManager)",
+    )
     body = f"# {QUESTION}\n\n## How does Python's `with` statement work?\n\nIt wraps a block.[2]"
     missing = ["What must an object implement to be a context manager?"]
-    out, added = answered_aspects(body, EvidencePool([protocol, typical]), QUESTION, missing)
+    pool = EvidencePool([nullcontext, protocol, typical])
+    out, added = answered_aspects(body, pool, QUESTION, missing)
 
     assert added == 1
     section = out.split(f"## {missing[0]}\n\n")[1]
     assert section.startswith("`object.__enter__(self)`: Enter the runtime context")
-    assert "`object.__exit__(self, exc_type, exc_value, traceback)`: Exit the runtime" in section
-    # The lead of a report written from the evidence opens with the subject, not an entry.
-    lead, _, _ = extractive_floor(
-        f"# {QUESTION}\n\n", EvidencePool([protocol, typical]), ResearchPlan(sections=[]), QUESTION
+    exits = section.index("`object.__exit__(self, exc_type, exc_value, traceback)`: Exit the")
+    assert "nullcontext" not in section[:exits]
+    # The lead of a report written from the evidence opens with the subject, not an entry the
+    # question does not name.
+    chdir = source(
+        4,
+        "class chdir(AbstractContextManager)\n\n   Non thread-safe context manager to change "
+        "the current working directory, used in a with statement instead of a class by hand.",
+        anchor="section class chdir(AbstractContextManager)",
     )
-    assert not lead.split("\n\n")[1].startswith("`object.")
+    pool = EvidencePool([chdir, nullcontext, protocol, typical])
+    lead, _, _ = extractive_floor(f"# {QUESTION}\n\n", pool, ResearchPlan(sections=[]), QUESTION)
+    assert not lead.split("\n\n")[1].startswith("`"), lead

@@ -282,10 +282,13 @@ def test_a_sentence_cannot_forge_a_citation_or_a_heading() -> None:
         ("slide 2: Results", "slide 2"),
         ("section Diet", "§Diet"),
         ("sections Diet; Habitat", "§Diet–Habitat"),
+        # An entry's name too long for the marker: its own name, never cut inside a word.
+        ("section AsyncExitStack.push_async_callback(self, callback)", "§push_async_callback"),
         (
-            "section AsyncExitStack.push_async_callback(self, callback)",
-            "§AsyncExitStack.push_async_call…",
+            "sections AsyncExitStack.push_async_callback(self, callback); class nullcontext",
+            "§push_async_callback ff.",
         ),
+        ("section " + "A" * 40, "§" + "A" * 30 + "…"),
         ("", ""),
     ],
 )

@@ -112,13 +112,25 @@ def short_part(anchor: str) -> str:
     if section := _SECTION.match(flat):
         # A passage over several sections names its first and last: the range it covers.
         names = _section_names(section.group(1))
-        flat = "§" + names[0]
+        flat = "§" + _fitted_name(names[0], PART_MAX_CHARS - 1)
         if len(names) > 1:
             span = f"§{names[0]}–{names[-1]}"
-            flat = span if len(span) <= PART_MAX_CHARS else f"§{names[0][: PART_MAX_CHARS - 5]} ff."
+            fitted = _fitted_name(names[0], PART_MAX_CHARS - 5)
+            flat = span if len(span) <= PART_MAX_CHARS else f"§{fitted} ff."
     if len(flat) > PART_MAX_CHARS:
         flat = flat[: PART_MAX_CHARS - 1].rstrip() + "…"
     return flat
+
+
+def _fitted_name(name: str, room: int) -> str:
+    """`name` in `room` characters: whole, else its last dotted part (an API entry's own
+    name: `push_async_callback`, not `AsyncExitStack.push_async_c`), else cut with "…"."""
+    if len(name) <= room:
+        return name
+    last = name.rsplit(".", 1)[-1]
+    if len(last) <= room:
+        return last
+    return name[: room - 1].rstrip() + "…"
 
 
 def _section_names(listed: str) -> list[str]:

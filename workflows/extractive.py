@@ -30,6 +30,8 @@ _LABEL = re.compile(r"^`([^`\n]{1,120})`: ")
 _NAME = re.compile(r"[A-Za-z_]\w*")
 # A topic that asks for an API's members: what it must implement, which methods it has.
 _ASKS_MEMBERS = re.compile(r"\b(?:implement\w*|methods?)\b", re.I)
+# A signature's parameters or bases, in a section name.
+_SIGNATURE = re.compile(r"\([^()]*\)")
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,10 @@ class EvidencePool:
             said = f"{n.source.title} {n.source.anchor}"
             named = words_of(said) | tokens_of(said)
             self._titles.setdefault(n.number, set()).update(named)
-            section = words_of(n.source.anchor) | tokens_of(n.source.anchor)
+            # Its headings' words, not its entries' signatures: `class nullcontext(Abstract
+            # ContextManager)` is not a section on context managers.
+            heading = _SIGNATURE.sub(" ", n.source.anchor)
+            section = words_of(heading) | tokens_of(heading)
             self._sections.setdefault(n.number, set()).update(section)
         for numbered in sources:
             source = numbered.source
@@ -95,22 +100,23 @@ class EvidencePool:
         self._idf = {w: math.log(1 + total / c) for w, c in counts.items()}
         self.used: set[str] = set()
 
-    def ranked(self, topic: str, question: str, members: bool = True) -> list[EvidenceSentence]:
+    def ranked(self, topic: str, question: str, lead: bool = False) -> list[EvidenceSentence]:
         """Unused sentences that share words with the topic, best first: topic words count
         twice the question's, rare words more than common ones, long sentences a little less.
-        The definitions of entries the topic names come first, then, when the topic asks what
-        something implements or which methods it has (and `members` allows), the entries
-        defined under a section the topic names: "what must an object implement to be a
-        context manager" is answered by `object.__enter__` and `object.__exit__`, listed
-        under "With Statement Context Managers", though neither says "implement". Other
-        topics keep their best prose: a section's definitions would crowd it out."""
+        The definitions of entries the topic names come first, then, in a section whose topic
+        asks what something implements or which methods it has, the entries defined under a
+        section the topic names: "what must an object implement to be a context manager" is
+        answered by `object.__enter__` and `object.__exit__`, listed under "With Statement
+        Context Managers", though neither says "implement". Other topics keep their best
+        prose: a section's definitions would crowd it out. The `lead` opens with what the
+        question is about: the definition of an entry it does not name comes after prose."""
         keep = quoted_words(topic) | quoted_words(question)
         topic_words = words_of(topic) | (keep & tokens_of(topic))
         question_words = words_of(question) | (keep & tokens_of(question))
         needed = min(MIN_SHARED_WORDS, len(topic_words))
         pairs = _pairs(topic) | _pairs(question)
         named = {name.casefold() for name in _NAME.findall(topic)}
-        asks_members = members and bool(_ASKS_MEMBERS.search(topic))
+        asks_members = not lead and bool(_ASKS_MEMBERS.search(topic))
         scored: list[tuple[bool, float, int, EvidenceSentence]] = []
         for at, sentence in enumerate(self.sentences):
             if _key(sentence.text) in self.used:
@@ -133,9 +139,10 @@ class EvidencePool:
             # the same words apart.
             score *= 1 + len(pairs & sentence.pairs)
             score /= 1 + 0.1 * math.log(1 + len(sentence.words))
-            scored.append((defines, member, score, -at, sentence))
-        scored.sort(key=lambda item: item[:4], reverse=True)  # a named entry's definition first
-        return [item[4] for item in scored]
+            prose = not (lead and sentence.name and not defines)
+            scored.append((defines, member, prose, score, -at, sentence))
+        scored.sort(key=lambda item: item[:5], reverse=True)  # a named entry's definition first
+        return [item[5] for item in scored]
 
     def _names_section(self, sentence: EvidenceSentence, topic_words: set[str]) -> bool:
         """True if the section `sentence` comes from shares two of the topic's words (all of
@@ -163,13 +170,12 @@ class EvidencePool:
         }
 
     def take(
-        self, topic: str, question: str, count: int, members: bool = True
+        self, topic: str, question: str, count: int, lead: bool = False
     ) -> list[EvidenceSentence]:
         """The best `count` unused sentences for the topic (for the question, when none is on
-        the topic), marked used. The lead passes `members=False`: it opens with what the
-        question is about, not with the entries of one of its parts."""
+        the topic), marked used; `lead` as in ranked()."""
         about = self.sources_about(question)
-        ranked = self.ranked(topic, question, members) or self.ranked(question, question, members)
+        ranked = self.ranked(topic, question, lead) or self.ranked(question, question, lead)
         return self.claim([s for s in ranked if s.number in about][:count])
 
     def claim(self, picked: list[EvidenceSentence]) -> list[EvidenceSentence]:

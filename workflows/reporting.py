@@ -113,7 +113,7 @@ def extractive_floor(
     lead_title, _, lead = parts[0].partition("\n")
     filled = dropped = 0
     if not cited_in(lead):
-        picked = pool.take(question, question, SENTENCES_PER_SECTION, members=False)
+        picked = pool.take(question, question, SENTENCES_PER_SECTION, lead=True)
         if picked:
             lead, filled = cited_sentences(picked), 1
     out = [f"{lead_title}\n\n{lead.strip()}".strip()]
