@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import pytest
 
-SLOW_FIXTURES = frozenset({"temporal_env"})
+from tests.support.tiers import is_integration
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    slow = [item for item in items if SLOW_FIXTURES & set(getattr(item, "fixturenames", ()))]
-    slow += [item for item in items if item.get_closest_marker("slow") and item not in slow]
+    slow = [item for item in items if is_integration(item)]
     if slow:
         config.hook.pytest_deselected(items=slow)
         items[:] = [item for item in items if item not in slow]

