@@ -35,10 +35,10 @@ from cli.batch_files import (
 from cli.batch_progress import BatchDisplay
 from cli.connection import connect_from_env, task_queue_from_env
 from cli.errors import UsageError
-from cli.ids import check_child_ids, check_id
+from cli.ids import REPORTS_DIR, check_child_ids, check_id
 from cli.priority import add_priority_options, priority_from_args
 from cli.request import build_request
-from cli.research import root_cause, web_ui_link
+from cli.research import web_ui_link
 from workflows.batch import (
     MAX_CONCURRENCY,
     WORKFLOW_NAME,
@@ -48,6 +48,7 @@ from workflows.batch import (
     BatchResult,
     QuestionRecord,
 )
+from workflows.failures import innermost_message
 from workflows.models import ResearchReport
 
 POLL_SECONDS = 1.0
@@ -121,7 +122,7 @@ async def batch(args: argparse.Namespace) -> int:
     else:
         batch_id = default_batch_id(args.file, questions, config)
     check_child_ids(batch_id, [q.id for q in questions])
-    out: Path = args.out or Path("reports") / f"{batch_id}.jsonl"
+    out: Path = args.out or REPORTS_DIR / f"{batch_id}.jsonl"
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -165,7 +166,7 @@ async def batch(args: argparse.Namespace) -> int:
         with display:
             await _follow(client, batch_id, handle, writer, display)
     except WorkflowFailureError as err:
-        print(f"error: batch {batch_id} failed: {root_cause(err)}", file=sys.stderr)
+        print(f"error: batch {batch_id} failed: {innermost_message(err)}", file=sys.stderr)
         return 1
     missing = [q.id for q in questions if q.id not in writer.done]
     print(

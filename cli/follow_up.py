@@ -26,9 +26,10 @@ from cli.errors import CommandError, UsageError
 from cli.ids import ID_RULE, check_id, id_problem
 from cli.output import report_paths
 from cli.request import build_request, validate_request
-from cli.research import follow, print_done, root_cause, start_or_attach, web_ui_link
+from cli.research import follow, print_done, start_or_attach, web_ui_link
 from workflows.config import ResearchConfig
 from workflows.continuation_models import ContinuationRequest
+from workflows.failures import innermost_message
 from workflows.state import RunInput
 
 if TYPE_CHECKING:
@@ -94,7 +95,7 @@ async def follow_up(args: argparse.Namespace) -> int:
     try:
         report = await follow(client, handle)
     except WorkflowFailureError as err:
-        print(f"error: follow-up {workflow_id} failed: {root_cause(err)}", file=sys.stderr)
+        print(f"error: follow-up {workflow_id} failed: {innermost_message(err)}", file=sys.stderr)
         return 1
     print_done(report, paths)
     return 0
@@ -107,9 +108,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     run.add_argument("parent", metavar="ID", help="workflow id of the finished research run")
     run.add_argument("question")
-    run.add_argument(
-        "--id", help="workflow id of the follow-up (default: <ID>-followup-<random>)"
-    )
+    run.add_argument("--id", help="workflow id of the follow-up (default: <ID>-followup-<random>)")
     run.add_argument("--max-iterations", type=int, help="override config.max_iterations")
     run.add_argument(
         "--config", type=Path, help="ResearchConfig as a JSON file (default: the parent's)"

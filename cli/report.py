@@ -16,7 +16,8 @@ from cli.batch_ids import not_a_run
 from cli.connection import connect_from_env
 from cli.errors import UsageError
 from cli.output import OUT_HELP, report_paths
-from cli.research import print_done, root_cause
+from cli.research import print_done
+from workflows.failures import innermost_message
 from workflows.models import ResearchReport
 
 
@@ -39,7 +40,7 @@ async def cmd_report(args: argparse.Namespace) -> int:
     try:
         report = await handle.result()
     except WorkflowFailureError as err:
-        print(f"error: research {args.id} has no report: {root_cause(err)}", file=sys.stderr)
+        print(f"error: research {args.id} has no report: {innermost_message(err)}", file=sys.stderr)
         return 1
     print_done(report, paths)
     return 0

@@ -21,7 +21,7 @@ from pathlib import Path
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.common import Priority, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import FailureError, WorkflowAlreadyStartedError
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from cli.connection import connect_from_env, task_queue_from_env
@@ -41,6 +41,7 @@ from cli.request import build_request
 from cli.stalls import stall_reason
 from cli.views import cost_text, plural, progress_line
 from observability.waits import retry_waits
+from workflows.failures import innermost_message
 from workflows.models import ResearchProgress, ResearchReport, ResearchRequest
 from workflows.research import WORKFLOW_NAME
 from workflows.state import RunInput
@@ -115,16 +116,6 @@ async def _offer_review(handle: WorkflowHandle) -> None:
             "[--plan FILE.json] [--guidance TEXT] (--show prints the plan)",
             flush=True,
         )
-
-
-def root_cause(err: BaseException) -> str:
-    messages = []
-    current: BaseException | None = err
-    while current is not None:
-        if isinstance(current, FailureError) and str(current):
-            messages.append(str(current))
-        current = current.__cause__
-    return messages[-1] if messages else str(err)
 
 
 async def _request_of(client: Client, workflow_id: str, run_id: str | None) -> RunInput | None:
@@ -238,7 +229,7 @@ async def research(args: argparse.Namespace) -> int:
     try:
         report = await follow(client, handle)
     except WorkflowFailureError as err:
-        print(f"error: research {workflow_id} failed: {root_cause(err)}", file=sys.stderr)
+        print(f"error: research {workflow_id} failed: {innermost_message(err)}", file=sys.stderr)
         return 1
     print_done(report, paths)
     # --format: HTML, PDF, DOCX beside the Markdown, each on its own (the run is paid for)

@@ -56,9 +56,6 @@ class Document:
     def find(self, name: str) -> Section | None:
         return next((s for s in self.sections if s.name == name), None)
 
-    def sections_overlapping(self, start: int, end: int) -> list[Section]:
-        return [s for s in self.sections if s.start < end and start < s.end]
-
 
 def parse_document(path: str, raw: str) -> Document:
     """Headings with their spans in the flattened text."""

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from eval.corpus import Corpus, Document, Section
+from eval.corpus import Corpus, Document
 
 QUESTIONS_FILE = Path(__file__).with_name("questions.jsonl")
 Kind = Literal["single", "multi", "comparison", "when"]
@@ -83,5 +83,3 @@ def gold_text(question: Question, corpus: Corpus) -> str:
     return "\n".join(parts)
 
 
-def section_of(doc: Document, name: str) -> Section | None:
-    return doc.find(name)

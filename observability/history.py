@@ -41,10 +41,6 @@ class HistoryError(CommandError):
 # ---------------------------------------------------------------- files and the server
 
 
-def default_history_path(workflow_id: str) -> Path:
-    return Path("reports") / f"{workflow_id}{HISTORY_SUFFIX}"
-
-
 def workflow_id_from_path(path: Path) -> str:
     name = path.name
     for suffix in (HISTORY_SUFFIX, ".json"):

@@ -11,11 +11,13 @@ from __future__ import annotations
 import re
 
 from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
 
 from tests.support.fake_llm import FakeLLMServer
 from tests.support.runs import run_research
 from tests.support.scripted_llm import Script
 from workflows.citations import report_numbers
+from workflows.failures import REASON_MAX_CHARS, innermost_message, root_message
 from workflows.topics import is_good_heading
 
 CUT = '{"claims": [{"text": "The with statement'  # JSON cut at the token limit
@@ -91,3 +93,14 @@ async def test_a_node_that_answers_on_its_retry_keeps_its_answer(
     )
     assert fake_server.count("PlanAnswer") == 3
     assert [s.title for s in report.plan.sections][:2] == ["How the statement runs", "The protocol"]
+
+
+def test_a_failure_is_reported_by_its_innermost_reason() -> None:
+    """An ActivityError says only which activity failed; the CLI prints its cause's message
+    whole, the workflow keeps it cut to REASON_MAX_CHARS (one rule: workflows/failures.py)."""
+    reason = "LLM endpoint refused the key: set TTDR_LLM_API_KEY " + "x" * 400
+    outer = ApplicationError("activity task failed")
+    outer.__cause__ = ApplicationError(reason)
+    assert innermost_message(outer) == reason
+    assert root_message(outer) == reason[:REASON_MAX_CHARS]
+    assert innermost_message(ValueError("plain")) == "plain"

@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
 
@@ -230,6 +229,3 @@ class BatchResearchWorkflow:
             finished=self._finished[since:],
         )
 
-
-def batch_questions(pairs: Sequence[tuple[str, str]]) -> list[BatchQuestion]:
-    return [BatchQuestion(id=i, prompt=p) for i, p in pairs]

@@ -7,16 +7,21 @@ from temporalio.exceptions import ApplicationError, FailureError
 REASON_MAX_CHARS = 300
 
 
-def root_message(err: BaseException) -> str:
+def innermost_message(err: BaseException) -> str:
     """The innermost failure's message: an ActivityError says only which activity failed, its
-    cause says why."""
+    cause says why (a workflow's failure, seen by a client, the same)."""
     messages: list[str] = []
     current: BaseException | None = err
     while current is not None:
         if isinstance(current, FailureError) and str(current):
             messages.append(str(current))
         current = current.__cause__
-    return (messages[-1] if messages else str(err))[:REASON_MAX_CHARS]
+    return messages[-1] if messages else str(err)
+
+
+def root_message(err: BaseException) -> str:
+    """innermost_message cut to REASON_MAX_CHARS, for what the workflow keeps."""
+    return innermost_message(err)[:REASON_MAX_CHARS]
 
 
 def root_type(err: BaseException) -> str:

@@ -76,10 +76,6 @@ class ReportClaims(BaseModel):
     sections: list[ReportSection] = Field(min_length=1)
 
 
-def claim_model(allowed: Sequence[int]) -> type[CitedClaim]:
-    return _claim_model(tuple(sorted(set(allowed))))
-
-
 @lru_cache(maxsize=256)
 def _claim_model(allowed: tuple[int, ...]) -> type[CitedClaim]:
     """The claim shape for one prompt. The schema the provider gets allows exactly `allowed`
