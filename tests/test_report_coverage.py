@@ -8,7 +8,7 @@ from __future__ import annotations
 from tests.support.evidence import source
 from workflows.extractive import EvidencePool, cited_sentences
 from workflows.models import ResearchPlan
-from workflows.reporting import answered_aspects, extractive_floor, uncovered_aspects
+from workflows.reporting import answered_aspects, extractive_floor, fuller_lead, uncovered_aspects
 from workflows.sentences import statements
 
 QUESTION = (
@@ -289,3 +289,36 @@ def test_the_entries_under_a_section_the_part_names_answer_what_must_be_implemen
     pool = EvidencePool([chdir, nullcontext, protocol, typical])
     lead, _, _ = extractive_floor(f"# {QUESTION}\n\n", pool, ResearchPlan(sections=[]), QUESTION)
     assert not lead.split("\n\n")[1].startswith("`"), lead
+
+
+RAISE = (
+    'The "from" clause is used for exception chaining: if given, the second expression must be '
+    "another exception class or instance. If the second expression is an exception instance, "
+    "it will be attached to the raised exception as the __cause__ attribute (which is "
+    "writable). If the expression is an exception class, the class will be instantiated and "
+    "the resulting exception instance will be attached to the raised exception as the "
+    "__cause__ attribute. A similar mechanism works implicitly if a new exception is raised "
+    "when an exception is already being handled."
+)
+
+
+def test_a_report_that_is_one_backed_sentence_gets_what_its_evidence_says_next() -> None:
+    """A weak model's one backed sentence was the whole report on exception chaining, and the
+    passage it cited says what `__cause__` holds one sentence on. "raise" in the question
+    meets "raised" in the passage."""
+    question = "How does exception chaining with raise ... from work in Python?"
+    said = (
+        'The "from" clause is used for exception chaining: if given, the second expression '
+        "must be another exception class or instance."
+    )
+    body = f"# Exception chaining\n\n{said}[1]"
+    out, added = fuller_lead(body, pool_of(RAISE), question)
+    assert added >= 2
+    assert out.startswith(f"# Exception chaining\n\n{said}[1] ")
+    assert "as the `__cause__` attribute (which is writable).[1]" in out
+    assert out.count(said) == 1  # what the model backed is not printed twice
+    # A report with sections, or a lead that says enough already, is left as it is.
+    sectioned = f"{body}\n\n## Details\n\nMore.[1]"
+    assert fuller_lead(sectioned, pool_of(RAISE), question) == (sectioned, 0)
+    full = "# T\n\n" + " ".join(f"Sentence {n} about exceptions.[1]" for n in range(6))
+    assert fuller_lead(full, pool_of(RAISE), question) == (full, 0)

@@ -5,6 +5,7 @@ part they rely on, labels in the question's language. No server."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -465,3 +466,18 @@ def test_headings_with_the_same_words_are_one_heading() -> None:
     headings = [line for line in fixed.split("\n") if line.startswith("## ")]
     assert changed == 2 and len(headings) == 3
     assert sum("statement work" in h for h in headings) == 1  # the others took spare parts
+
+
+def test_a_section_headed_with_the_question_itself_is_a_repeat_of_the_title() -> None:
+    """A one-part question's only aspect is the question: under its title, a section headed
+    with it again read as a repeat (and "... from work" as a cut heading)."""
+    question = "How does exception chaining with raise ... from work in Python?"
+    body = (
+        f"# {short_title(question)}\n\nLead.[1]\n\n## {question}\n\nMore.[1]\n\n"
+        "## The `__cause__` attribute\n\nWhat it holds.[1]"
+    )
+    fixed, changed = fixed_headings(body, None, question)
+    assert changed == 1
+    assert f"## {question}" not in fixed
+    assert re.search(r"Lead\.\[1\]\s+More\.\[1\]", fixed)  # its text belongs to the lead
+    assert "## The `__cause__` attribute" in fixed

@@ -207,13 +207,20 @@ class EvidencePool:
 
 
 def words_of(text: str) -> set[str]:
-    """The content words of `text`, a CamelCase name's parts among them: "BoundedSemaphore"
-    meets "a bounded semaphore"."""
+    """The content words of `text`, a CamelCase name's parts among them ("BoundedSemaphore"
+    meets "a bounded semaphore"), each in one form for all its endings ("raise" meets "raised":
+    the question "How does exception chaining with raise … from work?" missed every sentence
+    saying what a raised exception holds)."""
     camel = _CAMEL.findall(text)
-    if not camel:
-        return content_words(text)
-    parts = " ".join(_CAMEL_SPLIT.sub(" ", name) for name in camel)
-    return content_words(text) | content_words(parts)
+    words = content_words(text)
+    if camel:
+        words |= content_words(" ".join(_CAMEL_SPLIT.sub(" ", name) for name in camel))
+    return {_one_form(word) for word in words}
+
+
+def _one_form(stem: str) -> str:
+    """support's stem without a final "e": "raise" as "raised" and "raises" give it."""
+    return stem[:-1] if len(stem) > 4 and stem.endswith("e") else stem
 
 
 def quoted_words(text: str) -> set[str]:
@@ -248,7 +255,7 @@ def defined_name(sentence: str) -> str:
 def _pairs(text: str) -> set[tuple[str, str]]:
     """Adjacent content words of `text`, stemmed."""
     words = [w for w in re.findall(r"[a-z0-9_]+", text.lower()) if content_words(w)]
-    stems = [next(iter(content_words(w))) for w in words]
+    stems = [_one_form(next(iter(content_words(w)))) for w in words]
     return set(itertools.pairwise(stems))
 
 

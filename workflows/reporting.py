@@ -44,6 +44,8 @@ from workflows.topics import (
 AppendixRule = Literal["auto", "always", "never"]
 TITLE_MAX_CHARS = 180
 SENTENCES_PER_SECTION = 3
+# A report with no section: its lead says at least this much, from the evidence if need be.
+LEAD_ALONE_SENTENCES = 6
 _SECTION = re.compile(r"^(#{2,6} .*)$", re.MULTILINE)
 
 
@@ -136,6 +138,27 @@ def extractive_floor(
             text, filled = cited_sentences(picked), filled + 1
         out.append(f"{heading}\n\n{text}")
     return "\n\n".join(part for part in out if part.strip()), filled, dropped
+
+
+def fuller_lead(body: str, pool: EvidencePool, question: str) -> tuple[str, int]:
+    """A report that is its lead alone (no section) with fewer than LEAD_ALONE_SENTENCES cited
+    sentences gets the best unused evidence sentences for the question after them. A weak
+    model's one backed sentence was the whole report on "How does exception chaining with
+    raise … from work?", and the passage it cited says what `__cause__` holds three sentences
+    on. Returns the body and how many sentences were added."""
+    if _SECTION.search(body):
+        return body, 0
+    title, _, lead = body.partition("\n")
+    said = [c for c in claims_of(" ".join(_prose(lead).split())) if c.sources]
+    wanted = LEAD_ALONE_SENTENCES - len(said)
+    if wanted <= 0:
+        return body, 0
+    _mark_said([lead], pool)
+    picked = pool.take(question, question, wanted, lead=True)
+    if not picked:
+        return body, 0
+    lead = f"{lead.strip()} {cited_sentences(picked)}".strip()
+    return f"{title}\n\n{lead}", len(picked)
 
 
 def parts_asked(question: str) -> list[str]:
@@ -287,6 +310,8 @@ def final_report(
     pool = EvidencePool(sources.all())
     body, filled, sections_dropped = extractive_floor(body, pool, plan, question)
     body, aspects_added = answered_aspects(body, pool, question, missing)
+    body, lead_added = fuller_lead(body, pool, question)
+    filled += 1 if lead_added else 0
     if filled or aspects_added:
         body = f"{body}\n\n*{labels.extracted_note}*"
     appendix = bool(wanted and state.findings)

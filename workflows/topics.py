@@ -342,12 +342,16 @@ SENTENCE_HEADING_WORDS = 6
 def fixed_headings(markdown: str, plan: ResearchPlan | None, question: str) -> tuple[str, int]:
     """Every `##`+ heading of the report that is junk, empty or a repeat replaced by an unused
     plan title or aspect of the question, or dropped when none is left (its text then belongs
-    to the section before). Returns the text and how many headings were changed."""
+    to the section before). The question itself is the report's title: a section headed with it
+    again is a repeat ("How does exception chaining with raise ... from work in Python?" under
+    the title of that question). Returns the text and how many headings were changed."""
+    whole = {heading_key(question), _words_key(question)}
     spares = [one_line(s.title) for s in usable_sections(plan)] + [
         heading_of(a) for a in aspects(question)
     ]
+    spares = [s for s in spares if not {heading_key(s), _words_key(s)} & whole]
     lines = markdown.split("\n")
-    seen: set[str] = set()
+    seen: set[str] = set(whole)
     existing = {
         heading_key(m.group(2))
         for line in lines
