@@ -47,7 +47,11 @@ _LIST_ENTRY = re.compile(r"^\s*(\d+)\.\s", re.MULTILINE)
 # A line that is all emphasis is a label the product writes (a notes question, a note), not a claim.
 _LABEL_LINE = re.compile(r"^\s*(\*{1,2})[^*\n].*\1\s*$")
 _MARKS_AFTER_STOP = re.compile(r"([.!?])((?:\[\d{1,4}(?:, [^\[\]\n]{1,60})?\])+)")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(`*_\[])")
+# Not after an abbreviation: "(e.g. IPython)" is inside one sentence.
+_SENTENCE_END = re.compile(
+    r"(?<=[.!?])(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\betc\.)(?<!\bcf\.)(?<!\bvs\.)\s+"
+    r"(?=[A-Z0-9\"'(`*_\[])"
+)
 _MIN_CLAIM_WORDS = 4
 _LOCATOR = re.compile(r"(?:^|,)\s*sections?\s+(.+)$")
 

@@ -235,3 +235,16 @@ def test_readability_counts_repeated_and_junk_headings_junk_questions_and_cut_qu
     duplicates, junk, cut = readability(messy)
     assert duplicates == 1 and cut == 1
     assert junk == 3  # the tag heading, the tag question, the `---` title
+
+
+def test_an_abbreviation_does_not_end_a_claim() -> None:
+    """ "(e.g. IPython)" is inside one sentence: read as two claims, the first had no citation
+    though the report printed the whole sentence with one."""
+    body = (
+        "It helps an interactive console (e.g. IPython), or a test runner.[1, §Runner] "
+        "Two more words here.[2]"
+    )
+    assert claims_of(body) == [
+        "It helps an interactive console (e.g. IPython), or a test runner [1, §Runner].",
+        "Two more words here [2].",
+    ]

@@ -322,3 +322,26 @@ def test_a_report_that_is_one_backed_sentence_gets_what_its_evidence_says_next()
     assert fuller_lead(sectioned, pool_of(RAISE), question) == (sectioned, 0)
     full = "# T\n\n" + " ".join(f"Sentence {n} about exceptions.[1]" for n in range(6))
     assert fuller_lead(full, pool_of(RAISE), question) == (full, 0)
+
+
+def test_an_entry_of_another_owner_with_the_same_name_is_not_about_the_topic() -> None:
+    """ "asyncio.gather" printed curses' `Textbox.gather` as its definition, and
+    "asyncio.wait_for" `Condition.wait_for`."""
+    asyncio_doc = source(
+        1,
+        "gather(*coros_or_futures, return_exceptions=False)\n\n"
+        "   Return a future aggregating results from the given coroutines or futures.",
+        anchor="section gather",
+    )
+    curses_doc = source(
+        2,
+        "Textbox.gather(self)\n\n   Collect and return the contents of the window as results.",
+        anchor="section Textbox.gather",
+    )
+    pool = EvidencePool([asyncio_doc, curses_doc])
+    topic = "What does asyncio.gather return?"
+    names = [s.text for s in pool.ranked(topic, topic)]
+    assert names and names[0].startswith("`gather(*coros_or_futures")
+    assert not any("Textbox" in n for n in names)
+    # Named without an owner, either entry may answer.
+    assert any("Textbox" in s.text for s in pool.ranked("What does gather return?", "gather"))

@@ -481,3 +481,20 @@ def test_a_section_headed_with_the_question_itself_is_a_repeat_of_the_title() ->
     assert f"## {question}" not in fixed
     assert re.search(r"Lead\.\[1\]\s+More\.\[1\]", fixed)  # its text belongs to the lead
     assert "## The `__cause__` attribute" in fixed
+
+
+def test_a_sentence_end_inside_parentheses_does_not_end_the_sentence() -> None:
+    """ "you'll get the results (or exceptions!) of the original Futures" was printed cut at
+    the "!" (and its ")" lost); a closing quote or parenthesis stays with its sentence."""
+    text = (
+        "Return an iterator of coroutines. When waiting for them you'll get the results (or "
+        "exceptions!) of the original Futures as they complete. The docs call it "
+        '"eager." Then it returns the list of results.'
+    )
+    assert statements(text) == [
+        "Return an iterator of coroutines.",
+        "When waiting for them you'll get the results (or exceptions!) of the original Futures "
+        "as they complete.",
+        'The docs call it "eager."',
+        "Then it returns the list of results.",
+    ]

@@ -28,6 +28,8 @@ MIN_SHARED_WORDS = 2
 DEFINITIONS_ADDED = 2
 _LABEL = re.compile(r"^`([^`\n]{1,120})`: ")
 _NAME = re.compile(r"[A-Za-z_]\w*")
+# An owner and the entry under it: `asyncio.gather`, `threading.RLock`.
+_OWNED = re.compile(r"\b([A-Za-z_]\w*)\.([A-Za-z_]\w*)")
 # A topic that asks for an API's members: what it must implement, which methods it has.
 _ASKS_MEMBERS = re.compile(r"\b(?:implement\w*|methods?)\b", re.I)
 # A signature's parameters or bases, in a section name.
@@ -42,6 +44,7 @@ class EvidenceSentence:
     pairs: frozenset[tuple[str, str]]  # its adjacent content words (see _pairs)
     name: str  # the API entry it defines, if it is a definition (see defined_name)
     tokens: frozenset[str]  # all its words, common ones too (for quoted_words)
+    owner: str = ""  # the class or module its label names the entry under (`Textbox.gather`)
 
     def words_with(self, keep: set[str]) -> frozenset[str]:
         """Its content words and the kept common words it uses."""
@@ -87,6 +90,7 @@ class EvidencePool:
                         frozenset(_pairs(sentence)),
                         defined_name(sentence),
                         tokens_of(sentence),
+                        defined_owner(sentence),
                     )
                 )
         self.sentences = found
@@ -116,6 +120,11 @@ class EvidencePool:
         needed = min(MIN_SHARED_WORDS, len(topic_words))
         pairs = _pairs(topic) | _pairs(question)
         named = {name.casefold() for name in _NAME.findall(topic)}
+        # An entry the topic names under an owner (`asyncio.gather`) is not another owner's
+        # entry of the same name (`Textbox.gather`, curses).
+        owners: dict[str, set[str]] = {}
+        for owner, name in _OWNED.findall(topic):
+            owners.setdefault(name.casefold(), set()).add(owner.casefold())
         asks_members = not lead and bool(_ASKS_MEMBERS.search(topic))
         scored: list[tuple[bool, float, int, EvidenceSentence]] = []
         for at, sentence in enumerate(self.sentences):
@@ -125,6 +134,9 @@ class EvidencePool:
             on_topic = words & topic_words
             # The definition of an entry the topic names ("shutil.copy"), or of a member of
             # the API the topic asks about, is about it, however few other words it shares.
+            wanted_owners = owners.get(sentence.name.casefold())
+            if wanted_owners and sentence.owner and sentence.owner.casefold() not in wanted_owners:
+                continue  # another owner's entry of the same name: about something else
             defines = sentence.name.casefold() in named
             member = bool(
                 asks_members and sentence.name and self._names_section(sentence, topic_words)
@@ -240,6 +252,16 @@ _QUOTED_WORD = re.compile(r"[`\"\u201c]([A-Za-z]{2,20})[`\"\u201d]")
 
 _CAMEL = re.compile(r"\b[A-Za-z]*[a-z][A-Z]\w*")
 _CAMEL_SPLIT = re.compile(r"(?<=[a-z])(?=[A-Z])")
+
+
+def defined_owner(sentence: str) -> str:
+    """The owner an API entry's definition names it under (`Textbox.gather(self)`: … →
+    `Textbox`, `object.__enter__(self)`: … → `object`); empty when it names none."""
+    label = _LABEL.match(sentence)
+    if not label:
+        return ""
+    dotted = label.group(1).split("(", 1)[0].split()[-1]
+    return dotted.rsplit(".", 2)[-2] if "." in dotted else ""
 
 
 def defined_name(sentence: str) -> str:

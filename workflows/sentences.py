@@ -34,7 +34,7 @@ _API_TERM = re.compile(r"(?:[a-z]+ )?[A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)*(?:\([^()\
 _SUBJECT_LABEL = re.compile(r"^`[^`\n]{1,120}`: (?=\S)")
 _LIST_MARK = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)]|\(?[a-z]\))\s+")
 _EMPHASIS = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*")
-_SPLIT = re.compile(r"(?<=[.!?])[\"'”’)]*\s+(?=\S)")
+_SPLIT = re.compile(r"(?<=[.!?])([\"'”’)]*)\s+(?=\S)")
 _WORD = re.compile(r"[^\W\d_][\w'’-]*", re.UNICODE)
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 _CJK_END = re.compile(r"(?<=[。！？])")
@@ -175,12 +175,19 @@ def _definition_kept_whole(pieces: list[str]) -> list[str]:
 
 
 def _split(flat: str) -> list[str]:
-    """Split at sentence ends, rejoining where the 'end' was an abbreviation (e.g., p. 2)."""
-    pieces: list[str] = []
-    for piece in _SPLIT.split(flat):
-        if pieces and pieces[-1].split()[-1].lower() in _ABBREVIATIONS:
-            pieces[-1] = f"{pieces[-1]} {piece}"
+    """Split at sentence ends, rejoining where the 'end' was an abbreviation (e.g., p. 2) or
+    inside parentheses: "you'll get the results (or exceptions!) of the original Futures"
+    is one sentence."""
+    parts = _SPLIT.split(flat)  # [piece, closers, piece, closers, …]
+    pieces: list[str] = [parts[0]]
+    for closers, piece in zip(parts[1::2], parts[2::2], strict=True):
+        last = pieces[-1]
+        if last.split()[-1].lower() in _ABBREVIATIONS:
+            pieces[-1] = f"{last} {piece}"
+        elif last.count("(") > last.count(")"):
+            pieces[-1] = f"{last}{closers} {piece}"
         else:
+            pieces[-1] = f"{last}{closers}"  # the quote or parenthesis the sentence closes
             pieces.append(piece)
     return pieces
 
