@@ -7,6 +7,7 @@ Tiers: every test that needs the dev server (it asks for `temporal_env`, directl
 
 from __future__ import annotations
 
+import signal
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
@@ -27,6 +28,14 @@ from tests.support.scripted_llm import Script
 from tests.support.settings import FAKE_KEY, fake_llm_settings
 from tests.support.tiers import is_integration
 from worker import build_worker
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A suite started in the background by a shell without job control (`./scripts/test &`,
+    `nohup … &`) has SIGINT ignored, and every process it starts inherits that: the tests
+    that press Ctrl-C on `client.py` then waited forever. Ctrl-C is Python's again here."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -129,7 +129,7 @@ async def test_ctrl_c_names_the_commands_that_pick_the_run_up(
         while b"web_ui:" not in await asyncio.wait_for(process.stdout.readline(), 60):
             pass
         process.send_signal(signal.SIGINT)
-        err = (await asyncio.wait_for(process.stderr.read(), 60)).decode()
+        err = (await asyncio.wait_for(process.stderr.read(), 30)).decode()
         assert await process.wait() == 130
         assert f"`client.py watch {workflow_id}` follows it" in err
         assert f"`client.py report {workflow_id}` writes its report" in err
@@ -143,7 +143,7 @@ async def test_ctrl_c_names_the_commands_that_pick_the_run_up(
         assert process.stdout is not None and process.stderr is not None
         await asyncio.wait_for(process.stdout.readline(), 60)  # its first progress line
         process.send_signal(signal.SIGINT)
-        err = (await asyncio.wait_for(process.stderr.read(), 60)).decode()
+        err = (await asyncio.wait_for(process.stderr.read(), 30)).decode()
         assert await process.wait() == 130
         assert f"`client.py watch {workflow_id}` follows it again" in err, err
         assert "Traceback" not in err
