@@ -498,3 +498,36 @@ def test_a_sentence_end_inside_parentheses_does_not_end_the_sentence() -> None:
         'The docs call it "eager."',
         "Then it returns the list of results.",
     ]
+
+
+def test_a_plan_section_that_shares_no_word_with_the_question_is_repaired() -> None:
+    """The embedded model's plan held a prompt echo as a section; it became a search question
+    and a Research notes heading. A strong model's own wording of a part stays."""
+    question = (
+        "How do generators relate to context managers in Python: how does yield make a "
+        "generator function, and how does contextlib turn a generator into a context manager?"
+    )
+    echo = PlanSection(
+        title="The answer's structure is incomplete.",
+        focus="2. The answer has no placeholders marked as required in the JSON object.",
+    )
+    own = PlanSection(title="Protocol", focus="which methods a context manager must implement")
+    plan = ResearchPlan(sections=[own, echo])
+    repaired = repaired_plan(plan, question, on_topic=True)
+    titles = [s.title for s in repaired.sections]
+    assert "Protocol" in titles and echo.title not in titles
+    # The part it stood for is a heading cut at its clause, never on a dangling word.
+    assert "How do generators relate to context managers in Python?" in titles
+    # Runs started before the rule keep their plan (their histories replay).
+    assert echo.title in [s.title for s in repaired_plan(plan, question).sections]
+
+
+def test_a_heading_cut_on_a_joining_word_and_a_title_as_a_claim_are_not_prose() -> None:
+    """The embedded model headed a section "the section about the" and opened its report with
+    "Python's with Statement", cited to two sources."""
+    assert not is_good_heading("the section about the")
+    assert is_good_heading("What a context manager implements")
+    assert is_fragment("Python's with Statement")
+    assert is_fragment("How It Works Under The Hood")
+    assert not is_fragment("Tuples are immutable")  # a claim written without its full stop
+    assert not is_fragment("The with statement wraps a block of code in a context")

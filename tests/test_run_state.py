@@ -84,6 +84,7 @@ def every_field_set() -> RunState:
         anchored=True,
         fresh_evidence=True,
         follow_leads=True,
+        plan_on_topic=True,
         report_fallback="the report node failed: timeout",
         continuation=ContinuationState(
             kind="watch",

@@ -60,7 +60,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.sources import SourceRegistry
     from workflows.state import RunInput, RunState
     from workflows.stopping import budget_stop, fresh_questions, stop_note, verdict_stop
-    from workflows.topics import anchored_queries, repaired_plan
+    from workflows.topics import PLAN_ON_TOPIC_PATCH, anchored_queries, repaired_plan
     from workflows.visibility import (
         progress,
         research_state,
@@ -111,6 +111,7 @@ class DeepResearchWorkflow:
             state.anchored = workflow.patched(ANCHORED_PATCH)
             state.fresh_evidence = workflow.patched(FRESH_EVIDENCE_PATCH)
             state.follow_leads = workflow.patched(LEADS_PATCH)
+            state.plan_on_topic = workflow.patched(PLAN_ON_TOPIC_PATCH)
         # 0. A follow-up or a watched topic's run starts from its parent's report instead.
         if request.resume is None and not await self._from_parent(request):
             # 1. Research plan (a self-evolving unit).
@@ -183,7 +184,9 @@ class DeepResearchWorkflow:
         plan = planned.plan or ResearchPlan(sections=[])
         # Junk, empty or repeated section titles become aspects of the question (headings and
         # search anchors come from the plan).
-        return repaired_plan(plan, question) if self._state.anchored else plan
+        if not self._state.anchored:
+            return plan
+        return repaired_plan(plan, question, on_topic=self._state.plan_on_topic)
 
     async def _first_draft(self) -> str:
         drafted = await self._calls.call(

@@ -235,7 +235,14 @@ def is_fragment(text: str) -> bool:
     if _CJK.search(flat):
         return len(_CJK.findall(flat)) < 4
     words = _WORD.findall(flat)
-    return len(words) < 3
+    if len(words) < 3:
+        return True
+    # A phrase in title case with no sentence end is a heading: "Python's with Statement"
+    # was printed as the lead's claim, citing two sources.
+    if not flat.rstrip("\"'”’)*_`").endswith((".", "!", ":", ";")):
+        capitals = sum(1 for w in words if w[0].isupper())
+        return capitals * 3 >= len(words) * 2
+    return False
 
 
 def joined(found: Iterable[str], limit: int) -> str:

@@ -90,6 +90,11 @@ class RunState(_State):
     follow_leads: bool = Field(
         False, description="names the evidence mentions are searched next (LEADS_PATCH)"
     )
+    plan_on_topic: bool = Field(
+        False,
+        description="a plan section that shares no word with the question is repaired "
+        "(PLAN_ON_TOPIC_PATCH)",
+    )
     calls_started: int = 0
     control: ControlState = ControlState()
     plan_review: PlanReviewState = PlanReviewState()

@@ -62,6 +62,8 @@ def is_good_heading(text: str) -> bool:
     if _CJK.search(flat):
         return len(flat) <= 40
     words = flat.split()
+    if words and words[-1].casefold().strip("?:,") in _CUT_END:
+        return False  # cut off: "the section about the"
     return 1 <= len(words) <= MAX_HEADING_WORDS and ". " not in flat.rstrip(".")
 
 
@@ -99,8 +101,13 @@ def topic_words(question: str, plan: ResearchPlan | None) -> set[str]:
     texts = [question, *(f"{s.title} {s.focus}" for s in usable_sections(plan))]
     words: set[str] = set()
     for text in texts:
-        words |= content_words(text) | set(_CJK.findall(text))
+        words |= _words_and_characters(text)
     return words
+
+
+def _words_and_characters(text: str) -> set[str]:
+    """The content words of `text`, and its CJK characters (a CJK text has no spaces)."""
+    return content_words(text) | set(_CJK.findall(text))
 
 
 def aspects(question: str) -> list[str]:
@@ -191,11 +198,20 @@ def usable_sections(plan: ResearchPlan | None) -> list[PlanSection]:
     return out
 
 
-def repaired_plan(plan: ResearchPlan, question: str) -> ResearchPlan:
+def repaired_plan(plan: ResearchPlan, question: str, on_topic: bool = False) -> ResearchPlan:
     """The plan with every junk, empty or repeated section title replaced by an aspect of the
     question (its focus too, when that is junk); sections left with nothing new are dropped.
-    A plan of good sections comes back unchanged."""
-    good = {id(s) for s in usable_sections(plan)}
+    With `on_topic` (runs started since PLAN_ON_TOPIC_PATCH), so is a section whose title and
+    focus share no word with the question: the embedded model's plan held "The answer's
+    structure is incomplete.: 2. The answer has no placeholders marked as required in the JSON
+    object…", which became a search question and a Research notes heading. A plan of good
+    sections comes back unchanged."""
+    asked = _words_and_characters(question)
+    good = {
+        id(s)
+        for s in usable_sections(plan)
+        if not on_topic or _words_and_characters(section_query(s)) & asked
+    }
     spare = [a for a in aspects(question)]
     titles = {heading_key(s.title) for s in plan.sections if id(s) in good}
     spare = [a for a in spare if heading_key(a) not in titles]
@@ -222,6 +238,9 @@ def repaired_plan(plan: ResearchPlan, question: str) -> ResearchPlan:
 
 
 HEADING_WORDS = 12
+# Runs started after it repair plan sections that share no word with the question
+# (RunState.plan_on_topic); runs started before it keep such sections (their histories replay).
+PLAN_ON_TOPIC_PATCH = "plan-on-topic"
 
 
 def heading_of(aspect: str) -> str:
@@ -230,10 +249,18 @@ def heading_of(aspect: str) -> str:
     flat = one_line(aspect)
     if is_good_heading(flat):
         return flat
-    clause = re.split(r";\s+|,?\s+and\s+(?=(?:how|what|when|why|which|where)\b)", flat)[0]
+    clause = re.split(r";\s+|:\s+|,?\s+and\s+(?=(?:how|what|when|why|which|where)\b)", flat)[0]
     words = clause.rstrip("?？").split()
-    short = " ".join(words[:HEADING_WORDS]).rstrip(",;:")
+    kept = words[:HEADING_WORDS]
+    # A cut question ends on a word that says what is asked, not on "the" or "does".
+    while len(kept) > 1 and len(kept) < len(words) and kept[-1].casefold() in _DANGLING:
+        kept.pop()
+    short = " ".join(kept).rstrip(",;:")
     return short + ("？" if _CJK.search(short) else "?") if flat.endswith(("?", "？")) else short
+
+
+# Words a cut heading must not end on.
+_DANGLING = _CUT_END | frozenset(["how", "does", "do", "is", "are", "can", "what", "when", "in"])
 
 
 def anchored_queries(
