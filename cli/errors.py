@@ -1,7 +1,8 @@
 """The errors every client.py command raises for a one-line reason (exit code 2).
 
-This module imports nothing from the project, so any layer (observability/history.py, the
-connection helper, the command modules) can raise these without an import circle.
+This module imports nothing from the project, so the connection helper and the command
+modules can raise these without an import circle; lower layers raise their own errors
+(observability.history.HistoryError), which cli/main.py prints the same way.
 """
 
 

@@ -31,6 +31,7 @@ from cli import (
 from cli.errors import CommandError
 from desk import command as serve
 from observability import tracing
+from observability.history import HistoryError
 
 # Each module registers its subcommands with `register(commands)`; add a new module here.
 COMMAND_MODULES: tuple[ModuleType, ...] = (
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         _fail(str(err), 2)
     try:
         return asyncio.run(args.handler(args))
-    except CommandError as err:  # every command's one-line failure
+    except (CommandError, HistoryError) as err:  # every command's one-line failure
         _fail(str(err), 2)
     except KeyboardInterrupt:
         # A command that started or follows a run says how to pick it up again.

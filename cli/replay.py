@@ -21,11 +21,11 @@ from temporalio.client import WorkflowHistory
 
 from cli.batch_ids import check_run_id
 from cli.connection import connect_from_env
+from cli.errors import UsageError
 from cli.ids import default_path
 from observability.history import (
     HISTORY_SUFFIX,
     NONDETERMINISM_HINT,
-    HistoryError,
     ReplayOutcome,
     fetch_history,
     load_history,
@@ -56,7 +56,7 @@ async def cmd_history(args: argparse.Namespace) -> int:
 
 async def cmd_replay(args: argparse.Namespace) -> int:
     if (args.file is None) == (args.id is None):
-        raise HistoryError("give a history FILE or --id ID (one of them)")
+        raise UsageError("give a history FILE or --id ID (one of them)")
     history = load_history(args.file) if args.file else await _history(args.id)
     outcome = await replay(history)
     if outcome.ok:
@@ -88,7 +88,7 @@ async def cmd_profile(args: argparse.Namespace) -> int:
 
 async def cmd_stats(args: argparse.Namespace) -> int:
     if args.limit < 1:
-        raise HistoryError("--limit must be at least 1")
+        raise UsageError("--limit must be at least 1")
     client = await connect_from_env()
     query = f'WorkflowType="{WORKFLOW_NAME}" AND ExecutionStatus!="Running"'
     ids = [wf.id async for wf in client.list_workflows(query, limit=args.limit)]

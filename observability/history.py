@@ -23,7 +23,6 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
-from cli.errors import CommandError
 from workflows.research import WORKFLOW_NAME, DeepResearchWorkflow
 
 HISTORY_SUFFIX = ".history.json"
@@ -33,9 +32,9 @@ NONDETERMINISM_HINT = (
 )
 
 
-class HistoryError(CommandError):
+class HistoryError(ValueError):
     """Not a usable history (unreadable, not JSON, not a DeepResearchWorkflow history) or no
-    such workflow: one line, exit code 2."""
+    such workflow: one line, which client.py prints with exit code 2 (cli/main.py)."""
 
 
 # ---------------------------------------------------------------- files and the server

@@ -131,6 +131,24 @@ def test_workflows_import_no_io_module() -> None:
     )
 
 
+# The layers below the command line: they raise their own errors and take their settings as
+# arguments, so a worker, the desk or a bench never needs the CLI to use them (issue 24).
+BELOW_THE_CLI = ("workflows", "activities", "observability", "embedded", "export")
+
+
+def test_no_layer_below_the_cli_imports_it() -> None:
+    modules = project_modules()
+    offenders = sorted(
+        f"{name} imports {target}"
+        for name, targets in import_graph().items()
+        if name.split(".")[0] in BELOW_THE_CLI
+        for target in targets
+        if target.split(".")[0] == "cli"
+    )
+    assert any(m.startswith("observability.") for m in modules), "the walk sees observability"
+    assert not offenders, "a layer below the CLI imports it: " + "; ".join(offenders)
+
+
 def _declared(requirements: list[str]) -> set[str]:
     names = set()
     for requirement in requirements:
