@@ -24,6 +24,7 @@ COPY activities/ activities/
 COPY embedded/ embedded/
 COPY worker_processes/ worker_processes/
 COPY cli/ cli/
+COPY common/ common/
 COPY observability/ observability/
 COPY export/ export/
 COPY desk/ desk/

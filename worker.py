@@ -2,7 +2,7 @@
 
 Environment: the Temporal connection as the `temporal` CLI reads it (TEMPORAL_ADDRESS, default
 localhost:7233; TEMPORAL_NAMESPACE, default `default`; TEMPORAL_API_KEY, TEMPORAL_TLS_*,
-temporal.toml profiles: see cli/connection.py), TTDR_TASK_QUEUE (ttdr); the LLM endpoint
+temporal.toml profiles: see common/temporal_connection.py), TTDR_TASK_QUEUE (ttdr); the LLM endpoint
 (TTDR_LLM_* / OPENAI_*, see activities/llm_settings.py: with none set, the embedded llama.cpp
 model is started); TTDR_SEARCH (providers, default local; see
 activities/search/chain.py) and TTDR_CORPUS / TTDR_CACHE_DIR for local search (the per-file
@@ -52,9 +52,9 @@ from activities.search.local_index import CorpusError
 from activities.search.local_provider import cache_dir_from_env
 from activities.search.web import SearchConfigError
 from activities.setting_numbers import ascii_float
-from cli.connection import TemporalSettings, load_settings
-from cli.connection import connect as connect_temporal
-from cli.errors import CommandError
+from common.errors import CommandError
+from common.temporal_connection import TemporalSettings, load_settings
+from common.temporal_connection import connect as connect_temporal
 from embedded.llama_server import MODEL_ALIAS, LlamaServer
 from embedded.process import EmbeddedServiceError
 from observability import tracing, worker_metrics
@@ -74,7 +74,7 @@ class StartupError(RuntimeError):
 
 
 async def connect(env: Mapping[str, str]) -> tuple[Client, TemporalSettings]:
-    """The Temporal connection from the environment (cli/connection.py: envconfig)."""
+    """The Temporal connection from the environment (common/temporal_connection.py: envconfig)."""
     try:
         target = load_settings(env)
         return await connect_temporal(target), target

@@ -33,7 +33,7 @@ from temporalio.client import Client
 
 from bench.latency_llm import Latency, LatencyLLM
 from bench.run import cpu_seconds, peak_rss_mib, start_env
-from cli.connection import local_server_env
+from common.temporal_connection import local_server_env
 from workflows.batch import WORKFLOW_NAME, BatchQuestion, BatchRequest, BatchResult
 from workflows.config import ResearchConfig
 from workflows.models import ResearchRequest

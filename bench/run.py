@@ -42,7 +42,7 @@ from activities.search.local_provider import LocalSearch
 from bench import metrics
 from bench.latency_llm import Latency, LatencyLLM
 from bench.tuned_worker import build_tuned_worker
-from cli.connection import local_server_env
+from common.temporal_connection import local_server_env
 from embedded.llama_server import MODEL_ALIAS, LlamaServer, local_llm_available
 from embedded.temporal_server import temporal_cli
 from observability.history import replay
@@ -202,7 +202,8 @@ async def overhead_row(b: Bench, latency: float, name: str, config: dict[str, An
 
 def worker_env(b: Bench, queue: str) -> dict[str, str]:
     return {
-        # The bench's own dev server, whatever TEMPORAL_* / temporal.toml say (cli/connection.py).
+        # The bench's own dev server, whatever TEMPORAL_* / temporal.toml say
+        # (common/temporal_connection.py).
         **local_server_env(b.client.service_client.config.target_host),
         "TTDR_TASK_QUEUE": queue,
         "TTDR_LLM_BASE_URL": b.llm.base_url,

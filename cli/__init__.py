@@ -2,8 +2,9 @@
 
 One job per module:
   main.py        argparse wiring, the list of command modules, exit codes
-  connection.py  the one Temporal connection helper (client, worker, bench and tests use it)
-  errors.py      CommandError / UsageError: a one-line message, exit code 2
+  (common/temporal_connection.py is the one Temporal connection helper and common/errors.py
+  CommandError / UsageError, a one-line message and exit code 2: the worker, the desk, the
+  bench and the tests use them too)
   views.py       text views of a run's progress and state (pure)
   request.py     question + config file -> a validated ResearchRequest (nothing contacted)
   ids.py         the --id rules and file names derived from ids
@@ -26,5 +27,5 @@ Adding a command: write a module here with
 
 and add the module to COMMAND_MODULES in cli/main.py. A handler raises CommandError (or a
 subclass) for bad input: main() prints `error: <message>` on one line and exits 2. A handler
-connects with `cli.connection.connect_from_env()`.
+connects with `common.temporal_connection.connect_from_env()`.
 """

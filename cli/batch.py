@@ -33,12 +33,12 @@ from cli.batch_files import (
     write_runs,
 )
 from cli.batch_progress import BatchDisplay
-from cli.connection import connect_from_env, task_queue_from_env
-from cli.errors import UsageError
 from cli.ids import REPORTS_DIR, check_child_ids, check_id
 from cli.priority import add_priority_options, priority_from_args
 from cli.request import build_request
 from cli.research import web_ui_link
+from common.errors import UsageError
+from common.temporal_connection import connect_from_env, task_queue_from_env
 from workflows.batch import (
     MAX_CONCURRENCY,
     WORKFLOW_NAME,

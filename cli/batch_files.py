@@ -29,9 +29,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from cli.errors import UsageError
 from cli.ids import ID_RULE, id_problem
 from cli.request import first_validation_problem
+from common.errors import UsageError
 from workflows.config import ResearchConfig
 from workflows.models import ResearchRequest
 

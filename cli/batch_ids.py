@@ -21,7 +21,7 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from cli.errors import UsageError
+from common.errors import UsageError
 from workflows.batch import WORKFLOW_NAME as BATCH_WORKFLOW
 from workflows.batch import BatchProgress
 from workflows.research import WORKFLOW_NAME as RESEARCH_WORKFLOW

@@ -29,7 +29,7 @@ from activities.search.local_provider import (
     cache_dir_from_env,
     corpus_roots_from_env,
 )
-from cli.errors import UsageError
+from common.errors import UsageError
 
 MAX_K = 100
 _FIRST_LINE_CHARS = 100

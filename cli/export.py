@@ -22,9 +22,9 @@ from temporalio.service import RPCError, RPCStatusCode
 
 import export
 from cli.batch_ids import not_a_run
-from cli.connection import connect_from_env
-from cli.errors import UsageError
 from cli.output import report_target
+from common.errors import UsageError
+from common.temporal_connection import connect_from_env
 from workflows.models import ResearchReport
 
 FORMAT_HELP = f"comma-separated formats: {', '.join(export.FORMATS)}"

@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowFailureError
 
-from cli.connection import connect_from_env
-from cli.errors import CommandError, UsageError
 from cli.ids import ID_RULE, check_id, id_problem
 from cli.output import report_paths
 from cli.request import build_request, validate_request
 from cli.research import follow, print_done, start_or_attach, web_ui_link
+from common.errors import CommandError, UsageError
+from common.temporal_connection import connect_from_env
 from workflows.config import ResearchConfig
 from workflows.continuation_models import ContinuationRequest
 from workflows.failures import innermost_message

@@ -13,7 +13,7 @@ import re
 import uuid
 from pathlib import Path
 
-from cli.errors import UsageError
+from common.errors import UsageError
 
 MAX_ID_CHARS = 128
 ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")

@@ -22,9 +22,9 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from cli import batch_ids
-from cli.connection import connect_from_env
-from cli.errors import CommandError
 from cli.views import control_text, progress_line, state_view
+from common.errors import CommandError
+from common.temporal_connection import connect_from_env
 from observability.waits import retry_waits
 from workflows.config import EVOLUTION_NODE, NODE_NAMES
 from workflows.models import ControlStatus, ResearchProgress, ResearchState

@@ -28,7 +28,7 @@ from cli import (
     schedule,
     top,
 )
-from cli.errors import CommandError
+from common.errors import CommandError
 from desk import command as serve
 from observability import tracing
 from observability.history import HistoryError

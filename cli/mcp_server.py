@@ -11,8 +11,8 @@ get_plan, get_report, send_feedback, review_plan, cancel_research, list_research
 watch_topic, stop_watching (cli/follow_up.py, cli/mcp_watch.py); resources
 research://{workflow_id}/report and research://schema/config. Every failure reaches the agent
 with its reason. The connection comes from the same settings as every client.py command
-(TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TTDR_TASK_QUEUE, ...: cli/connection.py); the caps from
-TTDR_MCP_* (cli/mcp_limits.py); HTTP is guarded by cli/mcp_http.py.
+(TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TTDR_TASK_QUEUE, ...: common/temporal_connection.py);
+the caps from TTDR_MCP_* (cli/mcp_limits.py); HTTP is guarded by cli/mcp_http.py.
 """
 
 from __future__ import annotations
@@ -31,11 +31,11 @@ from pydantic import Field, WithJsonSchema
 from temporalio.service import RPCError
 
 from cli import mcp_status, mcp_tools, mcp_watch
-from cli.errors import CommandError, UsageError
 from cli.follow_up import start_follow_up
 from cli.mcp_http import parse_http, serve_http
 from cli.mcp_limits import McpLimitError
 from cli.mcp_tools import Connection, McpToolError
+from common.errors import CommandError, UsageError
 from workflows.config import ResearchConfig
 from workflows.models import ResearchPlan
 

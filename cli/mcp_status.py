@@ -11,9 +11,9 @@ from temporalio.client import Client, WorkflowExecutionDescription, WorkflowExec
 from temporalio.service import RPCError, RPCStatusCode
 
 from cli.batch_ids import NotARun, is_batch, not_a_run
-from cli.errors import CommandError
 from cli.export import finished_report
 from cli.research import web_ui_link
+from common.errors import CommandError
 from workflows.batch import BatchProgress, child_id
 from workflows.models import ResearchPlan, ResearchProgress, ResearchReport, ResearchState
 

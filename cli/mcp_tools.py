@@ -22,14 +22,14 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 import export
-from cli.connection import connect_from_env, task_queue_from_env
-from cli.errors import CommandError
 from cli.export import NoReport, RunStillGoing, finished_report
 from cli.ids import ID_RULE, id_problem, new_workflow_id
 from cli.mcp_limits import MEMO_KEY, MEMO_VALUE, McpLimitError, McpLimits, runs_in_flight
 from cli.mcp_status import McpToolError, describe, research_run, research_status, status_name
 from cli.request import validate_request
 from cli.research import web_ui_link
+from common.errors import CommandError
+from common.temporal_connection import connect_from_env, task_queue_from_env
 from workflows.models import ControlStatus, ResearchPlan, ResearchRequest
 from workflows.plan_review import PlanDecision
 from workflows.research import WORKFLOW_NAME

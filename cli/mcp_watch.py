@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from cli.errors import CommandError
 from cli.ids import check_id
 from cli.mcp_limits import MEMO_KEY, MEMO_VALUE, McpLimitError
 from cli.mcp_tools import Connection, McpToolError
@@ -26,6 +25,7 @@ from cli.schedule import (
     new_schedule_id,
     schedule_note,
 )
+from common.errors import CommandError
 
 # The CLI's option names in its one-line errors, as this tool's parameters.
 _PARAMETERS = {

@@ -22,8 +22,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from cli.errors import UsageError
 from cli.ids import REPORTS_DIR, default_path
+from common.errors import UsageError
 from export.document import xml_safe
 from workflows.models import ResearchReport
 

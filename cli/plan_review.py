@@ -19,8 +19,8 @@ from pydantic import ValidationError
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
-from cli.connection import connect_from_env
-from cli.errors import CommandError
+from common.errors import CommandError
+from common.temporal_connection import connect_from_env
 from workflows.models import ControlStatus, ResearchPlan, ResearchState
 from workflows.plan_review import PlanDecision
 

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from temporalio.common import Priority
 
 from activities.setting_numbers import ascii_int
-from cli.errors import UsageError
+from common.errors import UsageError
 
 PRIORITY_LEVELS = 5
 FAIRNESS_KEY_MAX_BYTES = 64  # the server's limit

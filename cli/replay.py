@@ -20,9 +20,9 @@ from pathlib import Path
 from temporalio.client import WorkflowHistory
 
 from cli.batch_ids import check_run_id
-from cli.connection import connect_from_env
-from cli.errors import UsageError
 from cli.ids import default_path
+from common.errors import UsageError
+from common.temporal_connection import connect_from_env
 from observability.history import (
     HISTORY_SUFFIX,
     NONDETERMINISM_HINT,

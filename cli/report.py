@@ -13,10 +13,10 @@ from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.service import RPCError, RPCStatusCode
 
 from cli.batch_ids import not_a_run
-from cli.connection import connect_from_env
-from cli.errors import UsageError
 from cli.output import OUT_HELP, report_paths
 from cli.research import print_done
+from common.errors import UsageError
+from common.temporal_connection import connect_from_env
 from workflows.failures import innermost_message
 from workflows.models import ResearchReport
 

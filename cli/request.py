@@ -13,7 +13,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from activities.settings_file import SettingsFileError, read_json
-from cli.errors import UsageError
+from common.errors import UsageError
 from workflows.config import ResearchConfig
 from workflows.models import ResearchRequest
 

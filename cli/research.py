@@ -24,8 +24,6 @@ from temporalio.common import Priority, WorkflowIDConflictPolicy, WorkflowIDReus
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from cli.connection import connect_from_env, task_queue_from_env
-from cli.errors import UsageError
 from cli.export import (
     add_format_option,
     export_failed,
@@ -40,6 +38,8 @@ from cli.priority import add_priority_options, priority_from_args
 from cli.request import build_request
 from cli.stalls import stall_reason
 from cli.views import cost_text, plural, progress_line
+from common.errors import UsageError
+from common.temporal_connection import connect_from_env, task_queue_from_env
 from observability.waits import retry_waits
 from workflows.failures import innermost_message
 from workflows.models import ResearchProgress, ResearchReport, ResearchRequest

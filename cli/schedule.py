@@ -38,10 +38,10 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from cli.connection import connect_from_env, task_queue_from_env
-from cli.errors import UsageError
 from cli.ids import check_id
 from cli.request import build_request
+from common.errors import UsageError
+from common.temporal_connection import connect_from_env, task_queue_from_env
 from workflows.config import ResearchConfig
 from workflows.continuation_models import ContinuationRequest
 from workflows.research import WORKFLOW_NAME

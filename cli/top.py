@@ -30,8 +30,8 @@ from rich.live import Live
 from rich.text import Text
 from temporalio.service import RPCError
 
-from cli.connection import connect_from_env
-from cli.errors import CommandError
+from common.errors import CommandError
+from common.temporal_connection import connect_from_env
 from observability.runs import RunInspector, RunRow, summary
 from observability.waits import duration
 

@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from cli.errors import UsageError
+from common.errors import UsageError
 from desk.ask import read_form
 from desk.pages import form_defaults, index_page
 from desk.paths import run_path, schedule_path

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 from activities.llm_settings import LLMConfigError, LLMSettings
 from activities.prices import PriceConfigError, PriceTable
-from cli.errors import UsageError
 from cli.request import validate_request
+from common.errors import UsageError
 from workflows.config import EVOLUTION_PROFILES, ResearchConfig
 from workflows.models import ResearchRequest
 

@@ -7,7 +7,7 @@ import contextlib
 import socket
 import sys
 
-from cli.connection import connect_from_env
+from common.temporal_connection import connect_from_env
 from desk.settings import DeskSettingsError, load_settings
 
 

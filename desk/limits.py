@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections import deque
 
-from cli.errors import UsageError
+from common.errors import UsageError
 from desk.settings import Caps
 from workflows.config import ResearchConfig
 

@@ -23,10 +23,10 @@ from temporalio.client import (
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
-from cli.errors import UsageError
 from cli.export import NoReport, RunStillGoing, finished_report
 from cli.ids import new_workflow_id
 from cli.request import validate_request
+from common.errors import UsageError
 from desk.ask import Ask
 from desk.settings import DeskSettings
 from workflows.batch import WORKFLOW_NAME as BATCH_WORKFLOW

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from activities.setting_numbers import ascii_float, ascii_int
-from cli.connection import task_queue_from_env
-from cli.errors import UsageError
+from common.errors import UsageError
+from common.temporal_connection import task_queue_from_env
 
 TOKEN_ENV = "TTDR_SERVE_TOKEN"
 MIN_TOKEN_CHARS = 16

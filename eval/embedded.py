@@ -23,7 +23,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from cli.connection import local_server_env
+from common.temporal_connection import local_server_env
 from embedded.process import ManagedProcess, free_port
 from embedded.temporal_server import TemporalDevServer
 from eval import weak_model

@@ -28,9 +28,9 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from cli.batch import batch as run_batch
-from cli.connection import connect_from_env
-from cli.errors import CommandError
 from cli.main import parser as command_parser
+from common.errors import CommandError
+from common.temporal_connection import connect_from_env
 from eval.corpus import Corpus, demo_corpus_root
 from eval.judge import RUBRIC, RubricScores, judge_from_env, rubric, win_rate
 from eval.metrics import METRIC_COLUMNS, QuestionScores, RunOutput, SourceRef, score_run, summarise

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from activities.llm_settings import LLMConfigError, LLMSettings  # noqa: E402
-from cli.connection import (  # noqa: E402
+from common.temporal_connection import (  # noqa: E402
     DEFAULT_ADDRESS,
     ConnectionSettingsError,
     load_settings,

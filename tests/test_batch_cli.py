@@ -11,7 +11,7 @@ import pytest
 from temporalio.client import Client
 
 from cli.batch_files import read_done, read_questions
-from cli.errors import UsageError
+from common.errors import UsageError
 from tests.support.fake_llm import FakeLLMServer
 from tests.support.processes import run_client
 from tests.support.scripted_llm import Script

@@ -24,7 +24,7 @@ from cli.batch_files import (
     with_short_title,
     write_runs,
 )
-from cli.errors import UsageError
+from common.errors import UsageError
 from workflows.config import ResearchConfig
 
 # Lines as DeepResearch Bench's data/prompt_data/query.jsonl has them (Ayanami0730/

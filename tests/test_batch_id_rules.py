@@ -14,8 +14,8 @@ import pytest
 
 from cli.batch import batch
 from cli.batch_files import read_questions
-from cli.errors import UsageError
 from cli.main import parser
+from common.errors import UsageError
 from workflows.config import ResearchConfig
 
 NOWHERE = {"TEMPORAL_ADDRESS": "127.0.0.1:1"}  # nothing may be contacted

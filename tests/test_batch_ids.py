@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
-from cli.connection import local_server_env
 from cli.main import main
+from common.temporal_connection import local_server_env
 from tests.support.fake_llm import FakeLLMServer
 from tests.support.scripted_llm import Script
 from tests.test_mcp import error_text, server, structured

@@ -20,7 +20,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from activities.search.local_provider import LocalSearch
-from cli.connection import local_server_env
+from common.temporal_connection import local_server_env
 from tests.support.fake_llm import FakeLLMServer
 from tests.support.processes import ROOT, WorkerProcess, run_client, wait_for, worker_env
 from tests.support.scripted_llm import Script

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
-from cli.connection import ConnectionSettingsError, load_settings, local_server_env
+from common.temporal_connection import ConnectionSettingsError, load_settings, local_server_env
 from tests.support.processes import ROOT, run_client_py
 
 PROFILES = """

@@ -17,10 +17,10 @@ import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from cli.connection import local_server_env
 from cli.output import report_paths
 from cli.research import print_done
 from cli.views import plural, progress_line
+from common.temporal_connection import local_server_env
 from tests.support.fake_llm import FakeLLMServer
 from tests.support.processes import WorkerProcess, worker_env
 from tests.support.scripted_llm import Script

@@ -14,7 +14,7 @@ import pytest
 import pytest_asyncio
 from temporalio.client import Client
 
-from cli.connection import TemporalUnreachable, connect_from_env, local_server_env
+from common.temporal_connection import TemporalUnreachable, connect_from_env, local_server_env
 from tests.support.fake_llm import FakeLLMServer
 from tests.support.processes import WorkerProcess, run_client_py, worker_env
 from tests.support.scripted_llm import Script

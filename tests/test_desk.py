@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
-from cli.connection import local_server_env
-from cli.errors import UsageError
 from cli.request import validate_request
+from common.errors import UsageError
+from common.temporal_connection import local_server_env
 from desk.documents import resolve
 from desk.report_view import render_report
 from desk.settings import Caps

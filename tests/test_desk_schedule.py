@@ -10,8 +10,8 @@ import httpx
 import pytest
 from temporalio.client import Client, ScheduleOverlapPolicy
 
-from cli.errors import UsageError
 from cli.schedule import ALLOW_SECONDS_ENV, check_cron, parse_interval
+from common.errors import UsageError
 from tests.support.desk import asgi_client, csrf_of, settings_for
 from tests.test_desk import ASK, NO_WORKER
 

@@ -19,8 +19,8 @@ from temporalio.client import Client
 
 from activities.llm import LLMClient
 from activities.search.local_provider import LocalSearch
-from cli.connection import local_server_env
 from cli.mcp_tools import Connection, get_report
+from common.temporal_connection import local_server_env
 from tests.support.fake_llm import FakeLLMServer, RecordedRequest
 from tests.support.processes import run_client
 from tests.support.scripted_llm import Script

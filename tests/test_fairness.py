@@ -20,8 +20,8 @@ from temporalio.common import Priority
 
 from activities.llm import LLMClient
 from activities.search.local_provider import LocalSearch
-from cli.errors import UsageError
 from cli.priority import priority_from_args
+from common.errors import UsageError
 from tests.support.fake_llm import FakeLLMServer
 from tests.support.processes import run_client, run_client_py
 from tests.support.scripted_llm import Script

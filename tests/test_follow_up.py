@@ -13,7 +13,7 @@ from pathlib import Path
 
 from temporalio.client import Client
 
-from cli.connection import local_server_env
+from common.temporal_connection import local_server_env
 from observability.history import replay
 from tests.support.fake_llm import FakeLLMServer, RecordedRequest
 from tests.support.processes import ROOT, Hold, released, run_client

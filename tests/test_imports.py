@@ -20,6 +20,7 @@ PACKAGES = (
     "observability",
     "embedded",
     "cli",
+    "common",
     "bench",
     "export",
     "worker_processes",
@@ -131,9 +132,13 @@ def test_workflows_import_no_io_module() -> None:
     )
 
 
-# The layers below the command line: they raise their own errors and take their settings as
-# arguments, so a worker, the desk or a bench never needs the CLI to use them (issue 24).
-BELOW_THE_CLI = ("workflows", "activities", "observability", "embedded", "export")
+# The layers below the command line (common/ is what all entry points share): they raise their
+# own errors or common.errors and take their settings as arguments, so a worker, the desk or a
+# bench never needs the CLI to use them (issue 24).
+BELOW_THE_CLI = (
+    "common", "workflows", "activities", "observability", "embedded", "export", "worker",
+    "worker_processes",
+)  # fmt: skip
 
 
 def test_no_layer_below_the_cli_imports_it() -> None:

@@ -25,7 +25,7 @@ from mcp.shared.exceptions import MCPError
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
-from cli.connection import local_server_env
+from common.temporal_connection import local_server_env
 from tests.support.fake_llm import FakeLLMServer
 from tests.support.scripted_llm import Script
 from tests.test_export import assert_html_is_inert, read_html

@@ -18,7 +18,7 @@ from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from temporalio.client import Client
 
-from cli.connection import local_server_env
+from common.temporal_connection import local_server_env
 from tests.test_mcp import ROOT, error_text, http_server, structured
 from workflows.models import ResearchRequest
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
-from cli.errors import UsageError
 from cli.output import report_target
+from common.errors import UsageError
 from tests.support.processes import run_client
 from tests.support.scripted_llm import Script
 

@@ -7,8 +7,8 @@ import argparse
 
 import pytest
 
-from cli.errors import UsageError
 from cli.priority import priority_from_args
+from common.errors import UsageError
 
 
 def no_options() -> argparse.Namespace:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from temporalio.client import Client, WorkflowHandle
 
-from cli.connection import local_server_env
+from common.temporal_connection import local_server_env
 from tests.support.fake_llm import FakeLLMServer
 from tests.support.processes import run_client
 from tests.support.scripted_llm import Script

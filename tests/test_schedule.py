@@ -22,7 +22,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from activities.llm import LLMClient
 from activities.search.local_provider import LocalSearch
-from cli.connection import local_server_env
+from common.temporal_connection import local_server_env
 from embedded.temporal_server import TemporalDevServer
 from observability.search_attributes import ensure_search_attributes
 from tests.support.fake_llm import FakeLLMServer

@@ -14,9 +14,9 @@ import pytest
 
 from activities.llm_settings import LLMConfigError, LLMSettings
 from activities.setting_numbers import ascii_float, ascii_int
-from cli.errors import UsageError
 from cli.main import parser
 from cli.priority import priority_from_args
+from common.errors import UsageError
 from desk.settings import DeskSettingsError, load_settings
 from observability.metrics import MetricsConfigError, MetricsSettings
 from observability.run_metrics import interval_from_env

@@ -18,7 +18,7 @@ import pytest
 
 from activities.prices import PriceConfigError, PriceTable
 from activities.settings_file import MAX_DEPTH, SettingsFileError, json_depth, read_json
-from cli.connection import ConnectionSettingsError, load_settings
+from common.temporal_connection import ConnectionSettingsError, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 LIMIT = "over the 1000000-byte limit"
@@ -56,7 +56,7 @@ def test_a_prices_file_from_an_endless_device_is_one_line() -> None:
 
 def test_a_temporal_config_file_from_an_endless_device_is_one_line() -> None:
     out = run_bounded(
-        "from cli.connection import load_settings, ConnectionSettingsError\n"
+        "from common.temporal_connection import load_settings, ConnectionSettingsError\n"
         "try:\n"
         "    load_settings({'TEMPORAL_CONFIG_FILE': '/dev/zero'})\n"
         "except ConnectionSettingsError as err:\n"

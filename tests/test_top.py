@@ -18,7 +18,7 @@ from pathlib import Path
 
 from temporalio.client import Client, WorkflowHandle
 
-from cli.connection import local_server_env
+from common.temporal_connection import local_server_env
 from observability.runs import BUDGET_WARN_RATIO, STALL_SECONDS, RunRow, run_warnings
 from tests.support.fake_llm import FakeLLMServer
 from tests.support.processes import run_client

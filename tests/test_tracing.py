@@ -25,7 +25,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.llm import LLMClient
 from activities.search.local_provider import LocalSearch
-from cli.connection import connect_from_env, local_server_env
+from common.temporal_connection import connect_from_env, local_server_env
 from observability import tracing
 from tests.support.fake_llm import FakeLLMServer
 from tests.support.runs import QUESTION, run_research

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
-from cli.connection import local_server_env
+from common.temporal_connection import local_server_env
 
 ROOT = Path(__file__).resolve().parent.parent
 TRIES = 6

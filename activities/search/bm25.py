@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -182,12 +183,18 @@ class Postings:
     @classmethod
     def load(cls, folder: Path) -> tuple[Postings, npt.NDArray[np.int64]]:
         def read(name: str) -> npt.NDArray[Any]:
-            return np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False)
+            with _NPY_HEADER_LOCK:
+                return np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False)
 
         return cls(**{f: read(f) for f in _FIELDS}), read("keys")
 
 
 _FIELDS = ("vocab", "indptr", "docs", "freqs", "lengths")
+# np.load parses a .npy header with ast.literal_eval, and CPython 3.11 before 3.11.9 can raise
+# "SystemError: AST constructor recursion depth mismatch" when two threads parse at once
+# (gh-106905): four threads opening one index failed so in the test suite, and a worker's
+# background refresh can load while a search reloads. Loads are a few ms; one at a time.
+_NPY_HEADER_LOCK = threading.Lock()
 
 
 def _insert_at(old: npt.NDArray[Any], slots: npt.NDArray[np.int64], new: npt.NDArray[Any]

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cli.connection import local_server_env
+from common.temporal_connection import local_server_env
 from tests.support.fake_llm import FakeLLMServer, RecordedRequest, Responder
 
 if TYPE_CHECKING:

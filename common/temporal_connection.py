@@ -25,7 +25,7 @@ from temporalio.envconfig import ClientConfigProfile, ClientConfigTLS
 from temporalio.service import TLSConfig
 
 from activities.settings_file import SettingsFileError, read_bounded
-from cli.errors import UsageError
+from common.errors import UsageError
 from observability import tracing
 
 DEFAULT_ADDRESS = "localhost:7233"
