@@ -531,3 +531,16 @@ def test_a_heading_cut_on_a_joining_word_and_a_title_as_a_claim_are_not_prose() 
     assert is_fragment("How It Works Under The Hood")
     assert not is_fragment("Tuples are immutable")  # a claim written without its full stop
     assert not is_fragment("The with statement wraps a block of code in a context")
+
+
+def test_a_strong_models_abstract_section_title_is_kept() -> None:
+    """ "The protocol" shares no word with the question either, but it is a heading, not a
+    remark on the model's own output: only a sentence-titled section is repaired."""
+    question = "How does Python's with statement work, and what must a context manager implement?"
+    plan = ResearchPlan(
+        sections=[
+            PlanSection(title="How the statement runs", focus=""),
+            PlanSection(title="The protocol", focus=""),
+        ]
+    )
+    assert repaired_plan(plan, question, on_topic=True) == plan

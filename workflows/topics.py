@@ -105,6 +105,14 @@ def topic_words(question: str, plan: ResearchPlan | None) -> set[str]:
     return words
 
 
+def _is_off_topic_sentence(section: PlanSection, asked: set[str]) -> bool:
+    """A section titled with a sentence (it ends with a full stop) that shares no word with the
+    question: a model's remark on its own output, not a part of the research. "The protocol"
+    shares none either and is a heading a strong model may choose."""
+    title = one_line(section.title).rstrip()
+    return title.endswith((".", "。")) and not _words_and_characters(section_query(section)) & asked
+
+
 def _words_and_characters(text: str) -> set[str]:
     """The content words of `text`, and its CJK characters (a CJK text has no spaces)."""
     return content_words(text) | set(_CJK.findall(text))
@@ -201,8 +209,8 @@ def usable_sections(plan: ResearchPlan | None) -> list[PlanSection]:
 def repaired_plan(plan: ResearchPlan, question: str, on_topic: bool = False) -> ResearchPlan:
     """The plan with every junk, empty or repeated section title replaced by an aspect of the
     question (its focus too, when that is junk); sections left with nothing new are dropped.
-    With `on_topic` (runs started since PLAN_ON_TOPIC_PATCH), so is a section whose title and
-    focus share no word with the question: the embedded model's plan held "The answer's
+    With `on_topic` (runs started since PLAN_ON_TOPIC_PATCH), so is a section titled with a
+    sentence that shares no word with the question: the embedded model's plan held "The answer's
     structure is incomplete.: 2. The answer has no placeholders marked as required in the JSON
     object…", which became a search question and a Research notes heading. A plan of good
     sections comes back unchanged."""
@@ -210,7 +218,7 @@ def repaired_plan(plan: ResearchPlan, question: str, on_topic: bool = False) -> 
     good = {
         id(s)
         for s in usable_sections(plan)
-        if not on_topic or _words_and_characters(section_query(s)) & asked
+        if not (on_topic and _is_off_topic_sentence(s, asked))
     }
     spare = [a for a in aspects(question)]
     titles = {heading_key(s.title) for s in plan.sections if id(s) in good}
