@@ -539,8 +539,8 @@ def test_a_strong_models_abstract_section_title_is_kept() -> None:
     question = "How does Python's with statement work, and what must a context manager implement?"
     plan = ResearchPlan(
         sections=[
-            PlanSection(title="How the statement runs", focus=""),
-            PlanSection(title="The protocol", focus=""),
+            PlanSection(title="How the statement runs", focus="the steps it takes"),
+            PlanSection(title="The protocol", focus="the methods it calls"),
         ]
     )
     assert repaired_plan(plan, question, on_topic=True) == plan
