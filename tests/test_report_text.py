@@ -543,4 +543,5 @@ def test_a_strong_models_abstract_section_title_is_kept() -> None:
             PlanSection(title="The protocol", focus="the methods it calls"),
         ]
     )
-    assert repaired_plan(plan, question, on_topic=True) == plan
+    titles = [s.title for s in repaired_plan(plan, question, on_topic=True).sections]
+    assert titles[:2] == ["How the statement runs", "The protocol"]
