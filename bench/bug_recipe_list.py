@@ -388,4 +388,22 @@ RECIPES: tuple[Recipe, ...] = (
         "    return [*ranked]",
         ("tests/test_report_text.py", "-k", "entry_that_defines"),
     ),
+    Recipe(
+        "sentence-cut-inside-parentheses",
+        "text",
+        "ec8461f",
+        "workflows/sentences.py",
+        '        elif last.count("(") > last.count(")"):',
+        "        elif False:",
+        ("tests/test_report_text.py", "-k", "inside_parentheses"),
+    ),
+    Recipe(
+        "another-owners-entry-defines-the-name",
+        "coverage",
+        "ec8461f",
+        "workflows/extractive.py",
+        "                continue  # another owner's entry of the same name: about something else",
+        "                pass",
+        ("tests/test_report_coverage.py", "-k", "another_owner"),
+    ),
 )
