@@ -257,20 +257,21 @@ _CAMEL_SPLIT = re.compile(r"(?<=[a-z])(?=[A-Z])")
 def defined_owner(sentence: str) -> str:
     """The owner an API entry's definition names it under (`Textbox.gather(self)`: … →
     `Textbox`, `object.__enter__(self)`: … → `object`); empty when it names none."""
-    label = _LABEL.match(sentence)
-    if not label:
-        return ""
-    dotted = label.group(1).split("(", 1)[0].split()[-1]
+    dotted = _entry_path(sentence)
     return dotted.rsplit(".", 2)[-2] if "." in dotted else ""
+
+
+def _entry_path(sentence: str) -> str:
+    """The dotted name an API entry's definition is labelled with (`object.__enter__(self)`: …
+    → `object.__enter__`); empty for any other sentence."""
+    label = _LABEL.match(sentence)
+    return label.group(1).split("(", 1)[0].split()[-1] if label else ""
 
 
 def defined_name(sentence: str) -> str:
     """The name an API entry's definition is about (`object.__enter__(self)`: … → `__enter__`,
     `class contextlib.ExitStack`: … → `ExitStack`); empty for any other sentence."""
-    label = _LABEL.match(sentence)
-    if not label:
-        return ""
-    name = label.group(1).split("(", 1)[0].split()[-1].rsplit(".", 1)[-1]
+    name = _entry_path(sentence).rsplit(".", 1)[-1]
     return name if len(name) >= 3 else ""
 
 

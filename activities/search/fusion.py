@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from activities.search.base import SearchResult
-from activities.search.phrases import defines_quoted_name
+from activities.search.phrases import defines_any, quoted_definitions
 
 RRF_K = 60
 
@@ -36,7 +36,10 @@ def definition_first(
     the query quotes moved first. "The `__exit__` method" (a lead, workflows/leads.py) got
     the entry that says what `__exit__` does first, and the anchors, which rank the with
     statement's prose on two lists, fused it out of the top three."""
-    entry = next((r for r in own if defines_quoted_name(query, r.text)), None)
+    definitions = quoted_definitions(query)
+    if not definitions:
+        return list(ranked)
+    entry = next((r for r in own if defines_any(definitions, r.text)), None)
     if entry is None:
         return list(ranked)
     return [entry, *(r for r in ranked if r.id != entry.id)]

@@ -69,8 +69,7 @@ class QueryNames:
         for at, hit in enumerate(hits):
             passage = hit.passage
             named = any(p.search(passage.locator) for p in self.phrases)
-            head = passage.text[:_DEFINITION_HEAD]
-            defines = any(p.search(head) for p in self.definitions)
+            defines = defines_any(self.definitions, passage.text)
             document = document_name(passage.rel_path)
             best_of_named = document in self.documents and document not in first_of
             if best_of_named:
@@ -108,11 +107,11 @@ def quoted_definitions(query: str) -> list[re.Pattern[str]]:
     return found
 
 
-def defines_quoted_name(query: str, text: str) -> bool:
-    """True if `text` opens with (or holds near its start) an entry that defines an API name
-    `query` quotes."""
+def defines_any(definitions: list[re.Pattern[str]], text: str) -> bool:
+    """True if `text` holds near its start an entry one of `definitions` (quoted_definitions)
+    matches."""
     head = text[:_DEFINITION_HEAD]
-    return any(p.search(head) for p in quoted_definitions(query))
+    return any(p.search(head) for p in definitions)
 
 
 def document_name(rel_path: str) -> str:
