@@ -1,7 +1,7 @@
 """Every bounded field of ResearchConfig, at both edges, read from the model itself: a field added
 later is covered without touching this file. Plus the cross-field rules (the budget must fit one
-iteration, retry intervals in order, evolution profiles) at their edges, and the README's table
-of bounds checked against the model. Pure validation: no server.
+iteration, retry intervals in order, evolution profiles) at their edges, and the table of bounds
+of docs/use/configuration.md checked against the model. Pure validation: no server.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ from workflows.config import (
     report_calls,
 )
 
-README = Path(__file__).resolve().parents[1] / "README.md"
-DASH = "\u2013"  # the README writes ranges with an en dash
+CONFIG_DOC = Path(__file__).resolve().parents[1] / "docs" / "use" / "configuration.md"
+DASH = "\u2013"  # the docs write ranges with an en dash
 BOUND_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
 
 
@@ -133,12 +133,12 @@ def test_unknown_fields_are_rejected_at_every_level() -> None:
             ResearchConfig.model_validate(data)
 
 
-# ---------------------------------------------------------------- the README's table
+# ---------------------------------------------------------------- the documented table
 
 
 def documented_bounds() -> dict[str, tuple[float, float]]:
-    """field -> (low, high) from the README's Configuration table rows that give a range."""
-    section = README.read_text().split("### Configuration", 1)[1].split("\n\n", 2)[1]
+    """field -> (low, high) from the Configuration page's table rows that give a range."""
+    section = CONFIG_DOC.read_text().split("\n# Configuration", 1)[1].split("\n\n", 2)[1]
     found: dict[str, tuple[float, float]] = {}
     for row in section.splitlines():
         cells = [c.strip() for c in row.strip("|").split("|")]
@@ -157,12 +157,14 @@ def documented_bounds() -> dict[str, tuple[float, float]]:
     return found
 
 
-def test_the_readme_states_the_bounds_the_model_enforces() -> None:
+def test_the_docs_state_the_bounds_the_model_enforces() -> None:
     documented = documented_bounds()
     assert len(documented) >= 15, documented
     model = {".".join(path): bounds for path, _, bounds in FIELDS}
     for name, (low, high) in documented.items():
-        assert name in model, f"README documents {name}, which ResearchConfig does not have"
+        assert name in model, (
+            f"{CONFIG_DOC.name} documents {name}, which ResearchConfig does not have"
+        )
         bounds = model[name]
         assert (bounds.get("ge", bounds.get("gt")), bounds.get("le", bounds.get("lt"))) == (
             low,

@@ -158,7 +158,8 @@ def test_claims_are_read_back_as_they_were_rendered() -> None:
 
 
 def test_scorer_precision_and_recall_on_the_hand_labelled_pairs() -> None:
-    """The figures the README states (eval/support_labels.jsonl, written by reading the docs)."""
+    """The figures docs/use/citations.md states (eval/support_labels.jsonl, written by reading the
+    docs)."""
     rows = [json.loads(line) for line in LABELS.read_text().splitlines() if line.strip()]
     said = [
         (support_score(r["claim"], r["passage"]) >= DEFAULT_THRESHOLD, r["supported"]) for r in rows

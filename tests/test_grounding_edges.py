@@ -88,7 +88,7 @@ def test_a_dotted_name_also_stands_for_its_last_part() -> None:
 
 
 def expected(covered: float, paired: float, number: bool = False, negation: bool = False) -> float:
-    """The README's formula: 0.75 x covered + 0.25 x paired, halved for a number the passage
+    """The scorer's formula: 0.75 x covered + 0.25 x paired, halved for a number the passage
     does not state and halved for a negation it does not make (x 0.6 in runs recorded before
     NEGATION_HALVES_PATCH); rounded to 4 places."""
     score = 0.75 * covered + 0.25 * paired

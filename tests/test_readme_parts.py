@@ -1,7 +1,7 @@
-"""README "Running the parts yourself", as a new user types it in a fresh clone: the commands
-before the worker (after `./scripts/setup-env`, which made .venv) bring a Temporal dev server up
-with its database where the README says. A fresh clone has no .ttdr/: without creating it, the
-dev server cannot open its database and exits."""
+"""Running the parts yourself (docs/operate/running-the-parts.md), as a new user types it in a
+fresh clone: the commands before the worker (after `./scripts/setup-env`, which made .venv) bring
+a Temporal dev server up with its database where the page says. A fresh clone has no .ttdr/:
+without creating it, the dev server cannot open its database and exits."""
 
 from __future__ import annotations
 
@@ -15,11 +15,13 @@ from pathlib import Path
 from embedded.process import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTION = "## Running the parts yourself"
+DOCS = ROOT / "docs"
+RUNNING = DOCS / "operate" / "running-the-parts.md"
+SECTION = "\n# Running the parts yourself\n"
 
 
 def readme_commands() -> list[str]:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    text = RUNNING.read_text(encoding="utf-8")
     section = text.split(SECTION, 1)[1]
     block = re.search(r"```bash\n(.*?)```", section, re.DOTALL)
     assert block, "the section starts with a bash block"
@@ -49,7 +51,7 @@ def test_the_dev_server_command_works_in_a_fresh_clone(tmp_path: Path) -> None:
             assert process.poll() is None, f"the dev server exited: {process.stderr.read()}"  # type: ignore[union-attr]
             assert time.monotonic() < deadline, "the dev server did not come up"
             time.sleep(0.2)
-        assert db_file.is_file(), "histories are kept where the README says"
+        assert db_file.is_file(), "histories are kept where the page says"
     finally:
         process.terminate()
         process.wait(15)
