@@ -55,13 +55,12 @@ from activities.setting_numbers import ascii_float
 from common.errors import CommandError
 from common.temporal_connection import TemporalSettings, load_settings
 from common.temporal_connection import connect as connect_temporal
+from common.temporal_plugin import carries_plugin
 from embedded.llama_server import MODEL_ALIAS, LlamaServer
 from embedded.process import EmbeddedServiceError
 from observability import tracing, worker_metrics
 from observability.search_attributes import ensure_search_attributes
-from workflows.batch import BatchResearchWorkflow
 from workflows.calls import llm_task_queue
-from workflows.research import DeepResearchWorkflow
 
 log = logging.getLogger("ttdr.worker")
 LLM_MAX_RPM_ENV = "TTDR_LLM_MAX_RPM"
@@ -117,18 +116,20 @@ def build_worker(
     together (the server's task-queue rate limit; every worker should set the same value).
     `version`: Worker Versioning (README "Deploying a new version"): both workers join this
     deployment version, and runs are pinned to the version they started on."""
+    if not carries_plugin(client):
+        raise ValueError(
+            "the worker's client must be connected with plugins=[ResearchPlugin()] "
+            "(common/temporal_plugin.py): it brings the converter and the workflows"
+        )
     activities = ResearchActivities(llm, search).all()
     # Follow-ups and watched topics: read the parent run by its id, POST a topic's changes.
     continuation = ContinuationActivities(client, search, llm.redactor)
     notifier = Notifier(allow_loopback=allow_loopback_from_env(os.environ))
     activities = [*activities, continuation.load_parent, notifier.notify]
     common: dict[str, Any] = {
-        # RunActivity:<node> spans with the node's attributes, under the run's trace.
-        "interceptors": [
-            *tracing.worker_interceptors(client),
-            # Per-node and per-run metrics (observability/node_metrics.py), when configured.
-            *worker_metrics.interceptors(client, metrics),
-        ],
+        # Per-node and per-run metrics (observability/node_metrics.py), when configured. The
+        # client's plugin adds tracing and the workflows (common/temporal_plugin.py).
+        "interceptors": worker_metrics.interceptors(client, metrics),
         # Activities are async and I/O-bound (waiting on the LLM): many can be in flight at once.
         "max_concurrent_activities": 200,
     }
@@ -142,7 +143,7 @@ def build_worker(
     workflows = Worker(
         client,
         task_queue=task_queue,
-        workflows=[DeepResearchWorkflow, BatchResearchWorkflow],
+        # The research and batch workflows come with the client's plugin,
         # + the local activity that tells a run whether a limit is set (workflows/calls.py):
         # without one, node activities stay on this queue and start eagerly.
         activities=[*activities, dispatch_activity(llm_max_rpm)],

@@ -18,12 +18,12 @@ import platform
 import tempfile
 import uuid
 
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.llm import LLMClient
 from activities.llm_settings import LLMSettings
 from activities.search.local_provider import LocalSearch
+from common.temporal_plugin import ResearchPlugin
 from embedded.temporal_server import temporal_cli
 from tests.support.fake_llm import FakeLLMServer
 from tests.support.scripted_llm import Script
@@ -41,7 +41,7 @@ async def measure(latency: float) -> list[tuple[int, int, int, int, float, float
     with tempfile.TemporaryDirectory() as cache, FakeLLMServer() as fake:
         search = LocalSearch.from_env({"TTDR_CACHE_DIR": cache})
         env = await WorkflowEnvironment.start_local(
-            dev_server_existing_path=temporal_cli(), data_converter=pydantic_data_converter
+            dev_server_existing_path=temporal_cli(), plugins=[ResearchPlugin()]
         )
         llm = LLMClient(
             LLMSettings(base_url=fake.base_url, model="bench", judge_model="bench", api_key="x")

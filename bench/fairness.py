@@ -27,13 +27,13 @@ from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.common import Priority
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.llm import LLMClient
 from activities.llm_settings import LLMSettings
 from activities.search.local_provider import LocalSearch
 from bench.latency_llm import Latency, LatencyLLM
+from common.temporal_plugin import ResearchPlugin
 from embedded.temporal_server import dynamic_config_args, temporal_cli
 from observability.search_attributes import ensure_search_attributes
 from worker import build_worker
@@ -90,7 +90,7 @@ async def main() -> None:
         extra += ["--dynamic-config-value", f"matching.{key}=1"]
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_cli(),
-        data_converter=pydantic_data_converter,
+        plugins=[ResearchPlugin()],
         dev_server_extra_args=extra,
     )
     try:

@@ -31,12 +31,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.llm import LLMClient
 from activities.llm_settings import LLMSettings
 from activities.search.local_provider import LocalSearch
+from common.temporal_plugin import ResearchPlugin
 from embedded.llama_server import MODEL_ALIAS, LlamaServer
 from embedded.temporal_server import dynamic_config_args, temporal_cli
 from observability.search_attributes import ensure_search_attributes
@@ -166,7 +166,7 @@ async def main(latency: float, profiles: list[str], embedded: bool, repeats: int
         async with model(latency, embedded, Path(cache)) as llm:
             env = await WorkflowEnvironment.start_local(
                 dev_server_existing_path=temporal_cli(),
-                data_converter=pydantic_data_converter,
+                plugins=[ResearchPlugin()],
                 dev_server_extra_args=dynamic_config_args(),
             )
             try:

@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("workflows", "activities", "observability", "embedded", "cli", "export", "eval")
 MODULES = ("worker.py", "client.py")
 # Files tests read that are not Python packages (tests/ itself is copied by mutmut).
-ALSO_COPY = ("README.md", "deploy", "docker-compose.yml", "scripts", "Dockerfile", ".ci")
+ALSO_COPY = ("README.md", "docs", "deploy", "docker-compose.yml", "scripts", "Dockerfile", ".ci")
 
 
 @dataclass(frozen=True)

@@ -28,13 +28,13 @@ from datetime import UTC
 from pathlib import Path
 
 from temporalio.client import Client, WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.llm import LLMClient
 from activities.llm_settings import LLMSettings
 from activities.search.local_provider import LocalSearch
 from bench.latency_llm import Latency, LatencyLLM
+from common.temporal_plugin import ResearchPlugin
 from embedded.temporal_server import dynamic_config_args, temporal_cli
 from observability.search_attributes import ensure_search_attributes
 from worker import build_worker
@@ -107,7 +107,7 @@ async def one_mode(
     settings = LLMSettings(base_url=llm.base_url, model="bench", judge_model="bench", api_key="x")
     clients = [env.client] + [
         await Client.connect(
-            env.client.service_client.config.target_host, data_converter=pydantic_data_converter
+            env.client.service_client.config.target_host, plugins=[ResearchPlugin()]
         )
         for _ in range(args.workers - 1)
     ]
@@ -204,7 +204,7 @@ async def main() -> None:
             extra += ["--dynamic-config-value", f"matching.{key}={args.partitions}"]
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_cli(),
-        data_converter=pydantic_data_converter,
+        plugins=[ResearchPlugin()],
         dev_server_extra_args=extra,
     )
     outcomes: list[Outcome] = []

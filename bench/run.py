@@ -33,7 +33,6 @@ from typing import Any
 
 import httpx
 from temporalio.client import Client, WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.llm import LLMClient
@@ -43,6 +42,7 @@ from bench import metrics
 from bench.latency_llm import Latency, LatencyLLM
 from bench.tuned_worker import build_tuned_worker
 from common.temporal_connection import local_server_env
+from common.temporal_plugin import ResearchPlugin
 from embedded.llama_server import MODEL_ALIAS, LlamaServer, local_llm_available
 from embedded.temporal_server import temporal_cli
 from observability.history import replay
@@ -441,7 +441,7 @@ QUICK = Plan([0.2], ["off", "paper"], [1, 10], 0.2, {**LARGEST, "max_iterations"
 
 async def start_env() -> WorkflowEnvironment:
     env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal_cli(), data_converter=pydantic_data_converter
+        dev_server_existing_path=temporal_cli(), plugins=[ResearchPlugin()]
     )
     await ensure_search_attributes(env.client, "default")
     return env

@@ -17,17 +17,14 @@ from activities.dispatch import dispatch_activity
 from activities.llm import LLMClient
 from activities.nodes import ResearchActivities
 from activities.search.base import SearchProvider
-from observability import tracing
 from worker import WorkerGroup
 from workflows.calls import llm_task_queue
-from workflows.research import DeepResearchWorkflow
 
 
 def build_tuned_worker(
     client: Client, task_queue: str, llm: LLMClient, search: SearchProvider, **overrides: Any
 ) -> WorkerGroup:
     settings: dict[str, Any] = {
-        "interceptors": tracing.worker_interceptors(client),
         "max_concurrent_activities": 200,
         "sticky_queue_schedule_to_start_timeout": timedelta(seconds=3),
         **overrides,
@@ -36,7 +33,6 @@ def build_tuned_worker(
     workflows = Worker(
         client,
         task_queue=task_queue,
-        workflows=[DeepResearchWorkflow],
         activities=[*activities, dispatch_activity(None)],  # no global limit, as build_worker
         **settings,
     )

@@ -20,13 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfigProfile, ClientConfigTLS
 from temporalio.service import TLSConfig
 
 from activities.settings_file import SettingsFileError, read_bounded
 from common.errors import UsageError
-from observability import tracing
+from common.temporal_plugin import ResearchPlugin
 
 DEFAULT_ADDRESS = "localhost:7233"
 DEFAULT_NAMESPACE = "default"
@@ -196,7 +195,7 @@ def _why_unreachable(err: Exception, settings: TemporalSettings) -> str:
 
 
 async def connect(settings: TemporalSettings) -> Client:
-    """A client with the pydantic data converter, or TemporalUnreachable with one clear line."""
+    """A client with the product's plugin, or TemporalUnreachable with one clear line."""
     try:
         return await Client.connect(
             settings.address,
@@ -204,9 +203,8 @@ async def connect(settings: TemporalSettings) -> Client:
             api_key=settings.api_key,
             tls=settings.tls,
             rpc_metadata=dict(settings.rpc_metadata),
-            data_converter=pydantic_data_converter,
-            # The run's root span (StartWorkflow); a no-op when no tracer provider is set.
-            interceptors=[tracing.RunTracingInterceptor()],
+            # Converter, tracing and workflows, as every worker and Replayer has them.
+            plugins=[ResearchPlugin()],
         )
     except RuntimeError as err:
         raise TemporalUnreachable(

@@ -17,13 +17,13 @@ from typing import Any
 from google.protobuf.json_format import ParseError
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import Runtime, TelemetryConfig
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
-from workflows.research import WORKFLOW_NAME, DeepResearchWorkflow
+from common.temporal_plugin import ResearchPlugin
+from workflows.research import WORKFLOW_NAME
 
 HISTORY_SUFFIX = ".history.json"
 NONDETERMINISM_HINT = (
@@ -125,8 +125,10 @@ async def replay(history: WorkflowHistory) -> ReplayOutcome:
     """Run the current DeepResearchWorkflow code over the history: every command it issues must
     match the recorded events, with no activity, LLM or server involved."""
     replayer = Replayer(
-        workflows=[DeepResearchWorkflow],
-        data_converter=pydantic_data_converter,
+        # The converter, interceptors and workflows the worker that wrote the history had
+        # (the plugin adds the workflows to this empty list).
+        workflows=[],
+        plugins=[ResearchPlugin()],
         runtime=_quiet_runtime(),
     )
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)

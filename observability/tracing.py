@@ -217,15 +217,6 @@ class NodeSpanInterceptor(worker.Interceptor):
         return _NodeSpanActivityInbound(next)
 
 
-def worker_interceptors(temporal_client: client.Client) -> list[worker.Interceptor]:
-    """The worker's tracing interceptors. A client's own worker-capable interceptors already
-    apply to its workers, so a second TracingInterceptor would nest every span twice."""
-    traced = any(
-        isinstance(i, TracingInterceptor) for i in temporal_client.config()["interceptors"]
-    )
-    return [NodeSpanInterceptor()] if traced else [RunTracingInterceptor(), NodeSpanInterceptor()]
-
-
 # ---------------------------------------------------------------------- LLM and search spans
 
 

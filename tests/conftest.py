@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.llm import LLMClient
 from activities.search.local_provider import LocalSearch
+from common.temporal_plugin import ResearchPlugin
 from embedded.temporal_server import dynamic_config_args, temporal_cli
 from observability.search_attributes import ensure_search_attributes
 from tests.support.fake_llm import FakeLLMServer
@@ -53,7 +53,7 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_cli(),
-        data_converter=pydantic_data_converter,
+        plugins=[ResearchPlugin()],
         # As the embedded server runs: task priority and fairness keys on.
         dev_server_extra_args=dynamic_config_args(),
         # The SDK's 5 s is too short on 2 shared cores at load 20: one slow start errored every

@@ -22,6 +22,7 @@ import pytest
 from temporalio.client import Client, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from common.temporal_plugin import ResearchPlugin
 from embedded.process import port_open
 from embedded.temporal_server import dynamic_config_args, temporal_cli
 from tests.support import netns
@@ -151,7 +152,7 @@ async def test_runs_complete_on_the_survivor_when_a_worker_is_cut_off_and_anothe
         procs.extend(workers)
         for worker in workers:
             await wait_for(lambda w=worker: READY_LINE in w.output(), 90, "a worker to be ready")
-        client = await Client.connect(address, data_converter=pydantic_data_converter)
+        client = await Client.connect(address, plugins=[ResearchPlugin()])
 
         handles = [
             await client.start_workflow(

@@ -11,10 +11,10 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from activities.llm import LLMClient
 from activities.search.local_provider import LocalSearch
+from common.temporal_plugin import ResearchPlugin
 from tests.support.fake_llm import FakeLLMServer
 from tests.support.runs import run_research
 from tests.support.scripted_llm import Script
@@ -36,7 +36,7 @@ async def limited_queue(
     other = await Client.connect(
         client.service_client.config.target_host,
         namespace=client.namespace,
-        data_converter=pydantic_data_converter,
+        plugins=[ResearchPlugin()],
     )
     async with (
         build_worker(client, queue, llm, local_search, llm_max_rpm=RPM),

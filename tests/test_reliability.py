@@ -25,12 +25,12 @@ import pytest
 import pytest_asyncio
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle, WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.llm import LLMClient
 from activities.search.local_provider import LocalSearch
+from common.temporal_plugin import ResearchPlugin
 from embedded.process import free_port, port_open
 from embedded.temporal_server import TemporalDevServer
 from tests.support.fake_llm import FakeLLMServer, RecordedRequest, error_body
@@ -473,7 +473,7 @@ async def test_run_survives_a_temporal_server_restart(
     config = CRASH_CONFIG.model_copy(update={"timeouts": NodeTimeouts(**timeouts(30, 20))})
     server = await asyncio.to_thread(dev_server().start)
     try:
-        own = await Client.connect(server.address, data_converter=pydantic_data_converter)
+        own = await Client.connect(server.address, plugins=[ResearchPlugin()])
         hold = Hold(fake_server, "GapAnswer", script.gaps, nth=2, abandon=False)
         queue = new_id("restart")
         worker = await workers.start(queue, address=server.address)

@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from activities.llm import LLMClient
 from activities.search.local_provider import LocalSearch
 from common.temporal_connection import local_server_env
+from common.temporal_plugin import ResearchPlugin
 from embedded.temporal_server import TemporalDevServer
 from observability.search_attributes import ensure_search_attributes
 from tests.support.fake_llm import FakeLLMServer
@@ -303,7 +303,7 @@ async def test_a_schedule_survives_a_server_and_worker_restart(
     llm = LLMClient(fake_llm_settings(fake_server))
     server = await asyncio.to_thread(dev_server().start)
     try:
-        own = await Client.connect(server.address, data_converter=pydantic_data_converter)
+        own = await Client.connect(server.address, plugins=[ResearchPlugin()])
         await ensure_search_attributes(own, "default")
         async with build_worker(own, queue, llm, local_search):
             code, _, err = await cli(
@@ -314,7 +314,7 @@ async def test_a_schedule_survives_a_server_and_worker_restart(
             await wait_for(lambda: runs_of(own, schedule_id, "Completed"), "a first run")
         await asyncio.to_thread(server.stop)  # the worker is gone too
         server = await asyncio.to_thread(dev_server().start)  # same db file, same ports
-        own = await Client.connect(server.address, data_converter=pydantic_data_converter)
+        own = await Client.connect(server.address, plugins=[ResearchPlugin()])
         before = set(await runs_of(own, schedule_id, "Completed"))
         async with build_worker(own, queue, llm, local_search):
             await wait_for(

@@ -16,11 +16,11 @@ from temporalio.api.workflowservice.v1 import (
 )
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkerDeploymentVersion
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 
 from activities.llm import LLMClient
 from activities.search.local_provider import LocalSearch
+from common.temporal_plugin import ResearchPlugin
 from tests.support.fake_llm import FakeLLMServer, RecordedRequest
 from tests.support.scripted_llm import Script
 from tests.support.settings import fake_llm_settings
@@ -91,7 +91,7 @@ async def test_a_run_finishes_on_the_build_it_started_on(
     client_b = await Client.connect(
         client.service_client.config.target_host,
         namespace=client.namespace,
-        data_converter=pydantic_data_converter,
+        plugins=[ResearchPlugin()],
     )
     old_question = "How does Python's with statement work (old run)?"
     new_question = "How does Python's with statement work (new run)?"

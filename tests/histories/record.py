@@ -27,11 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.llm import LLMClient
 from activities.search.local_provider import LocalSearch
+from common.temporal_plugin import ResearchPlugin
 from embedded.temporal_server import temporal_cli
 from observability.history import save_history
 from observability.search_attributes import ensure_search_attributes
@@ -179,7 +179,7 @@ async def record_one(
 
 async def record(out_dir: Path, only: list[str] | None = None) -> list[Path]:
     env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal_cli(), data_converter=pydantic_data_converter
+        dev_server_existing_path=temporal_cli(), plugins=[ResearchPlugin()]
     )
     try:
         await ensure_search_attributes(env.client, "default")
