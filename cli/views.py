@@ -23,7 +23,7 @@ def review_hint(workflow_id: str | None) -> str:
 PRICE_HINT = (
     "to price it, add the worker's model to the JSON file named by TTDR_LLM_PRICES on the "
     'worker, e.g. {"my-model": {"input_per_million": 0.5, "output_per_million": 1.5}} '
-    "(README: Cost in money)"
+    "(docs/operate/many-users.md: Cost in money)"
 )
 
 

@@ -52,7 +52,10 @@ def cores() -> int:
 def process_count(argv: Sequence[str], env: Mapping[str, str]) -> int:
     parser = argparse.ArgumentParser(
         prog="worker.py",
-        description="Run TTD-DR workers (configuration: environment variables, see README).",
+        description=(
+            "Run TTD-DR workers (configuration: environment variables, "
+            "see docs/operate/environment.md)."
+        ),
     )
     parser.add_argument(
         "--processes",

@@ -172,7 +172,7 @@ class EvolutionConfig(_Strict):
 
 
 class ReportConfig(_Strict):
-    """How citations are checked and what the reader gets (README "Citations")."""
+    """How citations are checked and what the reader gets (docs/use/citations.md)."""
 
     support_threshold: float = Field(
         0.6, ge=0.0, le=1.0, description="support score a citation needs to be kept"

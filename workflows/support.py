@@ -5,7 +5,7 @@ workflow code (linear in the text, no I/O) and can be explained to a reader: the
 claim's content words that the passage contains (longer, rarer-looking words weigh more), mixed
 with the share of the claim's word pairs found in the passage, then penalised when the claim
 states a number or a negation that the passage does not. Its precision and recall on the
-hand-labelled pairs of eval/support_labels.jsonl are in the README ("Citations").
+hand-labelled pairs of eval/support_labels.jsonl are in docs/use/citations.md.
 """
 
 from __future__ import annotations
