@@ -41,8 +41,8 @@ from temporalio.service import RPCError
 
 from bench.latency_llm import Latency, LatencyLLM
 from bench.run import start_env
-from tests.support.desk import free_port
-from tests.support.processes import ROOT, WorkerProcess, worker_env
+from embedded.process import free_port
+from testing.processes import ROOT, WorkerProcess, worker_env
 from workflows.config import ResearchConfig
 from workflows.models import ResearchRequest
 from workflows.research import WORKFLOW_NAME

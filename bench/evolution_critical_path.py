@@ -25,8 +25,8 @@ from activities.llm_settings import LLMSettings
 from activities.search.local_provider import LocalSearch
 from common.temporal_plugin import ResearchPlugin
 from embedded.temporal_server import temporal_cli
-from tests.support.fake_llm import FakeLLMServer
-from tests.support.scripted_llm import Script
+from testing.fake_llm import FakeLLMServer
+from testing.scripted_llm import Script
 from worker import build_worker
 from workflows.config import EVOLVABLE_UNITS, ResearchConfig, UnitEvolution
 from workflows.models import ResearchReport, ResearchRequest

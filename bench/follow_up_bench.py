@@ -1,7 +1,7 @@
 """Benchmark: a follow-up question against a fresh run of the combined question.
 
 A real dev server and worker, the demo corpus, and the tests' fake LLM answering like a faithful
-model (tests/test_follow_up.py: search questions on the question asked, new ones each round;
+model (testing/faithful_llm.py: search questions on the question asked, new ones each round;
 revisions that keep the draft's cited claims) with a fixed latency per call; the judge never
 says done, so every run makes max_iterations iterations. For each evolution profile: one parent run
 (question A), then the follow-up (question B on the parent) and a fresh run of "A B". Counts are
@@ -40,10 +40,10 @@ from common.temporal_plugin import ResearchPlugin
 from embedded.llama_server import MODEL_ALIAS, LlamaServer
 from embedded.temporal_server import dynamic_config_args, temporal_cli
 from observability.search_attributes import ensure_search_attributes
-from tests.support.fake_llm import FakeLLMServer, RecordedRequest
-from tests.support.scripted_llm import Script
-from tests.support.settings import FAKE_KEY, fake_llm_settings
-from tests.test_follow_up import _topic_questions, faithful
+from testing.faithful_llm import faithful, topic_questions
+from testing.fake_llm import FakeLLMServer, RecordedRequest
+from testing.scripted_llm import Script
+from testing.settings import FAKE_KEY, fake_llm_settings
 from worker import build_worker
 from workflows.config import ResearchConfig
 from workflows.continuation_models import ContinuationRequest
@@ -70,7 +70,7 @@ def rounds_of_questions(fake: FakeLLMServer) -> None:
     counter = itertools.count(1)
 
     def gaps(request: RecordedRequest) -> dict:
-        asked = _topic_questions(request)["questions"]
+        asked = topic_questions(request)["questions"]
         round_ = next(counter)
         return {"questions": [f"{q} round {round_}" for q in asked]}
 

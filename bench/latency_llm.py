@@ -1,7 +1,7 @@
 """A latency-simulating OpenAI-compatible server for benchmarks.
 
-It is the test suite's fake server (`tests.support.fake_llm.FakeLLMServer`) answering with the
-scripted, schema-valid answers of `tests.support.scripted_llm.Script`, plus a simulated model
+It is the test suite's fake server (`testing.fake_llm.FakeLLMServer`) answering with the
+scripted, schema-valid answers of `testing.scripted_llm.Script`, plus a simulated model
 latency: either a fixed time per completion (`latency`) or a time per completion token
 (`per_token_ms`, applied to the answer's token count at ~4 characters per token, as the fake
 server counts usage), or both added. Every request is recorded with its start and finish
@@ -32,8 +32,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from tests.support.fake_llm import FakeLLMServer, RecordedRequest, Responder, _Fault, error_body
-from tests.support.scripted_llm import Script
+from testing.fake_llm import FakeLLMServer, Fault, RecordedRequest, Responder, error_body
+from testing.scripted_llm import Script
 
 
 @dataclass(frozen=True)
@@ -103,17 +103,17 @@ class RateLimitedServer(FakeLLMServer):
                 return None
             return max(1, math.ceil(self._accepted[0] + self.WINDOW_SECONDS - now))
 
-    def _delay_for(self, name: str | None) -> float:
+    def delay_for(self, name: str | None) -> float:
         self._rejection.retry_after = self._retry_after()
         if self._rejection.retry_after is not None:
             return 0.0  # rejected at once, like a provider's limiter
-        return super()._delay_for(name)
+        return super().delay_for(name)
 
-    def _take_fault(self, name: str | None) -> _Fault | None:
+    def take_fault(self, name: str | None) -> Fault | None:
         retry_after = getattr(self._rejection, "retry_after", None)
         self._rejection.retry_after = None
         if retry_after is not None:
-            return _Fault(
+            return Fault(
                 name,
                 "status",
                 1,
@@ -121,7 +121,7 @@ class RateLimitedServer(FakeLLMServer):
                 body=error_body(429, f"Rate limit reached: {self.rpm} requests per minute"),
                 headers={"Retry-After": str(retry_after)},
             )
-        return super()._take_fault(name)
+        return super().take_fault(name)
 
 
 class LatencyLLM:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from temporalio.api.history.v1 import History, HistoryEvent
 from temporalio.client import WorkflowHistory
 
-from tests.support.fake_llm import RecordedRequest
+from testing.fake_llm import RecordedRequest
 from workflows.config import ResearchConfig
 
 Interval = tuple[float, float]

@@ -41,7 +41,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 # Every top-level package is copied into mutmut's `mutants/` tree (mutated or not), so the tests
 # import the copy and never the work tree.
-PACKAGES = ("workflows", "activities", "observability", "embedded", "cli", "export", "eval")
+PACKAGES = (
+    "workflows", "activities", "observability", "embedded", "cli", "export", "eval", "testing",
+)  # fmt: skip
 MODULES = ("worker.py", "client.py")
 # Files tests read that are not Python packages (tests/ itself is copied by mutmut).
 ALSO_COPY = ("README.md", "docs", "deploy", "docker-compose.yml", "scripts", "Dockerfile", ".ci")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.tiers import is_integration
+from testing.tiers import is_integration
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

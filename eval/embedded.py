@@ -27,7 +27,7 @@ from common.temporal_connection import local_server_env
 from embedded.process import ManagedProcess, free_port
 from embedded.temporal_server import TemporalDevServer
 from eval import weak_model
-from tests.support.fake_llm import FakeLLMServer
+from testing.fake_llm import FakeLLMServer
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import re
 
-from tests.support.fake_llm import FakeLLMServer, RecordedRequest
-from tests.support.scripted_llm import Script
+from testing.fake_llm import FakeLLMServer, RecordedRequest
+from testing.scripted_llm import Script
 
 JUNK_QUERIES = ["1.0.2", "continue_stmt", "</plan> <script>alert(1)</script>"]
 WANDERING = "Python's while loop has a limitation when it comes to memory"

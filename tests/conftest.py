@@ -23,10 +23,10 @@ from activities.search.local_provider import LocalSearch
 from common.temporal_plugin import ResearchPlugin
 from embedded.temporal_server import dynamic_config_args, temporal_cli
 from observability.search_attributes import ensure_search_attributes
-from tests.support.fake_llm import FakeLLMServer
-from tests.support.scripted_llm import Script
-from tests.support.settings import FAKE_KEY, fake_llm_settings
-from tests.support.tiers import is_integration
+from testing.fake_llm import FakeLLMServer
+from testing.scripted_llm import Script
+from testing.settings import FAKE_KEY, fake_llm_settings
+from testing.tiers import is_integration
 from worker import build_worker
 
 

@@ -12,9 +12,9 @@ from temporalio.client import Client
 
 from cli.batch_files import read_done, read_questions
 from common.errors import UsageError
-from tests.support.fake_llm import FakeLLMServer
-from tests.support.processes import run_client
-from tests.support.scripted_llm import Script
+from testing.fake_llm import FakeLLMServer
+from testing.processes import run_client
+from testing.scripted_llm import Script
 from workflows.config import ResearchConfig
 
 FAST = {"evolution": "off", "max_iterations": 1, "questions_per_iteration": 1}

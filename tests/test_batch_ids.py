@@ -17,8 +17,8 @@ from temporalio.client import Client
 
 from cli.main import main
 from common.temporal_connection import local_server_env
-from tests.support.fake_llm import FakeLLMServer
-from tests.support.scripted_llm import Script
+from testing.fake_llm import FakeLLMServer
+from testing.scripted_llm import Script
 from tests.test_mcp import error_text, server, structured
 from workflows.batch import WORKFLOW_NAME, BatchQuestion, BatchRequest, BatchResult
 from workflows.config import ResearchConfig

@@ -21,10 +21,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.search.local_provider import LocalSearch
 from common.temporal_connection import local_server_env
-from tests.support.fake_llm import FakeLLMServer
-from tests.support.processes import ROOT, WorkerProcess, run_client, wait_for, worker_env
-from tests.support.scripted_llm import Script
-from tests.support.settings import FAKE_KEY
+from testing.fake_llm import FakeLLMServer
+from testing.processes import ROOT, WorkerProcess, run_client, wait_for, worker_env
+from testing.scripted_llm import Script
+from testing.settings import FAKE_KEY
 from workflows.batch import BatchResult
 
 pytestmark = pytest.mark.slow

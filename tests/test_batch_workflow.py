@@ -8,8 +8,8 @@ import uuid
 
 from temporalio.client import Client
 
-from tests.support.fake_llm import ErrorReply, FakeLLMServer, RecordedRequest
-from tests.support.scripted_llm import Script
+from testing.fake_llm import ErrorReply, FakeLLMServer, RecordedRequest
+from testing.scripted_llm import Script
 from workflows.batch import (
     WORKFLOW_NAME,
     BatchProgress,

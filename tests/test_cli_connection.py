@@ -11,7 +11,7 @@ import pytest
 from temporalio.client import Client
 
 from common.temporal_connection import ConnectionSettingsError, load_settings, local_server_env
-from tests.support.processes import ROOT, run_client_py
+from testing.processes import ROOT, run_client_py
 
 PROFILES = """
 [profile.default]

@@ -21,10 +21,10 @@ from cli.output import report_paths
 from cli.research import print_done
 from cli.views import plural, progress_line
 from common.temporal_connection import local_server_env
-from tests.support.fake_llm import FakeLLMServer
-from tests.support.processes import WorkerProcess, worker_env
-from tests.support.scripted_llm import Script
-from tests.support.settings import FAKE_KEY
+from testing.fake_llm import FakeLLMServer
+from testing.processes import WorkerProcess, worker_env
+from testing.scripted_llm import Script
+from testing.settings import FAKE_KEY
 from workflows.citations import finalise_report
 from workflows.config import ResearchConfig
 from workflows.models import (

@@ -15,7 +15,7 @@ from temporalio.service import RPCError
 
 from cli.ids import MAX_ID_CHARS, new_workflow_id
 from cli.output import ReportPaths, write_atomically, write_report
-from tests.support.processes import run_client
+from testing.processes import run_client
 from workflows.models import ResearchReport, ResearchRequest
 
 

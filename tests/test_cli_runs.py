@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 
-from tests.support.fake_llm import FakeLLMServer
-from tests.support.processes import Hold, released, run_client
-from tests.support.scripted_llm import Script
+from testing.fake_llm import FakeLLMServer
+from testing.processes import Hold, released, run_client
+from testing.scripted_llm import Script
 from tests.test_follow_up import run_client_until
 from workflows.models import ControlStatus, ResearchProgress, ResearchReport
 

@@ -11,7 +11,7 @@ from temporalio import workflow
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from tests.support.processes import run_client
+from testing.processes import run_client
 from workflows.models import ResearchReport, ResearchRequest
 from workflows.research import WORKFLOW_NAME
 

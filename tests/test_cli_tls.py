@@ -15,10 +15,10 @@ import pytest_asyncio
 from temporalio.client import Client
 
 from common.temporal_connection import TemporalUnreachable, connect_from_env, local_server_env
-from tests.support.fake_llm import FakeLLMServer
-from tests.support.processes import WorkerProcess, run_client_py, worker_env
-from tests.support.scripted_llm import Script
-from tests.support.settings import FAKE_KEY
+from testing.fake_llm import FakeLLMServer
+from testing.processes import WorkerProcess, run_client_py, worker_env
+from testing.scripted_llm import Script
+from testing.settings import FAKE_KEY
 from tests.support.tls import Certificates, TLSProxy, make_certificates, openssl_available
 
 pytestmark = pytest.mark.skipif(not openssl_available(), reason="needs the openssl command")

@@ -13,9 +13,9 @@ import pytest
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from tests.support.fake_llm import FakeLLMServer
-from tests.support.processes import run_client
-from tests.support.scripted_llm import Script
+from testing.fake_llm import FakeLLMServer
+from testing.processes import run_client
+from testing.scripted_llm import Script
 from workflows.models import ResearchReport
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
 
-from tests.support.fake_llm import FakeLLMServer
-from tests.support.scripted_llm import Script
+from testing.fake_llm import FakeLLMServer
+from testing.scripted_llm import Script
 from workflows.config import ResearchConfig
 from workflows.models import ResearchProgress, ResearchReport, ResearchRequest
 from workflows.research import WORKFLOW_NAME

@@ -3,7 +3,7 @@ through the real workflow on the dev server (issue 28, "control sequences"): pau
 resume, break and feedback, sent while the run is held and while the stepped node runs, and
 across continue-as-new. Each test starts its own run on its own task queue.
 
-A node "runs" here while its request is held at the fake model (tests/support/processes.Hold),
+A node "runs" here while its request is held at the fake model (testing/processes.Hold),
 so a command lands at a known point, not at whatever point a loaded machine has reached.
 """
 
@@ -17,9 +17,9 @@ import pytest
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
-from tests.support.fake_llm import FakeLLMServer
-from tests.support.processes import Hold, released
-from tests.support.scripted_llm import Script
+from testing.fake_llm import FakeLLMServer
+from testing.processes import Hold, released
+from testing.scripted_llm import Script
 from workflows.config import ResearchConfig
 from workflows.control import FEEDBACK_MAX_CHARS
 from workflows.models import (

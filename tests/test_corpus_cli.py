@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.processes import run_client_py
+from testing.processes import run_client_py
 from tests.support.sample_documents import pdf_bytes, write_pptx
 
 

@@ -22,10 +22,10 @@ from activities.search.local_provider import LocalSearch
 from cli.views import progress_line
 from observability.metrics import Instruments, Metrics
 from observability.profile import profile_history, render_profile
-from tests.support.fake_llm import FakeLLMServer
+from testing.fake_llm import FakeLLMServer
+from testing.scripted_llm import Script
+from testing.settings import fake_llm_settings
 from tests.support.runs import run_research
-from tests.support.scripted_llm import Script
-from tests.support.settings import fake_llm_settings
 from worker import StartupError, build_worker, llm_client_from_env
 from workflows.config import ResearchConfig
 from workflows.models import LLMUsage, ResearchProgress

@@ -17,8 +17,8 @@ from activities.llm_answers import parse_structured
 from activities.prompts._common import CRITIQUE_CUT_MARK
 from activities.prompts.quality_assessor import JudgeAnswer
 from activities.prompts.self_evolution_enhancer import VariantCritique
-from tests.support.fake_llm import FakeLLMServer
-from tests.support.scripted_llm import Script
+from testing.fake_llm import FakeLLMServer
+from testing.scripted_llm import Script
 from workflows.config import ResearchConfig
 from workflows.models import CRITIQUE_KEPT_CHARS, ResearchReport, ResearchRequest, ResearchState
 from workflows.research import WORKFLOW_NAME

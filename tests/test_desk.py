@@ -25,9 +25,9 @@ from common.temporal_connection import local_server_env
 from desk.documents import resolve
 from desk.report_view import render_report
 from desk.settings import Caps
+from testing.processes import run_client_py
+from testing.settings import FAKE_KEY
 from tests.support.desk import asgi_client, csrf_of, free_port, settings_for
-from tests.support.processes import run_client_py
-from tests.support.settings import FAKE_KEY
 from workflows.models import LLMUsage, NumberedSource, ResearchPlan, ResearchReport, Source
 from workflows.research import WORKFLOW_NAME
 

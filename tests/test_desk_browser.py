@@ -23,11 +23,11 @@ from playwright.async_api import Page, async_playwright, expect
 from temporalio.client import Client, ScheduleActionStartWorkflow, ScheduleOverlapPolicy
 
 from desk.report_view import evidence_by_number, passages_cited
+from testing.fake_llm import FakeLLMServer
+from testing.processes import Hold, released
+from testing.scripted_llm import Script
+from testing.settings import FAKE_KEY
 from tests.support.desk import serving, settings_for
-from tests.support.fake_llm import FakeLLMServer
-from tests.support.processes import Hold, released
-from tests.support.scripted_llm import Script
-from tests.support.settings import FAKE_KEY
 from workflows.models import ResearchReport
 from workflows.state import RunInput
 

@@ -22,10 +22,10 @@ from activities.llm import LLMClient
 from activities.prompts._claims import with_allowed_sources
 from activities.prompts.report_synthesizer import ReportAnswer
 from activities.search.local_provider import LocalSearch
-from tests.support.fake_llm import FakeLLMServer, RecordedRequest
+from testing.fake_llm import FakeLLMServer, RecordedRequest
+from testing.scripted_llm import Script
+from testing.settings import fake_llm_settings
 from tests.support.runs import QUESTION
-from tests.support.scripted_llm import Script
-from tests.support.settings import fake_llm_settings
 from worker import build_worker
 from workflows.config import ResearchConfig
 from workflows.models import ResearchReport, ResearchRequest, ResearchState

@@ -18,7 +18,8 @@ from activities.llm import LLMClient
 from activities.search.documents import registry
 from activities.search.local_index import LocalIndex
 from activities.search.local_provider import LocalSearch
-from tests.support.fake_llm import FakeLLMServer
+from testing.fake_llm import FakeLLMServer
+from testing.settings import fake_llm_settings
 from tests.support.runs import run_research
 from tests.support.sample_documents import (
     encrypted_pdf_bytes,
@@ -28,7 +29,6 @@ from tests.support.sample_documents import (
     write_pptx,
     write_xlsx,
 )
-from tests.support.settings import fake_llm_settings
 from worker import build_worker
 
 _FILLER = (

@@ -15,7 +15,7 @@ from activities.search.documents.budget import FileBudget
 from activities.search.local_index import CorpusError, LocalIndex
 from activities.search.local_provider import corpus_roots_from_env
 from bench.hostile_documents import docx_paragraphs, xlsx_sparse
-from tests.support.processes import run_client_py
+from testing.processes import run_client_py
 
 GOOD = "# Kestrels\n\nKestrels hover in the wind while hunting voles over meadows.\n"
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from eval.judge import judge_from_env, rubric, win_rate
-from tests.support.fake_llm import FakeLLMServer, RecordedRequest
-from tests.support.settings import FAKE_KEY
+from testing.fake_llm import FakeLLMServer, RecordedRequest
+from testing.settings import FAKE_KEY
 
 
 def judge_env(server: FakeLLMServer) -> dict[str, str]:

@@ -13,8 +13,8 @@ import pytest
 from temporalio.client import Client
 
 from eval.run import main_async, parser
-from tests.support.fake_llm import FakeLLMServer, RecordedRequest
-from tests.support.scripted_llm import Script
+from testing.fake_llm import FakeLLMServer, RecordedRequest
+from testing.scripted_llm import Script
 
 IDS = "py-with-statement,py-cmp-is-vs-equals"
 

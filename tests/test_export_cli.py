@@ -22,10 +22,10 @@ from temporalio.client import Client
 
 from activities.llm import LLMClient
 from activities.search.local_provider import LocalSearch
-from tests.support.fake_llm import FakeLLMServer, RecordedRequest
-from tests.support.processes import run_client
-from tests.support.scripted_llm import Script
-from tests.support.settings import fake_llm_settings
+from testing.fake_llm import FakeLLMServer, RecordedRequest
+from testing.processes import run_client
+from testing.scripted_llm import Script
+from testing.settings import fake_llm_settings
 from tests.test_export import assert_html_is_inert, read_html
 from worker import build_worker
 

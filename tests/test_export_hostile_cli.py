@@ -21,10 +21,10 @@ from activities.llm import LLMClient
 from activities.search.local_provider import LocalSearch
 from cli.mcp_tools import Connection, get_report
 from common.temporal_connection import local_server_env
-from tests.support.fake_llm import FakeLLMServer, RecordedRequest
-from tests.support.processes import run_client
-from tests.support.scripted_llm import Script
-from tests.support.settings import fake_llm_settings
+from testing.fake_llm import FakeLLMServer, RecordedRequest
+from testing.processes import run_client
+from testing.scripted_llm import Script
+from testing.settings import fake_llm_settings
 from worker import build_worker
 
 ESCAPE_NAME = "colour\x1b[31mred.md"

@@ -22,10 +22,10 @@ from activities.llm import LLMClient
 from activities.search.local_provider import LocalSearch
 from cli.priority import priority_from_args
 from common.errors import UsageError
-from tests.support.fake_llm import FakeLLMServer
-from tests.support.processes import run_client, run_client_py
-from tests.support.scripted_llm import Script
-from tests.support.settings import fake_llm_settings
+from testing.fake_llm import FakeLLMServer
+from testing.processes import run_client, run_client_py
+from testing.scripted_llm import Script
+from testing.settings import fake_llm_settings
 from worker import build_worker
 from workflows.config import ResearchConfig
 from workflows.models import ResearchReport, ResearchRequest

@@ -1,4 +1,4 @@
-"""Tests of the fake OpenAI-compatible server itself (tests/support/fake_llm.py)."""
+"""Tests of the fake OpenAI-compatible server itself (testing/fake_llm.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import httpx
 import pytest
 from pydantic import BaseModel, Field
 
-from tests.support.fake_llm import FakeLLMServer, RecordedRequest, sample_from_schema
+from testing.fake_llm import FakeLLMServer, RecordedRequest, sample_from_schema
 
 KEY = "test-key"
 

@@ -6,7 +6,6 @@ paid API, answering like a faithful model (a revision keeps the draft's cited cl
 from __future__ import annotations
 
 import asyncio
-import re
 import sys
 import uuid
 from pathlib import Path
@@ -15,11 +14,11 @@ from temporalio.client import Client
 
 from common.temporal_connection import local_server_env
 from observability.history import replay
-from tests.support.fake_llm import FakeLLMServer, RecordedRequest
-from tests.support.processes import ROOT, Hold, released, run_client
-from tests.support.scripted_llm import Script
+from testing.faithful_llm import faithful, topic_questions
+from testing.fake_llm import FakeLLMServer, RecordedRequest
+from testing.processes import ROOT, Hold, released, run_client
+from testing.scripted_llm import Script
 from workflows.citations import document_key
-from workflows.claim_text import claims_of
 from workflows.config import ResearchConfig
 from workflows.continuation_models import ContinuationRequest
 from workflows.models import ResearchReport
@@ -30,45 +29,6 @@ from workflows.visibility import PARENT
 PARENT_QUESTION = "How does Python's with statement work with a context manager?"
 FOLLOW_UP = "How do generators and yield relate to the iterator protocol?"
 CONFIG = {"evolution": "off", "max_iterations": 1, "questions_per_iteration": 2}
-
-
-def _topic_questions(request: RecordedRequest) -> dict:
-    """Search questions on the question asked (a real model aims them at the draft's gaps: a
-    draft that already answers the parent's question leaves the new aspect)."""
-    question = request.prompt.split("Research question:\n", 1)[1].split("\n", 1)[0]
-    words = re.findall(r"[a-z]+", question.lower())
-    topic = " ".join(w for w in words if len(w) > 4)
-    wanted = int(re.search(r"exactly (\d+) new search", request.prompt).group(1))
-    return {"questions": [f"{topic} part {i}" for i in range(1, wanted + 1)]}
-
-
-def _cited(text: str) -> list[dict]:
-    found = []
-    for line in text.splitlines():
-        line = re.sub(r"^\s*(?:[-*+]|\d+[.)]|>|#+)\s*", "", line)
-        found += [{"text": c.text, "sources": c.sources} for c in claims_of(line) if c.sources]
-    return found
-
-
-def _draft_and_findings(request: RecordedRequest) -> list[dict]:
-    draft = request.prompt.split("<draft>", 1)[1].split("</draft>", 1)[0]
-    findings = re.findall(r"^A\d+: (.*)$", request.prompt, re.MULTILINE)
-    return _cited(draft) + [c for answer in findings for c in _cited(answer)]
-
-
-def faithful(fake_server: FakeLLMServer) -> None:
-    fake_server.respond("GapAnswer", _topic_questions)
-    fake_server.respond(
-        "IntegratorAnswer", lambda r: {"claims": _draft_and_findings(r)[:30]}
-    )
-    fake_server.respond(
-        "ReportAnswer",
-        lambda r: {
-            "title": "Report",
-            "summary": [],
-            "sections": [{"heading": "Findings", "claims": _draft_and_findings(r)[:30]}],
-        },
-    )
 
 
 async def _run(
@@ -259,7 +219,7 @@ async def test_the_same_follow_up_again_attaches_to_the_running_one(
     faithful(fake_server)
     parent_id, _ = await _run(client, task_queue, PARENT_QUESTION)
     # The follow-up's first gap analysis is held at the fake model: the run stays running.
-    gaps = Hold(fake_server, "GapAnswer", _topic_questions, abandon=False)
+    gaps = Hold(fake_server, "GapAnswer", topic_questions, abandon=False)
     workflow_id = f"fu-again-{uuid.uuid4().hex[:6]}"
     with released(gaps):
         code, _, err = await run_client(
@@ -297,7 +257,7 @@ async def test_a_follow_up_through_mcp_keeps_the_mcp_servers_caps(
 
     faithful(fake_server)
     parent_id, _ = await _run(client, task_queue, PARENT_QUESTION)  # max_llm_calls 500
-    gaps = Hold(fake_server, "GapAnswer", _topic_questions, abandon=False)
+    gaps = Hold(fake_server, "GapAnswer", topic_questions, abandon=False)
     caps = {"TTDR_MCP_MAX_RUNS": "1", "TTDR_MCP_MAX_LLM_CALLS": "100"}
     address = client.service_client.config.target_host
     with released(gaps):

@@ -11,9 +11,9 @@ import uuid
 from temporalio.client import Client
 
 from observability.profile import profile_history, render_profile
-from tests.support.fake_llm import FakeLLMServer, RecordedRequest
+from testing.fake_llm import FakeLLMServer, RecordedRequest
+from testing.scripted_llm import UNSUPPORTED_CLAIM, Script
 from tests.support.runs import QUESTION, run_research
-from tests.support.scripted_llm import UNSUPPORTED_CLAIM, Script
 from workflows.citations import report_numbers as cited_numbers
 from workflows.config import ResearchConfig
 from workflows.models import ResearchReport, ResearchRequest

@@ -25,6 +25,7 @@ PACKAGES = (
     "export",
     "worker_processes",
     "desk",
+    "testing",
 )
 TOP_MODULES = ("client", "worker")
 # Modules that read files, the network, the environment, the clock or randomness: workflow code
@@ -154,6 +155,11 @@ def test_no_layer_below_the_cli_imports_it() -> None:
     assert not offenders, "a layer below the CLI imports it: " + "; ".join(offenders)
 
 
+# Code that runs only in development (tests, benchmarks, evaluation, scripts, and the fakes they
+# share): it may import the dev extra. The product's packages may import only the dependencies.
+DEV_ONLY = ("tests", "bench", "eval", "scripts", "testing")
+
+
 def _declared(requirements: list[str]) -> set[str]:
     names = set()
     for requirement in requirements:
@@ -176,7 +182,7 @@ def test_every_imported_package_is_declared() -> None:
         relative = path.relative_to(ROOT)
         if relative.parts[0] not in own | {f"{m}.py" for m in TOP_MODULES}:
             continue  # .venv, caches
-        allowed = dev if relative.parts[0] in ("tests", "bench", "eval", "scripts") else runtime
+        allowed = dev if relative.parts[0] in DEV_ONLY else runtime
         for name in imported_names(".".join(relative.with_suffix("").parts), path):
             top = name.split(".")[0]
             if not top or top in sys.stdlib_module_names or top in own or top == "__future__":
@@ -187,3 +193,23 @@ def test_every_imported_package_is_declared() -> None:
     assert not missing, "imported but not declared in pyproject.toml: " + "; ".join(
         sorted(set(missing))
     )
+
+
+# Shared by tests, bench and eval: what the benchmarks and the evaluation use lives in testing/,
+# so they never import the test suite (its modules move and are renamed freely).
+NOT_FROM_TESTS = ("bench", "eval", "testing")
+
+
+def test_bench_eval_and_testing_import_nothing_from_tests() -> None:
+    offenders = []
+    for package in NOT_FROM_TESTS:
+        paths = sorted((ROOT / package).rglob("*.py"))
+        assert paths, f"{package}/ has modules"
+        for path in paths:
+            module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+            offenders += [
+                f"{module} imports {name}"
+                for name in imported_names(module, path)
+                if name.split(".")[0] == "tests"
+            ]
+    assert not offenders, "import from the test suite: " + "; ".join(sorted(set(offenders)))

@@ -18,10 +18,10 @@ from temporalio.exceptions import ApplicationError
 from activities.search.local_index import LocalIndex
 from activities.search.local_provider import LocalSearch
 from bench.hostile_documents import docx_paragraphs
-from tests.support.fake_llm import FakeLLMServer, RecordedRequest
-from tests.support.processes import WorkerProcess, run_client_py, wait_for, worker_env
-from tests.support.scripted_llm import Script
-from tests.support.settings import FAKE_KEY
+from testing.fake_llm import FakeLLMServer, RecordedRequest
+from testing.processes import WorkerProcess, run_client_py, wait_for, worker_env
+from testing.scripted_llm import Script
+from testing.settings import FAKE_KEY
 from workflows.config import ResearchConfig
 from workflows.models import ResearchReport, ResearchRequest
 from workflows.research import WORKFLOW_NAME

@@ -17,9 +17,9 @@ from temporalio.client import (
 )
 from temporalio.exceptions import CancelledError
 
-from tests.support.fake_llm import FakeLLMServer
-from tests.support.processes import Hold, released, run_client
-from tests.support.scripted_llm import Script
+from testing.fake_llm import FakeLLMServer
+from testing.processes import Hold, released, run_client
+from testing.scripted_llm import Script
 from workflows.config import ResearchConfig
 from workflows.models import ResearchProgress, ResearchReport, ResearchRequest, ResearchState
 from workflows.research import WORKFLOW_NAME

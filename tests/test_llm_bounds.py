@@ -1,6 +1,6 @@
 """Bounds on what one LLM call may cost the worker: answer size, nesting, total time.
 
-Against the fake LLM on loopback (tests/support/fake_llm.py); the oversize and unsalvageable
+Against the fake LLM on loopback (testing/fake_llm.py); the oversize and unsalvageable
 cases use httpx's mock transport to play a provider that ignores max_tokens.
 """
 
@@ -23,9 +23,9 @@ from activities.llm import ChatMessage, LLMClient
 from activities.llm_settings import LLMSettings
 from activities.nodes import ResearchActivities
 from activities.search.local_provider import LocalSearch
-from tests.support.fake_llm import FakeLLMServer, RecordedRequest, sample_from_schema
+from testing.fake_llm import FakeLLMServer, RecordedRequest, sample_from_schema
+from testing.scripted_llm import Script
 from tests.support.runs import run_research
-from tests.support.scripted_llm import Script
 from workflows.models import (
     DRAFT_MAX_CHARS,
     REPORT_MAX_CHARS,

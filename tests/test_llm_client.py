@@ -31,7 +31,7 @@ from activities.llm_settings import (
     LLMConfigError,
     LLMSettings,
 )
-from tests.support.fake_llm import FakeLLMServer, RecordedRequest, error_body
+from testing.fake_llm import FakeLLMServer, RecordedRequest, error_body
 from workflows.models import LLMUsage, SamplingParams
 
 KEY = "sk-llm-client-test-secret"

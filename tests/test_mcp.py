@@ -26,8 +26,8 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
 from common.temporal_connection import local_server_env
-from tests.support.fake_llm import FakeLLMServer
-from tests.support.scripted_llm import Script
+from testing.fake_llm import FakeLLMServer
+from testing.scripted_llm import Script
 from tests.test_export import assert_html_is_inert, read_html
 from workflows.models import ResearchReport, ResearchRequest
 

@@ -25,11 +25,11 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from activities.search.local_provider import LocalSearch
-from tests.support.fake_llm import FakeLLMServer
-from tests.support.processes import Hold, WorkerProcess, worker_env
+from testing.fake_llm import FakeLLMServer
+from testing.processes import Hold, WorkerProcess, worker_env
+from testing.scripted_llm import Script
+from testing.settings import FAKE_KEY
 from tests.support.runs import QUESTION, run_research
-from tests.support.scripted_llm import Script
-from tests.support.settings import FAKE_KEY
 from workflows.config import ResearchConfig
 from workflows.models import ResearchProgress, ResearchReport, ResearchRequest
 from workflows.research import WORKFLOW_NAME

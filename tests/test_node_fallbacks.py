@@ -13,9 +13,9 @@ import re
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
-from tests.support.fake_llm import FakeLLMServer
+from testing.fake_llm import FakeLLMServer
+from testing.scripted_llm import Script
 from tests.support.runs import run_research
-from tests.support.scripted_llm import Script
 from workflows.citations import report_numbers
 from workflows.failures import REASON_MAX_CHARS, innermost_message, root_message
 from workflows.topics import is_good_heading

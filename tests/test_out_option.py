@@ -12,8 +12,8 @@ from temporalio.client import Client
 
 from cli.output import report_target
 from common.errors import UsageError
-from tests.support.processes import run_client
-from tests.support.scripted_llm import Script
+from testing.processes import run_client
+from testing.scripted_llm import Script
 
 
 def test_a_name_with_a_report_suffix_is_a_file_and_anything_else_a_folder(tmp_path: Path) -> None:

@@ -19,10 +19,10 @@ from activities.search.fetch import FetchRefused, FetchSettings, PageFetcher
 from activities.search.passages import best_passages, chunks
 from activities.search.providers.searxng import SearxngSearch
 from activities.search.web import PageReader
-from tests.support.fake_llm import FakeLLMServer
+from testing.fake_llm import FakeLLMServer
+from testing.scripted_llm import Script
+from testing.settings import fake_llm_settings
 from tests.support.fake_search import FakeHTTPServer, Reply, repeat
-from tests.support.scripted_llm import Script
-from tests.support.settings import fake_llm_settings
 from worker import build_worker, search_from_env
 from workflows.citations import report_numbers as cited_numbers
 from workflows.config import ResearchConfig

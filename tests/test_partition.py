@@ -25,11 +25,11 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from common.temporal_plugin import ResearchPlugin
 from embedded.process import port_open
 from embedded.temporal_server import dynamic_config_args, temporal_cli
+from testing.fake_llm import FakeLLMServer
+from testing.processes import READY_LINE, ROOT, wait_for, worker_env
+from testing.scripted_llm import Script
+from testing.settings import FAKE_KEY
 from tests.support import netns
-from tests.support.fake_llm import FakeLLMServer
-from tests.support.processes import READY_LINE, ROOT, wait_for, worker_env
-from tests.support.scripted_llm import Script
-from tests.support.settings import FAKE_KEY
 from workflows.config import ResearchConfig
 from workflows.models import ResearchReport, ResearchRequest
 from workflows.research import WORKFLOW_NAME

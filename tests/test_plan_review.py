@@ -14,10 +14,10 @@ import pytest
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from tests.support.fake_llm import FakeLLMServer
-from tests.support.processes import WorkerProcess, run_client, worker_env
-from tests.support.scripted_llm import Script
-from tests.support.settings import FAKE_KEY
+from testing.fake_llm import FakeLLMServer
+from testing.processes import WorkerProcess, run_client, worker_env
+from testing.scripted_llm import Script
+from testing.settings import FAKE_KEY
 from workflows.config import ResearchConfig
 from workflows.models import ResearchProgress, ResearchReport, ResearchRequest, ResearchState
 from workflows.research import WORKFLOW_NAME

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
-from tests.support.fake_llm import FakeLLMServer
-from tests.support.processes import run_client
-from tests.support.scripted_llm import Script
+from testing.fake_llm import FakeLLMServer
+from testing.processes import run_client
+from testing.scripted_llm import Script
 from tests.test_plan_review import start, waiting
 from workflows.models import ResearchRequest, ResearchState
 

@@ -15,8 +15,8 @@ import pytest
 from temporalio.client import Client
 
 from cli.plan_review import ReviewError, read_plan, review_interactively
-from tests.support.fake_llm import FakeLLMServer
-from tests.support.scripted_llm import Script
+from testing.fake_llm import FakeLLMServer
+from testing.scripted_llm import Script
 from tests.test_plan_review import review_status, start, waiting
 from workflows.models import ResearchReport, ResearchState
 

@@ -17,9 +17,9 @@ from observability.profile import profile_history, render_profile
 from observability.run_metrics import RunGauges
 from observability.runs import RunInspector
 from observability.waits import PERSON
-from tests.support.fake_llm import FakeLLMServer
-from tests.support.processes import run_client
-from tests.support.scripted_llm import Script
+from testing.fake_llm import FakeLLMServer
+from testing.processes import run_client
+from testing.scripted_llm import Script
 from tests.test_plan_review import start, waiting
 from workflows.models import ResearchProgress, ResearchReport
 from workflows.plan_review import REVIEW_PHASE_PATCH

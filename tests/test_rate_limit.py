@@ -15,10 +15,10 @@ from temporalio.client import Client
 from activities.llm import LLMClient
 from activities.search.local_provider import LocalSearch
 from common.temporal_plugin import ResearchPlugin
-from tests.support.fake_llm import FakeLLMServer
+from testing.fake_llm import FakeLLMServer
+from testing.scripted_llm import Script
+from testing.settings import fake_llm_settings
 from tests.support.runs import run_research
-from tests.support.scripted_llm import Script
-from tests.support.settings import fake_llm_settings
 from worker import StartupError, build_worker, llm_max_rpm_from_env
 from workflows.calls import llm_task_queue
 

@@ -33,10 +33,10 @@ from activities.search.local_provider import LocalSearch
 from common.temporal_plugin import ResearchPlugin
 from embedded.process import free_port, port_open
 from embedded.temporal_server import TemporalDevServer
-from tests.support.fake_llm import FakeLLMServer, RecordedRequest, error_body
-from tests.support.processes import Hold, WorkerProcess, released, wait_for, worker_env
-from tests.support.scripted_llm import Script
-from tests.support.settings import FAKE_KEY, fake_llm_settings
+from testing.fake_llm import FakeLLMServer, RecordedRequest, error_body
+from testing.processes import Hold, WorkerProcess, released, wait_for, worker_env
+from testing.scripted_llm import Script
+from testing.settings import FAKE_KEY, fake_llm_settings
 from worker import build_worker
 from workflows.config import NODE_NAMES, EvolutionConfig, NodeTimeouts, ResearchConfig
 from workflows.models import ResearchReport, ResearchRequest

@@ -17,9 +17,9 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from cli.replay import replay_failure_text
 from observability.history import NONDETERMINISM_HINT, load_history, replay
 from observability.profile import profile_history
-from tests.support.fake_llm import FakeLLMServer
-from tests.support.processes import run_client_py
-from tests.support.scripted_llm import Script
+from testing.fake_llm import FakeLLMServer
+from testing.processes import run_client_py
+from testing.scripted_llm import Script
 from workflows.config import ResearchConfig
 from workflows.models import ResearchReport, ResearchRequest
 from workflows.research import WORKFLOW_NAME

@@ -17,9 +17,9 @@ from temporalio.client import Client
 
 from eval import weak_model
 from eval.weak_model import JUNK_QUERIES, WANDERING
-from tests.support.fake_llm import FakeLLMServer, RecordedRequest
+from testing.fake_llm import FakeLLMServer, RecordedRequest
+from testing.scripted_llm import Script
 from tests.support.runs import QUESTION, run_research
-from tests.support.scripted_llm import Script
 from workflows.citations import REPORT_MARKER, report_numbers
 from workflows.models import ResearchReport
 from workflows.sentences import is_statement, statements

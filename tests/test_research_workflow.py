@@ -8,9 +8,9 @@ import uuid
 import pytest
 from temporalio.client import Client
 
-from tests.support.fake_llm import FakeLLMServer, RecordedRequest
+from testing.fake_llm import FakeLLMServer, RecordedRequest
+from testing.scripted_llm import BOGUS_CITATION, Script
 from tests.support.runs import QUESTION, run_research
-from tests.support.scripted_llm import BOGUS_CITATION, Script
 from workflows.citations import report_numbers as cited_numbers
 from workflows.config import ResearchConfig
 from workflows.models import ResearchReport, ResearchRequest

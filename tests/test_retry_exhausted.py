@@ -16,8 +16,8 @@ from temporalio.client import Client, WorkflowFailureError
 from activities.attempts import what_next
 from activities.search.errors import http_error
 from activities.search.local_provider import LocalSearch
-from tests.support.fake_llm import FakeLLMServer
-from tests.support.scripted_llm import Script
+from testing.fake_llm import FakeLLMServer
+from testing.scripted_llm import Script
 from tests.test_reliability import (
     FAST_RETRY,
     application_error,

@@ -15,9 +15,9 @@ import pytest
 from temporalio.client import Client, WorkflowHandle
 
 from common.temporal_connection import local_server_env
-from tests.support.fake_llm import FakeLLMServer
-from tests.support.processes import run_client
-from tests.support.scripted_llm import Script
+from testing.fake_llm import FakeLLMServer
+from testing.processes import run_client
+from testing.scripted_llm import Script
 from workflows.config import ResearchConfig
 from workflows.models import ResearchRequest
 from workflows.research import WORKFLOW_NAME

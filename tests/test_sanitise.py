@@ -12,10 +12,10 @@ from temporalio.client import Client
 
 from activities.llm import LLMClient
 from activities.search.local_provider import LocalSearch
-from tests.support.fake_llm import FakeLLMServer, RecordedRequest, sample_from_schema
+from testing.fake_llm import FakeLLMServer, RecordedRequest, sample_from_schema
+from testing.scripted_llm import Script
+from testing.settings import fake_llm_settings
 from tests.support.runs import run_research
-from tests.support.scripted_llm import Script
-from tests.support.settings import fake_llm_settings
 from worker import build_worker
 from workflows.sanitise import (
     cited_numbers,

@@ -25,11 +25,11 @@ from common.temporal_connection import local_server_env
 from common.temporal_plugin import ResearchPlugin
 from embedded.temporal_server import TemporalDevServer
 from observability.search_attributes import ensure_search_attributes
-from tests.support.fake_llm import FakeLLMServer
-from tests.support.processes import run_client_py
-from tests.support.scripted_llm import Script
-from tests.support.settings import fake_llm_settings
-from tests.test_follow_up import faithful
+from testing.faithful_llm import faithful
+from testing.fake_llm import FakeLLMServer
+from testing.processes import run_client_py
+from testing.scripted_llm import Script
+from testing.settings import fake_llm_settings
 from worker import build_worker
 from workflows.models import ResearchReport
 

@@ -12,7 +12,7 @@ import pytest
 
 from activities.search.local_index import LocalIndex
 from activities.search.local_provider import LocalSearch
-from tests.support.processes import run_client_py
+from testing.processes import run_client_py
 
 _FILLER = (
     " Keep notes of every inspection: the date, the weather, the frames seen, the temper of the"

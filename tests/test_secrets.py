@@ -26,10 +26,10 @@ from activities.llm import ChatMessage, LLMClient
 from activities.prompts.draft_generator import DraftAnswer
 from activities.redaction import MASK, Redactor
 from activities.search.local_provider import LocalSearch
-from tests.support.fake_llm import FakeLLMServer, RecordedRequest, sample_from_schema
-from tests.support.processes import run_client
-from tests.support.scripted_llm import Script
-from tests.support.settings import FAKE_KEY, fake_llm_settings
+from testing.fake_llm import FakeLLMServer, RecordedRequest, sample_from_schema
+from testing.processes import run_client
+from testing.scripted_llm import Script
+from testing.settings import FAKE_KEY, fake_llm_settings
 from worker import build_worker
 from workflows.config import ResearchConfig
 from workflows.models import (

@@ -9,8 +9,8 @@ import uuid
 import pytest
 from temporalio.client import Client
 
-from tests.support.fake_llm import FakeLLMServer, RecordedRequest
-from tests.support.scripted_llm import Script
+from testing.fake_llm import FakeLLMServer, RecordedRequest
+from testing.scripted_llm import Script
 from workflows.config import EVOLVABLE_UNITS, ResearchConfig, UnitEvolution
 from workflows.models import ResearchReport, ResearchRequest
 from workflows.research import WORKFLOW_NAME

@@ -8,8 +8,8 @@ import uuid
 from temporalio.api.enums.v1 import WorkflowTaskFailedCause
 from temporalio.client import Client
 
-from tests.support.fake_llm import FakeLLMServer, RecordedRequest
-from tests.support.scripted_llm import Script
+from testing.fake_llm import FakeLLMServer, RecordedRequest
+from testing.scripted_llm import Script
 from workflows.config import EVOLVABLE_UNITS, ResearchConfig
 from workflows.models import (
     ANSWER_MAX_CHARS,

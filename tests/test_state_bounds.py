@@ -12,8 +12,8 @@ import uuid
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client, WorkflowHandle
 
-from tests.support.fake_llm import FakeLLMServer, RecordedRequest
-from tests.support.scripted_llm import Script
+from testing.fake_llm import FakeLLMServer, RecordedRequest
+from testing.scripted_llm import Script
 from workflows.config import ResearchConfig
 from workflows.models import (
     CRITIQUE_KEPT_CHARS,

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from temporalio.client import Client
 
-from tests.support.fake_llm import FakeLLMServer
+from testing.fake_llm import FakeLLMServer
+from testing.scripted_llm import Script
 from tests.support.runs import run_research
-from tests.support.scripted_llm import Script
 from workflows.config import ResearchConfig, calls_per_iteration, report_calls
 from workflows.models import Assessment, LLMUsage, QAPair
 from workflows.stopping import budget_stop, fresh_questions, stop_note, verdict_stop

@@ -17,8 +17,8 @@ from activities.llm import LLMClient
 from activities.search.local_provider import LocalSearch
 from common.temporal_plugin import RESEARCH_WORKFLOWS, ResearchPlugin, carries_plugin
 from observability.tracing import NodeSpanInterceptor, RunTracingInterceptor
-from tests.support.fake_llm import FakeLLMServer
-from tests.support.settings import fake_llm_settings
+from testing.fake_llm import FakeLLMServer
+from testing.settings import fake_llm_settings
 from worker import build_worker
 from workflows.research import WORKFLOW_NAME
 

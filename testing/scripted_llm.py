@@ -14,7 +14,7 @@ import re
 import threading
 from dataclasses import dataclass, field
 
-from tests.support.fake_llm import FakeLLMServer, RecordedRequest
+from testing.fake_llm import FakeLLMServer, RecordedRequest
 from workflows.claim_text import claims_of
 
 BOGUS_CITATION = 99

@@ -11,7 +11,7 @@ rely on the default one, which generates a deterministic instance of the request
         ...  # point the product at llm.base_url
         assert llm.count("Plan") == 2
 
-Standalone (manual runs): ``python tests/support/fake_llm.py --port 8099``.
+Standalone (manual runs): ``python testing/fake_llm.py --port 8099``.
 """
 
 from __future__ import annotations
@@ -96,7 +96,9 @@ class ErrorReply:
 
 
 @dataclass
-class _Fault:
+class Fault:
+    """One injected failure: `remaining` more requests of `name` (None: any) meet it."""
+
     name: str | None
     kind: str  # "status" | "disconnect" | "hang" | "drip"
     remaining: int
@@ -506,7 +508,7 @@ class FakeLLMServer:
         self._wakeup = threading.Event()
         self._records: list[RecordedRequest] = []
         self._responders: dict[str | None, Responder] = {}
-        self._faults: list[_Fault] = []
+        self._faults: list[Fault] = []
         self._delays: dict[str | None, float] = {}
         self._ids = itertools.count(1)
         self._httpd: _HTTPServer | None = None
@@ -575,22 +577,22 @@ class FakeLLMServer:
         """The next ``times`` requests for ``name`` (None = any) get this HTTP error.
         ``body`` replaces the whole default OpenAI error body."""
         self._add_fault(
-            _Fault(name, "status", times, status=status, body=body, headers=dict(headers or {}))
+            Fault(name, "status", times, status=status, body=body, headers=dict(headers or {}))
         )
 
     def inject_disconnect(self, name: str | None, times: int = 1) -> None:
         """The next ``times`` requests for ``name`` get their connection reset, no response."""
-        self._add_fault(_Fault(name, "disconnect", times))
+        self._add_fault(Fault(name, "disconnect", times))
 
     def inject_hang(self, name: str | None, seconds: float, times: int = 1) -> None:
         """The next ``times`` requests for ``name`` stall ``seconds`` before being answered."""
-        self._add_fault(_Fault(name, "hang", times, seconds=seconds))
+        self._add_fault(Fault(name, "hang", times, seconds=seconds))
 
     def inject_drip(self, name: str | None, every_seconds: float, times: int = 1) -> None:
         """The next ``times`` requests for ``name`` get a 200 whose body never ends: one space
         (valid leading JSON whitespace) every ``every_seconds``, until the client hangs up or the
         server is reset, so a per-read timeout never fires."""
-        self._add_fault(_Fault(name, "drip", times, seconds=every_seconds))
+        self._add_fault(Fault(name, "drip", times, seconds=every_seconds))
 
     def set_delay(self, name: str | None, seconds: float) -> None:
         """Latency for every request for ``name`` (None = all); per-name wins over global."""
@@ -623,15 +625,10 @@ class FakeLLMServer:
                 return len(self._records)
             return sum(1 for r in self._records if r.name == name)
 
-    # -- internals
+    # -- hooks a subclass may override (bench/latency_llm.py's rate limiter)
 
-    def _add_fault(self, fault: _Fault) -> None:
-        if fault.remaining < 1:
-            raise ValueError("times must be >= 1")
-        with self._lock:
-            self._faults.append(fault)
-
-    def _take_fault(self, name: str | None) -> _Fault | None:
+    def take_fault(self, name: str | None) -> Fault | None:
+        """The fault this request of `name` meets, if any (consumes one of its `times`)."""
         with self._lock:
             for fault in self._faults:
                 if fault.name is None or fault.name == name:
@@ -641,11 +638,20 @@ class FakeLLMServer:
                     return fault
         return None
 
-    def _delay_for(self, name: str | None) -> float:
+    def delay_for(self, name: str | None) -> float:
+        """Seconds to wait before answering a request of `name`: the first per-request hook."""
         with self._lock:
             if name is not None and name in self._delays:
                 return self._delays[name]
             return self._delays.get(None, 0.0)
+
+    # -- internals
+
+    def _add_fault(self, fault: Fault) -> None:
+        if fault.remaining < 1:
+            raise ValueError("times must be >= 1")
+        with self._lock:
+            self._faults.append(fault)
 
     def _drip(
         self,
@@ -723,11 +729,11 @@ class FakeLLMServer:
 
         with self._lock:
             generation, wakeup = self._generation, self._wakeup
-        if (delay := self._delay_for(name)) > 0:
+        if (delay := self.delay_for(name)) > 0:
             wakeup.wait(delay)
         if generation != self._generation or self._stopping.is_set():
             return fail(503, error_body(503, "the fake server was reset during this request"))
-        if (fault := self._take_fault(name)) is not None:
+        if (fault := self.take_fault(name)) is not None:
             record.fault = fault.kind
             if fault.kind == "disconnect":
                 h.drop()

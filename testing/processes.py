@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from common.temporal_connection import local_server_env
-from tests.support.fake_llm import FakeLLMServer, RecordedRequest, Responder
+from testing.fake_llm import FakeLLMServer, RecordedRequest, Responder
 
 if TYPE_CHECKING:
     from temporalio.client import Client
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 READY_LINE = "worker ready:"
 # Inherited settings that would point a worker subprocess somewhere else than the test's parts.
 _FOREIGN_PREFIXES = ("TTDR_", "OPENAI_", "TEMPORAL_")

@@ -1,9 +1,9 @@
-"""Settings that point the product at the fake LLM of tests/support/fake_llm.py."""
+"""Settings that point the product at the fake LLM of testing/fake_llm.py."""
 
 from __future__ import annotations
 
 from activities.llm_settings import LLMSettings
-from tests.support.fake_llm import FakeLLMServer
+from testing.fake_llm import FakeLLMServer
 
 FAKE_KEY = "sk-test-fake-key"
 
