@@ -1,4 +1,4 @@
-"""Run a TTD-DR worker: `python worker.py`.
+"""Run a TTD-DR worker: `python worker.py` (installed: `ttdr-worker`, the same entry()).
 
 Environment: the Temporal connection as the `temporal` CLI reads it (TEMPORAL_ADDRESS, default
 localhost:7233; TEMPORAL_NAMESPACE, default `default`; TEMPORAL_API_KEY, TEMPORAL_TLS_*,
@@ -27,7 +27,7 @@ import sys
 from collections.abc import AsyncIterator, Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from opentelemetry.sdk.trace import TracerProvider
 from temporalio.api.workflowservice.v1 import (
@@ -357,11 +357,14 @@ def main() -> int:
     return 0
 
 
-if __name__ == "__main__":
+def entry() -> NoReturn:
+    """`python worker.py [--processes N]` or the installed `ttdr-worker` (pyproject.toml's
+    [project.scripts]): one worker, or N under a supervisor; leaves with the exit code."""
     import worker_processes
 
-    # --processes N / TTDR_WORKER_PROCESSES: N of these under one supervisor (worker_processes/).
-    code = worker_processes.main(main, Path(__file__))
+    # --processes N / TTDR_WORKER_PROCESSES: N of these under one supervisor (worker_processes/),
+    # each started as `python <this file>` (also when this process is `ttdr-worker`).
+    code = worker_processes.main(main, Path(__file__), prog=Path(sys.argv[0]).name or "worker.py")
     # Leave without interpreter finalisation, as client.py does: the SDK's native threads could
     # abort it after a start-up error was printed ("Fatal Python error: PyGILState_Release",
     # exit 134 instead of 2, in 3 of 12 tries with a bad TTDR_CORPUS). Spans and metrics were
@@ -370,3 +373,7 @@ if __name__ == "__main__":
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+if __name__ == "__main__":
+    entry()

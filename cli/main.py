@@ -54,9 +54,9 @@ DESCRIPTION = "Start, follow, inspect and replay TTD-DR research runs."
 BROKEN_PIPE = 141  # as a shell reports a process ended by SIGPIPE (`... | head -1`)
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(prog: str = "client.py") -> argparse.ArgumentParser:
     # ASCII digits only in every numeric option (a full-width digit is refused, not read).
-    top = AsciiNumberParser(prog="client.py", description=DESCRIPTION)
+    top = AsciiNumberParser(prog=prog, description=DESCRIPTION)
     commands = top.add_subparsers(dest="command", required=True)
     for module in COMMAND_MODULES:
         module.register(commands)
@@ -68,8 +68,8 @@ def _fail(message: str, code: int) -> NoReturn:
     raise SystemExit(code)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = "client.py") -> int:
+    args = parser(prog).parse_args(argv)
     try:
         provider = tracing.configure_tracing(
             tracing.CLIENT_SERVICE, os.environ, announce=lambda line: print(line, file=sys.stderr)
@@ -92,10 +92,11 @@ def main(argv: list[str] | None = None) -> int:
         tracing.shutdown_tracing(provider)  # export the root span before the process ends
 
 
-def entry(argv: list[str] | None = None) -> NoReturn:
-    """Run main() as a process: leave with its exit code, without interpreter finalisation."""
+def entry(argv: list[str] | None = None, prog: str = "client.py") -> NoReturn:
+    """Run main() as a process: leave with its exit code, without interpreter finalisation.
+    `prog` names the command in usage lines (`client.py`, or `ttdr` when installed)."""
     try:
-        exit_code = main(argv)
+        exit_code = main(argv, prog)
     except SystemExit as leaving:  # argparse and the one-line error path
         exit_code = leaving.code if isinstance(leaving.code, int) else 1
     # The Temporal SDK's native threads can still be winding down during finalisation, and an

@@ -49,9 +49,9 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
-def process_count(argv: Sequence[str], env: Mapping[str, str]) -> int:
+def process_count(argv: Sequence[str], env: Mapping[str, str], prog: str = "worker.py") -> int:
     parser = argparse.ArgumentParser(
-        prog="worker.py",
+        prog=prog,
         description=(
             "Run TTD-DR workers (configuration: environment variables, "
             "see docs/operate/environment.md)."
@@ -76,10 +76,17 @@ def process_count(argv: Sequence[str], env: Mapping[str, str]) -> int:
     return int(raw)
 
 
-def main(single: Callable[[], int], script: Path, argv: Sequence[str] | None = None) -> int:
-    """worker.py's entry point: `single()` for one process, else the supervisor over `script`."""
+def main(
+    single: Callable[[], int],
+    script: Path,
+    argv: Sequence[str] | None = None,
+    prog: str = "worker.py",
+) -> int:
+    """worker.py's entry point: `single()` for one process, else the supervisor over `script`
+    (run as `python script`, also when the worker was started as the installed `ttdr-worker`).
+    `prog` names the command in the usage line."""
     try:
-        count = process_count(sys.argv[1:] if argv is None else argv, os.environ)
+        count = process_count(sys.argv[1:] if argv is None else argv, os.environ, prog)
     except ProcessCountError as err:
         print(f"worker: {err}", file=sys.stderr)
         return 2
