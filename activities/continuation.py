@@ -19,6 +19,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.nodes import ResearchActivities
 from activities.redaction import Redactor
 from activities.search.base import SearchProvider
+from workflows.activity_types import ParentActivities
 from workflows.changes import parent_body
 from workflows.citations import document_key
 from workflows.continuation_models import (
@@ -87,7 +88,9 @@ async def previous_scheduled_run(client: Client, schedule_id: str, own_id: str) 
     return latest[1] if latest else None
 
 
-class ContinuationActivities:
+class ContinuationActivities(ParentActivities):
+    """load_parent, as the workflow calls it (workflows/activity_types.py ParentActivities)."""
+
     def __init__(self, client: Client, search: SearchProvider, redactor: Redactor) -> None:
         self._client = client
         self._search = search

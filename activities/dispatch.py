@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from temporalio import activity
 
-from workflows.calls import DISPATCH_ACTIVITY, LLMDispatch
+from workflows.activity_types import DISPATCH_ACTIVITY, LLMDispatch
 
 
 def dispatch_activity(llm_max_rpm: float | None) -> Callable[[], Awaitable[LLMDispatch]]:

@@ -38,6 +38,7 @@ from activities.prompts._claims import claims_markdown, report_markdown, with_al
 from activities.search.base import SearchProvider, SearchResult
 from activities.search.fusion import definition_first, fused
 from observability.report_span import record_grounding
+from workflows.activity_types import NodeActivities, node_activity
 from workflows.config import (
     EVOLVABLE_UNITS,
     NODE_NAMES,
@@ -102,8 +103,12 @@ async def with_heartbeat(awaitable: Awaitable[T]) -> T:
         task.cancel()
 
 
-class ResearchActivities:
-    """Holds the worker's LLM client and search provider; one instance serves all nodes."""
+class ResearchActivities(NodeActivities):
+    """Holds the worker's LLM client and search provider; one instance serves all nodes.
+
+    Each node's method overrides its typed definition in NodeActivities (workflows/
+    activity_types.py), which the workflow calls; `@node_activity` registers it under the
+    node's name, as there."""
 
     def __init__(self, llm: LLMClient, search: SearchProvider) -> None:
         self._llm = llm
@@ -144,7 +149,7 @@ class ResearchActivities:
                 raise
             return None, usage
 
-    @activity.defn(name="research_planner")
+    @node_activity
     @at_boundary
     async def research_planner(self, inp: PlannerInput) -> PlannerOutput:
         answer, usage = await self._ask_or_none(
@@ -154,7 +159,7 @@ class ResearchActivities:
         sections = answer.sections if answer else []
         return PlannerOutput(plan=ResearchPlan(sections=sections), usage=usage)
 
-    @activity.defn(name="draft_generator")
+    @node_activity
     @at_boundary
     async def draft_generator(self, inp: DraftInput) -> DraftOutput:
         answer, usage = await self._ask_or_none(
@@ -163,7 +168,7 @@ class ResearchActivities:
         # No draft: the first revision writes one from the findings.
         return DraftOutput(draft=answer.draft.strip() if answer else "", usage=usage)
 
-    @activity.defn(name="gap_analyzer")
+    @node_activity
     @at_boundary
     async def gap_analyzer(self, inp: GapInput) -> GapOutput:
         answer, usage = await self._ask_or_none(
@@ -174,7 +179,7 @@ class ResearchActivities:
         questions = [q.strip() for q in answer.questions if q.strip()]
         return GapOutput(questions=questions, usage=usage)
 
-    @activity.defn(name="retrieval_engine")
+    @node_activity
     @at_boundary
     async def retrieval_engine(self, inp: RetrievalInput) -> RetrievalOutput:
         results = await with_heartbeat(self._retrieve(inp))
@@ -228,7 +233,7 @@ class ResearchActivities:
             anchor=result.anchor,
         )
 
-    @activity.defn(name="information_integrator")
+    @node_activity
     @at_boundary
     async def information_integrator(self, inp: IntegratorInput) -> IntegratorOutput:
         schema = with_allowed_sources(
@@ -241,7 +246,7 @@ class ResearchActivities:
         draft = claims_markdown(answer.claims) if answer else inp.draft
         return IntegratorOutput(draft=draft, usage=usage)
 
-    @activity.defn(name="quality_assessor")
+    @node_activity
     @at_boundary
     async def quality_assessor(self, inp: AssessorInput) -> Assessment:
         answer, usage = await self._ask(
@@ -254,7 +259,7 @@ class ResearchActivities:
             score=answer.score / 10, done=answer.done, critique=answer.critique, usage=usage
         )
 
-    @activity.defn(name="report_synthesizer")
+    @node_activity
     @at_boundary
     async def report_synthesizer(self, inp: ReportInput) -> ReportOutput:
         # The body keeps run-wide citation numbers: the workflow checks and renumbers them

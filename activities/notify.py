@@ -15,6 +15,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.search.fetch import FetchRefused, resolve_checked
+from workflows.activity_types import NotifyActivities
 from workflows.continuation_models import NOTIFY_ACTIVITY, NotifyInput
 
 ALLOW_LOOPBACK_ENV = "TTDR_NOTIFY_ALLOW_LOOPBACK"
@@ -64,7 +65,9 @@ async def checked_target(url: str, allow_loopback: bool) -> tuple[str, str]:
     return target, parts.netloc
 
 
-class Notifier:
+class Notifier(NotifyActivities):
+    """notify, as the workflow calls it (workflows/activity_types.py NotifyActivities)."""
+
     def __init__(self, allow_loopback: bool = False) -> None:
         self._allow_loopback = allow_loopback
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from functools import partial
 
+from workflows.activity_types import NodeActivities
 from workflows.config import ResearchConfig
 from workflows.evolution import Evolution
 from workflows.models import (
@@ -18,7 +19,6 @@ from workflows.models import (
     EvolutionContext,
     QAPair,
     RetrievalInput,
-    RetrievalOutput,
     SamplingParams,
 )
 from workflows.sources import SourceRegistry
@@ -49,7 +49,10 @@ class Answers:
         sampled = await asyncio.gather(
             *(
                 self._evolution.sample(
-                    "answers", partial(self._input, q, item), RetrievalOutput, item
+                    "answers",
+                    partial(self._input, q, item),
+                    NodeActivities.retrieval_engine,
+                    item,
                 )
                 for item, q in enumerate(questions, 1)
             )

@@ -41,6 +41,8 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 from temporalio.workflow import ActivityCancellationType
 
+from workflows.activity_types import DISPATCH_ACTIVITY, LLMDispatch, NodeActivity, llm_dispatch
+from workflows.activity_types import node_name as node_activity_name
 from workflows.config import ACTIVITY_NAMES, ACTIVITY_NODE, ResearchConfig
 from workflows.control import Control
 from workflows.models import LLMUsage, SamplingParams
@@ -51,18 +53,10 @@ SEED_PATCH = "seed-by-call-identity"
 LLM_QUEUE_PATCH = "llm-task-queue"
 LLM_QUEUE_SUFFIX = "-llm"
 EAGER_PATCH = "eager-llm-dispatch"
-DISPATCH_ACTIVITY = "llm_dispatch"
 # Radix of each identity part: far above the config's bounds (30 iterations, 8 questions,
 # 8 variants, 5 rounds), and their product (2^22) far below the seed range (2^31).
 _ITERATIONS, _ITEMS, _VARIANTS, _ROUNDS = 64, 16, 16, 8
 SEED_RANGE = 2**31
-
-
-class LLMDispatch(BaseModel):
-    """What the worker running a workflow says about node-activity dispatch (activities/
-    dispatch.py); recorded in the history, so replays decide the same."""
-
-    rate_limited: bool  # TTDR_LLM_MAX_RPM is set on that worker
 
 
 @dataclass(frozen=True)
@@ -120,9 +114,9 @@ class NodeCalls:
 
     async def call(
         self,
-        activity_name: str,
+        activity: NodeActivity[Out] | str,
         build_input: Callable[[SamplingParams], BaseModel],
-        output_type: type[Out],
+        output_type: type[Out] | None = None,
         *,
         call: CallId = CallId(),
         judge: bool = False,
@@ -131,9 +125,18 @@ class NodeCalls:
     ) -> Out:
         """Run one activity with its node's timeout and the run's retry policy; count usage.
 
+        `activity` is a node's typed reference (NodeActivities.<node>, workflows/
+        activity_types.py), whose return type decodes the result; or the name of an activity
+        made up at run time (a self-evolution step) with its `output_type`.
         The input is built after the hold point, so that what a user changed while the run was
         held (feedback) is in it."""
         state, config = self._state, self._config
+        if isinstance(activity, str):
+            activity_name = activity
+            if output_type is None:
+                raise TypeError(f"{activity}: an activity named by a string needs its output_type")
+        else:
+            activity_name = node_activity_name(activity)
         await self._control.hold_point(activity_name)
         inp = build_input(self._sampling(activity_name, call, judge, hotter_by_variant))
         state.node = activity_name
@@ -144,7 +147,7 @@ class NodeCalls:
         retry = config.retry
         task_queue = self._queue if self._queue_known else await self._task_queue()
         result = await workflow.execute_activity(
-            activity_name,
+            activity,
             inp,
             result_type=output_type,
             task_queue=task_queue,
@@ -185,8 +188,7 @@ class NodeCalls:
     async def _ask_worker(self) -> str | None:
         try:
             dispatch = await workflow.execute_local_activity(
-                DISPATCH_ACTIVITY,
-                result_type=LLMDispatch,
+                llm_dispatch,
                 start_to_close_timeout=timedelta(seconds=10),
                 retry_policy=RetryPolicy(maximum_attempts=3),
             )

@@ -20,6 +20,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
+from workflows.activity_types import NotifyActivities, ParentActivities
 from workflows.changes import (
     cited_claims,
     claim_support,
@@ -33,9 +34,7 @@ from workflows.changes import (
 from workflows.citations import document_key, remap_citations
 from workflows.config import ResearchConfig
 from workflows.continuation_models import (
-    LOAD_PARENT_ACTIVITY,
     MAX_PARENT_QUESTIONS,
-    NOTIFY_ACTIVITY,
     Changes,
     ContinuationRequest,
     ContinuationState,
@@ -75,9 +74,8 @@ class Continuation:
         """Start from the parent; False when there is none (a watched topic's first run), and
         the run then plans and drafts as any other."""
         parent = await workflow.execute_activity(
-            LOAD_PARENT_ACTIVITY,
+            ParentActivities.load_parent,
             ParentRef(request=request, workflow_id=workflow.info().workflow_id),
-            result_type=ParentRun,
             start_to_close_timeout=_LOAD_TIMEOUT,
             retry_policy=RetryPolicy(maximum_attempts=3),
         )
@@ -196,7 +194,7 @@ class Continuation:
         )
         try:
             await workflow.execute_activity(
-                NOTIFY_ACTIVITY,
+                NotifyActivities.notify,
                 payload,
                 start_to_close_timeout=_NOTIFY_TIMEOUT,
                 retry_policy=RetryPolicy(maximum_attempts=3),

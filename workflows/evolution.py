@@ -17,6 +17,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
+from workflows.activity_types import NodeActivity, node_name
 from workflows.calls import CallId, NodeCalls
 from workflows.config import (
     EVOLVABLE_UNITS,
@@ -85,21 +86,23 @@ class Evolution:
         self,
         unit: EvolvableUnit,
         make_input: MakeInput,
-        output_type: type[Out],
+        node: NodeActivity[Out],
         to_candidate: Callable[[Out], Candidate],
         make_context: Callable[[], EvolutionContext],
         *,
         item: int = 1,
     ) -> Candidate:
-        """One unit's output: one call, or self-evolution when configured."""
-        outputs = await self.sample(unit, make_input, output_type, item)
+        """One unit's output: one call, or self-evolution when configured. `node` is the
+        unit's own node (NodeActivities.<node>, workflows/activity_types.py), which samples it."""
+        outputs = await self.sample(unit, make_input, node, item)
         return await self.evolve(unit, [to_candidate(out) for out in outputs], make_context, item)
 
     async def sample(
-        self, unit: EvolvableUnit, make_input: MakeInput, output_type: type[Out], item: int
+        self, unit: EvolvableUnit, make_input: MakeInput, node: NodeActivity[Out], item: int
     ) -> list[Out]:
         """The unit's k variants, sampled in parallel by its own node, in variant order."""
-        node = UNIT_NODE[unit]
+        if node_name(node) != UNIT_NODE[unit]:
+            raise ValueError(f"the {unit} unit is sampled by {UNIT_NODE[unit]}, not {node}")
         k = self._config.evolution.for_unit(unit).variants
         return list(
             await asyncio.gather(
@@ -107,7 +110,6 @@ class Evolution:
                     self._calls.call(
                         node,
                         make_input,
-                        output_type,
                         call=CallId(item=item, variant=v),
                         hotter_by_variant=True,
                         detail=_detail(unit, item, f"variant {v}/{k}" if k > 1 else ""),

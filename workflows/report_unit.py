@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from temporalio.exceptions import ActivityError
 
+from workflows.activity_types import NodeActivities
 from workflows.config import ResearchConfig
 from workflows.evolution import Evolution
 from workflows.failures import root_message
@@ -19,7 +20,6 @@ from workflows.models import (
     EvolutionContext,
     NumberedSource,
     ReportInput,
-    ReportOutput,
     ResearchPlan,
     cap_text,
 )
@@ -60,7 +60,7 @@ class ReportUnit:
                 support_threshold=config.report.support_threshold,
                 sampling=sampling,
             ),
-            ReportOutput,
+            NodeActivities.report_synthesizer,
             lambda out: Candidate(text=cap_text(out.body, REPORT_MAX_CHARS)),
             lambda: EvolutionContext(
                 unit="report",

@@ -21,6 +21,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    from workflows.activity_types import NodeActivities
     from workflows.answers import Answers
     from workflows.calls import SEED_PATCH, NodeCalls
     from workflows.continuation import CONTINUATION_PATCH, Continuation
@@ -37,16 +38,12 @@ with workflow.unsafe.imports_passed_through():
         Candidate,
         ControlStatus,
         DraftInput,
-        DraftOutput,
         EvolutionContext,
         EvolutionRecord,
         GapInput,
-        GapOutput,
         IntegratorInput,
-        IntegratorOutput,
         Phase,
         PlannerInput,
-        PlannerOutput,
         QAPair,
         ResearchPlan,
         ResearchProgress,
@@ -177,7 +174,7 @@ class DeepResearchWorkflow:
         planned = await self._evolution.unit(
             "plan",
             lambda sampling: PlannerInput(question=question, sampling=sampling),
-            PlannerOutput,
+            NodeActivities.research_planner,
             lambda out: Candidate(plan=out.plan),
             lambda: EvolutionContext(unit="plan", question=question),
         )
@@ -190,11 +187,10 @@ class DeepResearchWorkflow:
 
     async def _first_draft(self) -> str:
         drafted = await self._calls.call(
-            "draft_generator",
+            NodeActivities.draft_generator,
             lambda sampling: DraftInput(
                 question=self._question, plan=self._plan_or_empty, sampling=sampling
             ),
-            DraftOutput,
         )
         return cap_text(drafted.draft, DRAFT_MAX_CHARS)
 
@@ -214,7 +210,7 @@ class DeepResearchWorkflow:
                 feedback=list(state.control.pending_feedback),
                 sampling=sampling,
             ),
-            GapOutput,
+            NodeActivities.gap_analyzer,
             lambda out: Candidate(questions=out.questions),
             lambda: EvolutionContext(
                 unit="questions",
@@ -233,7 +229,7 @@ class DeepResearchWorkflow:
         state = self._state
         registry = self._sources.all()  # the draft keeps earlier citations too
         revised = await self._calls.call(
-            "information_integrator",
+            NodeActivities.information_integrator,
             lambda sampling: IntegratorInput(
                 question=self._question,
                 plan=self._plan_or_empty,
@@ -244,7 +240,6 @@ class DeepResearchWorkflow:
                 feedback=state.control.pending_feedback,
                 sampling=sampling,
             ),
-            IntegratorOutput,
         )
         self._control.apply_feedback()  # it shaped this iteration's questions and revision
         draft, state.draft_grounding = self._sources.ground(
@@ -271,7 +266,7 @@ class DeepResearchWorkflow:
         state = self._state
         try:
             verdict = await self._calls.call(
-                "quality_assessor",
+                NodeActivities.quality_assessor,
                 lambda sampling: AssessorInput(
                     question=self._question,
                     plan=self._plan_or_empty,
@@ -280,7 +275,6 @@ class DeepResearchWorkflow:
                     max_iterations=self._config.max_iterations,
                     sampling=sampling,
                 ),
-                Assessment,
                 judge=True,
             )
         except ActivityError as err:
