@@ -8,7 +8,7 @@ worker's code: the classes below are the bases of the classes that implement the
 activities/notify.py Notifier), whose methods override these under the same activity names;
 the local activity `llm_dispatch` is made per worker (activities/dispatch.py), under its name.
 The implementations cannot be imported here: they bring HTTP clients, search and tracing, which
-workflow code may not import (tests/test_imports.py), and the worker needs them only.
+workflow code may not import (tests/product/test_imports.py); only the worker needs them.
 
 A reference carries only the activity's name (and its return type, which decodes the result):
 the command a call adds to the history is the one a name string added, so every recorded
