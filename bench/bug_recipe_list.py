@@ -22,10 +22,13 @@ class Recipe:
     tests: tuple[str, ...]
 
 
-SCORER = ("tests/test_support_scorer_edges.py", "tests/test_grounding.py")
-INDEX = ("tests/test_index_bounds.py", "tests/test_documents.py")
-CONTROL = "tests/test_control_sequences.py"
-COUNTERS = ("tests/test_counters.py",)
+SCORER = ("tests/workflows/test_support_scorer.py", "tests/workflows/test_grounding.py")
+INDEX = (
+    "tests/activities/search/test_index_bounds.py",
+    "tests/activities/search/test_documents.py",
+)
+CONTROL = "tests/workflows/test_control_sequences.py"
+COUNTERS = ("tests/observability/test_counters.py",)
 
 RECIPES: tuple[Recipe, ...] = (
     # ------------------------------------------------------------ a number too small to notice
@@ -185,7 +188,7 @@ RECIPES: tuple[Recipe, ...] = (
         "activities/search/local_index.py",
         "if passage.id in seen or content in seen:",
         "if passage.id in seen:",
-        ("tests/test_search_results.py",),
+        ("tests/activities/search/test_search_results.py",),
     ),
     Recipe(
         "no-refill-when-copies-crowd",
@@ -194,7 +197,7 @@ RECIPES: tuple[Recipe, ...] = (
         "activities/search/local_index.py",
         "            wanted *= 4\n",
         "            return hits\n",
-        ("tests/test_search_results.py",),
+        ("tests/activities/search/test_search_results.py",),
     ),
     Recipe(
         "mcp-status-first-score",
@@ -203,7 +206,7 @@ RECIPES: tuple[Recipe, ...] = (
         "cli/mcp_status.py",
         '"quality": report.quality_history[-1] if report.quality_history else None,',
         '"quality": report.quality_history[0] if report.quality_history else None,',
-        ("tests/test_mcp.py",),
+        ("tests/cli/test_mcp.py",),
     ),
     Recipe(
         "mcp-list-drops-limit",
@@ -212,7 +215,7 @@ RECIPES: tuple[Recipe, ...] = (
         "cli/mcp_tools.py",
         "client.list_workflows(f'WorkflowType = \"{WORKFLOW_NAME}\"', limit=limit)",
         "client.list_workflows(f'WorkflowType = \"{WORKFLOW_NAME}\"')",
-        ("tests/test_mcp.py",),
+        ("tests/cli/test_mcp.py",),
     ),
     # ------------------------------------------------------------ real bugs, put back
     Recipe(
@@ -231,7 +234,7 @@ RECIPES: tuple[Recipe, ...] = (
         "cli/batch_files.py",
         'done.add(question_key(item["id"]))',
         'done.add(str(item["id"]))',
-        ("tests/test_batch_files.py",),
+        ("tests/cli/test_batch_files.py",),
     ),
     Recipe(
         "idna-error-escapes",
@@ -240,7 +243,7 @@ RECIPES: tuple[Recipe, ...] = (
         "activities/search/fetch.py",
         "except (OSError, UnicodeError) as err:",
         "except OSError as err:",
-        ("tests/test_fetch_edges.py",),
+        ("tests/activities/search/test_fetch_addresses.py",),
     ),
     Recipe(
         "page-of-exactly-max-bytes-truncated",
@@ -249,7 +252,7 @@ RECIPES: tuple[Recipe, ...] = (
         "activities/search/fetch.py",
         "if size > self.settings.max_bytes:",
         "if size >= self.settings.max_bytes:",
-        ("tests/test_fetch_edges.py",),
+        ("tests/activities/search/test_page_fetch.py",),
     ),
     Recipe(
         "citation-glued-to-word-unchecked",
@@ -258,7 +261,7 @@ RECIPES: tuple[Recipe, ...] = (
         "workflows/claim_text.py",
         '_MARKERS = re.compile(r"((?:\\[\\d{1,4}(?:\\s*,\\s*\\d{1,4})*\\])+)")',
         '_MARKERS = re.compile(r"(?<![\\w)\\]])((?:\\[\\d{1,4}(?:\\s*,\\s*\\d{1,4})*\\])+)")',
-        ("tests/test_grounding.py",),
+        ("tests/workflows/test_grounding.py",),
     ),
     Recipe(
         "unknown-citations-not-counted",
@@ -267,7 +270,7 @@ RECIPES: tuple[Recipe, ...] = (
         "workflows/sources.py",
         "        figures.citations_removed += unknown\n",
         "",
-        ("tests/test_sources.py", "tests/test_sources_edges.py", "tests/test_grounding.py"),
+        ("tests/workflows/test_sources.py", "tests/workflows/test_grounding.py"),
     ),
     Recipe(
         "section-fill-repeats-a-claim",
@@ -276,7 +279,7 @@ RECIPES: tuple[Recipe, ...] = (
         "workflows/evidence_fill.py",
         "(index not in used, support_score(claim.text, section), -index)",
         "(support_score(claim.text, section), index not in used, -index)",
-        ("tests/test_grounding.py",),
+        ("tests/workflows/test_grounding.py",),
     ),
     Recipe(
         "section-fill-takes-unsupported-claims",
@@ -294,7 +297,7 @@ RECIPES: tuple[Recipe, ...] = (
         "    for claim in claims_of(answer):\n"
         "        if claim.sources:\n"
         "            backed.append(claim)\n",
-        ("tests/test_grounding.py",),
+        ("tests/workflows/test_grounding.py",),
     ),
     Recipe(
         "report-titled-by-the-model",
@@ -303,7 +306,7 @@ RECIPES: tuple[Recipe, ...] = (
         "workflows/reporting.py",
         "body = strip_own_sources_section(titled(text, question))",
         "body = strip_own_sources_section(text)",
-        ("tests/test_research_workflow.py", "-k", "full_run"),
+        ("tests/workflows/test_research_workflow.py", "-k", "full_run"),
     ),
     # ------------------------------------------------------------ real bugs fixed for issue 28
     Recipe(
@@ -313,7 +316,7 @@ RECIPES: tuple[Recipe, ...] = (
         "workflows/support.py",
         "        score *= _negation_penalty()\n",
         "        score *= 0.6\n",
-        (*SCORER, "tests/test_negation_patch.py"),
+        (*SCORER, "tests/workflows/test_negation_patch.py"),
     ),
     Recipe(
         "negation-penalty-unguarded",
@@ -322,7 +325,7 @@ RECIPES: tuple[Recipe, ...] = (
         "workflows/support.py",
         "        and not workflow.patched(NEGATION_HALVES_PATCH)\n",
         "        and False\n",
-        ("tests/test_negation_patch.py",),
+        ("tests/workflows/test_negation_patch.py",),
     ),
     Recipe(
         "long-critique-refused",
@@ -331,7 +334,7 @@ RECIPES: tuple[Recipe, ...] = (
         "activities/prompts/_common.py",
         "Critique = Annotated[str, BeforeValidator(cut_critique)]",
         "Critique = str",
-        ("tests/test_critique_cut.py",),
+        ("tests/activities/test_critique_cut.py",),
     ),
     Recipe(
         "critique-cut-mid-word",
@@ -340,7 +343,7 @@ RECIPES: tuple[Recipe, ...] = (
         "activities/prompts/_common.py",
         "end = space.start() if space is not None and space.start() > 0 else len(head) - 1",
         "end = len(head) - 1",
-        ("tests/test_critique_cut.py", "-k", "not run_whose"),
+        ("tests/activities/test_critique_cut.py", "-k", "not run_whose"),
     ),
     # ------------------------------------------------------- real bugs fixed for issue 22
     Recipe(
@@ -350,7 +353,7 @@ RECIPES: tuple[Recipe, ...] = (
         "activities/search/bm25.py",
         "    return _TOKEN.findall(text.lower())\n",
         "    return [t for t in _TOKEN.findall(text.lower()) if t not in STOPWORDS]\n",
-        ("tests/test_local_search.py", "-k", "stopwords"),
+        ("tests/activities/search/test_local_search.py", "-k", "stopwords"),
     ),
     Recipe(
         "definition-term-ends-a-passage",
@@ -359,7 +362,7 @@ RECIPES: tuple[Recipe, ...] = (
         "activities/search/documents/chunking.py",
         "        if term is None and _is_term(block, found[at + 1 : at + 2]):\n",
         "        if False:\n",
-        ("tests/test_index_bounds.py", "-k", "definition_term"),
+        ("tests/activities/search/test_index_bounds.py", "-k", "definition_term"),
     ),
     Recipe(
         "invalid-answer-fails-the-run",
@@ -368,7 +371,7 @@ RECIPES: tuple[Recipe, ...] = (
         "activities/fallbacks.py",
         "info.attempt < policy.maximum_attempts",
         "info.attempt <= policy.maximum_attempts",
-        ("tests/test_node_fallbacks.py",),
+        ("tests/activities/test_node_fallbacks.py",),
     ),
     Recipe(
         "lead-answers-every-part",
@@ -377,7 +380,7 @@ RECIPES: tuple[Recipe, ...] = (
         "workflows/reporting.py",
         "texts = [(words_of(_prose(parts[0])), 1.0)] + [",
         "texts = [(words_of(_prose(parts[0])), 2 / 3)] + [",
-        ("tests/test_report_coverage.py", "-k", "lead_that_defines"),
+        ("tests/workflows/test_report_coverage.py", "-k", "lead_that_defines"),
     ),
     Recipe(
         "anchors-fuse-out-the-definition",
@@ -386,7 +389,7 @@ RECIPES: tuple[Recipe, ...] = (
         "activities/search/fusion.py",
         "    return [entry, *(r for r in ranked if r.id != entry.id)]",
         "    return [*ranked]",
-        ("tests/test_report_text.py", "-k", "entry_that_defines"),
+        ("tests/workflows/test_report_text.py", "-k", "entry_that_defines"),
     ),
     Recipe(
         "sentence-cut-inside-parentheses",
@@ -395,7 +398,7 @@ RECIPES: tuple[Recipe, ...] = (
         "workflows/sentences.py",
         '        elif last.count("(") > last.count(")"):',
         "        elif False:",
-        ("tests/test_report_text.py", "-k", "inside_parentheses"),
+        ("tests/workflows/test_report_text.py", "-k", "inside_parentheses"),
     ),
     Recipe(
         "another-owners-entry-defines-the-name",
@@ -404,6 +407,6 @@ RECIPES: tuple[Recipe, ...] = (
         "workflows/extractive.py",
         "                continue  # another owner's entry of the same name: about something else",
         "                pass",
-        ("tests/test_report_coverage.py", "-k", "another_owner"),
+        ("tests/workflows/test_report_coverage.py", "-k", "another_owner"),
     ),
 )

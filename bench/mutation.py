@@ -13,9 +13,9 @@ mutant, the tests that executed the mutated function, in a forked child of a pro
 imported everything already.
 
 mutmut 3 mutates code inside functions and methods only (not properties): class-level
-constants such as pydantic `Field(ge=..., le=...)` bounds are not mutated. tests/
-test_config_edges.py checks every bounded field at both edges and the README's table of bounds
-against the model instead.
+constants such as pydantic `Field(ge=..., le=...)` bounds are not mutated.
+tests/workflows/test_config.py checks every bounded field at both edges and the table of bounds
+of docs/use/configuration.md against the model instead.
 
 Output: per mutated file, mutants / killed / survived / timeout / no tests and the score
 (killed + timeout over all), the wall time of the target, and the diff of every survivor, which
@@ -69,34 +69,38 @@ TARGETS: tuple[Target, ...] = (
     Target(
         "citations",
         ("workflows/citations.py", "workflows/sanitise.py"),
-        ("tests/test_citations.py", "tests/test_sanitise.py", "tests/test_citation_edges.py"),
+        ("tests/workflows/test_citations.py", "tests/workflows/test_sanitise.py"),
         timeout_multiplier=3.0,
     ),
     Target(
         "grounding",
         ("workflows/grounding.py", "workflows/support.py", "workflows/claim_text.py"),
-        ("tests/test_grounding.py", "tests/test_grounding_edges.py"),
+        (
+            "tests/workflows/test_grounding.py",
+            "tests/workflows/test_support_scorer.py",
+            "tests/workflows/test_claim_text.py",
+        ),
     ),
     Target(
         "config",
         ("workflows/config.py",),
-        ("tests/test_config_edges.py", "tests/test_stopping.py"),
+        ("tests/workflows/test_config.py", "tests/workflows/test_stopping.py"),
     ),
     Target(
         "stopping",
         ("workflows/stopping.py",),
-        ("tests/test_stopping.py", "tests/test_stopping_edges.py"),
+        ("tests/workflows/test_stopping.py",),
     ),
     Target(
         "sources",
         ("workflows/sources.py",),
-        ("tests/test_sources.py", "tests/test_sources_edges.py"),
+        ("tests/workflows/test_sources.py",),
     ),
-    Target("state", ("workflows/state.py",), ("tests/test_run_state.py",)),
+    Target("state", ("workflows/state.py",), ("tests/workflows/test_run_state.py",)),
     Target(
         "llm_errors",
         ("activities/llm.py",),
-        ("tests/test_llm_error_edges.py",),
+        ("tests/activities/test_llm_errors.py",),
         (
             "activities.llm.x_retry_after_seconds*",
             "activities.llm.xǁLLMClientǁ_http_error*",
@@ -107,7 +111,10 @@ TARGETS: tuple[Target, ...] = (
     Target(
         "fetch",
         ("activities/search/fetch.py",),
-        ("tests/test_page_fetch.py", "tests/test_fetch_edges.py"),
+        (
+            "tests/activities/search/test_page_fetch.py",
+            "tests/activities/search/test_fetch_addresses.py",
+        ),
         (
             "activities.search.fetch.x_is_public_address*",
             "activities.search.fetch.x_address_allowed*",
@@ -123,7 +130,10 @@ TARGETS: tuple[Target, ...] = (
     Target(
         "index_changes",
         ("activities/search/index_store.py", "activities/search/documents/files.py"),
-        ("tests/test_local_search.py", "tests/test_index_change_edges.py"),
+        (
+            "tests/activities/search/test_local_search.py",
+            "tests/activities/search/test_index_changes.py",
+        ),
         # CorpusFile.signature is a property, which mutmut does not mutate; _check reads the
         # stat fields the signature is made of.
         (
@@ -135,9 +145,8 @@ TARGETS: tuple[Target, ...] = (
         "corpus_reader",
         ("activities/search/documents/files.py",),
         (
-            "tests/test_corpus_security.py",
-            "tests/test_corpus_edges.py",
-            "tests/test_index_change_edges.py",
+            "tests/activities/search/test_corpus_reader.py",
+            "tests/activities/search/test_index_changes.py",
         ),
         (
             "activities.search.documents.files.x_list_files*",

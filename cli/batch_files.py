@@ -6,7 +6,7 @@ In: JSON Lines with `{"id", "prompt"}` per line (DeepResearch Bench's
 column (DeepConsult's queries file) and an optional `id` column (default: the row number).
 Every bad line is named (up to MAX_PROBLEMS_SHOWN) in one UsageError, raised before anything
 starts. Prompts are kept exactly as read, trailing space included: DeepResearch Bench's RACE finds
-an article by its exact prompt (tests/test_batch_files.py runs its lookup over OUT).
+an article by its exact prompt (tests/cli/test_batch_files.py runs its lookup over OUT).
 
 Out: OUT.jsonl gets one `{"id", "prompt", "article"}` line per completed question — the file
 DeepResearch Bench scores (`data/test_data/raw_data/<model>.jsonl`), the id as the file has it

@@ -17,7 +17,8 @@ Model text is untrusted (a model echoes what a hostile page told it). What a rea
   counted. Nothing that looks like a citation escapes the check.
 
 Every regular expression here is linear: possessive quantifiers or bounded repeats, so a
-megabyte of adversarial text costs a pass over it, not a quadratic search (tests/test_sanitise.py).
+megabyte of adversarial text costs a pass over it, not a quadratic search
+(tests/workflows/test_sanitise.py).
 """
 
 from __future__ import annotations

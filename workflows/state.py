@@ -4,8 +4,8 @@ when it continues as new.
 Continue-as-new starts a fresh history; the only thing that survives is the new run's input.
 Keeping *all* mutable state in one pydantic model, and passing that model as the input, means
 no field can be forgotten on the way (a hold requested by `step`, the seed counter, the sources
-retrieved…): there is no list of fields to copy by hand. tests/test_run_state.py round-trips
-every field through the data converter and through a real continue-as-new.
+retrieved…): there is no list of fields to copy by hand. tests/workflows/test_run_state.py
+round-trips every field through the data converter and through a real continue-as-new.
 """
 
 from __future__ import annotations

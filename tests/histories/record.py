@@ -1,4 +1,5 @@
-"""Record the committed histories that tests/test_replay.py replays against the current code.
+"""Record the committed histories that tests/observability/test_replay.py replays against the
+current code.
 
     .venv/bin/python -m tests.histories.record            # rewrites tests/histories/*.json
     .venv/bin/python -m tests.histories.record --only replay-continued   # one scenario
