@@ -15,23 +15,29 @@ import re
 from collections.abc import Sequence
 
 from workflows.claim_text import cited_in, claims_of
-from workflows.extractive import quoted_words, tokens_of
+from workflows.extractive import quoted_words, subject_documents, subjects_named, tokens_of
 from workflows.grounding import UNSUPPORTED_MARK, Claim
 from workflows.models import QAPair, Source
 from workflows.sentences import split_sentences, statements
 from workflows.support import content_words, support_score
 
 QUOTE_MAX_CHARS = 300
+# Runs started before this patch quote the best-matching sentence of any source
+# (RunState.quote_on_subject); their histories replay as they were written.
+QUOTE_ON_SUBJECT_PATCH = "quote-on-subject"
 _SECTION = re.compile(r"^(#{1,2} .*)$", re.MULTILINE)
 
 
-def best_sentence(question: str, text: str) -> str:
+def best_sentence(question: str, text: str, must_name: frozenset[str] = frozenset()) -> str:
     """The whole statement of `text` (workflows/sentences.py: no heading, code or cut
     sentence) that holds most of the question's words, the first on a tie; empty when the
-    text states nothing in a whole sentence that fits a quote."""
+    text states nothing in a whole sentence that fits a quote. With `must_name`, only a
+    statement that says one of those words counts."""
     best, best_score = "", -1.0
     for sentence in statements(text):
         if len(sentence) > QUOTE_MAX_CHARS:
+            continue
+        if must_name and not must_name & tokens_of(sentence):
             continue
         score = support_score(question, sentence)
         if score > best_score:
@@ -39,22 +45,44 @@ def best_sentence(question: str, text: str) -> str:
     return best
 
 
-def quote_for(question: str, retrieved: Sequence[Source]) -> tuple[Source, str] | None:
+def quote_for(
+    question: str, retrieved: Sequence[Source], on_subject: bool = False
+) -> tuple[Source, str] | None:
     """The retrieved statement that best matches the question, over all sources (the first
-    source wins a tie); only a sentence sharing words with the question is a quote for it."""
+    source wins a tie); only a sentence sharing words with the question is a quote for it.
+    `on_subject` (RunState.quote_on_subject): a question that names a document
+    ("When should contextlib be used…") is answered from that document, or from a sentence
+    that names it; "class" and "instead" quoted annotated assignments for it."""
     best: tuple[float, Source, str] | None = None
     keep = quoted_words(question)  # `with`: the statement, not a common word
     wanted = content_words(question) | (keep & tokens_of(question))
     needed = min(2, len(wanted))  # one shared word ("statement") quoted timeit for `with`
-    for source in retrieved:
-        sentence = best_sentence(question, source.evidence or source.quote)
-        said = content_words(sentence) | (keep & tokens_of(sentence))
+    subjects = _subjects(question, retrieved) if on_subject else {}
+    names = frozenset(subjects)
+    for at, source in enumerate(retrieved):
+        about = {name for name, keys in subjects.items() if at in keys}
+        must_name = frozenset() if about or not names else names
+        sentence = best_sentence(question, source.evidence or source.quote, must_name)
+        said = content_words(sentence) | (keep & tokens_of(sentence)) | about
         if not sentence or len(said & wanted) < needed:
             continue
         score = support_score(question, sentence)
         if score > 0 and (best is None or score > best[0]):
             best = (score, source, sentence)
     return (best[1], best[2]) if best else None
+
+
+def _subjects(question: str, retrieved: Sequence[Source]) -> dict[str, set[int]]:
+    """The documents the question names among the retrieved, by their index."""
+    subjects = subject_documents(
+        {at: source.title for at, source in enumerate(retrieved)},
+        (
+            (at, tokens_of(sentence))
+            for at, source in enumerate(retrieved)
+            for sentence in statements(source.evidence or source.quote)
+        ),
+    )
+    return subjects_named(subjects, question)
 
 
 def quoted_claim(sentence: str, number: int) -> str:

@@ -13,7 +13,7 @@ import itertools
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from workflows.models import NumberedSource
@@ -94,6 +94,9 @@ class EvidencePool:
                     )
                 )
         self.sentences = found
+        self._subjects = subject_documents(
+            {n.number: n.source.title for n in sources}, ((s.number, s.tokens) for s in found)
+        )
         # An API entry's definition (`object.__enter__(self)`: Enter …), by the entry's name.
         self._definitions: dict[str, EvidenceSentence] = {}
         for sentence in found:
@@ -102,6 +105,7 @@ class EvidencePool:
         counts = Counter(word for s in found for word in s.words | s.tokens)
         total = len(found) or 1
         self._idf = {w: math.log(1 + total / c) for w, c in counts.items()}
+        self._rarest = math.log(1 + total)  # a document's name its sentences never say
         self.used: set[str] = set()
 
     def ranked(self, topic: str, question: str, lead: bool = False) -> list[EvidenceSentence]:
@@ -126,11 +130,21 @@ class EvidencePool:
         for owner, name in _OWNED.findall(topic):
             owners.setdefault(name.casefold(), set()).add(owner.casefold())
         asks_members = not lead and bool(_ASKS_MEMBERS.search(topic))
+        # A section on a document by its name ("When should contextlib be used…") is about
+        # what that document says: a sentence elsewhere that shares "instead" and "class" is
+        # not. (Not the lead: a question's other parts are about other things.)
+        subjects = {} if lead else subjects_named(self._subjects, topic)
         scored: list[tuple[bool, float, int, EvidenceSentence]] = []
         for at, sentence in enumerate(self.sentences):
             if _key(sentence.text) in self.used:
                 continue
             words = sentence.words_with(keep)
+            if subjects:
+                about = {name for name, docs in subjects.items() if sentence.number in docs}
+                if not about and not subjects.keys() & sentence.tokens:
+                    continue
+                # A contextlib sentence is about contextlib, whether it says so or not.
+                words = words.union(*(words_of(name) for name in about))
             on_topic = words & topic_words
             # The definition of an entry the topic names ("shutil.copy"), or of a member of
             # the API the topic asks about, is about it, however few other words it shares.
@@ -144,8 +158,8 @@ class EvidencePool:
             shared = len(words & (topic_words | question_words))
             if not member and (not on_topic or (shared < needed and not defines)):
                 continue
-            score = sum(2 * self._idf[w] for w in on_topic) + sum(
-                self._idf[w] for w in words & question_words - on_topic
+            score = sum(2 * self._idf.get(w, self._rarest) for w in on_topic) + sum(
+                self._idf.get(w, self._rarest) for w in words & question_words - on_topic
             )
             # A pair of the topic's words side by side ("context manager") says more than
             # the same words apart.
@@ -216,6 +230,38 @@ class EvidencePool:
 
     def mark_used(self, text: str) -> None:
         self.used.add(_key(text))
+
+
+# A document named by one word before its kind: "contextlib (Python standard library module)".
+_DOCUMENT_NAME = re.compile(r"\s*([A-Za-z]{3,40})\s*(?:\(|$)")
+# A name that other documents' sentences use more often than this is an ordinary word of the
+# corpus ("class", "with"), not a name that picks out one document.
+SUBJECT_MENTIONS_ELSEWHERE = 2
+
+
+def subject_documents(
+    titles: Mapping[int, str], sentences: Iterable[tuple[int, frozenset[str]]]
+) -> dict[str, set[int]]:
+    """Document names that pick out their document (`contextlib`), with the keys of the
+    documents so named: a title's one-word name (`titles`: key → title) that the other
+    documents' sentences (key, tokens_of(sentence)) rarely use."""
+    docs: dict[str, set[int]] = {}
+    for key, title in titles.items():
+        match = _DOCUMENT_NAME.match(title)
+        if match and content_words(match.group(1)):
+            docs.setdefault(match.group(1).casefold(), set()).add(key)
+    elsewhere = Counter(
+        name for key, tokens in sentences for name in docs.keys() & tokens if key not in docs[name]
+    )
+    return {
+        name: keys for name, keys in docs.items() if elsewhere[name] <= SUBJECT_MENTIONS_ELSEWHERE
+    }
+
+
+def subjects_named(subjects: Mapping[str, set[int]], text: str) -> dict[str, set[int]]:
+    """The subject documents (subject_documents) that `text` names."""
+    named = tokens_of(text)
+    return {name: keys for name, keys in subjects.items() if name in named}
 
 
 def words_of(text: str) -> set[str]:

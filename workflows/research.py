@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.calls import SEED_PATCH, NodeCalls
     from workflows.continuation import CONTINUATION_PATCH, Continuation
     from workflows.control import Control
+    from workflows.evidence_fill import QUOTE_ON_SUBJECT_PATCH
     from workflows.evolution import Evolution
     from workflows.failures import root_message, root_type
     from workflows.grounding import draft_is_grounded
@@ -109,6 +110,7 @@ class DeepResearchWorkflow:
             state.fresh_evidence = workflow.patched(FRESH_EVIDENCE_PATCH)
             state.follow_leads = workflow.patched(LEADS_PATCH)
             state.plan_on_topic = workflow.patched(PLAN_ON_TOPIC_PATCH)
+            state.quote_on_subject = workflow.patched(QUOTE_ON_SUBJECT_PATCH)
         # 0. A follow-up or a watched topic's run starts from its parent's report instead.
         if request.resume is None and not await self._from_parent(request):
             # 1. Research plan (a self-evolving unit).

@@ -108,7 +108,8 @@ class SourceRegistry:
         that best matches the question, quoted and cited (workflows/evidence_fill.py)."""
         # ground() drops (and counts) numbers that are no registered source first.
         grounded, figures = self.ground(text)
-        if figures.claims_supported == 0 and (found := quote_for(question, retrieved)):
+        on_subject = self._state.quote_on_subject
+        if figures.claims_supported == 0 and (found := quote_for(question, retrieved, on_subject)):
             source, sentence = found
             quote, quoted = self.ground(quoted_claim(sentence, self.number_of(source)))
             grounded, figures = f"{grounded}\n\n{quote}".strip(), figures.plus(quoted)

@@ -95,6 +95,11 @@ class RunState(_State):
         description="a plan section that shares no word with the question is repaired "
         "(PLAN_ON_TOPIC_PATCH)",
     )
+    quote_on_subject: bool = Field(
+        False,
+        description="an answer's quote for a question naming a document comes from that "
+        "document or names it (QUOTE_ON_SUBJECT_PATCH)",
+    )
     calls_started: int = 0
     control: ControlState = ControlState()
     plan_review: PlanReviewState = PlanReviewState()

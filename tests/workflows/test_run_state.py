@@ -85,6 +85,7 @@ def every_field_set() -> RunState:
         fresh_evidence=True,
         follow_leads=True,
         plan_on_topic=True,
+        quote_on_subject=True,
         report_fallback="the report node failed: timeout",
         continuation=ContinuationState(
             kind="watch",
