@@ -165,7 +165,7 @@ class EvidencePool:
             # the same words apart.
             score *= 1 + len(pairs & sentence.pairs)
             score /= 1 + 0.1 * math.log(1 + len(sentence.words))
-            prose = not (lead and sentence.name and not defines)
+            prose = not (sentence.name and not defines)
             scored.append((defines, member, prose, score, -at, sentence))
         scored.sort(key=lambda item: item[:5], reverse=True)  # a named entry's definition first
         return [item[5] for item in scored]

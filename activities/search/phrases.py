@@ -60,43 +60,24 @@ class QueryNames:
     def ranked(self, hits: Sequence[Hit]) -> list[Hit]:
         """`hits` (BM25's candidates, best first) re-ranked: passages whose section a phrase
         names first (they are about the thing), then those that define a quoted name, then the
-        best passage of each named document, then its opening passage, then BM25's order. A
-        text that only holds the phrase gets nothing more: `targets in "with" statements` (the
-        section on `global`) says it in passing. Two passages at most per named document: the
-        question may name two things ("threading.RLock … asyncio.Lock"), and the other's
-        passages must not be crowded out."""
+        best passage of each named document, then BM25's order. A text that only holds the
+        phrase gets nothing more: `targets in "with" statements` (the section on `global`)
+        says it in passing. One passage per named document: the question may name two things
+        ("threading.RLock … asyncio.Lock"), and the other's passages must not be crowded out."""
         first_of: set[str] = set()
-        opening_of: set[str] = set()
         keys = []
         for at, hit in enumerate(hits):
             passage = hit.passage
             named = any(p.search(passage.locator) for p in self.phrases)
             defines = defines_any(self.definitions, passage.text)
             document = document_name(passage.rel_path)
-            of_named = document in self.documents
-            best_of_named = of_named and document not in first_of
+            best_of_named = document in self.documents and document not in first_of
             if best_of_named:
                 first_of.add(document)
-            # The document's opening says what it is for ("Utilities for with-statement
-            # contexts"): what a question asking when to use it needs, whatever its words.
-            opening = of_named and document not in opening_of and opens_document(passage)
-            if opening:
-                opening_of.add(document)
             keys.append(
-                (
-                    (0 if named else 1),
-                    (0 if defines else 1),
-                    (0 if best_of_named else 1 if opening else 2),
-                    at,
-                )
+                ((0 if named else 1), (0 if defines else 1), (0 if best_of_named else 1), at)
             )
         return [hits[key[3]] for key in sorted(keys)]
-
-
-def opens_document(passage: Passage) -> bool:
-    """Whether the passage is its document's first: it starts with the document's title."""
-    head = passage.text.lstrip("# \n")[: len(passage.title) + 8]
-    return bool(passage.title) and head.startswith(passage.title.strip()[:60])
 
 
 # A definition entry sits near the start of its passage (the chunker keeps a term with it).

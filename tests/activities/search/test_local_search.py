@@ -384,20 +384,6 @@ def test_a_document_the_question_names_brings_its_best_passage_and_no_more(
     assert "modules/time.md" not in _top_paths(demo, "What time complexity does list sort have?", 5)
 
 
-def test_a_named_document_also_brings_its_opening_which_says_what_it_is_for(
-    demo: tuple[Path, LocalIndex],
-) -> None:
-    """Its best passage for "…instead of writing the class by hand" was nullcontext's entry;
-    "Utilities for with-statement contexts" opens the page and answers when to use it."""
-    _, index = demo
-    query = "When should contextlib be used instead of writing the class by hand?"
-    texts = [hit.passage.text for hit in index.search(query, 5)]
-    assert any("Utilities for with-statement contexts" in text for text in texts), texts
-    # Two passages per name at most: the second thing a question names keeps its place.
-    both = _top_paths(demo, "Should I use heapq or bisect to keep a list sorted while inserting?")
-    assert both.count("modules/heapq.md") <= 2 and "modules/bisect.md" in both, both
-
-
 def test_a_query_of_stopwords_alone_finds_nothing(demo: tuple[Path, LocalIndex]) -> None:
     _, index = demo
     assert index.search("with the and of it", 5) == []
