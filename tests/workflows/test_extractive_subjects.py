@@ -117,3 +117,23 @@ def test_an_answer_quote_for_a_question_naming_a_document_comes_from_it() -> Non
     # Runs started before the patch (their histories replay) quote as they did.
     before = quote_for(TOPIC, retrieved, on_subject=False)
     assert before is not None and before[1] == annotated
+
+
+def test_a_section_reads_prose_before_entries_it_does_not_name() -> None:
+    """The demo's "How does the with statement work?" section opened with chdir's and
+    ContextDecorator's entries, which say "context manager" more often than the statement's
+    prose does."""
+    chdir = (
+        "`class chdir(AbstractContextManager)`: Non thread-safe context manager to change the "
+        "current working directory of the with statement context manager."
+    )
+    prose = "The context expression of a with statement is evaluated to obtain a context manager."
+    pool = EvidencePool(
+        [
+            doc(1, "contextlib (Python standard library module)", chdir),
+            doc(2, "compound (Python language reference)", prose),
+        ]
+    )
+    assert texts(pool, "How does the with statement work with a context manager?")[0] == prose
+    # An entry the section names still comes first.
+    assert texts(pool, "What does `chdir` do as a context manager?")[0] == chdir
