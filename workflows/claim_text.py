@@ -82,9 +82,11 @@ def ground_markdown(
     threshold: float = DEFAULT_THRESHOLD,
     policy: UnsupportedPolicy = "mark",
     dropped: list[str] | None = None,
+    strict: bool = False,
 ) -> tuple[str, GroundingFigures]:
     """Check every claim of `markdown` against the evidence of the sources it cites; with
-    policy `drop`, the text of each claim left out is appended to `dropped` when given."""
+    policy `drop`, the text of each claim left out is appended to `dropped` when given;
+    `strict` as in check_claims."""
     figures = GroundingFigures()
     out: list[str] = []
 
@@ -96,6 +98,7 @@ def ground_markdown(
             pool=pool,
             threshold=threshold,
             statements_only=statements_only,
+            strict=strict,
         )
         figures = figures.plus(found)
         if dropped is not None and policy == "drop":

@@ -17,7 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, computed_field
 
-from workflows.sentences import is_fragment
+from workflows.sentences import is_fragment, is_unfinished
 from workflows.support import (
     DEFAULT_THRESHOLD,
     PreparedClaim,
@@ -148,6 +148,7 @@ def check_claims(
     pool: Sequence[int],
     threshold: float = DEFAULT_THRESHOLD,
     statements_only: bool = True,
+    strict: bool = False,
 ) -> tuple[list[CheckedClaim], GroundingFigures]:
     """Check every citation of every claim against the evidence of the source it names.
 
@@ -155,6 +156,8 @@ def check_claims(
     A number with no evidence (unknown, invented) is removed like an unsupported one.
     A question, a heading or a fragment of a few words states nothing, so no source can
     support it (with `statements_only`; a table row is a fragment that may be cited).
+    `strict` (the final report only: the loop's drafts decide when to stop, and runs in
+    flight must decide as they did): an unfinished text (sentences.is_unfinished) neither.
     """
     checked: list[CheckedClaim] = []
     figures = GroundingFigures()
@@ -165,7 +168,7 @@ def check_claims(
         kept: list[int] = []
         best_support = 0.0
         moved_to: int | None = None
-        if statements_only and is_fragment(text):
+        if statements_only and (is_fragment(text) or (strict and is_unfinished(text))):
             figures.claims += 1
             figures.unsupported_claims += 1
             figures.citations_removed += len(set(claim.sources))

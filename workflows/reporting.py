@@ -25,6 +25,7 @@ from workflows.extractive import EvidencePool, cited_sentences, words_of
 from workflows.grounding import UNSUPPORTED_MARK, cites_enough
 from workflows.labels import Labels, labels_for
 from workflows.models import GroundingSummary, QAPair, ResearchPlan, ResearchReport
+from workflows.sentences import is_unfinished
 from workflows.sources import SourceRegistry
 from workflows.state import RunState
 from workflows.support import content_words
@@ -262,12 +263,16 @@ def research_notes(findings: list[QAPair], labels: Labels) -> str:
 
 
 def _supported_only(answer: str) -> str:
+    """The blocks of a checked answer as they are when every claim is backed and finished;
+    otherwise the backed, finished claims alone ("python.util.uuid[2]" is no note)."""
     blocks = []
     for block in answer.split("\n\n"):
-        if UNSUPPORTED_MARK not in block:
+        claims = claims_of(" ".join(block.split()))
+        cut = any(c.sources and is_unfinished(c.text) for c in claims)
+        if UNSUPPORTED_MARK not in block and not cut:
             blocks.append(block.strip())
             continue
-        kept = [c for c in claims_of(" ".join(block.split())) if c.sources]
+        kept = [c for c in claims if c.sources and not is_unfinished(c.text)]
         text = " ".join(f"{c.text}{''.join(f'[{n}]' for n in c.sources)}" for c in kept)
         if text and UNSUPPORTED_MARK not in text:
             blocks.append(text)
@@ -298,7 +303,7 @@ def final_report(
     body, headings_replaced = fixed_headings(body, plan, question)
     unsupported: list[str] = []
     policy = "keep" if config.report.unsupported == "keep" else "drop"
-    body, body_grounding = sources.ground(body, policy=policy, dropped=unsupported)
+    body, body_grounding = sources.ground(body, policy=policy, dropped=unsupported, strict=True)
     body, repeats = without_repeats(body)
     missing = uncovered_aspects(body, question)  # by the model's backed text alone
     # The appendix rule reads what the model's own text cites, before the floor fills it in.

@@ -58,7 +58,12 @@ with workflow.unsafe.imports_passed_through():
     from workflows.sources import SourceRegistry
     from workflows.state import RunInput, RunState
     from workflows.stopping import budget_stop, fresh_questions, stop_note, verdict_stop
-    from workflows.topics import PLAN_ON_TOPIC_PATCH, anchored_queries, repaired_plan
+    from workflows.topics import (
+        PLAN_ON_TOPIC_PATCH,
+        SPARES_ON_QUESTION_PATCH,
+        anchored_queries,
+        repaired_plan,
+    )
     from workflows.visibility import (
         progress,
         research_state,
@@ -111,6 +116,7 @@ class DeepResearchWorkflow:
             state.follow_leads = workflow.patched(LEADS_PATCH)
             state.plan_on_topic = workflow.patched(PLAN_ON_TOPIC_PATCH)
             state.quote_on_subject = workflow.patched(QUOTE_ON_SUBJECT_PATCH)
+            state.spares_on_question = workflow.patched(SPARES_ON_QUESTION_PATCH)
         # 0. A follow-up or a watched topic's run starts from its parent's report instead.
         if request.resume is None and not await self._from_parent(request):
             # 1. Research plan (a self-evolving unit).
@@ -143,7 +149,13 @@ class DeepResearchWorkflow:
                     (lambda: leads(state.sources, self._question)) if state.follow_leads else None
                 )
                 asked = anchored_queries(
-                    asked, self._question, state.plan, earlier, state.fresh_evidence, found
+                    asked,
+                    self._question,
+                    state.plan,
+                    earlier,
+                    state.fresh_evidence,
+                    found,
+                    on_question=state.spares_on_question,
                 )
             asked = self._continuation.not_asked_before(asked)  # a follow-up's parent asked them
             questions = fresh_questions(asked, state.findings, config.questions_per_iteration)

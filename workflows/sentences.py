@@ -245,6 +245,36 @@ def is_fragment(text: str) -> bool:
     return False
 
 
+# The words a sentence cut by a token limit stops on or just after ("…which allows for
+# common"): no finished sentence ends on them.
+_CUT_TAIL = frozenset(
+    (
+        *("a", "an", "the", "of", "to", "for", "in", "on", "at", "by", "with", "from", "into"),
+        *("and", "or", "but", "that", "which", "than", "as", "its", "their"),
+    )
+)
+# A list item may end without a stop ("Caches results for speed"); a sentence this long that
+# has none, and ends on those words, was cut.
+_CUT_MIN_WORDS = 10
+
+
+def is_unfinished(text: str) -> bool:
+    """Stricter than is_fragment, for the report a reader gets: a bare name of one or two
+    tokens ("python.util.uuid", cited to uuid's page because its three word parts are there),
+    a text ending on a joining word ("…executing a"), or a long sentence with no end whose
+    last two words hold one ("…which allows for common")."""
+    flat = " ".join(text.split()).strip()
+    if len(flat.split()) < 3 and not _CJK.search(flat):
+        return True
+    if flat.rstrip("\"'”’)*_`").endswith((".", "!", "?", ":", ";", "。", "！", "？")):
+        return False
+    words = [w.casefold() for w in _WORD.findall(flat)]
+    if not words:
+        return False
+    tail = set(words[-2:]) if len(words) >= _CUT_MIN_WORDS else {words[-1]}
+    return bool(_CUT_TAIL & tail)
+
+
 def joined(found: Iterable[str], limit: int) -> str:
     """Whole sentences, in order, as many as fit in `limit` characters (at least none cut)."""
     out: list[str] = []

@@ -122,10 +122,16 @@ class SourceRegistry:
         )
 
     def ground(
-        self, markdown: str, *, policy: str | None = None, dropped: list[str] | None = None
+        self,
+        markdown: str,
+        *,
+        policy: str | None = None,
+        dropped: list[str] | None = None,
+        strict: bool = False,
     ) -> tuple[str, GroundingFigures]:
         """Every claim of `markdown` checked against the evidence of the sources it cites
-        (workflows/grounding.py); any source of the run may take over a citation."""
+        (workflows/grounding.py); any source of the run may take over a citation. `strict`:
+        the final report's check (grounding.check_claims)."""
         # Every number-like marker ([ 7 ], [7-8], word[7]…) read as the sanitiser reads it.
         known = {n: n for n in range(1, len(self) + 1)}
         normalised, unknown = remap_citations(markdown, known)
@@ -136,6 +142,7 @@ class SourceRegistry:
             threshold=self._report.support_threshold,
             policy=policy or self._report.unsupported,  # type: ignore[arg-type]
             dropped=dropped,
+            strict=strict,
         )
         figures.citations_removed += unknown
         return grounded, figures

@@ -100,6 +100,11 @@ class RunState(_State):
         description="an answer's quote for a question naming a document comes from that "
         "document or names it (QUOTE_ON_SUBJECT_PATCH)",
     )
+    spares_on_question: bool = Field(
+        False,
+        description="a plan section sharing no word with the question is no spare search "
+        "question (SPARES_ON_QUESTION_PATCH)",
+    )
     calls_started: int = 0
     control: ControlState = ControlState()
     plan_review: PlanReviewState = PlanReviewState()

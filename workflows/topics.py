@@ -216,9 +216,7 @@ def repaired_plan(plan: ResearchPlan, question: str, on_topic: bool = False) -> 
     sections comes back unchanged."""
     asked = _words_and_characters(question)
     good = {
-        id(s)
-        for s in usable_sections(plan)
-        if not (on_topic and _is_off_topic_sentence(s, asked))
+        id(s) for s in usable_sections(plan) if not (on_topic and _is_off_topic_sentence(s, asked))
     }
     spare = [a for a in aspects(question)]
     titles = {heading_key(s.title) for s in plan.sections if id(s) in good}
@@ -249,6 +247,9 @@ HEADING_WORDS = 12
 # Runs started after it repair plan sections that share no word with the question
 # (RunState.plan_on_topic); runs started before it keep such sections (their histories replay).
 PLAN_ON_TOPIC_PATCH = "plan-on-topic"
+# Runs started since take a plan section as a spare search question only when it shares a word
+# with the question (RunState.spares_on_question); runs before it replay as they were written.
+SPARES_ON_QUESTION_PATCH = "spares-on-question"
 
 
 def heading_of(aspect: str) -> str:
@@ -278,6 +279,7 @@ def anchored_queries(
     earlier: Iterable[str],
     refined: bool = True,
     leads: Callable[[], Sequence[str]] | None = None,
+    on_question: bool = False,
 ) -> list[str]:
     """The model's search questions with each junk, off-topic or repeated one (the same
     content words as a question searched before) replaced by an aspect of the question, a plan
@@ -286,8 +288,12 @@ def anchored_queries(
     fresh-evidence patch), a phrase cut out of a sentence is replaced too, and the items listed
     before their kind are spare queries ("global statement"); `leads` (names the evidence
     mentions, workflows/leads.py) are asked after the plan's sections. The spares, leads
-    among them, are only worked out when a question is to be replaced."""
+    among them, are only worked out when a question is to be replaced. With `on_question`
+    (RunState.spares_on_question), a plan section whose title and focus share no word with the
+    question is no spare: the embedded model's section "The answer" was searched, and shown
+    in the Research notes as a question."""
     topic = topic_words(question, plan)
+    asked_about = content_words(question)
     used = {one_line(q).casefold() for q in earlier}
     seen_words = [content_words(q) for q in earlier]
     spares: list[str] = []
@@ -299,7 +305,11 @@ def anchored_queries(
         if cut or not is_on_topic_query(query, topic) or words in seen_words:
             spares = spares or [
                 *aspects(question),
-                *(section_query(s) for s in usable_sections(plan)),
+                *(
+                    query
+                    for query in map(section_query, usable_sections(plan))
+                    if not on_question or content_words(query) & asked_about
+                ),
                 *(leads() if leads else ()),  # names the evidence mentions and does not define
                 *key_terms(question, kinds=refined),
             ]

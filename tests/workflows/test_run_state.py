@@ -86,6 +86,7 @@ def every_field_set() -> RunState:
         follow_leads=True,
         plan_on_topic=True,
         quote_on_subject=True,
+        spares_on_question=True,
         report_fallback="the report node failed: timeout",
         continuation=ContinuationState(
             kind="watch",

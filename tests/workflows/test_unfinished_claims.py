@@ -1,0 +1,88 @@
+"""The report a reader gets holds no bare name and no sentence cut by the token limit, even
+where a source holds their words: the embedded model's copy report kept "python.util.uuid[2]"
+(uuid's page says "python", "util" and "uuid") in its Research notes, and a body kept "…which
+allows for common[4]". A strong model's list items without a full stop stay as written."""
+
+from __future__ import annotations
+
+import pytest
+
+from workflows.claim_text import ground_markdown
+from workflows.grounding import Evidence
+from workflows.labels import labels_for
+from workflows.models import PlanSection, QAPair, ResearchPlan
+from workflows.reporting import research_notes
+from workflows.sentences import is_unfinished
+from workflows.topics import anchored_queries
+
+UUID_PAGE = "Python util uuid: the uuid module of python util generates UUID objects."
+WITH_PAGE = (
+    "The with statement is used to wrap the execution of a block with methods defined by a "
+    "context manager, which allows common try except finally usage patterns to be encapsulated."
+)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "python.util.uuid",
+        "`asyncio.gather`",
+        "The context manager is used to wrap the execution of a block, which allows for common",
+        "A context manager defines the runtime context when executing a",
+    ],
+)
+def test_a_bare_name_or_a_cut_sentence_is_unfinished(text: str) -> None:
+    assert is_unfinished(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Caches results for speed",
+        "Use contextlib for simple cases",
+        "`asyncio.gather` runs awaitables concurrently",
+        "The with statement wraps a block with a context manager's methods.",
+        "The exception is suppressed when __exit__ returns a true value;",
+    ],
+)
+def test_a_list_item_or_a_finished_sentence_is_not(text: str) -> None:
+    assert not is_unfinished(text)
+
+
+def test_the_final_reports_check_drops_them_and_the_loops_does_not() -> None:
+    evidence = Evidence({1: WITH_PAGE, 2: UUID_PAGE})
+    cut = "The with statement is used to wrap the execution of a block, which allows for common"
+    markdown = f"{cut}[1]\n\npython.util.uuid[2]\n\n- Wraps a block with methods of a context[1]"
+    strict, figures = ground_markdown(markdown, evidence, pool=[1, 2], policy="drop", strict=True)
+    assert "python.util.uuid" not in strict and "allows for common" not in strict
+    assert "- Wraps a block with methods of a context[1]" in strict
+    assert figures.unsupported_claims == 2
+    # The loop's drafts decide when to stop: runs in flight must decide as they did.
+    loose, _ = ground_markdown(markdown, evidence, pool=[1, 2], policy="drop")
+    assert "python.util.uuid[2]" in loose
+
+
+def test_the_research_notes_leave_out_a_bare_name_that_kept_its_citation() -> None:
+    findings = [
+        QAPair(iteration=2, question="The answer", answer="python.util.uuid[2]"),
+        QAPair(iteration=2, question="What does a with statement wrap?", answer=f"{WITH_PAGE}[1]"),
+    ]
+    notes = research_notes(findings, labels_for("What does a with statement wrap?"))
+    assert "python.util.uuid" not in notes
+    assert f"{WITH_PAGE}[1]" in notes
+
+
+def test_a_plan_section_sharing_no_word_with_the_question_is_no_spare_search() -> None:
+    question = "What is the difference between a shallow copy and a deep copy?"
+    plan = ResearchPlan(
+        sections=[
+            PlanSection(title="The answer", focus="The answer"),
+            PlanSection(title="Compound objects", focus="what a deep copy copies"),
+        ]
+    )
+    junk = ["</plan>"]  # replaced by a spare: the question's aspects are all asked already
+    earlier = [question]
+    asked = anchored_queries(junk, question, plan, earlier, True, on_question=True)
+    assert asked == ["Compound objects: what a deep copy copies"]
+    # Runs started before the patch (their histories replay) took the first section.
+    assert anchored_queries(junk, question, plan, earlier, True) == ["The answer"]
