@@ -31,6 +31,7 @@ from workflows.state import RunState
 from workflows.support import content_words
 from workflows.topics import (
     aspects,
+    echoes_the_prompt,
     fixed_headings,
     heading_of,
     is_junk,
@@ -249,13 +250,14 @@ def _level(heading: str) -> int:
     return len(heading) - len(heading.lstrip("#")) if heading.startswith("#") else 0
 
 
-def research_notes(findings: list[QAPair], labels: Labels) -> str:
+def research_notes(findings: list[QAPair], labels: Labels, asked: str = "") -> str:
     """Every question asked and what of its answer is backed: claims no source supports are
-    left out here too (the notes are evidence, not the model's guesses)."""
+    left out here too (the notes are evidence, not the model's guesses). A question that is
+    junk, broken or an echo of the prompts (`asked`: the user's question) shows as "—"."""
     notes = []
     for i, qa in enumerate(findings, 1):
         question = one_line(qa.question)
-        if is_junk(question) or looks_broken(question):
+        if is_junk(question) or looks_broken(question) or echoes_the_prompt(question, asked):
             question = "—"
         answer = _supported_only(qa.answer) or f"*{labels.no_answer}*"
         notes.append(f"**Q{i} ({labels.iteration} {qa.iteration}): {question}**\n\n{answer}")
@@ -321,7 +323,7 @@ def final_report(
         body = f"{body}\n\n*{labels.extracted_note}*"
     appendix = bool(wanted and state.findings)
     if appendix:
-        body = f"{body}\n\n{research_notes(state.findings, labels)}"
+        body = f"{body}\n\n{research_notes(state.findings, labels, question)}"
     if config.report.show_unsupported and unsupported:
         body = f"{body}\n\n{unsupported_appendix(unsupported, labels)}"
     markdown, cited, removed = finalise_report(body, sources.all(), note, labels)

@@ -67,6 +67,28 @@ def is_good_heading(text: str) -> bool:
     return 1 <= len(words) <= MAX_HEADING_WORDS and ". " not in flat.rstrip(".")
 
 
+# The words of the node prompts (a weak model echoes them: "The document is not supported by
+# the random module."), a template's placeholder ("{exc_type}") and a log line's label ("error:").
+_PROMPT_WORDS = frozenset(
+    (
+        *("document", "documents", "draft", "answer", "supported", "unsupported"),
+        *("citation", "citations", "critique", "json", "passage", "passages", "schema"),
+    )
+)
+_ECHO = re.compile(r"\{\w{1,40}\}|^\W*(?:error|warning|info|debug|traceback)\b\W", re.IGNORECASE)
+
+
+def echoes_the_prompt(query: str, question: str) -> bool:
+    """A search question written in the prompts' words, not the user's: one of the prompts'
+    own words the question does not use, a template placeholder or a log line's label."""
+    said = {w.casefold() for w in _LETTER_WORD.findall(query)}
+    asked = {w.casefold() for w in _LETTER_WORD.findall(question)}
+    return bool(_ECHO.search(one_line(query))) or bool((said - asked) & _PROMPT_WORDS)
+
+
+_LETTER_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+
+
 def is_on_topic_query(query: str, topic: set[str]) -> bool:
     """A search question worth sending: no junk, two content words or more (a CJK query:
     a few characters), at least one shared with the question or the plan."""
@@ -291,7 +313,8 @@ def anchored_queries(
     among them, are only worked out when a question is to be replaced. With `on_question`
     (RunState.spares_on_question), a plan section whose title and focus share no word with the
     question is no spare: the embedded model's section "The answer" was searched, and shown
-    in the Research notes as a question."""
+    in the Research notes as a question; and a question that echoes the prompts
+    (echoes_the_prompt: "error: Exception occurred! ({exc_type})") is replaced."""
     topic = topic_words(question, plan)
     asked_about = content_words(question)
     used = {one_line(q).casefold() for q in earlier}
@@ -302,7 +325,8 @@ def anchored_queries(
         query = _NUMBERING.sub("", one_line(raw))
         words = content_words(query)
         cut = refined and (is_cut_phrase(query) or looks_broken(query))
-        if cut or not is_on_topic_query(query, topic) or words in seen_words:
+        echo = on_question and echoes_the_prompt(query, question)
+        if cut or echo or not is_on_topic_query(query, topic) or words in seen_words:
             spares = spares or [
                 *aspects(question),
                 *(
@@ -338,10 +362,20 @@ _NUMBERING = re.compile(r"^\s*(?:\d{1,3}[.)]|[-*•])\s+")
 
 
 def section_query(section: PlanSection) -> str:
+    """A plan section as a search question: its title and focus, or the one that holds the
+    other ("When should I use secrets?: When should I use secrets to generate tokens?" was
+    searched and shown in the Research notes). Its content words are the same either way."""
     title, focus = one_line(section.title), one_line(section.focus)
-    if not focus or focus.casefold() == title.casefold() or is_junk(focus):
+    if not focus or is_junk(focus) or _holds(title, focus):
         return title
+    if _holds(focus, title):
+        return focus[:300]
     return f"{title}: {focus}"[:300]
+
+
+def _holds(text: str, part: str) -> bool:
+    """Whether `part`'s words appear in `text`, in a row."""
+    return f" {heading_key(part)} " in f" {heading_key(text)} "
 
 
 def section_served(query: str, plan: ResearchPlan | None, position: int) -> PlanSection | None:

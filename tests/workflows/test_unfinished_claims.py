@@ -13,7 +13,7 @@ from workflows.labels import labels_for
 from workflows.models import PlanSection, QAPair, ResearchPlan
 from workflows.reporting import research_notes
 from workflows.sentences import is_unfinished
-from workflows.topics import anchored_queries
+from workflows.topics import anchored_queries, echoes_the_prompt, section_query
 
 UUID_PAGE = "Python util uuid: the uuid module of python util generates UUID objects."
 WITH_PAGE = (
@@ -86,3 +86,47 @@ def test_a_plan_section_sharing_no_word_with_the_question_is_no_spare_search() -
     assert asked == ["Compound objects: what a deep copy copies"]
     # Runs started before the patch (their histories replay) took the first section.
     assert anchored_queries(junk, question, plan, earlier, True) == ["The answer"]
+
+
+SECRETS = "When should I use the secrets module rather than the random module to generate tokens?"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "The document is not supported by the random module.",
+        "error: Exception occurred! ({exc_type})",
+        "error: Exception occurred!",
+        "Which random module citations are in the JSON?",
+    ],
+)
+def test_a_search_question_echoing_the_prompts_is_replaced_and_not_shown(query: str) -> None:
+    assert echoes_the_prompt(query, SECRETS)
+    plan = ResearchPlan(sections=[PlanSection(title="Token generation", focus="secrets tokens")])
+    asked = anchored_queries([query], SECRETS, plan, [SECRETS], True, on_question=True)
+    assert asked == ["Token generation: secrets tokens"]
+    # The notes of runs started before the patch (which searched it) hide it.
+    found = QAPair(iteration=2, question=query, answer=f"{WITH_PAGE}[1]")
+    notes = research_notes([found], labels_for(SECRETS), SECRETS)
+    assert query not in notes and "**Q1 (iteration 2): —**" in notes
+
+
+def test_runs_started_before_the_patch_search_what_they_searched() -> None:
+    echo = "The document is not supported by the random module."
+    plan = ResearchPlan(sections=[PlanSection(title="Token generation", focus="secrets tokens")])
+    assert anchored_queries([echo], SECRETS, plan, [SECRETS], True) == [echo]
+
+
+def test_the_users_own_words_are_no_echo() -> None:
+    assert not echoes_the_prompt("How does the secrets module generate tokens?", SECRETS)
+    question = "How do I cite a document's passage in a JSON answer?"
+    assert not echoes_the_prompt("Citing a document passage in JSON", question)
+
+
+def test_a_section_whose_focus_repeats_its_title_is_searched_once() -> None:
+    title = "When should I use the secrets module rather than the random module?"
+    doubled = PlanSection(title=title, focus=SECRETS)
+    assert section_query(doubled) == SECRETS
+    assert section_query(PlanSection(title=SECRETS, focus="secrets module")) == SECRETS
+    both = PlanSection(title="Token generation", focus="secrets tokens")
+    assert section_query(both) == "Token generation: secrets tokens"
