@@ -67,9 +67,9 @@ with workflow.unsafe.imports_passed_through():
     from workflows.visibility import (
         progress,
         research_state,
-        set_phase,
         show_details,
         show_iteration,
+        show_phase,
         show_quality,
     )
 
@@ -140,7 +140,8 @@ class DeepResearchWorkflow:
             if stop := budget_stop(config, state.total_usage()):
                 state.stop_reason = stop
                 break
-            show_iteration(state, iteration)
+            state.iteration = iteration
+            show_iteration(iteration)
             # 3c. Gap analysis: new search questions aimed at the draft's weakest parts.
             asked = await self._ask_questions()
             if state.anchored:  # a junk or off-topic question is never searched or shown
@@ -372,7 +373,8 @@ class DeepResearchWorkflow:
     # ------------------------------------------------------------------ what the user sees
 
     def _set_phase(self, phase: Phase) -> None:
-        set_phase(self._state, phase, self._config.max_iterations)
+        self._state.phase = phase
+        show_phase(self._state, self._config.max_iterations)
 
     def _show(self) -> None:
         show_details(self._state, self._config.max_iterations)

@@ -30,14 +30,13 @@ def shown_phase(state: RunState) -> Phase:
     return "plan_review" if state.plan_review.status == "waiting" else state.phase
 
 
-def set_phase(state: RunState, phase: Phase, max_iterations: int) -> None:
-    state.phase = phase
-    workflow.upsert_search_attributes([PHASE.value_set(phase)])
+def show_phase(state: RunState, max_iterations: int) -> None:
+    """The run's phase (already in `state`) in its search attributes and details."""
+    workflow.upsert_search_attributes([PHASE.value_set(state.phase)])
     show_details(state, max_iterations)
 
 
-def show_iteration(state: RunState, iteration: int) -> None:
-    state.iteration = iteration
+def show_iteration(iteration: int) -> None:
     workflow.upsert_search_attributes([ITERATION.value_set(iteration)])
 
 
