@@ -341,12 +341,17 @@ def _safe(sentence: str) -> str:
     """Brackets inside a quoted sentence become parentheses, so a sentence cannot forge a
     citation; a leading `#`, `>` or list mark cannot turn it into a heading or a block; a name
     with underscores is code (`__enter__()`), never Markdown emphasis (bold "enter")."""
-    text = sentence.replace("[", "(").replace("]", ")").lstrip("#>-*+| ")
+    text = _LEADING_MARKS.sub("", sentence.replace("[", "(").replace("]", ")"))
     pieces = text.split("`")
     for at in range(0, len(pieces), 2):  # outside code spans
         # The text docs quote code ("__exit__()"): the quotes give way to the code span.
         pieces[at] = _UNDERSCORED.sub(r"`\2`", pieces[at])
     return "`".join(pieces)
+
+
+# Heading, quote and table marks, or a list mark with its space, at the start: not the
+# emphasis of a sentence's first word ("*name* is the attribute name" lost its first "*").
+_LEADING_MARKS = re.compile(r"^(?:\s*(?:[#>|]+|[-*+](?=\s))\s*)+")
 
 
 # A name with an underscore at its start, end or inside (`__exit__()`, `exc_type`).

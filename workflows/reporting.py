@@ -40,6 +40,7 @@ from workflows.topics import (
     one_line,
     section_query,
     section_served,
+    shown_query,
     usable_sections,
 )
 
@@ -256,7 +257,7 @@ def research_notes(findings: list[QAPair], labels: Labels, asked: str = "") -> s
     junk, broken or an echo of the prompts (`asked`: the user's question) shows as "—"."""
     notes = []
     for i, qa in enumerate(findings, 1):
-        question = one_line(qa.question)
+        question = shown_query(one_line(qa.question))
         if is_junk(question) or looks_broken(question) or echoes_the_prompt(question, asked):
             question = "—"
         answer = _supported_only(qa.answer) or f"*{labels.no_answer}*"

@@ -89,6 +89,12 @@ def echoes_the_prompt(query: str, question: str) -> bool:
 _LETTER_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 
 
+def is_prompt_section(query: str, question: str) -> bool:
+    """A plan section that echoes the prompts and shares no word with the question ("The
+    answer"); "The answer to how copy handles classes" and "Background" are sections."""
+    return echoes_the_prompt(query, question) and not content_words(query) & content_words(question)
+
+
 def is_on_topic_query(query: str, topic: set[str]) -> bool:
     """A search question worth sending: no junk, two content words or more (a CJK query:
     a few characters), at least one shared with the question or the plan."""
@@ -311,12 +317,11 @@ def anchored_queries(
     before their kind are spare queries ("global statement"); `leads` (names the evidence
     mentions, workflows/leads.py) are asked after the plan's sections. The spares, leads
     among them, are only worked out when a question is to be replaced. With `on_question`
-    (RunState.spares_on_question), a plan section whose title and focus share no word with the
-    question is no spare: the embedded model's section "The answer" was searched, and shown
-    in the Research notes as a question; and a question that echoes the prompts
-    (echoes_the_prompt: "error: Exception occurred! ({exc_type})") is replaced."""
+    (RunState.spares_on_question), a question that echoes the prompts (echoes_the_prompt:
+    "error: Exception occurred! ({exc_type})") is replaced, and a plan section that is nothing
+    but such an echo (the embedded model's "The answer") is no spare; both were shown in the
+    Research notes."""
     topic = topic_words(question, plan)
-    asked_about = content_words(question)
     used = {one_line(q).casefold() for q in earlier}
     seen_words = [content_words(q) for q in earlier]
     spares: list[str] = []
@@ -332,7 +337,7 @@ def anchored_queries(
                 *(
                     query
                     for query in map(section_query, usable_sections(plan))
-                    if not on_question or content_words(query) & asked_about
+                    if not (on_question and is_prompt_section(query, question))
                 ),
                 *(leads() if leads else ()),  # names the evidence mentions and does not define
                 *key_terms(question, kinds=refined),
@@ -362,15 +367,21 @@ _NUMBERING = re.compile(r"^\s*(?:\d{1,3}[.)]|[-*•])\s+")
 
 
 def section_query(section: PlanSection) -> str:
-    """A plan section as a search question: its title and focus, or the one that holds the
-    other ("When should I use secrets?: When should I use secrets to generate tokens?" was
-    searched and shown in the Research notes). Its content words are the same either way."""
     title, focus = one_line(section.title), one_line(section.focus)
-    if not focus or is_junk(focus) or _holds(title, focus):
+    if not focus or focus.casefold() == title.casefold() or is_junk(focus):
         return title
-    if _holds(focus, title):
-        return focus[:300]
     return f"{title}: {focus}"[:300]
+
+
+def shown_query(query: str) -> str:
+    """A search question as the Research notes show it: a section query whose focus repeats
+    its title ("When should I use secrets?: When should I use secrets to generate tokens?")
+    reads as the longer of the two. (What was searched stays as it was: the loop drops a
+    question asked before by its text, so the searched text decides which run is replayed.)"""
+    title, colon, focus = query.partition(": ")
+    if colon and (_holds(focus, title) or _holds(title, focus)):
+        return focus if len(focus) >= len(title) else title
+    return query
 
 
 def _holds(text: str, part: str) -> bool:

@@ -7,13 +7,14 @@ question, is not narrowed."""
 from __future__ import annotations
 
 from workflows.evidence_fill import quote_for
-from workflows.extractive import EvidencePool
+from workflows.extractive import EvidencePool, EvidenceSentence, cited_sentences
 from workflows.models import NumberedSource, Source
 
 QUESTION = (
     "How does Python's `with` statement work, what must an object implement to be a context "
     "manager, and when should contextlib be used instead of writing the class by hand?"
 )
+EMPTY = (frozenset(), frozenset(), "", frozenset())  # words, pairs, name, tokens
 TOPIC = "When should contextlib be used instead of writing the class by hand?"
 NULLCONTEXT = (
     "`class nullcontext(AbstractContextManager)`: Context manager that does no additional "
@@ -137,3 +138,12 @@ def test_a_section_reads_prose_before_entries_it_does_not_name() -> None:
     assert texts(pool, "How does the with statement work with a context manager?")[0] == prose
     # An entry the section names still comes first.
     assert texts(pool, "What does `chdir` do as a context manager?")[0] == chdir
+
+
+def test_a_printed_sentence_keeps_the_emphasis_of_its_first_word() -> None:
+    """ "*name* is the attribute name" was printed as "name* is the attribute name"."""
+    sentence = "*name* is the attribute name, *value* the value to assign."
+    printed = cited_sentences([EvidenceSentence(sentence, 1, *EMPTY)])
+    assert printed.startswith("*name* is the attribute name")
+    heading = cited_sentences([EvidenceSentence("# Heading text here.", 2, *EMPTY)])
+    assert heading == "Heading text here.[2]"

@@ -13,7 +13,7 @@ from workflows.labels import labels_for
 from workflows.models import PlanSection, QAPair, ResearchPlan
 from workflows.reporting import research_notes
 from workflows.sentences import is_unfinished
-from workflows.topics import anchored_queries, echoes_the_prompt, section_query
+from workflows.topics import anchored_queries, echoes_the_prompt, section_query, shown_query
 
 UUID_PAGE = "Python util uuid: the uuid module of python util generates UUID objects."
 WITH_PAGE = (
@@ -72,7 +72,7 @@ def test_the_research_notes_leave_out_a_bare_name_that_kept_its_citation() -> No
     assert f"{WITH_PAGE}[1]" in notes
 
 
-def test_a_plan_section_sharing_no_word_with_the_question_is_no_spare_search() -> None:
+def test_a_plan_section_echoing_the_prompts_is_no_spare_search() -> None:
     question = "What is the difference between a shallow copy and a deep copy?"
     plan = ResearchPlan(
         sections=[
@@ -123,10 +123,12 @@ def test_the_users_own_words_are_no_echo() -> None:
     assert not echoes_the_prompt("Citing a document passage in JSON", question)
 
 
-def test_a_section_whose_focus_repeats_its_title_is_searched_once() -> None:
+def test_a_section_query_whose_focus_repeats_its_title_is_shown_once() -> None:
     title = "When should I use the secrets module rather than the random module?"
-    doubled = PlanSection(title=title, focus=SECRETS)
-    assert section_query(doubled) == SECRETS
-    assert section_query(PlanSection(title=SECRETS, focus="secrets module")) == SECRETS
-    both = PlanSection(title="Token generation", focus="secrets tokens")
-    assert section_query(both) == "Token generation: secrets tokens"
+    doubled = section_query(PlanSection(title=title, focus=SECRETS))
+    assert doubled == f"{title}: {SECRETS}"  # searched as before: runs in flight replay
+    assert shown_query(doubled) == SECRETS
+    found = QAPair(iteration=1, question=doubled, answer=f"{WITH_PAGE}[1]")
+    notes = research_notes([found], labels_for(SECRETS), SECRETS)
+    assert f"**Q1 (iteration 1): {SECRETS}**" in notes
+    assert shown_query("Token generation: secrets tokens") == "Token generation: secrets tokens"
