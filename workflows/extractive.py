@@ -170,6 +170,20 @@ class EvidencePool:
         scored.sort(key=lambda item: item[:5], reverse=True)  # a named entry's definition first
         return [item[5] for item in scored]
 
+    def named_sources(self, topic: str) -> set[int]:
+        """The sources of the documents `topic` names by name (subject_documents)."""
+        return set().union(*subjects_named(self._subjects, topic).values())
+
+    def words_about(self, sentence: EvidenceSentence, topic: str) -> frozenset[str]:
+        """The sentence's words, and the name of a document `topic` names that it comes from:
+        a contextlib sentence speaks of contextlib, whether it says so or not."""
+        names = [
+            n
+            for n, docs in subjects_named(self._subjects, topic).items()
+            if sentence.number in docs
+        ]
+        return sentence.words.union(*(words_of(name) for name in names))
+
     def _names_section(self, sentence: EvidenceSentence, topic_words: set[str]) -> bool:
         """True if the section `sentence` comes from shares two of the topic's words (all of
         them for a topic of one word)."""

@@ -220,12 +220,16 @@ def answered_aspects(
         wanted = asked_words[aspect]
         later = [asked_words[a] for a in missing[at + 1 :]]
         others = [words for a, words in asked_words.items() if words != wanted]
+        # A document the part names by name is about it, whatever its words share with the
+        # question (contextlib's entries, for "when should contextlib be used…").
+        named = pool.named_sources(aspect)
         fitting = [
             s
             for s in pool.ranked(aspect, question)
-            if s.number in relevant
-            and all(len(s.words & wanted) >= len(s.words & o) for o in others)
-            and all(len(s.words & wanted) > len(s.words & o) for o in later)
+            if (s.number in relevant or s.number in named)
+            and (words := pool.words_about(s, aspect))
+            and all(len(words & wanted) >= len(words & o) for o in others)
+            and all(len(words & wanted) > len(words & o) for o in later)
         ]
         if picked := pool.claim(fitting[:SENTENCES_PER_SECTION]):
             added.append(f"## {heading_of(aspect)}\n\n{cited_sentences(picked)}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from workflows.evidence_fill import quote_for
 from workflows.extractive import EvidencePool, EvidenceSentence, cited_sentences
 from workflows.models import NumberedSource, Source
+from workflows.reporting import answered_aspects
 
 QUESTION = (
     "How does Python's `with` statement work, what must an object implement to be a context "
@@ -147,3 +148,19 @@ def test_a_printed_sentence_keeps_the_emphasis_of_its_first_word() -> None:
     assert printed.startswith("*name* is the attribute name")
     heading = cited_sentences([EvidenceSentence("# Heading text here.", 2, *EMPTY)])
     assert heading == "Heading text here.[2]"
+
+
+def test_a_part_naming_a_document_gets_a_section_from_it() -> None:
+    """The embedded model's demo dropped "When should contextlib be used…": contextlib's entries
+    say "context manager", which the part about implementing one says too, and share few words
+    with the question, so no sentence was the part's."""
+    manager = "A context manager is an object that defines the runtime context of a with statement."
+    pool = EvidencePool(
+        [
+            doc(1, "contextlib (Python standard library module)", NULLCONTEXT),
+            doc(2, "context-managers (Python language reference)", manager),
+        ]
+    )
+    part = "When should contextlib be used instead of writing the class by hand?"
+    body, added = answered_aspects("# Title\n\nLead.[2]", pool, QUESTION, [part])
+    assert added == 1 and f"## {part}\n\n{NULLCONTEXT}[1]" in body
