@@ -221,7 +221,8 @@ def answered_aspects(
         later = [asked_words[a] for a in missing[at + 1 :]]
         others = [words for a, words in asked_words.items() if words != wanted]
         # A document the part names by name is about it, whatever its words share with the
-        # question (contextlib's entries, for "when should contextlib be used…").
+        # question (contextlib's entries, for "when should contextlib be used…"); its name
+        # counts among its sentences' words.
         named = pool.named_sources(aspect)
         fitting = [
             s

@@ -164,3 +164,7 @@ def test_a_part_naming_a_document_gets_a_section_from_it() -> None:
     part = "When should contextlib be used instead of writing the class by hand?"
     body, added = answered_aspects("# Title\n\nLead.[2]", pool, QUESTION, [part])
     assert added == 1 and f"## {part}\n\n{NULLCONTEXT}[1]" in body
+    # "typing.Protocol" asks about Protocol, not about the typing module as a whole.
+    typing = EvidencePool([doc(3, "typing (Python standard library module)", IN_PLACE)])
+    assert typing.named_sources("What is typing.Protocol?") == set()
+    assert typing.named_sources("When is the typing module worth it?") == {3}
