@@ -102,8 +102,8 @@ class RunState(_State):
     )
     spares_on_question: bool = Field(
         False,
-        description="a plan section sharing no word with the question is no spare search "
-        "question (SPARES_ON_QUESTION_PATCH)",
+        description="a search question echoing the prompts is replaced, and a plan section "
+        "that is only such an echo is no spare (SPARES_ON_QUESTION_PATCH)",
     )
     calls_started: int = 0
     control: ControlState = ControlState()

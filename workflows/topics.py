@@ -275,8 +275,9 @@ HEADING_WORDS = 12
 # Runs started after it repair plan sections that share no word with the question
 # (RunState.plan_on_topic); runs started before it keep such sections (their histories replay).
 PLAN_ON_TOPIC_PATCH = "plan-on-topic"
-# Runs started since take a plan section as a spare search question only when it shares a word
-# with the question (RunState.spares_on_question); runs before it replay as they were written.
+# Runs started since replace a search question that echoes the prompts and take no plan section
+# that is only such an echo as a spare (RunState.spares_on_question); runs before it replay as
+# they were written.
 SPARES_ON_QUESTION_PATCH = "spares-on-question"
 
 
