@@ -145,20 +145,28 @@ async def supervise(count: int, command: Sequence[str], env: dict[str, str]) -> 
         return 2
 
 
+def child_env(env: Mapping[str, str], index: int, ports: list[int] | None) -> dict[str, str]:
+    """Child `index`'s environment, at each (re)start. With metrics on, it gets two private
+    ports picked now, written into `ports` for the supervisor's merged view: a port picked
+    once could be taken meanwhile (an outgoing connection's local port, one in TIME_WAIT), and
+    a child restarted on it failed to start again and again ("Address already in use")."""
+    child = {**env, PROCESSES_ENV: "1", CHILD_ENV: str(index)}
+    attributes = env.get("OTEL_RESOURCE_ATTRIBUTES", "").strip()
+    child["OTEL_RESOURCE_ATTRIBUTES"] = ",".join(
+        a for a in (attributes, f"ttdr.worker.process={index}") if a
+    )
+    if ports is not None:
+        ports[2 * index], ports[2 * index + 1] = free_port(), free_port()
+        child[PORT_ENV], child[SDK_PORT_ENV] = str(ports[2 * index]), str(ports[2 * index + 1])
+        child[HOST_ENV] = "127.0.0.1"
+    return child
+
+
 async def _supervise(count: int, command: Sequence[str], env: dict[str, str]) -> int:
     plan = _metrics_plan(env, count)
 
     def env_for(index: int) -> dict[str, str]:
-        child = {**env, PROCESSES_ENV: "1", CHILD_ENV: str(index)}
-        attributes = env.get("OTEL_RESOURCE_ATTRIBUTES", "").strip()
-        child["OTEL_RESOURCE_ATTRIBUTES"] = ",".join(
-            a for a in (attributes, f"ttdr.worker.process={index}") if a
-        )
-        if plan is not None:
-            ports = plan[1]
-            child[PORT_ENV], child[SDK_PORT_ENV] = str(ports[2 * index]), str(ports[2 * index + 1])
-            child[HOST_ENV] = "127.0.0.1"
-        return child
+        return child_env(env, index, plan[1] if plan is not None else None)
 
     supervisor = Supervisor(count, command, env_for)
     loop = asyncio.get_running_loop()

@@ -21,6 +21,7 @@ from testing.fake_llm import FakeLLMServer
 from testing.processes import ROOT, Hold, WorkerProcess, released, wait_for, worker_env
 from testing.scripted_llm import Script
 from testing.settings import FAKE_KEY
+from worker_processes import child_env
 from worker_processes.metrics import free_port, merge_pages
 from workflows.config import ResearchConfig
 from workflows.models import ResearchReport, ResearchRequest
@@ -163,3 +164,17 @@ def test_pages_merge_by_family_with_a_process_label() -> None:
     assert calls == {("0", 3.0), ("1", 4.0)}
     assert merged.count("# TYPE calls_total counter") == 1
     assert {s.labels["worker_process"] for s in families["up_seconds"].samples} == {"0", "1"}
+
+
+def test_a_restarted_child_gets_private_metrics_ports_picked_at_its_start() -> None:
+    """CI once saw a child fail on restart again and again with "Address already in use": its
+    private SDK metrics port, picked once at the supervisor's start, had been taken meanwhile.
+    Each (re)start now picks the child's ports, and the merged view reads them from `ports`."""
+    ports = [0, 0, 0, 0]
+    first = child_env({"X": "1"}, 1, ports)
+    picked = ports[2:]
+    assert first["TTDR_METRICS_PORT"] == str(picked[0]) and first["X"] == "1"
+    again = child_env({"X": "1"}, 1, ports)
+    assert ports[2:] != picked or again["TTDR_METRICS_PORT"] != first["TTDR_METRICS_PORT"]
+    assert again["TTDR_SDK_METRICS_PORT"] == str(ports[3]) and ports[:2] == [0, 0]
+    assert "TTDR_METRICS_PORT" not in child_env({"X": "1"}, 0, None)
