@@ -28,13 +28,12 @@ QUOTE_ON_SUBJECT_PATCH = "quote-on-subject"
 _SECTION = re.compile(r"^(#{1,2} .*)$", re.MULTILINE)
 
 
-def best_sentence(question: str, text: str, must_name: frozenset[str] = frozenset()) -> str:
-    """The whole statement of `text` (workflows/sentences.py: no heading, code or cut
-    sentence) that holds most of the question's words, the first on a tie; empty when the
-    text states nothing in a whole sentence that fits a quote. With `must_name`, only a
-    statement that says one of those words counts."""
+def _best_of(question: str, said: Sequence[str], must_name: frozenset[str]) -> str:
+    """Of a source's whole statements (workflows/sentences.py: no heading, code or cut
+    sentence), the one that fits a quote and holds most of the question's words, the first on
+    a tie; empty when none fits. With `must_name`, only a statement saying one of those words."""
     best, best_score = "", -1.0
-    for sentence in statements(text):
+    for sentence in said:
         if len(sentence) > QUOTE_MAX_CHARS:
             continue
         if must_name and not must_name & tokens_of(sentence):
@@ -57,14 +56,15 @@ def quote_for(
     keep = quoted_words(question)  # `with`: the statement, not a common word
     wanted = content_words(question) | (keep & tokens_of(question))
     needed = min(2, len(wanted))  # one shared word ("statement") quoted timeit for `with`
-    subjects = _subjects(question, retrieved) if on_subject else {}
+    said = [statements(source.evidence or source.quote) for source in retrieved]
+    subjects = _subjects(question, retrieved, said) if on_subject else {}
     names = frozenset(subjects)
     for at, source in enumerate(retrieved):
         about = {name for name, keys in subjects.items() if at in keys}
         must_name = frozenset() if about or not names else names
-        sentence = best_sentence(question, source.evidence or source.quote, must_name)
-        said = content_words(sentence) | (keep & tokens_of(sentence)) | about
-        if not sentence or len(said & wanted) < needed:
+        sentence = _best_of(question, said[at], must_name)
+        words = content_words(sentence) | (keep & tokens_of(sentence)) | about
+        if not sentence or len(words & wanted) < needed:
             continue
         score = support_score(question, sentence)
         if score > 0 and (best is None or score > best[0]):
@@ -72,15 +72,14 @@ def quote_for(
     return (best[1], best[2]) if best else None
 
 
-def _subjects(question: str, retrieved: Sequence[Source]) -> dict[str, set[int]]:
-    """The documents the question names among the retrieved, by their index."""
+def _subjects(
+    question: str, retrieved: Sequence[Source], said: Sequence[Sequence[str]]
+) -> dict[str, set[int]]:
+    """The documents the question names among the retrieved, by their index (`said`: each
+    source's statements)."""
     subjects = subject_documents(
         {at: source.title for at, source in enumerate(retrieved)},
-        (
-            (at, tokens_of(sentence))
-            for at, source in enumerate(retrieved)
-            for sentence in statements(source.evidence or source.quote)
-        ),
+        ((at, tokens_of(sentence)) for at, sentences in enumerate(said) for sentence in sentences),
     )
     return subjects_named(subjects, question)
 

@@ -170,24 +170,23 @@ class EvidencePool:
         scored.sort(key=lambda item: item[:5], reverse=True)  # a named entry's definition first
         return [item[5] for item in scored]
 
-    def named_sources(self, topic: str) -> set[int]:
-        """The sources of the documents `topic` names as documents (_named_as_documents)."""
-        return set().union(*self._named_as_documents(topic).values())
-
-    def words_about(self, sentence: EvidenceSentence, topic: str) -> frozenset[str]:
-        """The sentence's words, and the name of a document `topic` names that it comes from:
-        a contextlib sentence speaks of contextlib, whether it says so or not."""
-        named = self._named_as_documents(topic).items()
-        return sentence.words.union(*(words_of(n) for n, docs in named if sentence.number in docs))
-
-    def _named_as_documents(self, topic: str) -> dict[str, set[int]]:
+    def named_documents(self, topic: str) -> dict[str, set[int]]:
         """The subject documents `topic` names as such ("when should contextlib be used"), not
-        as the owner of an entry it asks about ("typing.Protocol" asks about Protocol)."""
+        as the owner of an entry it asks about ("typing.Protocol" asks about Protocol), with
+        their source numbers."""
         return {
             name: docs
             for name, docs in subjects_named(self._subjects, topic).items()
             if re.search(rf"(?<![\w.]){re.escape(name)}(?![\w.])", topic, re.IGNORECASE)
         }
+
+    @staticmethod
+    def words_about(sentence: EvidenceSentence, named: Mapping[str, set[int]]) -> frozenset[str]:
+        """The sentence's words, and the name of a `named` document it comes from (see
+        named_documents): a contextlib sentence speaks of contextlib, whether it says so or not."""
+        return sentence.words.union(
+            *(words_of(name) for name, docs in named.items() if sentence.number in docs)
+        )
 
     def _names_section(self, sentence: EvidenceSentence, topic_words: set[str]) -> bool:
         """True if the section `sentence` comes from shares two of the topic's words (all of

@@ -223,12 +223,13 @@ def answered_aspects(
         # A document the part names by name is about it, whatever its words share with the
         # question (contextlib's entries, for "when should contextlib be used…"); its name
         # counts among its sentences' words.
-        named = pool.named_sources(aspect)
+        named = pool.named_documents(aspect)  # once per part, not per sentence
+        named_sources = set().union(*named.values())
         fitting = [
             s
             for s in pool.ranked(aspect, question)
-            if (s.number in relevant or s.number in named)
-            and (words := pool.words_about(s, aspect))
+            if (s.number in relevant or s.number in named_sources)
+            and (words := pool.words_about(s, named))
             and all(len(words & wanted) >= len(words & o) for o in others)
             and all(len(words & wanted) > len(words & o) for o in later)
         ]

@@ -166,5 +166,5 @@ def test_a_part_naming_a_document_gets_a_section_from_it() -> None:
     assert added == 1 and f"## {part}\n\n{NULLCONTEXT}[1]" in body
     # "typing.Protocol" asks about Protocol, not about the typing module as a whole.
     typing = EvidencePool([doc(3, "typing (Python standard library module)", IN_PLACE)])
-    assert typing.named_sources("What is typing.Protocol?") == set()
-    assert typing.named_sources("When is the typing module worth it?") == {3}
+    assert typing.named_documents("What is typing.Protocol?") == {}
+    assert typing.named_documents("When is the typing module worth it?") == {"typing": {3}}
