@@ -21,7 +21,7 @@ from activities.redaction import Redactor
 from activities.search.base import SearchProvider
 from workflows.activity_types import ParentActivities
 from workflows.changes import parent_body
-from workflows.citations import document_key
+from workflows.citing.citations import document_key
 from workflows.continuation_models import (
     LOAD_PARENT_ACTIVITY,
     MAX_PARENT_QUESTIONS,

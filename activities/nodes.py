@@ -39,6 +39,7 @@ from activities.search.base import SearchProvider, SearchResult
 from activities.search.fusion import definition_first, fused
 from observability.report_span import record_grounding
 from workflows.activity_types import NodeActivities, node_activity
+from workflows.citing.sentences import evidence_text, quote_of
 from workflows.config import (
     EVOLVABLE_UNITS,
     NODE_NAMES,
@@ -75,7 +76,6 @@ from workflows.models import (
     Source,
     VariantVerdict,
 )
-from workflows.sentences import evidence_text, quote_of
 
 T = TypeVar("T")
 S = TypeVar("S", bound=BaseModel)

@@ -22,7 +22,10 @@ class Recipe:
     tests: tuple[str, ...]
 
 
-SCORER = ("tests/workflows/test_support_scorer.py", "tests/workflows/test_grounding.py")
+SCORER = (
+    "tests/workflows/citing/test_support_scorer.py",
+    "tests/workflows/citing/test_grounding.py",
+)
 INDEX = (
     "tests/activities/search/test_index_bounds.py",
     "tests/activities/search/test_documents.py",
@@ -36,7 +39,7 @@ RECIPES: tuple[Recipe, ...] = (
         "number-rule-skips-one-digit",
         "scorer",
         "issue 28",
-        "workflows/support.py",
+        "workflows/citing/support.py",
         "if any(_NUMBER.match(w) and w not in ready.words for w in said.words):",
         "if any(_NUMBER.match(w) and w not in ready.words for w in said.content):",
         SCORER,
@@ -45,7 +48,7 @@ RECIPES: tuple[Recipe, ...] = (
         "number-pattern-two-digits",
         "scorer",
         "issue 28",
-        "workflows/support.py",
+        "workflows/citing/support.py",
         '_NUMBER = re.compile(r"^\\d+(?:\\.\\d+)?$")',
         '_NUMBER = re.compile(r"^\\d\\d+(?:\\.\\d+)?$")',
         SCORER,
@@ -54,7 +57,7 @@ RECIPES: tuple[Recipe, ...] = (
         "negation-rule-reads-content",
         "scorer",
         "issue 28",
-        "workflows/support.py",
+        "workflows/citing/support.py",
         "if any(w in _NEGATIONS for w in said.words) and not ready.negated:",
         "if any(w in _NEGATIONS for w in said.content) and not ready.negated:",
         SCORER,
@@ -63,7 +66,7 @@ RECIPES: tuple[Recipe, ...] = (
         "stem-needs-one-more-letter",
         "scorer",
         "issue 28",
-        "workflows/support.py",
+        "workflows/citing/support.py",
         "if len(word) > len(suffix) + 3 and word.endswith(suffix):",
         "if len(word) > len(suffix) + 4 and word.endswith(suffix):",
         SCORER,
@@ -72,7 +75,7 @@ RECIPES: tuple[Recipe, ...] = (
         "scored-length-one-short",
         "scorer",
         "issue 28",
-        "workflows/support.py",
+        "workflows/citing/support.py",
         'return _WORD.findall(text[:MAX_SCORED_CHARS].lower().replace("n\'t", " not"))',
         'return _WORD.findall(text[: MAX_SCORED_CHARS - 1].lower().replace("n\'t", " not"))',
         SCORER,
@@ -258,10 +261,10 @@ RECIPES: tuple[Recipe, ...] = (
         "citation-glued-to-word-unchecked",
         "grounding",
         "aa32280",
-        "workflows/claim_text.py",
+        "workflows/citing/claim_text.py",
         '_MARKERS = re.compile(r"((?:\\[\\d{1,4}(?:\\s*,\\s*\\d{1,4})*\\])+)")',
         '_MARKERS = re.compile(r"(?<![\\w)\\]])((?:\\[\\d{1,4}(?:\\s*,\\s*\\d{1,4})*\\])+)")',
-        ("tests/workflows/test_grounding.py",),
+        ("tests/workflows/citing/test_grounding.py",),
     ),
     Recipe(
         "unknown-citations-not-counted",
@@ -270,22 +273,22 @@ RECIPES: tuple[Recipe, ...] = (
         "workflows/sources.py",
         "        figures.citations_removed += unknown\n",
         "",
-        ("tests/workflows/test_sources.py", "tests/workflows/test_grounding.py"),
+        ("tests/workflows/test_sources.py", "tests/workflows/citing/test_grounding.py"),
     ),
     Recipe(
         "section-fill-repeats-a-claim",
         "grounding",
         "1707084",
-        "workflows/evidence_fill.py",
+        "workflows/citing/evidence_fill.py",
         "(index not in used, support_score(claim.text, section), -index)",
         "(support_score(claim.text, section), index not in used, -index)",
-        ("tests/workflows/test_grounding.py",),
+        ("tests/workflows/citing/test_grounding.py",),
     ),
     Recipe(
         "section-fill-takes-unsupported-claims",
         "grounding",
         "2155e02",
-        "workflows/evidence_fill.py",
+        "workflows/citing/evidence_fill.py",
         # The code before the fix: the answer read whole, any claim with a source taken (a
         # marked claim glued to a quote came with it). Dropping only the mark test is
         # equivalent now that blocks are read one by one.
@@ -297,7 +300,7 @@ RECIPES: tuple[Recipe, ...] = (
         "    for claim in claims_of(answer):\n"
         "        if claim.sources:\n"
         "            backed.append(claim)\n",
-        ("tests/workflows/test_grounding.py",),
+        ("tests/workflows/citing/test_grounding.py",),
     ),
     Recipe(
         "report-titled-by-the-model",
@@ -313,19 +316,19 @@ RECIPES: tuple[Recipe, ...] = (
         "negation-penalty-x0.6",
         "scorer",
         "d1f944b",
-        "workflows/support.py",
+        "workflows/citing/support.py",
         "        score *= _negation_penalty()\n",
         "        score *= 0.6\n",
-        (*SCORER, "tests/workflows/test_negation_patch.py"),
+        (*SCORER, "tests/workflows/citing/test_negation_patch.py"),
     ),
     Recipe(
         "negation-penalty-unguarded",
         "replay",
         "d1f944b",
-        "workflows/support.py",
+        "workflows/citing/support.py",
         "        and not workflow.patched(NEGATION_HALVES_PATCH)\n",
         "        and False\n",
-        ("tests/workflows/test_negation_patch.py",),
+        ("tests/workflows/citing/test_negation_patch.py",),
     ),
     Recipe(
         "long-critique-refused",
@@ -395,7 +398,7 @@ RECIPES: tuple[Recipe, ...] = (
         "sentence-cut-inside-parentheses",
         "text",
         "ec8461f",
-        "workflows/sentences.py",
+        "workflows/citing/sentences.py",
         '        elif last.count("(") > last.count(")"):',
         "        elif False:",
         ("tests/workflows/test_report_text.py", "-k", "inside_parentheses"),
@@ -404,7 +407,7 @@ RECIPES: tuple[Recipe, ...] = (
         "another-owners-entry-defines-the-name",
         "coverage",
         "ec8461f",
-        "workflows/extractive.py",
+        "workflows/citing/extractive.py",
         "                continue  # another owner's entry of the same name: about something else",
         "                pass",
         ("tests/workflows/test_report_coverage.py", "-k", "another_owner"),

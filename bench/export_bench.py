@@ -12,7 +12,7 @@ import time
 
 import export
 from export.document import build_document
-from workflows.citations import finalise_report
+from workflows.citing.citations import finalise_report
 from workflows.models import LLMUsage, NumberedSource, ResearchPlan, ResearchReport, Source
 
 SECTION = """## Part {i}

@@ -68,17 +68,21 @@ class Target:
 TARGETS: tuple[Target, ...] = (
     Target(
         "citations",
-        ("workflows/citations.py", "workflows/sanitise.py"),
-        ("tests/workflows/test_citations.py", "tests/workflows/test_sanitise.py"),
+        ("workflows/citing/citations.py", "workflows/citing/sanitise.py"),
+        ("tests/workflows/citing/test_citations.py", "tests/workflows/citing/test_sanitise.py"),
         timeout_multiplier=3.0,
     ),
     Target(
         "grounding",
-        ("workflows/grounding.py", "workflows/support.py", "workflows/claim_text.py"),
         (
-            "tests/workflows/test_grounding.py",
-            "tests/workflows/test_support_scorer.py",
-            "tests/workflows/test_claim_text.py",
+            "workflows/citing/grounding.py",
+            "workflows/citing/support.py",
+            "workflows/citing/claim_text.py",
+        ),
+        (
+            "tests/workflows/citing/test_grounding.py",
+            "tests/workflows/citing/test_support_scorer.py",
+            "tests/workflows/citing/test_claim_text.py",
         ),
     ),
     Target(

@@ -31,7 +31,7 @@ from export.document import (
     plain_text,
     web_url,
 )
-from workflows.citations import document_key, short_part
+from workflows.citing.citations import document_key, short_part
 from workflows.models import ResearchReport
 
 EVIDENCE_SHOWN_CHARS = 700
@@ -67,7 +67,8 @@ def evidence_by_number(report: ResearchReport) -> dict[int, list[Passage]]:
 
 def passages_cited(marker: str, passages: list[Passage]) -> list[Passage]:
     """The passages a marker points at: `[3, p. 2]` names the part of source 3 it relies on
-    (workflows/citations.py short_part); `[3]`, or a part no passage matches, means them all."""
+    (workflows/citing/citations.py short_part); `[3]`, or a part no passage matches, means them
+    all."""
     _, _, part = marker.strip("[]").partition(", ")
     if not part:
         return passages

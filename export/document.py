@@ -27,12 +27,13 @@ from urllib.parse import urlsplit
 from markdown_it import MarkdownIt
 from markdown_it.tree import SyntaxTreeNode
 
-from workflows.citations import document_key
+from workflows.citing.citations import document_key
 from workflows.labels import SOURCES_HEADINGS
 from workflows.models import NumberedSource, ResearchReport
 
 SOURCES_HEADING = "\n## Sources\n"
-# `[3]`, or `[3, p. 2]` naming the part of source 3 the sentence relies on (workflows/citations.py).
+# `[3]`, or `[3, p. 2]` naming the part of source 3 the sentence relies on
+# (workflows/citing/citations.py).
 _CITATION = re.compile(r"\[(\d{1,6})(?:, [^\[\]\n]{1,60})?\]")
 _TAB_NEWLINE = re.compile(r"[\t\n\r]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")

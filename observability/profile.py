@@ -389,7 +389,7 @@ def render_profile(p: RunProfile) -> str:
 
 
 def grounding_line(grounding: dict[str, Any]) -> str:
-    """The report's citation check in one line (workflows/grounding.py's figures)."""
+    """The report's citation check in one line (workflows/citing/grounding.py's figures)."""
     body = grounding.get("body", {})
     return (
         f"citations: {body.get('claims_supported', 0)} of {body.get('claims', 0)} claims backed · "

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from opentelemetry import trace
 
-from workflows.claim_text import ground_markdown
-from workflows.grounding import Evidence
+from workflows.citing.claim_text import ground_markdown
+from workflows.citing.grounding import Evidence
 from workflows.models import NumberedSource
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from testing.fake_llm import FakeLLMServer, RecordedRequest
-from workflows.claim_text import claims_of
+from workflows.citing.claim_text import claims_of
 
 
 def topic_questions(request: RecordedRequest) -> dict:

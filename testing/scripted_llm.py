@@ -15,7 +15,7 @@ import threading
 from dataclasses import dataclass, field
 
 from testing.fake_llm import FakeLLMServer, RecordedRequest
-from workflows.claim_text import claims_of
+from workflows.citing.claim_text import claims_of
 
 BOGUS_CITATION = 99
 UNSUPPORTED_CLAIM = "Bananas are the most popular fruit among astronauts"

@@ -14,18 +14,18 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 
-from workflows.citations import document_key, sources_section
-from workflows.claim_text import claims_of
+from workflows.citing.citations import document_key, sources_section
+from workflows.citing.claim_text import claims_of
+from workflows.citing.grounding import UNSUPPORTED_MARK, Evidence
+from workflows.citing.sanitise import _map_prose, escape_inline  # _map_prose: prose outside code
 from workflows.continuation_models import (
     MAX_CHANGES_LISTED,
     ChangeItem,
     Changes,
     PreviousClaim,
 )
-from workflows.grounding import UNSUPPORTED_MARK, Evidence
 from workflows.labels import Labels, labels_for
 from workflows.models import NumberedSource, QAPair, ResearchReport, Source
-from workflows.sanitise import _map_prose, escape_inline  # _map_prose: prose outside code
 
 FOLLOW_UP_LINE = "> **Follow-up of**"
 _FINAL_MARKER = re.compile(r"(?<!\\)\[(\d{1,6})(, [^\[\]\n]{1,64})?\]")
@@ -105,9 +105,7 @@ def document_numbers(sources: Sequence[Source]) -> dict[str, list[int]]:
     return by_document
 
 
-def claim_support(
-    text: str, numbers: Iterable[int], evidence: Evidence, threshold: float
-) -> bool:
+def claim_support(text: str, numbers: Iterable[int], evidence: Evidence, threshold: float) -> bool:
     best = evidence.best(text, sorted(set(numbers)), threshold)
     return best is not None and best[1] >= threshold
 

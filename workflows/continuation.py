@@ -31,7 +31,7 @@ from workflows.changes import (
     keep_numbering,
     what_changed,
 )
-from workflows.citations import document_key, remap_citations
+from workflows.citing.citations import document_key, remap_citations
 from workflows.config import ResearchConfig
 from workflows.continuation_models import (
     MAX_PARENT_QUESTIONS,

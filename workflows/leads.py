@@ -12,10 +12,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from workflows.extractive import defined_name
+from workflows.citing.extractive import defined_name
+from workflows.citing.sentences import statements
+from workflows.citing.support import content_words
 from workflows.models import Source
-from workflows.sentences import statements
-from workflows.support import content_words
 
 LEADS_MAX = 3
 ON_TOPIC_WORDS = 2  # content words a sentence shares with the question to be followed

@@ -11,15 +11,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from workflows.citing.grounding import GroundingFigures
 from workflows.config import EvolutionStep, EvolvableUnit, ResearchConfig
-from workflows.grounding import GroundingFigures
 
 MAX_QUESTION_CHARS = 2000
 # Bidi embedding, override and isolate controls (U+202A-U+202E, U+2066-U+2069): they reorder how
 # the text is shown (the question could read differently in a terminal or the Web UI): removed.
 _BIDI_CONTROLS = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
 QUOTE_MAX_CHARS = 300
-# The retrieved text each cited source keeps for the citation check (workflows/grounding.py):
+# The retrieved text each cited source keeps for the citation check (workflows/citing/grounding.py):
 # the passage the answering model saw, cut to this. The registry keeps at most
 # EVIDENCE_RUN_MAX_CHARS of it per run (workflows/sources.py); later sources keep their quote.
 EVIDENCE_MAX_CHARS = 1_500
@@ -410,7 +410,8 @@ class ResearchState(_Model):
 
 
 class GroundingSummary(_Model):
-    """How well the report is backed: every citation decision, counted (workflows/grounding.py)."""
+    """How well the report is backed: every citation decision, counted
+    (workflows/citing/grounding.py)."""
 
     threshold: float = Field(description="support score a citation needs to be kept")
     body: GroundingFigures = Field(description="the report body's claims and citations")

@@ -6,8 +6,8 @@ Whatever the model wrote, the product makes it readable and backed:
 2. every claim is checked against the sources it cites; a claim no source supports is not
    printed in the body (counted, and listed in a marked appendix when the config asks);
 3. a section left with nothing supported is written from the best evidence sentences for its
-   topic, each cited (the extractive floor, workflows/extractive.py); a report the model could
-   not write at all is built that way from the plan and the draft;
+   topic, each cited (the extractive floor, workflows/citing/extractive.py); a report the model
+   could not write at all is built that way from the plan and the draft;
 4. the Research notes (every question asked and its supported answer) follow when the body
    leaves most of the evidence out, then the Sources list, in the question's language.
 """
@@ -18,17 +18,17 @@ import math
 import re
 from typing import Literal
 
-from workflows.citations import cited_numbers, finalise_report, strip_own_sources_section
-from workflows.claim_text import cited_in, claims_of
+from workflows.citing.citations import cited_numbers, finalise_report, strip_own_sources_section
+from workflows.citing.claim_text import cited_in, claims_of
+from workflows.citing.extractive import EvidencePool, cited_sentences, words_of
+from workflows.citing.grounding import UNSUPPORTED_MARK, cites_enough
+from workflows.citing.sentences import is_unfinished
+from workflows.citing.support import content_words
 from workflows.config import ResearchConfig
-from workflows.extractive import EvidencePool, cited_sentences, words_of
-from workflows.grounding import UNSUPPORTED_MARK, cites_enough
 from workflows.labels import Labels, labels_for
 from workflows.models import GroundingSummary, QAPair, ResearchPlan, ResearchReport
-from workflows.sentences import is_unfinished
 from workflows.sources import SourceRegistry
 from workflows.state import RunState
-from workflows.support import content_words
 from workflows.topics import (
     aspects,
     echoes_the_prompt,

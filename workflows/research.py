@@ -24,12 +24,12 @@ with workflow.unsafe.imports_passed_through():
     from workflows.activity_types import NodeActivities
     from workflows.answers import Answers
     from workflows.calls import SEED_PATCH, NodeCalls
+    from workflows.citing.evidence_fill import QUOTE_ON_SUBJECT_PATCH
+    from workflows.citing.grounding import draft_is_grounded
     from workflows.continuation import CONTINUATION_PATCH, Continuation
     from workflows.control import Control
-    from workflows.evidence_fill import QUOTE_ON_SUBJECT_PATCH
     from workflows.evolution import Evolution
     from workflows.failures import root_message, root_type
-    from workflows.grounding import draft_is_grounded
     from workflows.leads import LEADS_PATCH, leads
     from workflows.models import (
         CRITIQUE_KEPT_CHARS,
@@ -75,7 +75,7 @@ with workflow.unsafe.imports_passed_through():
 
 WORKFLOW_NAME = "DeepResearchWorkflow"
 # Runs started before it stop whenever the judge says so; runs after it only when the draft's
-# claims are backed by retrieved sources (workflows/grounding.py, draft_is_grounded).
+# claims are backed by retrieved sources (workflows/citing/grounding.py, draft_is_grounded).
 GROUNDED_STOP_PATCH = "judge-stop-needs-grounded-draft"
 # Runs after it repair junk plan titles and search questions, search anchored on the question,
 # and get a report built from the evidence when the report node fails (RunState.anchored).

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 
-from workflows.citations import cited_numbers, remap_citations
-from workflows.claim_text import ground_markdown
+from workflows.citing.citations import cited_numbers, remap_citations
+from workflows.citing.claim_text import ground_markdown
+from workflows.citing.evidence_fill import quote_for, quoted_claim
+from workflows.citing.grounding import Evidence, GroundingFigures
 from workflows.config import ReportConfig
-from workflows.evidence_fill import quote_for, quoted_claim
-from workflows.grounding import Evidence, GroundingFigures
 from workflows.models import (
     ANSWER_MAX_CHARS,
     EVIDENCE_RUN_MAX_CHARS,
@@ -105,7 +105,7 @@ class SourceRegistry:
         (a revision or merge may invent one) dropped, every claim checked. The text is bounded
         already: a sampled answer by `globalise`, an evolved one when the workflow received it
         (evolution.py). An answer none of whose claims is backed gets the retrieved sentence
-        that best matches the question, quoted and cited (workflows/evidence_fill.py)."""
+        that best matches the question, quoted and cited (workflows/citing/evidence_fill.py)."""
         # ground() drops (and counts) numbers that are no registered source first.
         grounded, figures = self.ground(text)
         on_subject = self._state.quote_on_subject
@@ -130,7 +130,7 @@ class SourceRegistry:
         strict: bool = False,
     ) -> tuple[str, GroundingFigures]:
         """Every claim of `markdown` checked against the evidence of the sources it cites
-        (workflows/grounding.py); any source of the run may take over a citation. `strict`:
+        (workflows/citing/grounding.py); any source of the run may take over a citation. `strict`:
         the final report's check (grounding.check_claims)."""
         # Every number-like marker ([ 7 ], [7-8], word[7]…) read as the sanitiser reads it.
         known = {n: n for n in range(1, len(self) + 1)}

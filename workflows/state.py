@@ -15,8 +15,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from workflows.citing.grounding import GroundingFigures
 from workflows.continuation_models import ContinuationRequest, ContinuationState
-from workflows.grounding import GroundingFigures
 from workflows.models import (
     EvolutionRecord,
     LLMUsage,

@@ -14,8 +14,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 
+from workflows.citing.support import content_words
 from workflows.models import PlanSection, ResearchPlan
-from workflows.support import content_words
 
 MAX_HEADING_WORDS = 14
 MAX_PLAN_SECTIONS = 8

@@ -4,10 +4,11 @@ A claim carries the numbers of the sources it rests on as a field. The allowed n
 exactly the sources shown in that prompt: each call gets a schema whose `sources` items are an
 enum of those numbers, so a provider that enforces schemas (llama.cpp's grammar, OpenAI's
 `json_schema`) cannot generate an unknown number, and a claim must cite at least one when there
-is anything to cite. The product still checks every citation (workflows/grounding.py): the enum
-only makes invention impossible where the provider enforces it.
+is anything to cite. The product still checks every citation
+(workflows/citing/grounding.py): the enum only makes invention impossible where the provider
+enforces it.
 
-Nodes render claims as Markdown, `text[1][2]`, which workflows/claim_text.py reads back.
+Nodes render claims as Markdown, `text[1][2]`, which workflows/citing/claim_text.py reads back.
 Lengths and counts are not in the schema: llama.cpp turns `maxLength`/`maxItems` into nested
 grammar rules (1,200 characters → a grammar that crashed its server), and an over-long answer
 already paid for is no reason to reject it. Rendering cuts what is over the bounds below.
@@ -108,7 +109,7 @@ def _claim_model(allowed: tuple[int, ...]) -> type[CitedClaim]:
 def not_allowed(numbers: list[int], permitted: frozenset[int]) -> list[int]:
     """The allowed numbers as they are; each other one as a distinct negative number, a
     marker the workflow's citation check removes and counts as it does any unknown one
-    (workflows/citations.py). Never the number itself: it may be a real source of the run
+    (workflows/citing/citations.py). Never the number itself: it may be a real source of the run
     that this prompt did not show, and must not become a citation of it."""
     out: list[int] = []
     unknown = 0

@@ -16,7 +16,7 @@ from temporalio.exceptions import ApplicationError
 from testing.fake_llm import FakeLLMServer
 from testing.scripted_llm import Script
 from tests.support.runs import run_research
-from workflows.citations import report_numbers
+from workflows.citing.citations import report_numbers
 from workflows.failures import REASON_MAX_CHARS, innermost_message, root_message
 from workflows.topics import is_good_heading
 

@@ -26,7 +26,7 @@ from testing.processes import WorkerProcess, worker_env
 from testing.scripted_llm import Script
 from testing.settings import FAKE_KEY
 from tests.support.paths import ROOT
-from workflows.citations import finalise_report
+from workflows.citing.citations import finalise_report
 from workflows.config import ResearchConfig
 from workflows.models import (
     LLMUsage,

@@ -17,7 +17,7 @@ from pypdf import PdfReader
 
 import export
 from export.document import build_document, is_web_url
-from workflows.citations import finalise_report
+from workflows.citing.citations import finalise_report
 from workflows.models import (
     LLMUsage,
     NumberedSource,
@@ -28,7 +28,7 @@ from workflows.models import (
 
 POISON = (
     "<script>alert('x')</script> <img src=x onerror=alert(2)> "
-    "[click me](javascript:alert(3)) <a href=\"javascript:alert(4)\">there</a>"
+    '[click me](javascript:alert(3)) <a href="javascript:alert(4)">there</a>'
 )
 BODY = f"""# Context managers in Python
 
@@ -72,8 +72,12 @@ def make_report() -> ResearchReport:
         NumberedSource(
             number=n,
             source=Source(
-                id=f"s{n}", title=title, location=location, provider="local",
-                retrieved_at="2026-11-30T00:00:00Z", quote="q",
+                id=f"s{n}",
+                title=title,
+                location=location,
+                provider="local",
+                retrieved_at="2026-11-30T00:00:00Z",
+                quote="q",
             ),
         )
         for n, (title, location) in enumerate(SOURCES, 1)

@@ -18,7 +18,7 @@ from testing.faithful_llm import faithful, topic_questions
 from testing.fake_llm import FakeLLMServer, RecordedRequest
 from testing.processes import ROOT, Hold, released, run_client
 from testing.scripted_llm import Script
-from workflows.citations import document_key
+from workflows.citing.citations import document_key
 from workflows.config import ResearchConfig
 from workflows.continuation_models import ContinuationRequest
 from workflows.models import ResearchReport

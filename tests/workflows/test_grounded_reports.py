@@ -14,7 +14,7 @@ from observability.profile import profile_history, render_profile
 from testing.fake_llm import FakeLLMServer, RecordedRequest
 from testing.scripted_llm import UNSUPPORTED_CLAIM, Script
 from tests.support.runs import QUESTION, run_research
-from workflows.citations import report_numbers as cited_numbers
+from workflows.citing.citations import report_numbers as cited_numbers
 from workflows.config import ResearchConfig
 from workflows.models import ResearchReport, ResearchRequest
 from workflows.research import WORKFLOW_NAME

@@ -6,10 +6,10 @@ Pure functions, no server."""
 from __future__ import annotations
 
 from tests.support.evidence import source
-from workflows.extractive import EvidencePool, cited_sentences
+from workflows.citing.extractive import EvidencePool, cited_sentences
+from workflows.citing.sentences import statements
 from workflows.models import ResearchPlan
 from workflows.reporting import answered_aspects, extractive_floor, fuller_lead, uncovered_aspects
-from workflows.sentences import statements
 
 QUESTION = (
     "How does Python's `with` statement work, what must an object implement to be a context "
@@ -59,7 +59,7 @@ def test_an_api_entry_is_the_subject_of_its_definition_and_a_plain_label_is_not(
     # The definition keeps the sentences of its paragraph: "this method" needs its name.
     assert (
         "`object.__enter__(self)`: Enter the runtime context related to this object. The "
-        "\"with\" statement will bind this method's return value to the target(s) specified in "
+        '"with" statement will bind this method\'s return value to the target(s) specified in '
         'the "as" clause of the statement, if any.'
     ) in found
     assert any(
@@ -190,7 +190,7 @@ def test_the_things_a_question_compares_each_get_a_section_that_defines_them() -
 
 
 def test_the_sources_list_names_a_passage_over_several_sections_by_its_range() -> None:
-    from workflows.citations import listed_part, sources_section
+    from workflows.citing.citations import listed_part, sources_section
 
     anchor = (
         "sections class AbstractContextManager(abc.ABC); class AbstractAsyncContextManager"

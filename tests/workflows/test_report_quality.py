@@ -20,9 +20,9 @@ from eval.weak_model import JUNK_QUERIES, WANDERING
 from testing.fake_llm import FakeLLMServer, RecordedRequest
 from testing.scripted_llm import Script
 from tests.support.runs import QUESTION, run_research
-from workflows.citations import REPORT_MARKER, report_numbers
+from workflows.citing.citations import REPORT_MARKER, report_numbers
+from workflows.citing.sentences import is_statement, statements
 from workflows.models import ResearchReport
-from workflows.sentences import is_statement, statements
 from workflows.topics import is_good_heading, is_junk
 
 CONTEXT_DOCS = ("contextlib", "with", "context-managers", "context")

@@ -14,13 +14,19 @@ from activities.search.base import SearchResult
 from activities.search.documents.markup import mdx, plain
 from activities.search.fusion import definition_first, fused
 from tests.support.evidence import source
-from workflows.citations import finalise_report, short_part
-from workflows.extractive import EvidencePool, cited_sentences
-from workflows.grounding import Claim, Evidence, check_claims
+from workflows.citing.citations import finalise_report, short_part
+from workflows.citing.extractive import EvidencePool, cited_sentences
+from workflows.citing.grounding import Claim, Evidence, check_claims
+from workflows.citing.sentences import (
+    evidence_text,
+    is_fragment,
+    is_statement,
+    quote_of,
+    statements,
+)
 from workflows.labels import labels_for, language_of
 from workflows.models import PlanSection, ResearchPlan
 from workflows.reporting import extractive_floor, short_title
-from workflows.sentences import evidence_text, is_fragment, is_statement, quote_of, statements
 from workflows.topics import (
     anchored_queries,
     aspects,

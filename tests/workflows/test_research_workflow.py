@@ -11,7 +11,7 @@ from temporalio.client import Client
 from testing.fake_llm import FakeLLMServer, RecordedRequest
 from testing.scripted_llm import BOGUS_CITATION, Script
 from tests.support.runs import QUESTION, run_research
-from workflows.citations import report_numbers as cited_numbers
+from workflows.citing.citations import report_numbers as cited_numbers
 from workflows.config import ResearchConfig
 from workflows.models import ResearchReport, ResearchRequest
 from workflows.research import WORKFLOW_NAME

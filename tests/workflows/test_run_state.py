@@ -13,6 +13,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from activities.nodes import ResearchActivities
 from workflows.calls import CallId, identity_code, identity_seed
+from workflows.citing.grounding import GroundingFigures
 from workflows.config import (
     ACTIVITY_NAMES,
     EVOLUTION_NODE,
@@ -21,7 +22,6 @@ from workflows.config import (
     ResearchConfig,
 )
 from workflows.continuation_models import ContinuationState, PreviousClaim
-from workflows.grounding import GroundingFigures
 from workflows.models import (
     EvolutionRecord,
     LLMUsage,

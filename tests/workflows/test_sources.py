@@ -12,8 +12,8 @@ from temporalio.client import Client
 
 from testing.fake_llm import FakeLLMServer, RecordedRequest
 from testing.scripted_llm import Script
+from workflows.citing.grounding import UNSUPPORTED_MARK
 from workflows.config import EVOLVABLE_UNITS, ReportConfig, ResearchConfig
-from workflows.grounding import UNSUPPORTED_MARK
 from workflows.models import (
     ANSWER_MAX_CHARS,
     EVIDENCE_MAX_CHARS,

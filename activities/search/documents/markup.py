@@ -11,7 +11,7 @@ from activities.search.documents.base import Document, Section
 from activities.search.documents.chunking import blocks
 from activities.search.documents.files import SkipFile
 from activities.search.documents.html_text import html_to_text
-from workflows.sentences import FRONT_MATTER, front_matter_title
+from workflows.citing.sentences import FRONT_MATTER, front_matter_title
 
 _SNIFF_BYTES = 64 * 1024
 _WORDS = re.compile(r"\w")

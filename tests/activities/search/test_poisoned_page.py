@@ -18,7 +18,7 @@ from testing.settings import fake_llm_settings
 from tests.activities.search.test_page_fetch import ARTICLE
 from tests.support.fake_search import FakeHTTPServer, Reply
 from worker import build_worker, search_from_env
-from workflows.citations import report_numbers as cited_numbers
+from workflows.citing.citations import report_numbers as cited_numbers
 from workflows.config import ResearchConfig
 from workflows.models import QUOTE_MAX_CHARS, ResearchReport, ResearchRequest
 from workflows.research import WORKFLOW_NAME

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from workflows.grounding import (
+from workflows.citing.grounding import (
     CODE_SPAN,
     Claim,
     Evidence,
@@ -22,10 +22,10 @@ from workflows.grounding import (
     check_claims,
     render_claims,
 )
-from workflows.support import DEFAULT_THRESHOLD
+from workflows.citing.support import DEFAULT_THRESHOLD
 
 # One or more [n] / [n, m] groups. Glued to a word (`python[1]`) it is a citation too, as the
-# sanitiser reads it (workflows/sanitise.py): only inside an inline code span is it code.
+# sanitiser reads it (workflows/citing/sanitise.py): only inside an inline code span is it code.
 _MARKERS = re.compile(r"((?:\[\d{1,4}(?:\s*,\s*\d{1,4})*\])+)")
 _NUMBER = re.compile(r"\d+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(*_`])")

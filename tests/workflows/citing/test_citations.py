@@ -1,4 +1,4 @@
-"""Citation bookkeeping: what a reader of the report sees (workflows/citations.py and the
+"""Citation bookkeeping: what a reader of the report sees (workflows/citing/citations.py and the
 sanitiser it uses). Pure: no server.
 
 The report exactly: the note on top, one Sources entry per document with every cited part of it,
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from workflows import sanitise
-from workflows.citations import (
+from workflows.citing import sanitise
+from workflows.citing.citations import (
     cited_numbers,
     finalise_citations,
     finalise_report,

@@ -2,7 +2,7 @@
 
 Pure functions over bounded text, safe in workflow code. Models write claims as data — a
 sentence or a few, with the numbers of the sources they rest on — and this module decides, for
-each citation, whether the cited evidence supports the claim (workflows/support.py): kept when it
+each citation, whether the cited evidence supports the claim (support.py): kept when it
 does, moved to the best-supporting source of the run when another one does, removed otherwise.
 A claim left without a supported citation is marked, kept or dropped as the config says.
 Every decision is counted, so a reader of the report JSON knows how much of it is backed.
@@ -17,8 +17,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, computed_field
 
-from workflows.sentences import is_fragment, is_unfinished
-from workflows.support import (
+from workflows.citing.sentences import is_fragment, is_unfinished
+from workflows.citing.support import (
     DEFAULT_THRESHOLD,
     PreparedClaim,
     PreparedPassage,

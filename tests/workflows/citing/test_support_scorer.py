@@ -1,4 +1,5 @@
-"""The citation support scorer (workflows/support.py): the score against its documented formula
+"""The citation support scorer (workflows/citing/support.py): the
+score against its documented formula
 (stems, weights, content words, dotted names), and every rule at its smallest input, seen where a
 reader sees it: whether the citation of a claim survives the checker (check_claims) and the
 report's Markdown (ground_markdown). A one-digit number, a two-letter negation, a two-letter
@@ -10,14 +11,14 @@ from __future__ import annotations
 
 import pytest
 
-from workflows.claim_text import ground_markdown
-from workflows.grounding import (
+from workflows.citing.claim_text import ground_markdown
+from workflows.citing.grounding import (
     UNSUPPORTED_MARK,
     Claim,
     Evidence,
     check_claims,
 )
-from workflows.support import (
+from workflows.citing.support import (
     DEFAULT_THRESHOLD,
     MAX_SCORED_CHARS,
     _content,

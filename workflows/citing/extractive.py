@@ -1,7 +1,7 @@
 """The extractive floor: when the model's text is not backed, the evidence speaks.
 
 The sentences a report may print without a model vouching for them are whole statements of
-retrieved passages (workflows/sentences.py), each cited to the passage it comes from, so each
+retrieved passages (workflows/citing/sentences.py), each cited to the passage it comes from, so each
 is supported by construction. They are ranked against a topic (a section's heading and the
 plan item it serves) and the user's question, and a sentence is used once per report.
 Pure and linear in the (bounded) evidence: safe in workflow code.
@@ -16,9 +16,9 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from workflows.citing.sentences import split_sentences, statements
+from workflows.citing.support import content_words
 from workflows.models import NumberedSource
-from workflows.sentences import split_sentences, statements
-from workflows.support import content_words
 
 SENTENCES_PER_SECTION = 3
 # A sentence must share this many content words with the topic and question together: one
@@ -348,7 +348,7 @@ def _pairs(text: str) -> set[tuple[str, str]]:
 
 def cited_sentences(picked: Sequence[EvidenceSentence]) -> str:
     """Sentences as one paragraph, each with its source number: `Sentence.[n]` reads back as
-    one claim citing n (workflows/claim_text.py). A definition kept whole cites its source
+    one claim citing n (workflows/citing/claim_text.py). A definition kept whole cites its source
     after each of its sentences, as every sentence of a report does."""
     return " ".join(
         f"{_safe(sentence)}[{s.number}]" for s in picked for sentence in split_sentences(s.text)

@@ -17,7 +17,7 @@ from testing.scripted_llm import Script
 from testing.settings import fake_llm_settings
 from tests.support.runs import run_research
 from worker import build_worker
-from workflows.sanitise import (
+from workflows.citing.sanitise import (
     cited_numbers,
     drop_source_lists,
     escape_inline,
@@ -41,7 +41,7 @@ def clean(text: str, known: dict[int, int] = KNOWN) -> str:
         "<script>alert(1)</script>",
         "<img src=x onerror=alert(1)>",
         '<iframe src="https://evil.example"></iframe>',
-        "<a href=\"javascript:alert(1)\">x</a>",
+        '<a href="javascript:alert(1)">x</a>',
         "<svg/onload=alert(1)>",
         "<!-- hidden --><style>body{display:none}</style>",
     ],
@@ -296,9 +296,7 @@ async def test_a_hostile_document_echoed_by_the_model_never_reaches_the_report(
     llm = LLMClient(fake_llm_settings(fake_server))
     try:
         async with build_worker(client, queue, llm, search):
-            report = await run_research(
-                client, queue, max_iterations=1, questions_per_iteration=1
-            )
+            report = await run_research(client, queue, max_iterations=1, questions_per_iteration=1)
     finally:
         await llm.aclose()
 

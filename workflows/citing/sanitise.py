@@ -18,7 +18,7 @@ Model text is untrusted (a model echoes what a hostile page told it). What a rea
 
 Every regular expression here is linear: possessive quantifiers or bounded repeats, so a
 megabyte of adversarial text costs a pass over it, not a quadratic search
-(tests/workflows/test_sanitise.py).
+(tests/workflows/citing/test_sanitise.py).
 """
 
 from __future__ import annotations

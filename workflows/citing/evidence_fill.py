@@ -14,12 +14,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from workflows.claim_text import cited_in, claims_of
-from workflows.extractive import quoted_words, subject_documents, subjects_named, tokens_of
-from workflows.grounding import UNSUPPORTED_MARK, Claim
+from workflows.citing.claim_text import cited_in, claims_of
+from workflows.citing.extractive import quoted_words, subject_documents, subjects_named, tokens_of
+from workflows.citing.grounding import UNSUPPORTED_MARK, Claim
+from workflows.citing.sentences import split_sentences, statements
+from workflows.citing.support import content_words, support_score
 from workflows.models import QAPair, Source
-from workflows.sentences import split_sentences, statements
-from workflows.support import content_words, support_score
 
 QUOTE_MAX_CHARS = 300
 # Runs started before this patch quote the best-matching sentence of any source
@@ -29,7 +29,7 @@ _SECTION = re.compile(r"^(#{1,2} .*)$", re.MULTILINE)
 
 
 def _best_of(question: str, said: Sequence[str], must_name: frozenset[str]) -> str:
-    """Of a source's whole statements (workflows/sentences.py: no heading, code or cut
+    """Of a source's whole statements (workflows/citing/sentences.py: no heading, code or cut
     sentence), the one that fits a quote and holds most of the question's words, the first on
     a tie; empty when none fits. With `must_name`, only a statement saying one of those words."""
     best, best_score = "", -1.0

@@ -1,5 +1,5 @@
-"""Claims as the report writes and reads them (workflows/grounding.py's render_claims,
-workflows/claim_text.py): rendering with the unsupported-claim policy, paragraphs around block
+"""Claims as the report writes and reads them (workflows/citing/grounding.py's render_claims,
+claim_text.py): rendering with the unsupported-claim policy, paragraphs around block
 claims, claims read back from text (markers and punctuation end a claim), and Markdown shapes
 (fences, headings, lists, tables) checked claim by claim and written back. Pure: no server.
 Written from the mutants bench/mutation.py found unkilled.
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from workflows.claim_text import claims_of, ground_markdown
-from workflows.grounding import (
+from workflows.citing.claim_text import claims_of, ground_markdown
+from workflows.citing.grounding import (
     UNSUPPORTED_MARK,
     CheckedClaim,
     Evidence,

@@ -6,8 +6,8 @@ question, is not narrowed."""
 
 from __future__ import annotations
 
-from workflows.evidence_fill import quote_for
-from workflows.extractive import EvidencePool, EvidenceSentence, cited_sentences
+from workflows.citing.evidence_fill import quote_for
+from workflows.citing.extractive import EvidencePool, EvidenceSentence, cited_sentences
 from workflows.models import NumberedSource, Source
 from workflows.reporting import answered_aspects
 

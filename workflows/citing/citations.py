@@ -3,7 +3,7 @@
 
 Models cite with bracketed numbers, [3] or [1, 2]. Numbers are local to a prompt's source list;
 these functions map them to other numbers and drop the ones that point at nothing. They share
-one marker grammar with the sanitiser (workflows/sanitise.py): whatever looks like a citation
+one marker grammar with the sanitiser (workflows/citing/sanitise.py): whatever looks like a citation
 (`[ 7 ]`, `[7-8]`, `[^7]`, `word[7]`…) is one, so none passes unchecked. Code spans and fenced
 blocks are left alone, so that Python indexing like `xs[1]` in code is never taken for a
 citation. Every function here is linear-time in its input.
@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from workflows import sanitise
+from workflows.citing import sanitise
 from workflows.labels import EN, Labels
 from workflows.models import NumberedSource, Source
 
@@ -63,7 +63,7 @@ def document_key(source: Source) -> str:
 def finalise_citations(
     body: str, known: list[NumberedSource]
 ) -> tuple[str, list[NumberedSource], int]:
-    """The body sanitised (workflows/sanitise.py) with its citations renumbered 1..m per
+    """The body sanitised (workflows/citing/sanitise.py) with its citations renumbered 1..m per
     document, in order of first use; unknown ones dropped.
 
     Passages of one document (two sections of one file) become one number, so the Sources list

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import pytest
 
-from workflows.claim_text import ground_markdown
-from workflows.grounding import Evidence
+from workflows.citing.claim_text import ground_markdown
+from workflows.citing.grounding import Evidence
+from workflows.citing.sentences import is_unfinished
 from workflows.labels import labels_for
 from workflows.models import PlanSection, QAPair, ResearchPlan
 from workflows.reporting import research_notes
-from workflows.sentences import is_unfinished
 from workflows.topics import anchored_queries, echoes_the_prompt, section_query, shown_query
 
 UUID_PAGE = "Python util uuid: the uuid module of python util generates UUID objects."

@@ -1,5 +1,6 @@
 """The support scorer's negation penalty went from x0.6 to x0.5 behind a workflow.patched marker
-(workflows/support.py, NEGATION_HALVES_PATCH): the scorer decides citations in workflow code, so
+(workflows/citing/support.py, NEGATION_HALVES_PATCH): the scorer decides citations in workflow code,
+so
 a run recorded before the change must replay with x0.6 and a new run halves. A probe workflow
 scores one negated claim its passage covers word for word and, like the report's check, does
 something else (here: a timer) when the citation would be removed. Real dev server and worker.
@@ -14,7 +15,7 @@ from temporalio import workflow
 from temporalio.client import Client
 from temporalio.worker import Replayer, Worker
 
-from workflows.support import DEFAULT_THRESHOLD, NEGATION_HALVES_PATCH, support_score
+from workflows.citing.support import DEFAULT_THRESHOLD, NEGATION_HALVES_PATCH, support_score
 
 CLAIM, PASSAGE = "Retries do no harm.", "Retries do harm and help."
 

@@ -1,4 +1,4 @@
-"""The citation checker and claim rendering (workflows/grounding.py, workflows/support.py), and
+"""The citation checker and claim rendering (workflows/citing/grounding.py, support.py), and
 check_claims at its thresholds: a citation at exactly the threshold, figures summed over many
 claims, ties, the candidate pool (the cases bench/mutation.py found unkilled)."""
 
@@ -17,9 +17,9 @@ from activities.prompts._claims import (
 )
 from activities.prompts.report_synthesizer import ReportAnswer
 from tests.support.paths import ROOT
-from workflows.claim_text import claims_of, ground_markdown
-from workflows.evidence_fill import fill_uncited_sections, quote_for, quoted_claim
-from workflows.grounding import (
+from workflows.citing.claim_text import claims_of, ground_markdown
+from workflows.citing.evidence_fill import fill_uncited_sections, quote_for, quoted_claim
+from workflows.citing.grounding import (
     UNSUPPORTED_MARK,
     CheckedClaim,
     Claim,
@@ -31,8 +31,8 @@ from workflows.grounding import (
     draft_is_grounded,
     render_claims,
 )
+from workflows.citing.support import DEFAULT_THRESHOLD, support_score
 from workflows.models import QAPair, Source
-from workflows.support import DEFAULT_THRESHOLD, support_score
 
 HEAPQ = (
     "heapq -- Heap queue algorithm. Heaps are binary trees for which every parent node has a "
