@@ -21,6 +21,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY workflows/ workflows/
 COPY activities/ activities/
+COPY search/ search/
 COPY embedded/ embedded/
 COPY worker_processes/ worker_processes/
 COPY cli/ cli/

@@ -5,7 +5,7 @@ localhost:7233; TEMPORAL_NAMESPACE, default `default`; TEMPORAL_API_KEY, TEMPORA
 temporal.toml profiles: see common/temporal_connection.py), TTDR_TASK_QUEUE (ttdr); the LLM endpoint
 (TTDR_LLM_* / OPENAI_*, see activities/llm_settings.py: with none set, the embedded llama.cpp
 model is started); TTDR_SEARCH (providers, default local; see
-activities/search/chain.py) and TTDR_CORPUS / TTDR_CACHE_DIR for local search (the per-file
+search/chain.py) and TTDR_CORPUS / TTDR_CACHE_DIR for local search (the per-file
 reading budget: TTDR_INDEX_FILE_SECONDS / TTDR_INDEX_FILE_MEMORY_MB);
 OTEL_EXPORTER_OTLP_ENDPOINT / _PROTOCOL / OTEL_SERVICE_NAME for traces (observability/tracing.py);
 TTDR_METRICS_PORT and the same OTLP variables for metrics (observability/metrics.py);
@@ -46,11 +46,6 @@ from activities.llm_settings import LLMConfigError, LLMSettings
 from activities.nodes import ResearchActivities
 from activities.notify import Notifier, allow_loopback_from_env
 from activities.prices import PriceConfigError, PriceTable
-from activities.search import chain
-from activities.search.base import SearchProvider
-from activities.search.local_index import CorpusError
-from activities.search.local_provider import cache_dir_from_env
-from activities.search.web import SearchConfigError
 from activities.setting_numbers import ascii_float
 from common.errors import CommandError
 from common.temporal_connection import TemporalSettings, load_settings
@@ -60,6 +55,11 @@ from embedded.llama_server import MODEL_ALIAS, LlamaServer
 from embedded.process import EmbeddedServiceError
 from observability import tracing, worker_metrics
 from observability.search_attributes import ensure_search_attributes
+from search import chain
+from search.base import SearchProvider
+from search.local_index import CorpusError
+from search.local_provider import cache_dir_from_env
+from search.web import SearchConfigError
 from workflows.calls import llm_task_queue
 
 log = logging.getLogger("ttdr.worker")
@@ -267,9 +267,9 @@ async def llm_client_from_env(env: Mapping[str, str], log_dir: Path) -> AsyncIte
 
 
 def search_from_env(env: Mapping[str, str]) -> SearchProvider:
-    """TTDR_SEARCH (ordered providers, default `local`); see activities/search/chain.py. The
+    """TTDR_SEARCH (ordered providers, default `local`); see search/chain.py. The
     local index is checked here but refreshed in the background: the worker is ready at once,
-    serving the index as last refreshed (activities/search/local_provider.py)."""
+    serving the index as last refreshed (search/local_provider.py)."""
     try:
         return chain.search_from_env(env)
     except SearchConfigError as err:

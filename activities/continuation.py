@@ -18,7 +18,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.nodes import ResearchActivities
 from activities.redaction import Redactor
-from activities.search.base import SearchProvider
+from activities.search_failures import search_in_activity
+from search.base import SearchProvider
 from workflows.activity_types import ParentActivities
 from workflows.changes import parent_body
 from workflows.citing.citations import document_key
@@ -142,7 +143,7 @@ class ContinuationActivities(ParentActivities):
                 fresh.append(numbered)
                 continue
             query = f"{old.title} {(old.evidence or old.quote)[:RECHECK_QUERY_CHARS]}"
-            hits = await self._search.search(query, RECHECK_HITS)
+            hits = await search_in_activity(self._search, query, RECHECK_HITS)
             searches += 1
             activity.heartbeat(searches)
             same = [h for h in hits if (h.document or h.location) == key]

@@ -20,9 +20,7 @@ import asyncio
 import functools
 import json
 import logging
-import math
-from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
+from datetime import timedelta
 from typing import Any, Literal, TypeVar
 
 import httpx
@@ -43,12 +41,13 @@ from activities.llm_answers import close_truncated_json as close_truncated_json 
 from activities.llm_settings import LLMSettings, ResponseFormatMode
 from activities.prices import DEFAULT_PRICES, PriceTable, UnpricedModel
 from activities.redaction import Redactor
+from common.retry_after import MAX_RETRY_AFTER_SECONDS as MAX_RETRY_AFTER_SECONDS  # re-export
+from common.retry_after import retry_after_seconds
 from observability import tracing
 from workflows.models import LLMUsage, SamplingParams
 
 log = logging.getLogger(__name__)
 T = TypeVar("T", bound=BaseModel)
-MAX_RETRY_AFTER_SECONDS = 600.0
 ERROR_BODY_MAX_BYTES = 64 * 1024  # an error answer is read this far, for its message
 # Fallback order in auto mode, after a provider rejects a response_format form.
 _NEXT_MODE: dict[ResponseFormatMode, ResponseFormatMode] = {
@@ -75,26 +74,6 @@ def _json_schema(model: type[BaseModel]) -> dict[str, Any]:
     """A schema class's JSON schema, built once: pydantic takes about 0.7 ms per build, paid on
     every call otherwise (profiled with pyinstrument, bench/RESULTS.md)."""
     return model.model_json_schema()
-
-
-def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
-    """Retry-After as seconds (delta-seconds or HTTP-date), capped; None when absent/unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:  # "-0000" or no zone: HTTP-dates are always GMT
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - (now or datetime.now(UTC))).total_seconds()
-    if math.isnan(seconds):
-        return None
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
 
 
 class LLMClient:

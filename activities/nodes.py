@@ -35,9 +35,10 @@ from activities.prompts import (
     self_evolution_enhancer,
 )
 from activities.prompts._claims import claims_markdown, report_markdown, with_allowed_sources
-from activities.search.base import SearchProvider, SearchResult
-from activities.search.fusion import definition_first, fused
+from activities.search_failures import search_in_activity
 from observability.report_span import record_grounding
+from search.base import SearchProvider, SearchResult
+from search.fusion import definition_first, fused
 from workflows.activity_types import NodeActivities, node_activity
 from workflows.citing.sentences import evidence_text, quote_of
 from workflows.config import (
@@ -203,13 +204,15 @@ class ResearchActivities(NodeActivities):
     async def _retrieve(self, inp: RetrievalInput) -> list[SearchResult]:
         """The search question's results fused with those of its anchors (the user's question,
         the plan section it serves), so a weak model's odd query cannot steer retrieval off
-        the topic; searched in parallel, one ranked list (activities/search/fusion.py)."""
+        the topic; searched in parallel, one ranked list (search/fusion.py)."""
         queries = list(dict.fromkeys(q for q in [inp.search_question, *inp.anchors] if q.strip()))
         # Passages the run holds already are passed over while new ones rank: the anchors
         # would otherwise bring the question's best passages back on every search.
         known = set(inp.known_ids)
         depth = inp.top_k + min(len(known), KNOWN_SKIP_MAX)
-        lists = await asyncio.gather(*(self._search.search(q, depth) for q in queries))
+        lists = await asyncio.gather(
+            *(search_in_activity(self._search, q, depth) for q in queries)
+        )
         ranked = fused(lists, depth) if len(lists) > 1 else list(lists[0])
         ranked = definition_first(ranked, lists[0], inp.search_question)
         new = [r for r in ranked if r.id not in known]

@@ -1,5 +1,5 @@
 """`--notify URL`: a watched topic's changes POSTed as JSON, under the page fetcher's address
-rules (activities/search/fetch.py): http(s) only, every address the host resolves to must be
+rules (search/fetch.py): http(s) only, every address the host resolves to must be
 public, the request goes to the checked address itself (no second DNS answer swaps it), no
 redirect is followed, no proxy from the environment. Loopback is let through only with
 TTDR_NOTIFY_ALLOW_LOOPBACK=1 (tests); private, link-local and reserved addresses never are.
@@ -14,7 +14,7 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.search.fetch import FetchRefused, resolve_checked
+from search.fetch import FetchRefused, resolve_checked
 from workflows.activity_types import NotifyActivities
 from workflows.continuation_models import NOTIFY_ACTIVITY, NotifyInput
 

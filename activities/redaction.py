@@ -7,7 +7,7 @@ page that prints a token, a model that repeats what it saw — the redactor repl
 answers (before they are parsed, logged or traced) and every activity result and error
 message (so neither the history nor `client.py state` can carry it).
 
-A secret is the LLM key plus what the corpus reader calls one (activities/search/documents/
+A secret is the LLM key plus what the corpus reader calls one (search/documents/
 secrets.py: the value of every environment variable whose name says it is one — …KEY, …TOKEN,
 …SECRET, …PASSWORD, …CREDENTIALS — at least 8 characters long; shorter values such as
 `TTDR_LLM_API_KEY=ollama` are ordinary words, and redacting them would garble reports without
@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 from temporalio.exceptions import ApplicationError
 
-from activities.search.documents.secrets import secrets_from_env
+from search.documents.secrets import secrets_from_env
 
 MASK = "[secret]"
 MIN_SECRET_CHARS = len(MASK)

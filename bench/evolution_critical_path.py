@@ -22,9 +22,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.llm import LLMClient
 from activities.llm_settings import LLMSettings
-from activities.search.local_provider import LocalSearch
 from common.temporal_plugin import ResearchPlugin
 from embedded.temporal_server import temporal_cli
+from search.local_provider import LocalSearch
 from testing.fake_llm import FakeLLMServer
 from testing.scripted_llm import Script
 from worker import build_worker

@@ -35,11 +35,11 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.llm import LLMClient
 from activities.llm_settings import LLMSettings
-from activities.search.local_provider import LocalSearch
 from common.temporal_plugin import ResearchPlugin
 from embedded.llama_server import MODEL_ALIAS, LlamaServer
 from embedded.temporal_server import dynamic_config_args, temporal_cli
 from observability.search_attributes import ensure_search_attributes
+from search.local_provider import LocalSearch
 from testing.faithful_llm import faithful, topic_questions
 from testing.fake_llm import FakeLLMServer, RecordedRequest
 from testing.scripted_llm import Script

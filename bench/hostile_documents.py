@@ -1,7 +1,7 @@
 """Benchmark: the worst-case DOCX, PPTX and XLSX we know of, in seconds per MB of file.
 
 Each file is generated here (nothing to download), then read the way the index reads it: in
-the budgeted reader process (activities/search/documents/sandbox.py), one file at a time,
+the budgeted reader process (search/documents/sandbox.py), one file at a time,
 timed from the parent once the reader has started (read, parse and cut into passages), with the
 reader's peak RSS. The shapes are the ones that hurt a reader:
 
@@ -196,10 +196,10 @@ def cases(scale: float) -> dict[str, tuple[str, Callable[[], bytes]]]:
 _MEASURE = """
 import json, sys, time
 from pathlib import Path
-from activities.search.documents.budget import FileBudget
-from activities.search.documents.files import list_files
-from activities.search.documents.registry import SUFFIXES
-from activities.search.documents.sandbox import SandboxedReader
+from search.documents.budget import FileBudget
+from search.documents.files import list_files
+from search.documents.registry import SUFFIXES
+from search.documents.sandbox import SandboxedReader
 
 folder = Path(sys.argv[1])
 budget = FileBudget(seconds=float(sys.argv[2]), memory_mib=int(sys.argv[3]))

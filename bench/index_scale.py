@@ -1,6 +1,6 @@
 """Benchmark: the local-documents index on a synthetic corpus of >= 100,000 passages.
 
-The corpus is the bundled demo corpus (Python's own documentation, activities/search/
+The corpus is the bundled demo corpus (Python's own documentation, search/
 demo_corpus.py) replicated with varied text, so it exists on every machine: replica r of a file
 keeps its structure, rotates the sentences of each paragraph by r, and adds replica-specific
 made-up words, so the vocabulary grows as in a real corpus and no two replicas are identical.
@@ -60,7 +60,7 @@ def _vary(text: str, replica: int, rng: random.Random) -> str:
 def make_corpus(target: Path, replicas: int) -> tuple[int, int]:
     """Write `replicas` varied copies of the demo corpus under `target`; (files, bytes)."""
     sys.path.insert(0, str(ROOT))
-    from activities.search.demo_corpus import materialise_demo_corpus
+    from search.demo_corpus import materialise_demo_corpus
 
     demo = materialise_demo_corpus(target.parent / "demo-cache")
     sources = sorted(p for p in demo.rglob("*") if p.is_file() and not p.name.startswith("."))
@@ -83,7 +83,7 @@ def make_corpus(target: Path, replicas: int) -> tuple[int, int]:
 
 def _phase(name: str, corpus: Path, cache: Path, queries: int) -> dict[str, float]:
     sys.path.insert(0, str(ROOT))
-    from activities.search.local_index import LocalIndex
+    from search.local_index import LocalIndex
 
     result: dict[str, float] = {}
     if name == "change":

@@ -114,51 +114,51 @@ TARGETS: tuple[Target, ...] = (
     ),
     Target(
         "fetch",
-        ("activities/search/fetch.py",),
+        ("search/fetch.py",),
         (
-            "tests/activities/search/test_page_fetch.py",
-            "tests/activities/search/test_fetch_addresses.py",
+            "tests/search/test_page_fetch.py",
+            "tests/search/test_fetch_addresses.py",
         ),
         (
-            "activities.search.fetch.x_is_public_address*",
-            "activities.search.fetch.x_address_allowed*",
-            "activities.search.fetch.x_resolve_checked*",
+            "search.fetch.x_is_public_address*",
+            "search.fetch.x_address_allowed*",
+            "search.fetch.x_resolve_checked*",
             # the client (no redirects, no proxies from the environment), the redirect limit and
             # the size cap; _fetch_once's plumbing (default ports, TLS SNI, decoding, logging)
             # needs TLS or a non-loopback network to observe and is left out
-            "activities.search.fetch.xǁPageFetcherǁ__init__*",
-            "activities.search.fetch.xǁPageFetcherǁfetch*",
-            "activities.search.fetch.xǁPageFetcherǁ_read_capped*",
+            "search.fetch.xǁPageFetcherǁ__init__*",
+            "search.fetch.xǁPageFetcherǁfetch*",
+            "search.fetch.xǁPageFetcherǁ_read_capped*",
         ),
     ),
     Target(
         "index_changes",
-        ("activities/search/index_store.py", "activities/search/documents/files.py"),
+        ("search/index_store.py", "search/documents/files.py"),
         (
-            "tests/activities/search/test_local_search.py",
-            "tests/activities/search/test_index_changes.py",
+            "tests/search/test_local_search.py",
+            "tests/search/test_index_changes.py",
         ),
         # CorpusFile.signature is a property, which mutmut does not mutate; _check reads the
         # stat fields the signature is made of.
         (
-            "activities.search.index_store.xǁIndexStoreǁrefresh*",
-            "activities.search.documents.files.x__check*",
+            "search.index_store.xǁIndexStoreǁrefresh*",
+            "search.documents.files.x__check*",
         ),
     ),
     Target(
         "corpus_reader",
-        ("activities/search/documents/files.py",),
+        ("search/documents/files.py",),
         (
-            "tests/activities/search/test_corpus_reader.py",
-            "tests/activities/search/test_index_changes.py",
+            "tests/search/test_corpus_reader.py",
+            "tests/search/test_index_changes.py",
         ),
         (
-            "activities.search.documents.files.x_list_files*",
-            "activities.search.documents.files.x__walk*",
-            "activities.search.documents.files.x__check*",
-            "activities.search.documents.files.x__follow*",
-            "activities.search.documents.files.x__inside*",
-            "activities.search.documents.files.x_read_bytes*",
+            "search.documents.files.x_list_files*",
+            "search.documents.files.x__walk*",
+            "search.documents.files.x__check*",
+            "search.documents.files.x__follow*",
+            "search.documents.files.x__inside*",
+            "search.documents.files.x_read_bytes*",
         ),
     ),
 )

@@ -32,11 +32,11 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.llm import LLMClient
 from activities.llm_settings import LLMSettings
-from activities.search.local_provider import LocalSearch
 from bench.latency_llm import Latency, LatencyLLM
 from common.temporal_plugin import ResearchPlugin
 from embedded.temporal_server import dynamic_config_args, temporal_cli
 from observability.search_attributes import ensure_search_attributes
+from search.local_provider import LocalSearch
 from worker import build_worker
 from workflows.calls import llm_task_queue
 from workflows.config import ResearchConfig

@@ -25,10 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
-from activities.search.local_index import LocalIndex, SearchHit
 from eval.corpus import Corpus, demo_corpus_root
 from eval.metrics import SourceRef, gold_recall
 from eval.questions import Question, load_questions
+from search.local_index import LocalIndex, SearchHit
 
 Ranker = Callable[[str, int], list[SearchHit]]
 

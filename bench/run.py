@@ -37,7 +37,6 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.llm import LLMClient
 from activities.llm_settings import LLMSettings
-from activities.search.local_provider import LocalSearch
 from bench import metrics
 from bench.latency_llm import Latency, LatencyLLM
 from bench.tuned_worker import build_tuned_worker
@@ -47,6 +46,7 @@ from embedded.llama_server import MODEL_ALIAS, LlamaServer, local_llm_available
 from embedded.temporal_server import temporal_cli
 from observability.history import replay
 from observability.search_attributes import ensure_search_attributes
+from search.local_provider import LocalSearch
 from worker import build_worker
 from workflows.config import ResearchConfig
 from workflows.models import ResearchReport, ResearchRequest

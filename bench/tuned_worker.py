@@ -16,7 +16,7 @@ from temporalio.worker import Worker
 from activities.dispatch import dispatch_activity
 from activities.llm import LLMClient
 from activities.nodes import ResearchActivities
-from activities.search.base import SearchProvider
+from search.base import SearchProvider
 from worker import WorkerGroup
 from workflows.calls import llm_task_queue
 

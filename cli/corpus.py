@@ -22,14 +22,14 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from activities.search.documents.secrets import secrets_from_env
-from activities.search.local_index import CorpusError, LocalIndex
-from activities.search.local_provider import (
+from common.errors import UsageError
+from search.documents.secrets import secrets_from_env
+from search.local_index import CorpusError, LocalIndex
+from search.local_provider import (
     budget_from_env,
     cache_dir_from_env,
     corpus_roots_from_env,
 )
-from common.errors import UsageError
 
 MAX_K = 100
 _FIRST_LINE_CHARS = 100
@@ -61,7 +61,7 @@ def _corpus_argument(parser: argparse.ArgumentParser) -> None:
 @contextmanager
 def _quiet_index_log() -> Iterator[None]:
     """The commands print skipped files themselves: no duplicate warning lines."""
-    log = logging.getLogger("activities.search.local_index")
+    log = logging.getLogger("search.local_index")
     level = log.level
     log.setLevel(logging.ERROR)
     try:

@@ -16,7 +16,7 @@ from common.temporal_connection import task_queue_from_env
 TOKEN_ENV = "TTDR_SERVE_TOKEN"
 MIN_TOKEN_CHARS = 16
 DEFAULT_WEB_UI = "http://localhost:8233"
-DEMO_PREFIX = "python-docs-"  # activities/search/demo_corpus.py names its folder so
+DEMO_PREFIX = "python-docs-"  # search/demo_corpus.py names its folder so
 
 
 class DeskSettingsError(UsageError):

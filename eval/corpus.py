@@ -139,8 +139,8 @@ def demo_corpus_root() -> Path:
     """The demo corpus folder of this interpreter (written on first use, as the worker does)."""
     import os
 
-    from activities.search.demo_corpus import materialise_demo_corpus
-    from activities.search.local_provider import cache_dir_from_env
+    from search.demo_corpus import materialise_demo_corpus
+    from search.local_provider import cache_dir_from_env
 
     return materialise_demo_corpus(cache_dir_from_env(os.environ))
 

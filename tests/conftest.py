@@ -19,10 +19,10 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from activities.llm import LLMClient
-from activities.search.local_provider import LocalSearch
 from common.temporal_plugin import ResearchPlugin
 from embedded.temporal_server import dynamic_config_args, temporal_cli
 from observability.search_attributes import ensure_search_attributes
+from search.local_provider import LocalSearch
 from testing.fake_llm import FakeLLMServer
 from testing.scripted_llm import Script
 from testing.settings import FAKE_KEY, fake_llm_settings

@@ -21,7 +21,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from activities.llm_settings import LLMConfigError, LLMSettings
-from activities.search.local_provider import cache_dir_from_env
 from embedded.llama_server import MODEL_ALIAS, LlamaServer
 from embedded.process import EmbeddedServiceError
 from observability.metrics import (
@@ -31,6 +30,7 @@ from observability.metrics import (
     MetricsConfigError,
     MetricsSettings,
 )
+from search.local_provider import cache_dir_from_env
 from worker_processes.children import CHILD_ENV, Supervisor
 from worker_processes.metrics import MetricsProxy, free_port
 

@@ -21,7 +21,7 @@ from temporalio.client import Client
 from activities.llm import LLMClient
 from activities.prompts._claims import with_allowed_sources
 from activities.prompts.report_synthesizer import ReportAnswer
-from activities.search.local_provider import LocalSearch
+from search.local_provider import LocalSearch
 from testing.fake_llm import FakeLLMServer, RecordedRequest
 from testing.scripted_llm import Script
 from testing.settings import fake_llm_settings

@@ -22,7 +22,7 @@ from activities.boundary import cut_text
 from activities.llm import ChatMessage, LLMClient
 from activities.llm_settings import LLMSettings
 from activities.nodes import ResearchActivities
-from activities.search.local_provider import LocalSearch
+from search.local_provider import LocalSearch
 from testing.fake_llm import FakeLLMServer, RecordedRequest, sample_from_schema
 from testing.scripted_llm import Script
 from tests.support.runs import run_research

@@ -14,8 +14,9 @@ import pytest
 from temporalio.client import Client, WorkflowFailureError
 
 from activities.attempts import what_next
-from activities.search.errors import http_error
-from activities.search.local_provider import LocalSearch
+from activities.search_failures import activity_error
+from search.errors import http_error
+from search.local_provider import LocalSearch
 from testing.fake_llm import FakeLLMServer
 from testing.scripted_llm import Script
 from tests.product.test_reliability import (
@@ -51,5 +52,8 @@ async def test_the_final_error_says_the_attempts_ran_out(
 def test_outside_the_last_attempt_a_failure_still_says_it_will_retry() -> None:
     assert what_next() == "will retry"
     assert what_next(7) == "will retry after 7s as Retry-After asks"
-    error = http_error("brave", httpx.Response(503, text="busy"), "set BRAVE_API_KEY")
+    error = activity_error(
+        http_error("brave", httpx.Response(503, text="busy"), "set BRAVE_API_KEY")
+    )
     assert error.message == "search provider brave answered 503 (busy); will retry"
+    assert not error.non_retryable and error.type == "SearchUnavailable"

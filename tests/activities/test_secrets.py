@@ -1,7 +1,7 @@
 """Defence in depth: the value of a configured secret never leaves the worker, even when a
 document carries it and the model repeats it (issue 18, item 1).
 
-The corpus reader's own refusal (activities/search/documents/secrets.py) is left out on purpose
+The corpus reader's own refusal (search/documents/secrets.py) is left out on purpose
 here — the index is built without the secrets — so what is tested is the worker's redactor:
 prompts, activity results (hence the history), `client.py state --json` and the report.
 """
@@ -25,7 +25,7 @@ from activities.boundary import at_boundary, bounded
 from activities.llm import ChatMessage, LLMClient
 from activities.prompts.draft_generator import DraftAnswer
 from activities.redaction import MASK, Redactor
-from activities.search.local_provider import LocalSearch
+from search.local_provider import LocalSearch
 from testing.fake_llm import FakeLLMServer, RecordedRequest, sample_from_schema
 from testing.processes import run_client
 from testing.scripted_llm import Script

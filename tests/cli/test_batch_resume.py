@@ -19,8 +19,8 @@ import pytest_asyncio
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from activities.search.local_provider import LocalSearch
 from common.temporal_connection import local_server_env
+from search.local_provider import LocalSearch
 from testing.fake_llm import FakeLLMServer
 from testing.processes import ROOT, WorkerProcess, run_client, wait_for, worker_env
 from testing.scripted_llm import Script

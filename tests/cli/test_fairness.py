@@ -19,9 +19,9 @@ from temporalio.client import Client
 from temporalio.common import Priority
 
 from activities.llm import LLMClient
-from activities.search.local_provider import LocalSearch
 from cli.priority import priority_from_args
 from common.errors import UsageError
+from search.local_provider import LocalSearch
 from testing.fake_llm import FakeLLMServer
 from testing.processes import run_client, run_client_py
 from testing.scripted_llm import Script

@@ -20,11 +20,11 @@ import pytest_asyncio
 from temporalio.client import Client
 
 from activities.llm import LLMClient
-from activities.search.local_provider import LocalSearch
 from common.temporal_connection import local_server_env
 from common.temporal_plugin import ResearchPlugin
 from embedded.temporal_server import TemporalDevServer
 from observability.search_attributes import ensure_search_attributes
+from search.local_provider import LocalSearch
 from testing.faithful_llm import faithful
 from testing.fake_llm import FakeLLMServer
 from testing.processes import run_client_py

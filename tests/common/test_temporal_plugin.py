@@ -14,9 +14,9 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from activities.llm import LLMClient
-from activities.search.local_provider import LocalSearch
 from common.temporal_plugin import RESEARCH_WORKFLOWS, ResearchPlugin, carries_plugin
 from observability.tracing import NodeSpanInterceptor, RunTracingInterceptor
+from search.local_provider import LocalSearch
 from testing.fake_llm import FakeLLMServer
 from testing.settings import fake_llm_settings
 from worker import build_worker

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from activities.search.demo_corpus import materialise_demo_corpus
 from eval.corpus import Corpus, parse_document
 from eval.questions import GoldPassage, gold_text, load_questions
+from search.demo_corpus import materialise_demo_corpus
 
 QUESTIONS = load_questions()
 

@@ -13,7 +13,7 @@ from typing import Literal
 import pytest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from activities.search.demo_corpus import materialise_demo_corpus
+from search.demo_corpus import materialise_demo_corpus
 from tests.support.paths import ROOT
 
 LABELS = ROOT / "eval" / "support_labels.jsonl"

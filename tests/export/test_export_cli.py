@@ -21,7 +21,7 @@ from pypdf import PdfReader
 from temporalio.client import Client
 
 from activities.llm import LLMClient
-from activities.search.local_provider import LocalSearch
+from search.local_provider import LocalSearch
 from testing.fake_llm import FakeLLMServer, RecordedRequest
 from testing.processes import run_client
 from testing.scripted_llm import Script

@@ -18,9 +18,9 @@ import pytest_asyncio
 from temporalio.client import Client
 
 from activities.llm import LLMClient
-from activities.search.local_provider import LocalSearch
 from cli.mcp_tools import Connection, get_report
 from common.temporal_connection import local_server_env
+from search.local_provider import LocalSearch
 from testing.fake_llm import FakeLLMServer, RecordedRequest
 from testing.processes import run_client
 from testing.scripted_llm import Script

@@ -20,8 +20,8 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from temporalio.client import Client
 
 from activities.llm import LLMClient
-from activities.search.local_provider import LocalSearch
 from observability.metrics import Instruments, Metrics
+from search.local_provider import LocalSearch
 from testing.fake_llm import FakeLLMServer
 from testing.scripted_llm import Script
 from testing.settings import fake_llm_settings

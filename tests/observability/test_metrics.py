@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from activities.search.local_provider import LocalSearch
+from search.local_provider import LocalSearch
 from testing.fake_llm import FakeLLMServer
 from testing.processes import Hold, WorkerProcess, worker_env
 from testing.scripted_llm import Script

@@ -24,9 +24,9 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from activities.llm import LLMClient
-from activities.search.local_provider import LocalSearch
 from common.temporal_connection import connect_from_env, local_server_env
 from observability import tracing
+from search.local_provider import LocalSearch
 from testing.fake_llm import FakeLLMServer
 from testing.scripted_llm import UNSUPPORTED_CLAIM, Script
 from testing.settings import FAKE_KEY, fake_llm_settings

@@ -18,6 +18,7 @@ from tests.support.paths import ROOT
 PACKAGES = (
     "workflows",
     "activities",
+    "search",
     "observability",
     "embedded",
     "cli",
@@ -138,8 +139,8 @@ def test_workflows_import_no_io_module() -> None:
 # own errors or common.errors and take their settings as arguments, so a worker, the desk or a
 # bench never needs the CLI to use them (issue 24).
 BELOW_THE_CLI = (
-    "common", "workflows", "activities", "observability", "embedded", "export", "worker",
-    "worker_processes",
+    "common", "workflows", "activities", "search", "observability", "embedded", "export",
+    "worker", "worker_processes",
 )  # fmt: skip
 
 
@@ -154,6 +155,21 @@ def test_no_layer_below_the_cli_imports_it() -> None:
     )
     assert any(m.startswith("observability.") for m in modules), "the walk sees observability"
     assert not offenders, "a layer below the CLI imports it: " + "; ".join(offenders)
+
+
+def test_the_search_library_knows_nothing_of_temporal_or_its_callers() -> None:
+    """search/ is a library: the CLI (`client.py index`/`search`) and the bench use it without
+    a worker, and the activities adapt its errors (activities/search_failures.py)."""
+    modules = project_modules()
+    offenders = sorted(
+        f"{name} imports {imported}"
+        for name, path in modules.items()
+        if name.split(".")[0] == "search"
+        for imported in imported_names(name, path)
+        if imported.split(".")[0] in ("temporalio", "activities", "cli", "worker", "desk")
+    )
+    assert any(m.startswith("search.providers.") for m in modules), "the walk sees search/"
+    assert not offenders, "search/ reaches above itself: " + "; ".join(offenders)
 
 
 # Code that runs only in development (tests, benchmarks, evaluation, scripts, and the fakes they

@@ -15,8 +15,8 @@ from temporalio.client import Client
 
 from activities.llm import LLMClient
 from activities.llm_settings import LLMSettings
-from activities.search.local_provider import LocalSearch
 from embedded.llama_server import MODEL_ALIAS, LlamaServer, local_llm_available
+from search.local_provider import LocalSearch
 from worker import build_worker
 from workflows.config import NODE_NAMES, ResearchConfig
 from workflows.models import ResearchReport, ResearchRequest

@@ -29,10 +29,10 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.llm import LLMClient
-from activities.search.local_provider import LocalSearch
 from common.temporal_plugin import ResearchPlugin
 from embedded.process import free_port, port_open
 from embedded.temporal_server import TemporalDevServer
+from search.local_provider import LocalSearch
 from testing.fake_llm import FakeLLMServer, RecordedRequest, error_body
 from testing.processes import Hold, WorkerProcess, released, wait_for, worker_env
 from testing.scripted_llm import Script

@@ -19,8 +19,8 @@ from temporalio.common import WorkerDeploymentVersion
 from temporalio.service import RPCError
 
 from activities.llm import LLMClient
-from activities.search.local_provider import LocalSearch
 from common.temporal_plugin import ResearchPlugin
+from search.local_provider import LocalSearch
 from testing.fake_llm import FakeLLMServer, RecordedRequest
 from testing.scripted_llm import Script
 from testing.settings import fake_llm_settings

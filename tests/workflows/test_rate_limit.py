@@ -13,8 +13,8 @@ import pytest_asyncio
 from temporalio.client import Client
 
 from activities.llm import LLMClient
-from activities.search.local_provider import LocalSearch
 from common.temporal_plugin import ResearchPlugin
+from search.local_provider import LocalSearch
 from testing.fake_llm import FakeLLMServer
 from testing.scripted_llm import Script
 from testing.settings import fake_llm_settings

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from activities.search.base import SearchResult
-from activities.search.documents.markup import mdx, plain
-from activities.search.fusion import definition_first, fused
+from search.base import SearchResult
+from search.documents.markup import mdx, plain
+from search.fusion import definition_first, fused
 from tests.support.evidence import source
 from workflows.citing.citations import finalise_report, short_part
 from workflows.citing.extractive import EvidencePool, cited_sentences

@@ -11,7 +11,7 @@ import pytest
 from temporalio.client import Client
 
 from activities.llm import LLMClient
-from activities.search.local_provider import LocalSearch
+from search.local_provider import LocalSearch
 from testing.fake_llm import FakeLLMServer, RecordedRequest, sample_from_schema
 from testing.scripted_llm import Script
 from testing.settings import fake_llm_settings
