@@ -27,6 +27,7 @@ COPY worker_processes/ worker_processes/
 COPY cli/ cli/
 COPY common/ common/
 COPY observability/ observability/
+COPY inspection/ inspection/
 COPY export/ export/
 COPY desk/ desk/
 COPY worker.py client.py ./

@@ -44,7 +44,7 @@ from common.temporal_connection import local_server_env
 from common.temporal_plugin import ResearchPlugin
 from embedded.llama_server import MODEL_ALIAS, LlamaServer, local_llm_available
 from embedded.temporal_server import temporal_cli
-from observability.history import replay
+from inspection.history import replay
 from observability.search_attributes import ensure_search_attributes
 from search.local_provider import LocalSearch
 from worker import build_worker
@@ -345,7 +345,7 @@ async def replay_row(b: Bench, label: str, config: dict[str, Any], goal: bool) -
             + "/".join("yes" if x else "no" for x in suggested),
             "replay < 2 s" if goal else "",
             verdict(seconds < 2 and outcome.ok) if goal else "",
-            "observability.history.replay (temporalio Replayer) wall on the run with the most "
+            "inspection.history.replay (temporalio Replayer) wall on the run with the most "
             "events; protobuf size of each fetched run history; suggest_continue_as_new of its "
             "WorkflowTaskStarted events",
         )

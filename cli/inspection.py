@@ -25,7 +25,7 @@ from cli import batch_ids
 from cli.views import control_text, progress_line, state_view
 from common.errors import CommandError
 from common.temporal_connection import connect_from_env
-from observability.waits import retry_waits
+from inspection.waits import retry_waits
 from workflows.config import EVOLUTION_NODE, NODE_NAMES
 from workflows.models import ControlStatus, ResearchProgress, ResearchState
 

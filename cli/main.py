@@ -30,8 +30,8 @@ from cli import (
 )
 from common.errors import CommandError
 from desk import command as serve
+from inspection.history import HistoryError
 from observability import tracing
-from observability.history import HistoryError
 
 # Each module registers its subcommands with `register(commands)`; add a new module here.
 COMMAND_MODULES: tuple[ModuleType, ...] = (

@@ -23,7 +23,7 @@ from cli.batch_ids import check_run_id
 from cli.ids import default_path
 from common.errors import UsageError
 from common.temporal_connection import connect_from_env
-from observability.history import (
+from inspection.history import (
     HISTORY_SUFFIX,
     NONDETERMINISM_HINT,
     ReplayOutcome,
@@ -32,7 +32,7 @@ from observability.history import (
     replay,
     save_history,
 )
-from observability.profile import profile_history, render_profile, render_stats, stats
+from inspection.profile import profile_history, render_profile, render_stats, stats
 from workflows.research import WORKFLOW_NAME
 
 DEFAULT_STATS_LIMIT = 20

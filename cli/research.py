@@ -40,7 +40,7 @@ from cli.stalls import stall_reason
 from cli.views import cost_text, plural, progress_line
 from common.errors import UsageError
 from common.temporal_connection import connect_from_env, task_queue_from_env
-from observability.waits import retry_waits
+from inspection.waits import retry_waits
 from workflows.failures import innermost_message
 from workflows.models import ResearchProgress, ResearchReport, ResearchRequest
 from workflows.research import WORKFLOW_NAME

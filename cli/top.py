@@ -4,7 +4,7 @@ One row per run: id, phase (or how it ended), what it is doing (its node, the no
 paused before, or `plan review` while it waits for a person), iteration, last quality, LLM calls,
 tokens and elapsed time; the warnings go on lines of their own under it — the conditions the
 Prometheus alerts watch (no progress, near its budget, waiting for a worker, retrying after
-errors, a retry's back-off; observability/runs.py has the thresholds). It reads Temporal only
+errors, a retry's back-off; inspection/runs.py has the thresholds). It reads Temporal only
 (visibility, the `progress` query, describe, history), so it works against any cluster the
 client can reach; `--query` narrows the runs with a visibility filter on search attributes, e.g.
 `TtdrPhase = 'denoising'` or `TtdrPhase = 'plan_review'`.
@@ -32,8 +32,8 @@ from temporalio.service import RPCError
 
 from common.errors import CommandError
 from common.temporal_connection import connect_from_env
-from observability.runs import RunInspector, RunRow, summary
-from observability.waits import duration
+from inspection.runs import RunInspector, RunRow, summary
+from inspection.waits import duration
 
 # (header, right-aligned, most characters, fewest characters when the terminal is narrow)
 COLUMNS = (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from observability.profile import money
+from inspection.profile import money
 from workflows.models import ControlStatus, LLMUsage, ResearchProgress, ResearchState
 
 DRAFT_VIEW_CHARS = 1500
@@ -54,7 +54,7 @@ def progress_line(
 ) -> str:
     """One line of progress. `closed`: the run's status once it has ended (cancelled, failed,
     terminated, ...): an ended run holds nowhere and runs no node, whatever its last state says.
-    `waits`: why the node does not move on (observability/waits.py: a retry's back-off)."""
+    `waits`: why the node does not move on (inspection/waits.py: a retry's back-off)."""
     parts = [p.phase]
     if closed:
         if closed != p.phase:  # not `completed · completed`

@@ -3,7 +3,7 @@ it and exits 2; the worker and the desk say it their own way.
 
 This module imports nothing from the project, so the connection helper, the command modules,
 the worker and the desk can raise these without an import circle; lower layers raise their own
-errors (observability.history.HistoryError), which cli/main.py prints the same way.
+errors (inspection.history.HistoryError), which cli/main.py prints the same way.
 """
 
 

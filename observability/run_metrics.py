@@ -27,8 +27,8 @@ from opentelemetry.metrics import CallbackOptions, Meter, Observation
 from temporalio.client import Client
 
 from activities.setting_numbers import ascii_float
+from inspection.runs import RunInspector, RunRow
 from observability.metrics import MetricsConfigError
-from observability.runs import RunInspector, RunRow
 
 log = logging.getLogger(__name__)
 INTERVAL_ENV = "TTDR_RUN_METRICS_SECONDS"

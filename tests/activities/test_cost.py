@@ -19,8 +19,8 @@ from temporalio.client import Client, WorkflowFailureError
 from activities.llm import LLMClient
 from activities.prices import DEFAULT_PRICES, ModelPrice, PriceConfigError, PriceTable
 from cli.views import progress_line
+from inspection.profile import profile_history, render_profile
 from observability.metrics import Instruments, Metrics
-from observability.profile import profile_history, render_profile
 from search.local_provider import LocalSearch
 from testing.fake_llm import FakeLLMServer
 from testing.scripted_llm import Script

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from temporalio.client import Client, WorkflowHandle
 
 from common.temporal_connection import local_server_env
-from observability.runs import BUDGET_WARN_RATIO, STALL_SECONDS, RunRow, run_warnings
+from inspection.runs import BUDGET_WARN_RATIO, STALL_SECONDS, RunRow, run_warnings
 from testing.fake_llm import FakeLLMServer
 from testing.processes import run_client
 from testing.scripted_llm import Script

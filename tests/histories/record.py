@@ -1,4 +1,4 @@
-"""Record the committed histories that tests/observability/test_replay.py replays against the
+"""Record the committed histories that tests/inspection/test_replay.py replays against the
 current code.
 
     .venv/bin/python -m tests.histories.record            # rewrites tests/histories/*.json
@@ -33,7 +33,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities.llm import LLMClient
 from common.temporal_plugin import ResearchPlugin
 from embedded.temporal_server import temporal_cli
-from observability.history import save_history
+from inspection.history import save_history
 from observability.search_attributes import ensure_search_attributes
 from search.local_provider import LocalSearch
 from testing.fake_llm import FakeLLMServer

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from observability.runs import BUDGET_WARN_RATIO, STALL_SECONDS, WORKER_WAIT_SECONDS
+from inspection.runs import BUDGET_WARN_RATIO, STALL_SECONDS, WORKER_WAIT_SECONDS
 from tests.support.paths import ROOT
 
 RULES = ROOT / "deploy" / "prometheus" / "alerts.yml"

@@ -20,6 +20,7 @@ PACKAGES = (
     "activities",
     "search",
     "observability",
+    "inspection",
     "embedded",
     "cli",
     "common",
@@ -139,8 +140,8 @@ def test_workflows_import_no_io_module() -> None:
 # own errors or common.errors and take their settings as arguments, so a worker, the desk or a
 # bench never needs the CLI to use them (issue 24).
 BELOW_THE_CLI = (
-    "common", "workflows", "activities", "search", "observability", "embedded", "export",
-    "worker", "worker_processes",
+    "common", "workflows", "activities", "search", "observability", "inspection", "embedded",
+    "export", "worker", "worker_processes",
 )  # fmt: skip
 
 

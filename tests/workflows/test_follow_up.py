@@ -13,7 +13,7 @@ from pathlib import Path
 from temporalio.client import Client
 
 from common.temporal_connection import local_server_env
-from observability.history import replay
+from inspection.history import replay
 from testing.faithful_llm import faithful, topic_questions
 from testing.fake_llm import FakeLLMServer, RecordedRequest
 from testing.processes import ROOT, Hold, released, run_client

@@ -10,7 +10,7 @@ import uuid
 
 from temporalio.client import Client
 
-from observability.profile import profile_history, render_profile
+from inspection.profile import profile_history, render_profile
 from testing.fake_llm import FakeLLMServer, RecordedRequest
 from testing.scripted_llm import UNSUPPORTED_CLAIM, Script
 from tests.support.runs import QUESTION, run_research

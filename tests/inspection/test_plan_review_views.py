@@ -11,11 +11,11 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from temporalio.client import Client
 
-from observability.history import load_history, replay
-from observability.profile import profile_history, render_profile
+from inspection.history import load_history, replay
+from inspection.profile import profile_history, render_profile
+from inspection.runs import RunInspector
+from inspection.waits import PERSON
 from observability.run_metrics import RunGauges
-from observability.runs import RunInspector
-from observability.waits import PERSON
 from testing.fake_llm import FakeLLMServer
 from testing.processes import run_client
 from testing.scripted_llm import Script

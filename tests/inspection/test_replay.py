@@ -15,8 +15,8 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from cli.replay import replay_failure_text
-from observability.history import NONDETERMINISM_HINT, load_history, replay
-from observability.profile import profile_history
+from inspection.history import NONDETERMINISM_HINT, load_history, replay
+from inspection.profile import profile_history
 from testing.fake_llm import FakeLLMServer
 from testing.processes import run_client_py
 from testing.scripted_llm import Script

@@ -27,8 +27,8 @@ from temporalio.api.workflowservice.v1 import (
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
-from observability.profile import decode_result
-from observability.waits import retry_waits
+from inspection.profile import decode_result
+from inspection.waits import retry_waits
 from workflows.models import ResearchProgress, ResearchRequest
 from workflows.visibility import ITERATION, PHASE, QUALITY
 

@@ -12,7 +12,7 @@ Per node (activity type, so evolution steps are their own rows, as in `usage_by_
 - LLM calls, tokens and cost (USD, priced by the worker): the `usage` of each completed
   activity's result; "?" is a cost the worker could not price (its model has no price).
 The bottleneck is the node with the most time in activity, unless the run waited longer for a
-person to review its plan (observability/waits.py): that wait is no node's time, and is shown as
+person to review its plan (inspection/waits.py): that wait is no node's time, and is shown as
 such.
 """
 
@@ -29,7 +29,7 @@ from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from observability.waits import PERSON, review_wait_seconds
+from inspection.waits import PERSON, review_wait_seconds
 from workflows.models import LLMUsage
 
 
