@@ -17,20 +17,15 @@ from markupsafe import Markup, escape
 
 from export.document import (
     Block,
-    CodeBlock,
     Document,
     Heading,
-    ListBlock,
-    Paragraph,
-    Quote,
-    Rule,
     Run,
     SourceEntry,
-    Table,
     build_document,
     plain_text,
     web_url,
 )
+from export.html import HtmlBody
 from workflows.citing.citations import document_key, short_part
 from workflows.models import ResearchReport
 
@@ -75,7 +70,9 @@ def passages_cited(marker: str, passages: list[Passage]) -> list[Passage]:
     return [p for p in passages if short_part(p.anchor) == part] or passages
 
 
-class _Renderer:
+class _Renderer(HtmlBody):
+    """The export's HTML body, with citations that open their evidence."""
+
     def __init__(self, evidence: dict[int, list[Passage]]) -> None:
         self.evidence = evidence
         self.ids = itertools.count(1)
@@ -100,62 +97,11 @@ class _Renderer:
             f"{items}</span></span>"
         )
 
-    def run(self, run: Run) -> str:
-        if run.citation is not None:
-            return self.citation(run)
-        text = str(escape(run.text)).replace("\n", "<br>\n")
-        if run.code:
-            text = f"<code>{text}</code>"
-        if run.strike:
-            text = f"<del>{text}</del>"
-        if run.italic:
-            text = f"<em>{text}</em>"
-        if run.bold:
-            text = f"<strong>{text}</strong>"
-        if run.href:
-            text = f'<a href="{escape(run.href)}" rel="noopener noreferrer">{text}</a>'
-        return text
+    def cell_attributes(self, align: str) -> str:
+        return f' class="align-{align}"'  # the desk's CSP allows no inline style
 
-    def runs(self, runs: list[Run]) -> str:
-        return "".join(self.run(run) for run in runs)
-
-    def block(self, block: Block) -> str:
-        if isinstance(block, Heading):
-            level = min(block.level + 1, 6)  # the page's h1 is the question
-            return f"<h{level}>{self.runs(block.runs)}</h{level}>"
-        if isinstance(block, Paragraph):
-            return f"<p>{self.runs(block.runs)}</p>"
-        if isinstance(block, ListBlock):
-            items = "\n".join(f"<li>{self.blocks(item)}</li>" for item in block.items)
-            if not block.ordered:
-                return f"<ul>\n{items}\n</ul>"
-            start = f' start="{block.start}"' if block.start != 1 else ""
-            return f"<ol{start}>\n{items}\n</ol>"
-        if isinstance(block, CodeBlock):
-            return f"<pre><code>{escape(block.text)}</code></pre>"
-        if isinstance(block, Quote):
-            return f"<blockquote>\n{self.blocks(block.blocks)}\n</blockquote>"
-        if isinstance(block, Rule):
-            return "<hr>"
-        if isinstance(block, Table):
-            return self.table(block)
-        raise TypeError(f"unknown block {block!r}")
-
-    def table(self, table: Table) -> str:
-        def cell(tag: str, runs: list[Run], column: int) -> str:
-            align = table.align[column] if column < len(table.align) else ""
-            css = f' class="align-{align}"' if align in ("left", "center", "right") else ""
-            return f"<{tag}{css}>{self.runs(runs)}</{tag}>"
-
-        head = "".join(cell("th", runs, i) for i, runs in enumerate(table.header))
-        body = "\n".join(
-            "<tr>" + "".join(cell("td", runs, i) for i, runs in enumerate(row)) + "</tr>"
-            for row in table.rows
-        )
-        return (
-            '<div class="table-wrap"><table>\n'
-            f"<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table></div>"
-        )
+    def table_frame(self, table_html: str) -> str:
+        return f'<div class="table-wrap">{table_html}</div>'
 
     def blocks(self, blocks: list[Block]) -> str:
         """Blocks in order; the Research notes (a level-2 heading and what follows it up to

@@ -48,70 +48,83 @@ ol.sources li { margin: .3rem 0; word-break: break-word; }
 _CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 
 
-def _run(run: Run) -> str:
-    text = escape(run.text).replace("\n", "<br>\n")
-    if run.citation is not None:
-        return f'<a class="citation" href="#source-{run.citation}">{text}</a>'
-    if run.code:
-        text = f"<code>{text}</code>"
-    if run.strike:
-        text = f"<del>{text}</del>"
-    if run.italic:
-        text = f"<em>{text}</em>"
-    if run.bold:
-        text = f"<strong>{text}</strong>"
-    if run.href:
-        href = escape(run.href, quote=True)
-        text = f'<a href="{href}" rel="noopener noreferrer">{text}</a>'
-    return text
+class HtmlBody:
+    """The report's blocks as HTML, every text escaped. The desk's report page subclasses it
+    (desk/report_view.py): its citations open the evidence they were checked against, and its
+    CSP allows no inline style, so alignment is a class there."""
 
+    def citation(self, run: Run) -> str:
+        return f'<a class="citation" href="#source-{run.citation}">{escape(run.text)}</a>'
 
-def _runs(runs: list[Run]) -> str:
-    return "".join(_run(run) for run in runs)
+    def cell_attributes(self, align: str) -> str:
+        return f' style="text-align:{align}"'
 
+    def table_frame(self, table_html: str) -> str:
+        return table_html
 
-def _block(block: Block) -> str:
-    if isinstance(block, Heading):
-        level = block.level + 1  # one h1: the title
-        return f"<h{level}>{_runs(block.runs)}</h{level}>"
-    if isinstance(block, Paragraph):
-        return f"<p>{_runs(block.runs)}</p>"
-    if isinstance(block, ListBlock):
-        items = "\n".join(f"<li>{_blocks(item)}</li>" for item in block.items)
-        if not block.ordered:
-            return f"<ul>\n{items}\n</ul>"
-        start = f' start="{block.start}"' if block.start != 1 else ""
-        return f"<ol{start}>\n{items}\n</ol>"
-    if isinstance(block, CodeBlock):
-        language = (
-            f' class="language-{escape(block.language, quote=True)}"' if block.language else ""
+    def run(self, run: Run) -> str:
+        if run.citation is not None:
+            return self.citation(run)
+        text = escape(run.text).replace("\n", "<br>\n")
+        if run.code:
+            text = f"<code>{text}</code>"
+        if run.strike:
+            text = f"<del>{text}</del>"
+        if run.italic:
+            text = f"<em>{text}</em>"
+        if run.bold:
+            text = f"<strong>{text}</strong>"
+        if run.href:
+            href = escape(run.href, quote=True)
+            text = f'<a href="{href}" rel="noopener noreferrer">{text}</a>'
+        return text
+
+    def runs(self, runs: list[Run]) -> str:
+        return "".join(self.run(run) for run in runs)
+
+    def block(self, block: Block) -> str:
+        if isinstance(block, Heading):
+            level = min(block.level + 1, 6)  # one h1: the title (or the desk's question)
+            return f"<h{level}>{self.runs(block.runs)}</h{level}>"
+        if isinstance(block, Paragraph):
+            return f"<p>{self.runs(block.runs)}</p>"
+        if isinstance(block, ListBlock):
+            items = "\n".join(f"<li>{self.blocks(item)}</li>" for item in block.items)
+            if not block.ordered:
+                return f"<ul>\n{items}\n</ul>"
+            start = f' start="{block.start}"' if block.start != 1 else ""
+            return f"<ol{start}>\n{items}\n</ol>"
+        if isinstance(block, CodeBlock):
+            language = (
+                f' class="language-{escape(block.language, quote=True)}"' if block.language else ""
+            )
+            return f"<pre><code{language}>{escape(block.text)}</code></pre>"
+        if isinstance(block, Quote):
+            return f"<blockquote>\n{self.blocks(block.blocks)}\n</blockquote>"
+        if isinstance(block, Rule):
+            return "<hr>"
+        if isinstance(block, Table):
+            return self.table(block)
+        raise TypeError(f"unknown block {block!r}")
+
+    def blocks(self, blocks: list[Block]) -> str:
+        return "\n".join(self.block(block) for block in blocks)
+
+    def table(self, table: Table) -> str:
+        def cell(tag: str, runs: list[Run], column: int) -> str:
+            align = table.align[column] if column < len(table.align) else ""
+            known = align in ("left", "center", "right")
+            attributes = self.cell_attributes(align) if known else ""
+            return f"<{tag}{attributes}>{self.runs(runs)}</{tag}>"
+
+        head = "".join(cell("th", runs, i) for i, runs in enumerate(table.header))
+        body = "\n".join(
+            "<tr>" + "".join(cell("td", runs, i) for i, runs in enumerate(row)) + "</tr>"
+            for row in table.rows
         )
-        return f"<pre><code{language}>{escape(block.text)}</code></pre>"
-    if isinstance(block, Quote):
-        return f"<blockquote>\n{_blocks(block.blocks)}\n</blockquote>"
-    if isinstance(block, Rule):
-        return "<hr>"
-    if isinstance(block, Table):
-        return _table(block)
-    raise TypeError(f"unknown block {block!r}")
-
-
-def _blocks(blocks: list[Block]) -> str:
-    return "\n".join(_block(block) for block in blocks)
-
-
-def _table(table: Table) -> str:
-    def cell(tag: str, runs: list[Run], column: int) -> str:
-        align = table.align[column] if column < len(table.align) else ""
-        style = f' style="text-align:{align}"' if align in ("left", "center", "right") else ""
-        return f"<{tag}{style}>{_runs(runs)}</{tag}>"
-
-    head = "".join(cell("th", runs, i) for i, runs in enumerate(table.header))
-    body = "\n".join(
-        "<tr>" + "".join(cell("td", runs, i) for i, runs in enumerate(row)) + "</tr>"
-        for row in table.rows
-    )
-    return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>"
+        return self.table_frame(
+            f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>"
+        )
 
 
 def _sources(document: Document) -> str:
@@ -143,7 +156,7 @@ def render_html(document: Document) -> bytes:
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         '<meta name="generator" content="ttdr export">\n'
         f"<title>{title}</title>\n<style>\n{_CSS}\n</style>\n</head>\n<body>\n<article>\n"
-        f"<h1>{title}</h1>\n{question}{_blocks(document.blocks)}\n{_sources(document)}\n"
+        f"<h1>{title}</h1>\n{question}{HtmlBody().blocks(document.blocks)}\n{_sources(document)}\n"
         "</article>\n</body>\n</html>\n"
     )
     return page.encode("utf-8")
