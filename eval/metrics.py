@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict
 from eval.corpus import Corpus, Document, flatten, section_name
 from eval.questions import GoldPassage, Question
 from eval.support import SUPPORT_THRESHOLD, SupportScorer, lexical_support
-from workflows.topics import is_good_heading, is_junk
+from workflows.text_checks import is_good_heading, is_junk
 
 PASSAGE_MAX_CHARS = 1200  # the local index's largest passage
 _CODE = re.compile(r"```.*?(?:```|\Z)|`[^`\n]*`", re.DOTALL)

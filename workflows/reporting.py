@@ -25,19 +25,16 @@ from workflows.citing.grounding import UNSUPPORTED_MARK, cites_enough
 from workflows.citing.sentences import is_unfinished
 from workflows.citing.support import content_words
 from workflows.config import ResearchConfig
+from workflows.headings import fixed_headings
 from workflows.labels import Labels, labels_for
 from workflows.models import GroundingSummary, QAPair, ResearchPlan, ResearchReport
 from workflows.sources import SourceRegistry
 from workflows.state import RunState
+from workflows.text_checks import echoes_the_prompt, is_junk, looks_broken, one_line
 from workflows.topics import (
     aspects,
-    echoes_the_prompt,
-    fixed_headings,
     heading_of,
-    is_junk,
     key_terms,
-    looks_broken,
-    one_line,
     section_query,
     section_served,
     shown_query,

@@ -1,12 +1,11 @@
 # ruff: noqa: RUF001 (typographic quotes, CJK punctuation and Cyrillic are what this code reads or writes)
 """What the run is about, in the product's own words: the question's aspects, the plan's
-sections, and checks that keep a weak model's junk out of searches and headings.
+sections, and the search questions anchored on them.
 
 A model's search question steers retrieval and becomes a heading of the Research notes; a
-model's plan title or report heading is printed as a heading. A weak model writes prompt
-fragments (`</plan>`), code, bare numbers or sentences that wander off the topic there. These
-pure functions tell such text from a usable query or heading and derive a replacement from the
-user's question and the plan. A strong model's good text passes unchanged.
+model's plan title is printed as a heading. Where a weak model's text fails the checks of
+workflows/text_checks.py, these pure functions derive a replacement from the user's question
+and the plan. A strong model's good text passes unchanged.
 """
 
 from __future__ import annotations
@@ -16,111 +15,27 @@ from collections.abc import Callable, Iterable, Sequence
 
 from workflows.citing.support import content_words
 from workflows.models import PlanSection, ResearchPlan
-
-MAX_HEADING_WORDS = 14
-MAX_PLAN_SECTIONS = 8
-MAX_HEADING_CHARS = 120
-# Markup, code and prompt scaffolding: never a heading or a search question.
-_JUNK = re.compile(
-    r"</?\s*[A-Za-z][\w-]{0,20}[^<>]{0,80}>|::=|```|\{\{|\}\}|[{};]\s*$|^\s*[-=*_#>|]{3,}"
-    r"|\b(?:document number|plan>|draft>|findings>|critique>|sources>)",
-    re.IGNORECASE,
+from workflows.text_checks import (
+    CJK,
+    CUT_END,
+    echoes_the_prompt,
+    heading_key,
+    is_cut_phrase,
+    is_good_heading,
+    is_junk,
+    is_on_topic_query,
+    is_prompt_section,
+    looks_broken,
+    one_line,
 )
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+
+MAX_PLAN_SECTIONS = 8
+
 _ASPECT_SPLIT = re.compile(
     r"\?\s+|;\s+|[？；]|,\s+(?:and\s+)?(?=(?:how|what|when|why|which|where|who|whether|is|are|"
     r"does|do|can|should)\b)",
     re.IGNORECASE,
 )
-_LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
-
-
-def one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
-def is_junk(text: str) -> bool:
-    """Markup, code, prompt fragments, or too little text to mean anything."""
-    flat = one_line(text)
-    if not flat or not _LETTER.search(flat) or _JUNK.search(flat):
-        return True
-    letters = len(_LETTER.findall(flat))
-    return letters < 0.5 * len(flat.replace(" ", ""))
-
-
-def heading_key(text: str) -> str:
-    """What makes two headings the same for a reader: their words, whatever the quotes,
-    punctuation or case (`Python's 'with'` and `Python's `with``)."""
-    return " ".join(re.findall(r"\w+", text.casefold()))
-
-
-def is_good_heading(text: str) -> bool:
-    """A heading a reader can use: short, one phrase, no markup, not cut off."""
-    flat = one_line(text).strip("#*_ ")
-    if is_junk(flat) or len(flat) > MAX_HEADING_CHARS or flat.endswith(("…", "...")):
-        return False
-    if _CJK.search(flat):
-        return len(flat) <= 40
-    words = flat.split()
-    if words and words[-1].casefold().strip("?:,") in _CUT_END:
-        return False  # cut off: "the section about the"
-    return 1 <= len(words) <= MAX_HEADING_WORDS and ". " not in flat.rstrip(".")
-
-
-# The words of the node prompts (a weak model echoes them: "The document is not supported by
-# the random module."), a template's placeholder ("{exc_type}") and a log line's label ("error:").
-_PROMPT_WORDS = frozenset(
-    (
-        *("document", "documents", "draft", "answer", "supported", "unsupported"),
-        *("citation", "citations", "critique", "json", "passage", "passages", "schema"),
-    )
-)
-_ECHO = re.compile(r"\{\w{1,40}\}|^\W*(?:error|warning|info|debug|traceback)\b\W", re.IGNORECASE)
-
-
-def echoes_the_prompt(query: str, question: str) -> bool:
-    """A search question written in the prompts' words, not the user's: one of the prompts'
-    own words the question does not use, a template placeholder or a log line's label."""
-    said = {w.casefold() for w in _LETTER_WORD.findall(query)}
-    asked = {w.casefold() for w in _LETTER_WORD.findall(question)}
-    return bool(_ECHO.search(one_line(query))) or bool((said - asked) & _PROMPT_WORDS)
-
-
-_LETTER_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
-
-
-def is_prompt_section(query: str, question: str) -> bool:
-    """A plan section that echoes the prompts and shares no word with the question ("The
-    answer"); "The answer to how copy handles classes" and "Background" are sections."""
-    return echoes_the_prompt(query, question) and not content_words(query) & content_words(question)
-
-
-def is_on_topic_query(query: str, topic: set[str]) -> bool:
-    """A search question worth sending: no junk, two content words or more (a CJK query:
-    a few characters), at least one shared with the question or the plan."""
-    flat = one_line(query)
-    if is_junk(flat) or len(flat) > 300:
-        return False
-    if _CJK.search(flat):
-        return len(_CJK.findall(flat)) >= 4 and bool(set(_CJK.findall(flat)) & topic)
-    words = content_words(flat)
-    return len(words) >= 2 and bool(words & topic)
-
-
-# A phrase cut out of a sentence (a weak model copies one from its context) starts or ends
-# with a word that joins it to the rest: "that defines the runtime context … executing a".
-_CUT_START = frozenset(["that", "and", "or", "but", "of", "to", "by", "than"])
-_CUT_END = frozenset(
-    ["a", "an", "the", "of", "to", "and", "or", "that", "which", "than", "by", "from"]
-)
-
-
-def is_cut_phrase(text: str) -> bool:
-    words = text.rstrip(" ?？.").split()
-    if not words:
-        return False
-    first, last = words[0], words[-1].casefold()
-    return (first.islower() and first in _CUT_START) or last in _CUT_END
 
 
 def topic_words(question: str, plan: ResearchPlan | None) -> set[str]:
@@ -143,19 +58,19 @@ def _is_off_topic_sentence(section: PlanSection, asked: set[str]) -> bool:
 
 def _words_and_characters(text: str) -> set[str]:
     """The content words of `text`, and its CJK characters (a CJK text has no spaces)."""
-    return content_words(text) | set(_CJK.findall(text))
+    return content_words(text) | set(CJK.findall(text))
 
 
 def aspects(question: str) -> list[str]:
     """The parts a compound question asks about, each as a question of its own: "How does X
     work, what must Y do, and when should Z be used?" gives three."""
     parts = [one_line(p).strip(" ,.;") for p in _ASPECT_SPLIT.split(one_line(question))]
-    parts = [p for p in parts if len(p.split()) >= 3 or (_CJK.search(p) and len(p) >= 4)]
+    parts = [p for p in parts if len(p.split()) >= 3 or (CJK.search(p) and len(p) >= 4)]
     out: list[str] = []
     for part in parts:
         part = part[:1].upper() + part[1:]
         if not part.endswith(("?", "？")):
-            part += "？" if _CJK.search(part) else "?"
+            part += "？" if CJK.search(part) else "?"
         if part.casefold() not in {o.casefold() for o in out}:
             out.append(part)
     return out or [one_line(question)]
@@ -166,21 +81,25 @@ _BACKTICKED = re.compile(
     r"`([^`\n]{1,60})`(?:\s+(statement|expression|clause|keyword|loop|"
     r"operator|function|method|class|module|decorator|attribute))?"
 )
+
 _IDENTIFIER = re.compile(
     r"\b(?:[A-Za-z_][\w]*\.[A-Za-z_][\w.]*|[A-Za-z]*_[\w]+|[a-z]+[A-Z]\w*|[A-Z][a-z]+[A-Z]\w*)"
     r"(?:\(\))?"
 )
+
 _LISTED = re.compile(
     r"\b([\w.()]+(?:,\s+[\w.()]+)+,?\s+(?:and|or)\s+[\w.()]+)|\b(?:between\s+)?([\w.()]+)\s+"
     r"(?:and|vs\.?|versus|or|rather than|instead of)\s+([\w.()]+)",
     re.IGNORECASE,
 )
+
 # Items of one kind listed before the kind's plural: "the global and nonlocal statements".
 _KINDS_LISTED = re.compile(
     r"\b((?:[\w.]+,\s+)*[\w.]+,?\s+(?:and|or)\s+[\w.]+)\s+(statement|expression|clause|"
     r"keyword|loop|operator|function|method|class|module|decorator|attribute)(?:e?s)\b",
     re.IGNORECASE,
 )
+
 MAX_KEY_TERMS = 6
 
 
@@ -272,9 +191,11 @@ def repaired_plan(plan: ResearchPlan, question: str, on_topic: bool = False) -> 
 
 
 HEADING_WORDS = 12
+
 # Runs started after it repair plan sections that share no word with the question
 # (RunState.plan_on_topic); runs started before it keep such sections (their histories replay).
 PLAN_ON_TOPIC_PATCH = "plan-on-topic"
+
 # Runs started since replace a search question that echoes the prompts and take no plan section
 # that is only such an echo as a spare (RunState.spares_on_question); runs before it replay as
 # they were written.
@@ -294,11 +215,11 @@ def heading_of(aspect: str) -> str:
     while len(kept) > 1 and len(kept) < len(words) and kept[-1].casefold() in _DANGLING:
         kept.pop()
     short = " ".join(kept).rstrip(",;:")
-    return short + ("？" if _CJK.search(short) else "?") if flat.endswith(("?", "？")) else short
+    return short + ("？" if CJK.search(short) else "?") if flat.endswith(("?", "？")) else short
 
 
 # Words a cut heading must not end on.
-_DANGLING = _CUT_END | frozenset(["how", "does", "do", "is", "are", "can", "what", "when", "in"])
+_DANGLING = CUT_END | frozenset(["how", "does", "do", "is", "are", "can", "what", "when", "in"])
 
 
 def anchored_queries(
@@ -400,83 +321,3 @@ def section_served(query: str, plan: ResearchPlan | None, position: int) -> Plan
     scored = [(len(words & content_words(section_query(s))), -i) for i, s in enumerate(sections)]
     best, at = max(scored)
     return sections[-at] if best else sections[position % len(sections)]
-
-
-def reads_as_heading(text: str) -> bool:
-    """A good heading (is_good_heading) that is not a sentence the model wrote in its place:
-    no citation marks or braces ("It was introduced in Python 3.0, which makes it possible to
-    use this feature.[3]},"), no full stop after a clause."""
-    flat = one_line(text).strip("*_ ")
-    if not is_good_heading(flat) or _CITED_OR_BRACED.search(flat) or looks_broken(flat):
-        return False
-    return not (flat.endswith(".") and len(flat.split()) >= SENTENCE_HEADING_WORDS)
-
-
-def looks_broken(text: str) -> bool:
-    """Text no reader should be shown as a heading or a question: it opens with stray
-    punctuation ("} Question: …"), carries escaped or half markup ("&lt;version number="), an
-    address, or a "word" too long to be one ("…30TueNov29ThuA:5761:1Z_vNljYwLzH…")."""
-    flat = one_line(text)
-    return bool(_BROKEN.search(flat)) or any(len(word) > LONGEST_WORD for word in flat.split())
-
-
-_BROKEN = re.compile(
-    r"^[^\w\"'“‘`(¿¡]|&(?:lt|gt|amp|quot);|\*\(|=\s*$|://|\bwww\.|\w\.(?:com|org|net|io)/"
-)
-LONGEST_WORD = 40
-
-# A heading the model wrote as a sentence: cited, braced, or a clause with a full stop.
-_CITED_OR_BRACED = re.compile(r"\[\d{1,3}(?:[,;]\s*\d{1,3})*\]|[{}]")
-SENTENCE_HEADING_WORDS = 6
-
-
-def fixed_headings(markdown: str, plan: ResearchPlan | None, question: str) -> tuple[str, int]:
-    """Every `##`+ heading of the report that is junk, empty or a repeat replaced by an unused
-    plan title or aspect of the question, or dropped when none is left (its text then belongs
-    to the section before). The question itself is the report's title: a section headed with it
-    again is a repeat ("How does exception chaining with raise ... from work in Python?" under
-    the title of that question). Returns the text and how many headings were changed."""
-    whole = {heading_key(question), _words_key(question)}
-    spares = [one_line(s.title) for s in usable_sections(plan)] + [
-        heading_of(a) for a in aspects(question)
-    ]
-    spares = [s for s in spares if not {heading_key(s), _words_key(s)} & whole]
-    lines = markdown.split("\n")
-    seen: set[str] = set(whole)
-    existing = {
-        heading_key(m.group(2))
-        for line in lines
-        if (m := _HEADING.match(line)) and reads_as_heading(m.group(2))
-    }
-    spares = [s for s in spares if heading_key(s) not in existing]
-    changed = 0
-    out: list[str] = []
-    for line in lines:
-        match = _HEADING.match(line)
-        if not match or len(match.group(1)) == 1:
-            out.append(line)
-            continue
-        text = one_line(match.group(2)).strip("*_ ")
-        key = heading_key(text)
-        # "How does X work?", "How does X works?" and "X works!" are one heading to a reader.
-        words = _words_key(text)
-        if reads_as_heading(text) and key not in seen and words not in seen:
-            seen.update((key, words))
-            out.append(line)
-            continue
-        changed += 1
-        while spares and (heading_key(spares[0]) in seen or _words_key(spares[0]) in seen):
-            spares.pop(0)
-        if spares:
-            new = spares.pop(0)
-            seen.update((heading_key(new), _words_key(new)))
-            out.append(f"{match.group(1)} {new}")
-    return "\n".join(out), changed
-
-
-def _words_key(heading: str) -> str:
-    """A heading's stemmed content words, in order: "How does X work?" and "X works!" meet."""
-    return " ".join(sorted(content_words(heading)))
-
-
-_HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)[ \t#]*$")

@@ -18,7 +18,7 @@ from testing.scripted_llm import Script
 from tests.support.runs import run_research
 from workflows.citing.citations import report_numbers
 from workflows.failures import REASON_MAX_CHARS, innermost_message, root_message
-from workflows.topics import is_good_heading
+from workflows.text_checks import is_good_heading
 
 CUT = '{"claims": [{"text": "The with statement'  # JSON cut at the token limit
 RETRY = {"maximum_attempts": 2, "initial_interval_seconds": 0.1, "maximum_interval_seconds": 0.1}

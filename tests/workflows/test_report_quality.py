@@ -23,7 +23,7 @@ from tests.support.runs import QUESTION, run_research
 from workflows.citing.citations import REPORT_MARKER, report_numbers
 from workflows.citing.sentences import is_statement, statements
 from workflows.models import ResearchReport
-from workflows.topics import is_good_heading, is_junk
+from workflows.text_checks import is_good_heading, is_junk
 
 CONTEXT_DOCS = ("contextlib", "with", "context-managers", "context")
 # A sentence about the context-manager protocol: its methods, or what must implement them.

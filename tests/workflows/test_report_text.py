@@ -24,17 +24,12 @@ from workflows.citing.sentences import (
     quote_of,
     statements,
 )
+from workflows.headings import fixed_headings
 from workflows.labels import labels_for, language_of
 from workflows.models import PlanSection, ResearchPlan
 from workflows.reporting import extractive_floor, short_title
-from workflows.topics import (
-    anchored_queries,
-    aspects,
-    fixed_headings,
-    is_good_heading,
-    repaired_plan,
-    section_served,
-)
+from workflows.text_checks import is_good_heading
+from workflows.topics import anchored_queries, aspects, repaired_plan, section_served
 
 QUESTION = (
     "How does Python's `with` statement work, what must an object implement to be a context "

@@ -13,7 +13,8 @@ from workflows.citing.sentences import is_unfinished
 from workflows.labels import labels_for
 from workflows.models import PlanSection, QAPair, ResearchPlan
 from workflows.reporting import research_notes
-from workflows.topics import anchored_queries, echoes_the_prompt, section_query, shown_query
+from workflows.text_checks import echoes_the_prompt
+from workflows.topics import anchored_queries, section_query, shown_query
 
 UUID_PAGE = "Python util uuid: the uuid module of python util generates UUID objects."
 WITH_PAGE = (

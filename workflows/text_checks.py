@@ -1,0 +1,150 @@
+# ruff: noqa: RUF001 (typographic quotes, CJK punctuation and Cyrillic are what this code reads or writes)
+"""Whether a text a model wrote can be shown or searched: the checks that keep a weak model's
+junk out of searches and headings.
+
+A weak model writes prompt fragments (`</plan>`), code, bare numbers, phrases cut out of a
+sentence, echoes of the prompts' own words or sentences where a heading belongs. These pure
+functions tell such text from a usable query or heading; workflows/topics.py and
+workflows/headings.py put a replacement in its place. A strong model's good text passes.
+"""
+
+from __future__ import annotations
+
+import re
+
+from workflows.citing.support import content_words
+
+MAX_HEADING_WORDS = 14
+
+MAX_HEADING_CHARS = 120
+
+# Markup, code and prompt scaffolding: never a heading or a search question.
+_JUNK = re.compile(
+    r"</?\s*[A-Za-z][\w-]{0,20}[^<>]{0,80}>|::=|```|\{\{|\}\}|[{};]\s*$|^\s*[-=*_#>|]{3,}"
+    r"|\b(?:document number|plan>|draft>|findings>|critique>|sources>)",
+    re.IGNORECASE,
+)
+
+CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+
+_LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def is_junk(text: str) -> bool:
+    """Markup, code, prompt fragments, or too little text to mean anything."""
+    flat = one_line(text)
+    if not flat or not _LETTER.search(flat) or _JUNK.search(flat):
+        return True
+    letters = len(_LETTER.findall(flat))
+    return letters < 0.5 * len(flat.replace(" ", ""))
+
+
+def heading_key(text: str) -> str:
+    """What makes two headings the same for a reader: their words, whatever the quotes,
+    punctuation or case (`Python's 'with'` and `Python's `with``)."""
+    return " ".join(re.findall(r"\w+", text.casefold()))
+
+
+def is_good_heading(text: str) -> bool:
+    """A heading a reader can use: short, one phrase, no markup, not cut off."""
+    flat = one_line(text).strip("#*_ ")
+    if is_junk(flat) or len(flat) > MAX_HEADING_CHARS or flat.endswith(("…", "...")):
+        return False
+    if CJK.search(flat):
+        return len(flat) <= 40
+    words = flat.split()
+    if words and words[-1].casefold().strip("?:,") in CUT_END:
+        return False  # cut off: "the section about the"
+    return 1 <= len(words) <= MAX_HEADING_WORDS and ". " not in flat.rstrip(".")
+
+
+# The words of the node prompts (a weak model echoes them: "The document is not supported by
+# the random module."), a template's placeholder ("{exc_type}") and a log line's label ("error:").
+_PROMPT_WORDS = frozenset(
+    (
+        *("document", "documents", "draft", "answer", "supported", "unsupported"),
+        *("citation", "citations", "critique", "json", "passage", "passages", "schema"),
+    )
+)
+
+_ECHO = re.compile(r"\{\w{1,40}\}|^\W*(?:error|warning|info|debug|traceback)\b\W", re.IGNORECASE)
+
+
+def echoes_the_prompt(query: str, question: str) -> bool:
+    """A search question written in the prompts' words, not the user's: one of the prompts'
+    own words the question does not use, a template placeholder or a log line's label."""
+    said = {w.casefold() for w in _LETTER_WORD.findall(query)}
+    asked = {w.casefold() for w in _LETTER_WORD.findall(question)}
+    return bool(_ECHO.search(one_line(query))) or bool((said - asked) & _PROMPT_WORDS)
+
+
+_LETTER_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+
+
+def is_prompt_section(query: str, question: str) -> bool:
+    """A plan section that echoes the prompts and shares no word with the question ("The
+    answer"); "The answer to how copy handles classes" and "Background" are sections."""
+    return echoes_the_prompt(query, question) and not content_words(query) & content_words(question)
+
+
+def is_on_topic_query(query: str, topic: set[str]) -> bool:
+    """A search question worth sending: no junk, two content words or more (a CJK query:
+    a few characters), at least one shared with the question or the plan."""
+    flat = one_line(query)
+    if is_junk(flat) or len(flat) > 300:
+        return False
+    if CJK.search(flat):
+        return len(CJK.findall(flat)) >= 4 and bool(set(CJK.findall(flat)) & topic)
+    words = content_words(flat)
+    return len(words) >= 2 and bool(words & topic)
+
+
+# A phrase cut out of a sentence (a weak model copies one from its context) starts or ends
+# with a word that joins it to the rest: "that defines the runtime context … executing a".
+_CUT_START = frozenset(["that", "and", "or", "but", "of", "to", "by", "than"])
+
+CUT_END = frozenset(
+    ["a", "an", "the", "of", "to", "and", "or", "that", "which", "than", "by", "from"]
+)
+
+
+def is_cut_phrase(text: str) -> bool:
+    words = text.rstrip(" ?？.").split()
+    if not words:
+        return False
+    first, last = words[0], words[-1].casefold()
+    return (first.islower() and first in _CUT_START) or last in CUT_END
+
+
+def reads_as_heading(text: str) -> bool:
+    """A good heading (is_good_heading) that is not a sentence the model wrote in its place:
+    no citation marks or braces ("It was introduced in Python 3.0, which makes it possible to
+    use this feature.[3]},"), no full stop after a clause."""
+    flat = one_line(text).strip("*_ ")
+    if not is_good_heading(flat) or _CITED_OR_BRACED.search(flat) or looks_broken(flat):
+        return False
+    return not (flat.endswith(".") and len(flat.split()) >= SENTENCE_HEADING_WORDS)
+
+
+def looks_broken(text: str) -> bool:
+    """Text no reader should be shown as a heading or a question: it opens with stray
+    punctuation ("} Question: …"), carries escaped or half markup ("&lt;version number="), an
+    address, or a "word" too long to be one ("…30TueNov29ThuA:5761:1Z_vNljYwLzH…")."""
+    flat = one_line(text)
+    return bool(_BROKEN.search(flat)) or any(len(word) > LONGEST_WORD for word in flat.split())
+
+
+_BROKEN = re.compile(
+    r"^[^\w\"'“‘`(¿¡]|&(?:lt|gt|amp|quot);|\*\(|=\s*$|://|\bwww\.|\w\.(?:com|org|net|io)/"
+)
+
+LONGEST_WORD = 40
+
+# A heading the model wrote as a sentence: cited, braced, or a clause with a full stop.
+_CITED_OR_BRACED = re.compile(r"\[\d{1,3}(?:[,;]\s*\d{1,3})*\]|[{}]")
+
+SENTENCE_HEADING_WORDS = 6
