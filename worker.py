@@ -13,6 +13,8 @@ TTDR_LLM_PRICES (activities/prices.py) and TTDR_LLM_MAX_RPM (node activities sta
 on the LLM task queue `<queue>-llm`, for all workers together; unset: no limit, and node
 activities stay on the workflow's queue, started eagerly: workflows/calls.py);
 TTDR_DEPLOYMENT and TTDR_BUILD_ID (Worker Versioning: runs pinned to the build they started on).
+Every variable is read into WorkerSettings (common/settings/) once, in main(), before anything
+connects: a wrong value is one line and exit code 2 (docs/operate/environment.md).
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import os
 import signal
 import sys
@@ -44,10 +45,10 @@ from activities.dispatch import dispatch_activity
 from activities.llm import LLMClient
 from activities.llm_settings import LLMConfigError, LLMSettings
 from activities.nodes import ResearchActivities
-from activities.notify import Notifier, allow_loopback_from_env
+from activities.notify import Notifier
 from activities.prices import PriceConfigError, PriceTable
-from activities.setting_numbers import ascii_float
 from common.errors import CommandError
+from common.settings import SettingsError, WorkerSettings
 from common.temporal_connection import TemporalSettings, load_settings
 from common.temporal_connection import connect as connect_temporal
 from common.temporal_plugin import carries_plugin
@@ -63,13 +64,19 @@ from search.web import SearchConfigError
 from workflows.calls import llm_task_queue
 
 log = logging.getLogger("ttdr.worker")
-LLM_MAX_RPM_ENV = "TTDR_LLM_MAX_RPM"
-MIN_LLM_RPM = 1.0
 DEPLOYMENT_ENV, BUILD_ID_ENV = "TTDR_DEPLOYMENT", "TTDR_BUILD_ID"
 
 
 class StartupError(RuntimeError):
     """The worker cannot start; the one-line message says what to fix."""
+
+
+def worker_settings(env: Mapping[str, str]) -> WorkerSettings:
+    """Every variable the worker reads, checked; a bad one is a StartupError naming it."""
+    try:
+        return WorkerSettings.load(env)
+    except SettingsError as err:
+        raise StartupError(str(err)) from None
 
 
 async def connect(env: Mapping[str, str]) -> tuple[Client, TemporalSettings]:
@@ -111,11 +118,14 @@ def build_worker(
     *,
     llm_max_rpm: float | None = None,
     version: WorkerDeploymentVersion | None = None,
+    notify_loopback: bool | None = None,
 ) -> WorkerGroup:
     """`llm_max_rpm`: node activities started per minute on the LLM queue, by all workers
     together (the server's task-queue rate limit; every worker should set the same value).
     `version`: Worker Versioning (docs/operate/many-users.md, "Deploying a new version"): both
-    workers join this deployment version, and runs are pinned to the version they started on."""
+    workers join this deployment version, and runs are pinned to the version they started on.
+    `notify_loopback`: watched topics may notify a loopback address (tests only); None: as
+    this process's TTDR_NOTIFY_ALLOW_LOOPBACK says (tests build workers without main())."""
     if not carries_plugin(client):
         raise ValueError(
             "the worker's client must be connected with plugins=[ResearchPlugin()] "
@@ -124,7 +134,9 @@ def build_worker(
     activities = ResearchActivities(llm, search).all()
     # Follow-ups and watched topics: read the parent run by its id, POST a topic's changes.
     continuation = ContinuationActivities(client, search, llm.redactor)
-    notifier = Notifier(allow_loopback=allow_loopback_from_env(os.environ))
+    if notify_loopback is None:
+        notify_loopback = worker_settings(os.environ).notify_allow_loopback
+    notifier = Notifier(allow_loopback=notify_loopback)
     activities = [*activities, continuation.load_parent, notifier.notify]
     common: dict[str, Any] = {
         # Per-node and per-run metrics (observability/node_metrics.py), when configured. The
@@ -162,9 +174,9 @@ def build_worker(
     return WorkerGroup([workflows, llm_calls])
 
 
-def deployment_version_from_env(env: Mapping[str, str]) -> WorkerDeploymentVersion | None:
+def deployment_version(settings: WorkerSettings) -> WorkerDeploymentVersion | None:
     """TTDR_DEPLOYMENT and TTDR_BUILD_ID: both (Worker Versioning) or neither (unversioned)."""
-    name, build_id = env.get(DEPLOYMENT_ENV, "").strip(), env.get(BUILD_ID_ENV, "").strip()
+    name, build_id = (settings.deployment or "").strip(), (settings.build_id or "").strip()
     if not name and not build_id:
         return None
     if not name or not build_id:
@@ -173,9 +185,11 @@ def deployment_version_from_env(env: Mapping[str, str]) -> WorkerDeploymentVersi
             f"{missing} is not set: Worker Versioning needs both {DEPLOYMENT_ENV} and "
             f"{BUILD_ID_ENV} (or neither, for an unversioned worker)"
         )
-    if "." in name:
-        raise StartupError(f"{DEPLOYMENT_ENV}={name!r} must not contain '.'")
     return WorkerDeploymentVersion(deployment_name=name, build_id=build_id)
+
+
+def deployment_version_from_env(env: Mapping[str, str]) -> WorkerDeploymentVersion | None:
+    return deployment_version(worker_settings(env))
 
 
 async def first_version_becomes_current(
@@ -212,21 +226,9 @@ async def first_version_becomes_current(
 
 
 def llm_max_rpm_from_env(env: Mapping[str, str]) -> float | None:
-    """TTDR_LLM_MAX_RPM: the provider's requests per minute for all workers (unset: no limit)."""
-    raw = env.get(LLM_MAX_RPM_ENV, "").strip()
-    if not raw:
-        return None
-    try:
-        rpm = ascii_float(raw)  # ASCII digits only: float() also reads other scripts' digits
-    except ValueError:
-        rpm = math.nan
-    # At least one a minute: 0.0001 was accepted, about one call a week, a run that never ends.
-    if not (math.isfinite(rpm) and MIN_LLM_RPM <= rpm <= 1_000_000):
-        raise StartupError(
-            f"{LLM_MAX_RPM_ENV}={raw!r} is not a number of requests per minute from "
-            f"{MIN_LLM_RPM:g} to 1000000 in ASCII digits (unset it for no limit)"
-        )
-    return rpm
+    """TTDR_LLM_MAX_RPM: the provider's requests per minute for all workers (unset: no limit;
+    at least 1: 0.0001 was once accepted, about one call a week, a run that never ends)."""
+    return worker_settings(env).llm_max_rpm
 
 
 @contextlib.asynccontextmanager
@@ -297,17 +299,29 @@ def metrics_from_env(env: Mapping[str, str]) -> worker_metrics.Metrics | None:
         raise StartupError(str(err)) from None
 
 
-async def run_worker(env: Mapping[str, str], metrics: worker_metrics.Metrics | None = None) -> None:
+async def run_worker(
+    env: Mapping[str, str],
+    metrics: worker_metrics.Metrics | None = None,
+    settings: WorkerSettings | None = None,
+) -> None:
+    settings = settings or worker_settings(env)
     client, target = await connect(env)
     added = await ensure_search_attributes(client, target.namespace)
     if added:
         log.info("registered search attributes: %s", ", ".join(added))
     search = search_from_env(env)
-    rpm = llm_max_rpm_from_env(env)
-    version = deployment_version_from_env(env)
+    rpm = settings.llm_max_rpm
+    version = deployment_version(settings)
     async with llm_client_from_env(env, cache_dir_from_env(env) / "logs") as llm:
         worker = build_worker(
-            client, target.task_queue, llm, search, metrics, llm_max_rpm=rpm, version=version
+            client,
+            target.task_queue,
+            llm,
+            search,
+            metrics,
+            llm_max_rpm=rpm,
+            version=version,
+            notify_loopback=settings.notify_allow_loopback,
         )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -336,9 +350,14 @@ async def run_worker(env: Mapping[str, str], metrics: worker_metrics.Metrics | N
 
 
 def main() -> int:
-    level = os.environ.get("TTDR_LOG_LEVEL", "INFO")
+    try:  # before anything connects or starts: a bad variable is one line, exit code 2
+        settings = worker_settings(os.environ)
+    except StartupError as err:
+        print(f"worker: {err}", file=sys.stderr)
+        return 2
+    level = settings.log_level
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if level.upper() != "DEBUG":
+    if level != "DEBUG":
         # httpx logs every request at INFO (each LLM call, search and page fetch): 206 of 213
         # lines of a run's log. Failures are reported by the product's own lines.
         logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -346,7 +365,7 @@ def main() -> int:
         provider = tracing_from_env(os.environ)
         metrics = metrics_from_env(os.environ)
         try:
-            asyncio.run(run_worker(os.environ, metrics))
+            asyncio.run(run_worker(os.environ, metrics, settings))
         finally:
             tracing.shutdown_tracing(provider)  # also after SIGTERM: flush the last spans
             if metrics is not None:

@@ -29,6 +29,7 @@ from cli import (
     top,
 )
 from common.errors import CommandError
+from common.settings import ClientSettings, SettingsError
 from desk import command as serve
 from inspection.history import HistoryError
 from observability import tracing
@@ -70,6 +71,10 @@ def _fail(message: str, code: int) -> NoReturn:
 
 def main(argv: list[str] | None = None, prog: str = "client.py") -> int:
     args = parser(prog).parse_args(argv)
+    try:  # every variable the client reads, before any command connects (one line, exit 2)
+        args.settings = ClientSettings.load(os.environ)
+    except SettingsError as err:
+        _fail(str(err), 2)
     try:
         provider = tracing.configure_tracing(
             tracing.CLIENT_SERVICE, os.environ, announce=lambda line: print(line, file=sys.stderr)

@@ -86,7 +86,10 @@ async def test_the_limit_holds_for_all_workers_together(
 
 @pytest.mark.parametrize("raw", ["0", "-5", "fast", "nan", "inf"])
 def test_a_bad_rate_limit_is_a_clear_startup_error(raw: str) -> None:
-    with pytest.raises(StartupError, match=f"TTDR_LLM_MAX_RPM='{raw}' is not a number"):
+    with pytest.raises(
+        StartupError,
+        match=rf"TTDR_LLM_MAX_RPM must be a number from 1 to 1000000 .*\(got '{raw}'\)",
+    ):
         llm_max_rpm_from_env({"TTDR_LLM_MAX_RPM": raw})
 
 
