@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from activities.llm_settings import LLMConfigError, LLMSettings
+from common.settings import SettingsError, WorkerSettings
 from embedded.llama_server import MODEL_ALIAS, LlamaServer
 from embedded.process import EmbeddedServiceError
 from observability.metrics import (
@@ -92,6 +93,11 @@ def main(
         return 2
     if count == 1:
         return single()
+    try:  # once, before N workers start: each would refuse it and be restarted
+        WorkerSettings.load(os.environ)
+    except SettingsError as err:
+        print(f"worker: {err}", file=sys.stderr)
+        return 2
     return asyncio.run(supervise(count, [sys.executable, str(script)], dict(os.environ)))
 
 

@@ -123,7 +123,11 @@ def test_every_ttdr_variable_product_code_names_is_in_a_model() -> None:
 
 @pytest.mark.parametrize(
     ("script", "args", "prefix"),
-    [("worker.py", [], "worker: "), ("client.py", ["stats"], "error: ")],
+    [
+        ("worker.py", [], "worker: "),
+        ("worker.py", ["--processes", "2"], "worker: "),  # the supervisor, before its children
+        ("client.py", ["stats"], "error: "),
+    ],
 )
 def test_a_process_with_a_bad_value_stops_at_start_with_one_line(
     script: str, args: list[str], prefix: str
