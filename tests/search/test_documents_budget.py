@@ -99,7 +99,9 @@ async def test_a_bad_budget_setting_is_one_line_and_exit_2(
     env = _env(tmp_path, **{name: value})
     code, _, err = await run_client_py("index", "--corpus", str(tmp_path), env=env)
     assert code == 2
-    assert err.strip().startswith(f"error: {name}={value!r} is not a number of ")
+    # The client's settings model refuses it at start (common/settings/), value quoted.
+    assert err.strip().startswith(f"error: {name} must be a")
+    assert err.strip().endswith(f"(got {value!r})")
     assert len(err.strip().splitlines()) == 1
 
 
