@@ -31,8 +31,9 @@ from workflows.continuation_models import (
     ParentRun,
 )
 from workflows.labels import labels_for
-from workflows.models import NumberedSource, ResearchReport
+from workflows.models import NumberedSource
 from workflows.research import WORKFLOW_NAME
+from workflows.results import ResearchReport
 
 RECHECK_QUERY_CHARS = 300
 RECHECK_HITS = 5

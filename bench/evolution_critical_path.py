@@ -29,8 +29,9 @@ from testing.fake_llm import FakeLLMServer
 from testing.scripted_llm import Script
 from worker import build_worker
 from workflows.config import EVOLVABLE_UNITS, ResearchConfig, UnitEvolution
-from workflows.models import ResearchReport, ResearchRequest
+from workflows.models import ResearchRequest
 from workflows.research import WORKFLOW_NAME
+from workflows.results import ResearchReport
 
 SETTINGS = [(1, 0), (3, 0), (5, 0), (1, 1), (3, 1), (5, 1), (3, 2), (5, 2), (8, 2)]
 UNIT_SCHEMAS = ("GapAnswer", "VariantCritique", "RevisedQuestions", "MergedQuestions")

@@ -13,7 +13,8 @@ import time
 import export
 from export.document import build_document
 from workflows.citing.citations import finalise_report
-from workflows.models import LLMUsage, NumberedSource, ResearchPlan, ResearchReport, Source
+from workflows.models import LLMUsage, NumberedSource, ResearchPlan, Source
+from workflows.results import ResearchReport
 
 SECTION = """## Part {i}
 

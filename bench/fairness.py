@@ -38,8 +38,9 @@ from observability.search_attributes import ensure_search_attributes
 from search.local_provider import LocalSearch
 from worker import build_worker
 from workflows.config import ResearchConfig
-from workflows.models import ResearchReport, ResearchRequest
+from workflows.models import ResearchRequest
 from workflows.research import WORKFLOW_NAME
+from workflows.results import ResearchReport
 
 CONFIG = {"evolution": "off", "max_iterations": 1, "quality_threshold": 1.0}  # 8 LLM calls
 

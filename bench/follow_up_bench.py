@@ -47,8 +47,8 @@ from testing.settings import FAKE_KEY, fake_llm_settings
 from worker import build_worker
 from workflows.config import ResearchConfig
 from workflows.continuation_models import ContinuationRequest
-from workflows.models import ResearchReport
 from workflows.research import WORKFLOW_NAME
+from workflows.results import ResearchReport
 from workflows.state import RunInput
 
 PARENT = "How does Python's with statement work with a context manager?"

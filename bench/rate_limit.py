@@ -40,8 +40,9 @@ from search.local_provider import LocalSearch
 from worker import build_worker
 from workflows.calls import llm_task_queue
 from workflows.config import ResearchConfig
-from workflows.models import ResearchReport, ResearchRequest
+from workflows.models import ResearchRequest
 from workflows.research import WORKFLOW_NAME
+from workflows.results import ResearchReport
 
 QUESTION = "How do Python generators and context managers work?"
 # 8 LLM calls a run: plan, draft, gap analysis, 2 answers, integration, judge, report.

@@ -49,8 +49,9 @@ from observability.search_attributes import ensure_search_attributes
 from search.local_provider import LocalSearch
 from worker import build_worker
 from workflows.config import ResearchConfig
-from workflows.models import ResearchReport, ResearchRequest
+from workflows.models import ResearchRequest
 from workflows.research import WORKFLOW_NAME
+from workflows.results import ResearchReport
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTION = "How do Python generators and context managers work?"

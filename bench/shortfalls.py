@@ -42,8 +42,9 @@ from bench.run import (
     worker_process,
 )
 from workflows.config import ResearchConfig
-from workflows.models import ResearchReport, ResearchRequest
+from workflows.models import ResearchRequest
 from workflows.research import WORKFLOW_NAME
+from workflows.results import ResearchReport
 
 
 def say(line: str) -> None:

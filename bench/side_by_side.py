@@ -47,8 +47,9 @@ from bench.floor import ChainInput
 from bench.latency_llm import Latency, LatencyLLM
 from bench.run import QUESTION, ROOT, Bench, cpu_seconds, start_env, worker_env
 from workflows.config import ResearchConfig
-from workflows.models import ResearchReport, ResearchRequest
+from workflows.models import ResearchRequest
 from workflows.research import WORKFLOW_NAME
+from workflows.results import ResearchReport
 
 PROFILES: dict[str, dict[str, Any]] = {
     "off": {"evolution": "off"},

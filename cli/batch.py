@@ -49,7 +49,7 @@ from workflows.batch import (
     QuestionRecord,
 )
 from workflows.failures import innermost_message
-from workflows.models import ResearchReport
+from workflows.results import ResearchReport
 
 POLL_SECONDS = 1.0
 

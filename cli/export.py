@@ -25,7 +25,7 @@ from cli.batch_ids import not_a_run
 from cli.output import report_target
 from common.errors import UsageError
 from common.temporal_connection import connect_from_env
-from workflows.models import ResearchReport
+from workflows.results import ResearchReport
 
 FORMAT_HELP = f"comma-separated formats: {', '.join(export.FORMATS)}"
 

@@ -27,7 +27,7 @@ from common.errors import CommandError
 from common.temporal_connection import connect_from_env
 from inspection.waits import retry_waits
 from workflows.config import EVOLUTION_NODE, NODE_NAMES
-from workflows.models import ControlStatus, ResearchProgress, ResearchState
+from workflows.results import ControlStatus, ResearchProgress, ResearchState
 
 WATCH_SECONDS = 1.0
 

@@ -15,7 +15,8 @@ from cli.export import finished_report
 from cli.research import web_ui_link
 from common.errors import CommandError
 from workflows.batch import BatchProgress, child_id
-from workflows.models import ResearchPlan, ResearchProgress, ResearchReport, ResearchState
+from workflows.models import ResearchPlan
+from workflows.results import ResearchProgress, ResearchReport, ResearchState
 
 QUERY_TIMEOUT = timedelta(seconds=5)  # a run whose worker is down must not hang the agent
 BATCH_QUESTIONS_SHOWN = 100

@@ -30,9 +30,10 @@ from cli.request import validate_request
 from cli.research import web_ui_link
 from common.errors import CommandError
 from common.temporal_connection import connect_from_env, task_queue_from_env
-from workflows.models import ControlStatus, ResearchPlan, ResearchRequest
+from workflows.models import ResearchPlan, ResearchRequest
 from workflows.plan_review import PlanDecision
 from workflows.research import WORKFLOW_NAME
+from workflows.results import ControlStatus
 
 MAX_LIST = 100
 LIST_DESCRIBE_CONCURRENCY = 8

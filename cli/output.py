@@ -25,7 +25,7 @@ from pathlib import Path
 from cli.ids import REPORTS_DIR, default_path
 from common.errors import UsageError
 from export.document import xml_safe
-from workflows.models import ResearchReport
+from workflows.results import ResearchReport
 
 
 @dataclass(frozen=True)

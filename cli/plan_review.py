@@ -21,8 +21,9 @@ from temporalio.service import RPCError
 
 from common.errors import CommandError
 from common.temporal_connection import connect_from_env
-from workflows.models import ControlStatus, ResearchPlan, ResearchState
+from workflows.models import ResearchPlan
 from workflows.plan_review import PlanDecision
+from workflows.results import ControlStatus, ResearchState
 
 PLAN_FILE_MAX_BYTES = 256_000
 

@@ -18,7 +18,7 @@ from cli.research import print_done
 from common.errors import UsageError
 from common.temporal_connection import connect_from_env
 from workflows.failures import innermost_message
-from workflows.models import ResearchReport
+from workflows.results import ResearchReport
 
 
 async def cmd_report(args: argparse.Namespace) -> int:

@@ -42,8 +42,9 @@ from common.errors import UsageError
 from common.temporal_connection import connect_from_env, task_queue_from_env
 from inspection.waits import retry_waits
 from workflows.failures import innermost_message
-from workflows.models import ResearchProgress, ResearchReport, ResearchRequest
+from workflows.models import ResearchRequest
 from workflows.research import WORKFLOW_NAME
+from workflows.results import ResearchProgress, ResearchReport
 from workflows.state import RunInput
 
 DEFAULT_WEB_UI = "http://localhost:8233"

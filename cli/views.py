@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from inspection.profile import money
-from workflows.models import ControlStatus, LLMUsage, ResearchProgress, ResearchState
+from workflows.models import LLMUsage
+from workflows.results import ControlStatus, ResearchProgress, ResearchState
 
 DRAFT_VIEW_CHARS = 1500
 

@@ -19,7 +19,7 @@ from desk.report_view import render_report
 from desk.runs import DeskError
 from desk.schedules import describe_schedule
 from workflows.config import ResearchConfig
-from workflows.models import ResearchReport
+from workflows.results import ResearchReport
 
 if TYPE_CHECKING:
     from desk.context import Desk
@@ -162,9 +162,7 @@ async def export_file(request: Request) -> Response:
 async def document(request: Request) -> Response:
     desk = _desk(request)
     report = await _report_or_404(request)
-    found = document_of(
-        report.sources, request.path_params["number"], desk.settings.corpus_roots
-    )
+    found = document_of(report.sources, request.path_params["number"], desk.settings.corpus_roots)
     if found is None or found.stat().st_size > MAX_DOCUMENT_BYTES:
         raise HTTPException(404, "no local document for this source inside the corpus")
     return FileResponse(

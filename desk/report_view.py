@@ -27,7 +27,7 @@ from export.document import (
 )
 from export.html import HtmlBody
 from workflows.citing.citations import document_key, short_part
-from workflows.models import ResearchReport
+from workflows.results import ResearchReport
 
 EVIDENCE_SHOWN_CHARS = 700
 NOTES_HEADING = "research notes"

@@ -30,15 +30,10 @@ from common.errors import UsageError
 from desk.ask import Ask
 from desk.settings import DeskSettings
 from workflows.batch import WORKFLOW_NAME as BATCH_WORKFLOW
-from workflows.models import (
-    ControlStatus,
-    ResearchProgress,
-    ResearchReport,
-    ResearchRequest,
-    ResearchState,
-)
+from workflows.models import ResearchRequest
 from workflows.plan_review import PlanDecision
 from workflows.research import WORKFLOW_NAME
+from workflows.results import ControlStatus, ResearchProgress, ResearchReport, ResearchState
 from workflows.visibility import ITERATION, PHASE, QUALITY
 
 RPC_TIMEOUT = timedelta(seconds=5)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from export.document import Document, build_document, xml_safe
-from workflows.models import ResearchReport
+from workflows.results import ResearchReport
 
 FORMATS: dict[str, str] = {"md": ".md", "html": ".html", "pdf": ".pdf", "docx": ".docx"}
 ALIASES = {"markdown": "md", "htm": "html", "word": "docx"}

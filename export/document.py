@@ -29,7 +29,8 @@ from markdown_it.tree import SyntaxTreeNode
 
 from workflows.citing.citations import document_key
 from workflows.labels import SOURCES_HEADINGS
-from workflows.models import NumberedSource, ResearchReport
+from workflows.models import NumberedSource
+from workflows.results import ResearchReport
 
 SOURCES_HEADING = "\n## Sources\n"
 # `[3]`, or `[3, p. 2]` naming the part of source 3 the sentence relies on

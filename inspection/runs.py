@@ -29,7 +29,8 @@ from temporalio.service import RPCError
 
 from inspection.profile import decode_result
 from inspection.waits import retry_waits
-from workflows.models import ResearchProgress, ResearchRequest
+from workflows.models import ResearchRequest
+from workflows.results import ResearchProgress
 from workflows.visibility import ITERATION, PHASE, QUALITY
 
 WORKFLOW_TYPE = "DeepResearchWorkflow"
@@ -175,9 +176,7 @@ class RunInspector:
             elif not row.held:
                 row.idle_seconds = still
         if not isinstance(pending, BaseException):
-            row.warnings.extend(
-                _pending_warnings(pending.raw_description.pending_activities, now)
-            )
+            row.warnings.extend(_pending_warnings(pending.raw_description.pending_activities, now))
         row.warnings[:0] = run_warnings(row)
         return row
 

@@ -27,7 +27,8 @@ from temporalio import activity, client, worker
 
 from observability.error_types import error_type
 from observability.metrics import Instruments
-from workflows.models import LLMUsage, ResearchProgress
+from workflows.models import LLMUsage
+from workflows.results import ResearchProgress
 
 log = logging.getLogger(__name__)
 REPORT_NODE = "report_synthesizer"
@@ -180,4 +181,3 @@ class MetricsInterceptor(worker.Interceptor):
         for task in list(self._tasks):
             with contextlib.suppress(Exception):
                 await task
-

@@ -25,7 +25,8 @@ from workflows.continuation_models import (
     PreviousClaim,
 )
 from workflows.labels import Labels, labels_for
-from workflows.models import NumberedSource, QAPair, ResearchReport, Source
+from workflows.models import NumberedSource, QAPair, Source
+from workflows.results import ResearchReport
 
 FOLLOW_UP_LINE = "> **Follow-up of**"
 _FINAL_MARKER = re.compile(r"(?<!\\)\[(\d{1,6})(, [^\[\]\n]{1,64})?\]")

@@ -43,13 +43,8 @@ from workflows.continuation_models import (
     ParentRun,
     PreviousClaim,
 )
-from workflows.models import (
-    DRAFT_MAX_CHARS,
-    PlanSection,
-    ResearchPlan,
-    ResearchReport,
-    cap_text,
-)
+from workflows.models import DRAFT_MAX_CHARS, PlanSection, ResearchPlan, cap_text
+from workflows.results import ResearchReport
 from workflows.sources import SourceRegistry
 from workflows.state import RunState
 from workflows.visibility import PARENT

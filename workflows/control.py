@@ -12,7 +12,7 @@ from collections.abc import Callable
 from temporalio import workflow
 
 from workflows.config import ACTIVITY_NODE, BREAKABLE, EVOLUTION_NODE
-from workflows.models import ControlStatus
+from workflows.results import ControlStatus
 from workflows.state import ControlState, RunState
 
 FEEDBACK_MAX_CHARS = 2000

@@ -27,7 +27,8 @@ from workflows.citing.support import content_words
 from workflows.config import ResearchConfig
 from workflows.headings import fixed_headings
 from workflows.labels import Labels, labels_for
-from workflows.models import GroundingSummary, QAPair, ResearchPlan, ResearchReport
+from workflows.models import QAPair, ResearchPlan
+from workflows.results import GroundingSummary, ResearchReport
 from workflows.sources import SourceRegistry
 from workflows.state import RunState
 from workflows.text_checks import echoes_the_prompt, is_junk, looks_broken, one_line

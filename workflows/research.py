@@ -37,24 +37,26 @@ with workflow.unsafe.imports_passed_through():
         Assessment,
         AssessorInput,
         Candidate,
-        ControlStatus,
         DraftInput,
         EvolutionContext,
         EvolutionRecord,
         GapInput,
         IntegratorInput,
-        Phase,
         PlannerInput,
         QAPair,
         ResearchPlan,
-        ResearchProgress,
-        ResearchReport,
-        ResearchState,
         cap_text,
     )
     from workflows.plan_review import PlanDecision, PlanReview
     from workflows.report_unit import ReportUnit
     from workflows.reporting import final_report
+    from workflows.results import (
+        ControlStatus,
+        Phase,
+        ResearchProgress,
+        ResearchReport,
+        ResearchState,
+    )
     from workflows.sources import SourceRegistry
     from workflows.state import RunInput, RunState
     from workflows.stopping import budget_stop, fresh_questions, stop_note, verdict_stop

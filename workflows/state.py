@@ -20,13 +20,12 @@ from workflows.continuation_models import ContinuationRequest, ContinuationState
 from workflows.models import (
     EvolutionRecord,
     LLMUsage,
-    Phase,
     QAPair,
     ResearchPlan,
     ResearchRequest,
     Source,
-    StopReason,
 )
+from workflows.results import Phase, StopReason
 
 # How a call's sampling seed is chosen: "counter" (seed + n-th call started, the scheme of runs
 # started before the seed-by-call-identity patch) or "identity" (seed from the call's identity,

@@ -9,7 +9,8 @@ and after max_iterations.
 from __future__ import annotations
 
 from workflows.config import ResearchConfig, calls_per_iteration, report_calls
-from workflows.models import SEARCH_QUESTION_MAX_CHARS, Assessment, LLMUsage, QAPair, StopReason
+from workflows.models import SEARCH_QUESTION_MAX_CHARS, Assessment, LLMUsage, QAPair
+from workflows.results import StopReason
 
 
 def budget_stop(config: ResearchConfig, used: LLMUsage) -> StopReason | None:

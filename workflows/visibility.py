@@ -11,7 +11,7 @@ from __future__ import annotations
 from temporalio import workflow
 from temporalio.common import SearchAttributeKey
 
-from workflows.models import ControlStatus, Phase, ResearchProgress, ResearchState
+from workflows.results import ControlStatus, Phase, ResearchProgress, ResearchState
 from workflows.sources import SourceRegistry
 from workflows.state import RunState
 

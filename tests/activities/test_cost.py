@@ -28,7 +28,8 @@ from testing.settings import fake_llm_settings
 from tests.support.runs import run_research
 from worker import StartupError, build_worker, llm_client_from_env
 from workflows.config import ResearchConfig
-from workflows.models import LLMUsage, ResearchProgress
+from workflows.models import LLMUsage
+from workflows.results import ResearchProgress
 from workflows.stopping import budget_stop, stop_note
 
 MODEL_PRICE = {"input_per_million": 2.0, "output_per_million": 8.0}

@@ -20,8 +20,9 @@ from activities.prompts.self_evolution_enhancer import VariantCritique
 from testing.fake_llm import FakeLLMServer
 from testing.scripted_llm import Script
 from workflows.config import ResearchConfig
-from workflows.models import CRITIQUE_KEPT_CHARS, ResearchReport, ResearchRequest, ResearchState
+from workflows.models import CRITIQUE_KEPT_CHARS, ResearchRequest
 from workflows.research import WORKFLOW_NAME
+from workflows.results import ResearchReport, ResearchState
 
 # 1,500 characters of words of differing lengths, so the boundary is not at a fixed stride.
 LONG = " ".join(f"section{i} lacks{'s' * (i % 4)} citations" for i in range(70))[:1_500]

@@ -28,8 +28,9 @@ from testing.settings import fake_llm_settings
 from tests.support.runs import QUESTION
 from worker import build_worker
 from workflows.config import ResearchConfig
-from workflows.models import ResearchReport, ResearchRequest, ResearchState
+from workflows.models import ResearchRequest
 from workflows.research import WORKFLOW_NAME
+from workflows.results import ResearchReport, ResearchState
 
 CLAIM = "Oxalic acid treatments reduce varroa mite loads in broodless colonies"
 

@@ -32,14 +32,9 @@ from testing.scripted_llm import Script
 from testing.settings import FAKE_KEY, fake_llm_settings
 from worker import build_worker
 from workflows.config import ResearchConfig
-from workflows.models import (
-    DraftOutput,
-    LLMUsage,
-    ResearchReport,
-    ResearchRequest,
-    SamplingParams,
-)
+from workflows.models import DraftOutput, LLMUsage, ResearchRequest, SamplingParams
 from workflows.research import WORKFLOW_NAME
+from workflows.results import ResearchReport
 
 SEARCH_KEY = f"tvly-canary-{uuid.uuid4().hex}"
 

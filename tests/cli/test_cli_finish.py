@@ -28,16 +28,9 @@ from testing.settings import FAKE_KEY
 from tests.support.paths import ROOT
 from workflows.citing.citations import finalise_report
 from workflows.config import ResearchConfig
-from workflows.models import (
-    LLMUsage,
-    NumberedSource,
-    ResearchPlan,
-    ResearchProgress,
-    ResearchReport,
-    ResearchRequest,
-    Source,
-)
+from workflows.models import LLMUsage, NumberedSource, ResearchPlan, ResearchRequest, Source
 from workflows.research import WORKFLOW_NAME
+from workflows.results import ResearchProgress, ResearchReport
 
 
 def passage(number: int, document: str, anchor: str) -> NumberedSource:

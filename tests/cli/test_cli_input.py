@@ -16,7 +16,8 @@ from temporalio.service import RPCError
 from cli.ids import MAX_ID_CHARS, new_workflow_id
 from cli.output import ReportPaths, write_atomically, write_report
 from testing.processes import run_client
-from workflows.models import ResearchReport, ResearchRequest
+from workflows.models import ResearchRequest
+from workflows.results import ResearchReport
 
 
 async def assert_not_started(client: Client, workflow_id: str) -> None:
@@ -159,7 +160,7 @@ def test_bidi_controls_are_removed_from_the_question() -> None:
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        (b"{\"max_iterations\": 2, \"x\": \"\xff\xfe\"}", "is not UTF-8 text (byte 28 is 0xff)"),
+        (b'{"max_iterations": 2, "x": "\xff\xfe"}', "is not UTF-8 text (byte 28 is 0xff)"),
         (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
         (b"{" + b'"a": {' * 5000 + b"}" * 5001, "nested too deeply"),
         (b'{"max_iterations": ' + b"9" * 5000 + b"}", "is not valid JSON: Exceeds the limit"),

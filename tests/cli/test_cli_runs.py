@@ -16,7 +16,7 @@ from testing.fake_llm import FakeLLMServer
 from testing.processes import Hold, released, run_client
 from testing.scripted_llm import Script
 from tests.workflows.test_follow_up import run_client_until
-from workflows.models import ControlStatus, ResearchProgress, ResearchReport
+from workflows.results import ControlStatus, ResearchProgress, ResearchReport
 
 QUESTION = "What does a context manager's __exit__ return value mean?"
 

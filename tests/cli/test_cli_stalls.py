@@ -12,8 +12,9 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from testing.processes import run_client
-from workflows.models import ResearchReport, ResearchRequest
+from workflows.models import ResearchRequest
 from workflows.research import WORKFLOW_NAME
+from workflows.results import ResearchReport
 
 
 @workflow.defn(name=WORKFLOW_NAME, sandboxed=False)

@@ -17,7 +17,7 @@ from testing.fake_llm import FakeLLMServer
 from testing.processes import run_client
 from testing.scripted_llm import Script
 from tests.support.paths import ROOT
-from workflows.models import ResearchReport
+from workflows.results import ResearchReport
 
 
 async def assert_not_started(client: Client, workflow_id: str) -> None:

@@ -29,8 +29,9 @@ from testing.settings import fake_llm_settings
 from tests.support.paths import ROOT
 from worker import build_worker
 from workflows.config import ResearchConfig
-from workflows.models import ResearchReport, ResearchRequest
+from workflows.models import ResearchRequest
 from workflows.research import WORKFLOW_NAME
+from workflows.results import ResearchReport
 
 RPM = 240  # 4 node activities a second: the LLM queue backs up behind the batch
 BATCH = 8  # runs of 8 LLM calls each: 64 calls, 16 s at the limit

@@ -29,7 +29,8 @@ from testing.fake_llm import FakeLLMServer
 from testing.scripted_llm import Script
 from tests.export.test_export import assert_html_is_inert, read_html
 from tests.support.paths import ROOT
-from workflows.models import ResearchReport, ResearchRequest
+from workflows.models import ResearchRequest
+from workflows.results import ResearchReport
 
 TOOLS = {
     "start_research", "research_status", "get_report", "send_feedback", "cancel_research",

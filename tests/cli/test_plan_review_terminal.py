@@ -18,7 +18,7 @@ from cli.plan_review import ReviewError, read_plan, review_interactively
 from testing.fake_llm import FakeLLMServer
 from testing.scripted_llm import Script
 from tests.workflows.test_plan_review import review_status, start, waiting
-from workflows.models import ResearchReport, ResearchState
+from workflows.results import ResearchReport, ResearchState
 
 # The editor: records what it was given, then writes the next of the edits queued in a file.
 EDITOR = """

@@ -31,7 +31,7 @@ from testing.processes import run_client_py
 from testing.scripted_llm import Script
 from testing.settings import fake_llm_settings
 from worker import build_worker
-from workflows.models import ResearchReport
+from workflows.results import ResearchReport
 
 QUESTION = "What do the widget notes say?"
 FACTORY = "# Factory\n\nWidget factory: the Springfield plant employs forty machinists.\n"
@@ -173,9 +173,7 @@ async def test_a_watched_topic_reports_what_changed_in_its_documents(
     try:
         await wait_for(lambda: runs_of(client, schedule_id, "Completed"), "a first run")
         assert (await cli(client, queue, "schedule", "pause", schedule_id))[0] == 0
-        await wait_for(
-            lambda: _none(runs_of(client, schedule_id, "Running")), "no run in flight"
-        )
+        await wait_for(lambda: _none(runs_of(client, schedule_id, "Running")), "no run in flight")
         first_ids = await runs_of(client, schedule_id, "Completed")
         assert all(run.startswith(f"{schedule_id}-") for run in first_ids)
         first = await report_of(client, first_ids[0])

@@ -3,7 +3,6 @@ a real worker (fake LLM) — one paused, one held near its budget, then complete
 
 from __future__ import annotations
 
-import asyncio
 import os
 import pty
 import select
@@ -12,7 +11,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 from temporalio.client import Client, WorkflowHandle
@@ -23,9 +21,11 @@ from testing.fake_llm import FakeLLMServer
 from testing.processes import run_client
 from testing.scripted_llm import Script
 from tests.support.paths import ROOT
+from tests.support.progress import wait_for
 from workflows.config import ResearchConfig, minimum_llm_calls
-from workflows.models import ResearchProgress, ResearchReport, ResearchRequest
+from workflows.models import ResearchRequest
 from workflows.research import WORKFLOW_NAME
+from workflows.results import ResearchReport
 
 
 async def start(client: Client, task_queue: str, config: ResearchConfig) -> WorkflowHandle:
@@ -37,19 +37,6 @@ async def start(client: Client, task_queue: str, config: ResearchConfig) -> Work
         task_queue=task_queue,
         result_type=ResearchReport,
     )
-
-
-async def wait_for(
-    handle: WorkflowHandle, check: Callable[[ResearchProgress], bool], timeout: float = 20
-) -> ResearchProgress:
-    async def poll() -> ResearchProgress:
-        while True:
-            progress = await handle.query("progress", result_type=ResearchProgress)
-            if check(progress):
-                return progress
-            await asyncio.sleep(0.1)
-
-    return await asyncio.wait_for(poll(), timeout)
 
 
 async def top_rows(client: Client, task_queue: str) -> tuple[str, dict[str, str]]:
@@ -74,9 +61,7 @@ async def test_top_shows_a_paused_run_and_a_run_near_its_budget_then_its_result(
     client: Client, task_queue: str, fake_server: FakeLLMServer, script: Script
 ) -> None:
     fake_server.set_delay("DraftAnswer", 1.0)  # control updates land while the draft is written
-    paused = await start(
-        client, task_queue, ResearchConfig.model_validate({"evolution": "off"})
-    )
+    paused = await start(client, task_queue, ResearchConfig.model_validate({"evolution": "off"}))
     tight = ResearchConfig.model_validate(
         {"evolution": "off", "max_iterations": 1, "json_repair_attempts": 0}
     )

@@ -28,8 +28,9 @@ from desk.settings import Caps
 from testing.processes import run_client_py
 from testing.settings import FAKE_KEY
 from tests.support.desk import asgi_client, csrf_of, free_port, settings_for
-from workflows.models import LLMUsage, NumberedSource, ResearchPlan, ResearchReport, Source
+from workflows.models import LLMUsage, NumberedSource, ResearchPlan, Source
 from workflows.research import WORKFLOW_NAME
+from workflows.results import ResearchReport
 
 TOKEN = "desk-token-0123456789abcdef"
 NO_WORKER = "desk-no-worker"  # pages that start nothing need no worker

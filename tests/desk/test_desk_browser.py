@@ -29,7 +29,7 @@ from testing.scripted_llm import Script
 from testing.settings import FAKE_KEY
 from tests.support.desk import serving, settings_for
 from tests.support.paths import ROOT
-from workflows.models import ResearchReport
+from workflows.results import ResearchReport
 from workflows.state import RunInput
 
 INSTALL = ROOT / "scripts" / "install-chromium"

@@ -18,13 +18,8 @@ from pypdf import PdfReader
 import export
 from export.document import build_document, is_web_url
 from workflows.citing.citations import finalise_report
-from workflows.models import (
-    LLMUsage,
-    NumberedSource,
-    ResearchPlan,
-    ResearchReport,
-    Source,
-)
+from workflows.models import LLMUsage, NumberedSource, ResearchPlan, Source
+from workflows.results import ResearchReport
 
 POISON = (
     "<script>alert('x')</script> <img src=x onerror=alert(2)> "

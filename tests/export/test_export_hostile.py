@@ -19,7 +19,7 @@ import export
 from cli.export import write_exports
 from export.document import REPLACEMENT
 from tests.export.test_export import make_report, read_html
-from workflows.models import ResearchReport
+from workflows.results import ResearchReport
 
 HOSTILE = "ESC\x1b[31m NUL\x00 BEL\x07 DEL\x7f CSI\x9b FFFE\ufffe lone\ud800"
 BAD_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")

@@ -41,8 +41,9 @@ from testing.scripted_llm import Script
 from testing.settings import FAKE_KEY, fake_llm_settings
 from worker import build_worker
 from workflows.config import ResearchConfig
-from workflows.models import ResearchReport, ResearchRequest
+from workflows.models import ResearchRequest
 from workflows.research import WORKFLOW_NAME
+from workflows.results import ResearchReport
 
 HERE = Path(__file__).resolve().parent
 TASK_QUEUE = "ttdr-record"

@@ -21,8 +21,8 @@ from testing.processes import run_client
 from testing.scripted_llm import Script
 from tests.support.paths import HISTORIES
 from tests.workflows.test_plan_review import start, waiting
-from workflows.models import ResearchProgress, ResearchReport
 from workflows.plan_review import REVIEW_PHASE_PATCH
+from workflows.results import ResearchProgress, ResearchReport
 from workflows.visibility import PHASE
 
 

@@ -22,8 +22,9 @@ from testing.processes import run_client_py
 from testing.scripted_llm import Script
 from tests.support.paths import HISTORIES as HISTORY_DIR
 from workflows.config import ResearchConfig
-from workflows.models import ResearchReport, ResearchRequest
+from workflows.models import ResearchRequest
 from workflows.research import WORKFLOW_NAME
+from workflows.results import ResearchReport
 from workflows.state import RunInput
 
 HISTORIES = sorted(HISTORY_DIR.glob("*.json"))

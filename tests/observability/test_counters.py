@@ -27,7 +27,7 @@ from testing.scripted_llm import Script
 from testing.settings import fake_llm_settings
 from tests.support.runs import run_research
 from worker import build_worker
-from workflows.models import ResearchReport
+from workflows.results import ResearchReport
 
 FAST_RETRY = {"initial_interval_seconds": 0.2}
 

@@ -32,8 +32,9 @@ from testing.settings import FAKE_KEY
 from tests.support.paths import ROOT
 from tests.support.runs import QUESTION, run_research
 from workflows.config import ResearchConfig
-from workflows.models import ResearchProgress, ResearchReport, ResearchRequest
+from workflows.models import ResearchRequest
 from workflows.research import WORKFLOW_NAME
+from workflows.results import ResearchProgress, ResearchReport
 
 INSTALL = ROOT / "scripts" / "install-prometheus"
 
@@ -111,9 +112,7 @@ class Prometheus:
 
     def targets_up(self) -> dict[str, bool]:
         reply = json.loads(self.get("/api/v1/targets"))
-        return {
-            t["labels"]["job"]: t["health"] == "up" for t in reply["data"]["activeTargets"]
-        }
+        return {t["labels"]["job"]: t["health"] == "up" for t in reply["data"]["activeTargets"]}
 
     def stop(self) -> None:
         self.process.terminate()

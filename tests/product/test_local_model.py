@@ -19,8 +19,9 @@ from embedded.llama_server import MODEL_ALIAS, LlamaServer, local_llm_available
 from search.local_provider import LocalSearch
 from worker import build_worker
 from workflows.config import NODE_NAMES, ResearchConfig
-from workflows.models import ResearchReport, ResearchRequest
+from workflows.models import ResearchRequest
 from workflows.research import WORKFLOW_NAME
+from workflows.results import ResearchReport
 
 pytestmark = [
     pytest.mark.local_llm,

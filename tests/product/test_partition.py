@@ -31,8 +31,9 @@ from testing.scripted_llm import Script
 from testing.settings import FAKE_KEY
 from tests.support import netns
 from workflows.config import ResearchConfig
-from workflows.models import ResearchReport, ResearchRequest
+from workflows.models import ResearchRequest
 from workflows.research import WORKFLOW_NAME
+from workflows.results import ResearchReport
 
 pytestmark = pytest.mark.slow
 

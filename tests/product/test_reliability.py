@@ -39,8 +39,9 @@ from testing.scripted_llm import Script
 from testing.settings import FAKE_KEY, fake_llm_settings
 from worker import build_worker
 from workflows.config import NODE_NAMES, EvolutionConfig, NodeTimeouts, ResearchConfig
-from workflows.models import ResearchReport, ResearchRequest
+from workflows.models import ResearchRequest
 from workflows.research import WORKFLOW_NAME
+from workflows.results import ResearchReport
 
 QUESTION = "How does Python's with statement work, and what must a context manager implement?"
 CHAT = "/chat/completions"

@@ -23,8 +23,9 @@ from testing.processes import WorkerProcess, run_client_py, wait_for, worker_env
 from testing.scripted_llm import Script
 from testing.settings import FAKE_KEY
 from workflows.config import ResearchConfig
-from workflows.models import ResearchReport, ResearchRequest
+from workflows.models import ResearchRequest
 from workflows.research import WORKFLOW_NAME
+from workflows.results import ResearchReport
 
 BEES = (
     "# Bees\n\nHoney bees live in colonies of tens of thousands of workers and one queen; the "

@@ -7,8 +7,9 @@ import uuid
 from temporalio.client import Client
 
 from workflows.config import ResearchConfig
-from workflows.models import ResearchReport, ResearchRequest
+from workflows.models import ResearchRequest
 from workflows.research import WORKFLOW_NAME
+from workflows.results import ResearchReport
 
 QUESTION = "How does Python's with statement work, and what must a context manager implement?"
 

@@ -31,8 +31,9 @@ from worker import (
     first_version_becomes_current,
 )
 from workflows.config import ResearchConfig
-from workflows.models import ResearchProgress, ResearchReport, ResearchRequest
+from workflows.models import ResearchRequest
 from workflows.research import WORKFLOW_NAME
+from workflows.results import ResearchProgress, ResearchReport
 
 
 async def set_current(client: Client, version: WorkerDeploymentVersion) -> None:

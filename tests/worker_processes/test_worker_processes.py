@@ -24,8 +24,9 @@ from testing.settings import FAKE_KEY
 from worker_processes import child_env
 from worker_processes.metrics import free_port, merge_pages
 from workflows.config import ResearchConfig
-from workflows.models import ResearchReport, ResearchRequest
+from workflows.models import ResearchRequest
 from workflows.research import WORKFLOW_NAME
+from workflows.results import ResearchReport
 
 ALL_READY = "2 worker processes ready"
 

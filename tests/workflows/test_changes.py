@@ -21,7 +21,8 @@ from workflows.changes import (
 )
 from workflows.continuation_models import ChangeItem, Changes, NotifyInput, PreviousClaim
 from workflows.labels import labels_for
-from workflows.models import NumberedSource, ResearchPlan, ResearchReport, Source
+from workflows.models import NumberedSource, ResearchPlan, Source
+from workflows.results import ResearchReport
 
 
 def source(document: str, evidence: str = "") -> Source:

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
 
-from temporalio.client import Client, WorkflowHandle
-from temporalio.service import RPCError
+from temporalio.client import Client
 
 from testing.fake_llm import FakeLLMServer
 from testing.scripted_llm import Script
+from tests.support.progress import wait_for
 from workflows.config import ResearchConfig
-from workflows.models import ResearchProgress, ResearchReport, ResearchRequest
+from workflows.models import ResearchRequest
 from workflows.research import WORKFLOW_NAME
+from workflows.results import ResearchReport
 
 QUESTION = "How does Python's with statement work?"
 
@@ -30,32 +30,6 @@ async def start(client: Client, task_queue: str, **config: object) -> str:
         result_type=ResearchReport,
     )
     return workflow_id
-
-
-async def wait_for(
-    handle: WorkflowHandle,
-    check: Callable[[ResearchProgress], bool],
-    what: str,
-    timeout: float = 20,
-) -> ResearchProgress:
-    """Poll the latest run's progress until check holds; fail naming what was awaited."""
-    last: ResearchProgress | None = None
-
-    async def poll() -> ResearchProgress:
-        nonlocal last
-        while True:
-            try:
-                last = await handle.query("progress", result_type=ResearchProgress)
-            except RPCError:  # the successor run may not have had its first task yet
-                last = None
-            if last is not None and check(last):
-                return last
-            await asyncio.sleep(0.1)
-
-    try:
-        return await asyncio.wait_for(poll(), timeout)
-    except TimeoutError:
-        raise AssertionError(f"waited {timeout} s for {what}; last progress: {last}") from None
 
 
 async def runs_of(client: Client, workflow_id: str) -> int:

@@ -15,21 +15,16 @@ from collections.abc import Callable
 
 import pytest
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
-from temporalio.service import RPCError
 
 from testing.fake_llm import FakeLLMServer
 from testing.processes import Hold, released
 from testing.scripted_llm import Script
+from tests.support.progress import wait_for
 from workflows.config import ResearchConfig
 from workflows.control import FEEDBACK_MAX_CHARS
-from workflows.models import (
-    ControlStatus,
-    ResearchProgress,
-    ResearchReport,
-    ResearchRequest,
-    ResearchState,
-)
+from workflows.models import ResearchRequest
 from workflows.research import WORKFLOW_NAME
+from workflows.results import ControlStatus, ResearchProgress, ResearchReport, ResearchState
 
 QUESTION = "How do Python decorators work?"
 
@@ -47,31 +42,6 @@ async def start(client: Client, task_queue: str, **config: object) -> WorkflowHa
     )
     # No run id: the handle reaches the latest run, also after continue-as-new.
     return client.get_workflow_handle(workflow_id, result_type=ResearchReport)
-
-
-async def wait_for(
-    handle: WorkflowHandle,
-    check: Callable[[ResearchProgress], bool],
-    what: str,
-    timeout: float = 30,
-) -> ResearchProgress:
-    last: ResearchProgress | None = None
-
-    async def poll() -> ResearchProgress:
-        nonlocal last
-        while True:
-            try:
-                last = await handle.query("progress", result_type=ResearchProgress)
-            except RPCError:  # a continued run may not have had its first task yet
-                last = None
-            if last is not None and check(last):
-                return last
-            await asyncio.sleep(0.1)
-
-    try:
-        return await asyncio.wait_for(poll(), timeout)
-    except TimeoutError:
-        raise AssertionError(f"waited {timeout} s for {what}; last progress: {last}") from None
 
 
 async def finishes(handle: WorkflowHandle, what: str, timeout: float = 30) -> ResearchReport:

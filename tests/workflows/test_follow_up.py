@@ -21,8 +21,8 @@ from testing.scripted_llm import Script
 from workflows.citing.citations import document_key
 from workflows.config import ResearchConfig
 from workflows.continuation_models import ContinuationRequest
-from workflows.models import ResearchReport
 from workflows.research import WORKFLOW_NAME
+from workflows.results import ResearchReport
 from workflows.state import RunInput
 from workflows.visibility import PARENT
 

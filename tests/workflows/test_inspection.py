@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
 
 import pytest
 from temporalio.api.sdk.v1 import WorkflowMetadata
@@ -20,9 +19,11 @@ from temporalio.exceptions import CancelledError
 from testing.fake_llm import FakeLLMServer
 from testing.processes import Hold, released, run_client
 from testing.scripted_llm import Script
+from tests.support.progress import wait_for
 from workflows.config import ResearchConfig
-from workflows.models import ResearchProgress, ResearchReport, ResearchRequest, ResearchState
+from workflows.models import ResearchRequest
 from workflows.research import WORKFLOW_NAME
+from workflows.results import ResearchReport, ResearchState
 from workflows.visibility import ITERATION, PHASE, QUALITY
 
 
@@ -46,19 +47,6 @@ async def start(
         task_queue=task_queue,
         result_type=ResearchReport,
     )
-
-
-async def wait_for(
-    handle: WorkflowHandle, check: Callable[[ResearchProgress], bool], timeout: float = 20
-) -> ResearchProgress:
-    async def poll() -> ResearchProgress:
-        while True:
-            progress = await handle.query("progress", result_type=ResearchProgress)
-            if check(progress):
-                return progress
-            await asyncio.sleep(0.1)
-
-    return await asyncio.wait_for(poll(), timeout)
 
 
 async def test_breakpoint_holds_the_run_for_inspection_then_step_and_resume(

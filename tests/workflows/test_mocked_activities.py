@@ -47,7 +47,6 @@ from workflows.models import (
     ReportInput,
     ReportOutput,
     ResearchPlan,
-    ResearchReport,
     RetrievalInput,
     RetrievalOutput,
     ReviseVariantInput,
@@ -55,6 +54,7 @@ from workflows.models import (
     VariantVerdict,
 )
 from workflows.research import DeepResearchWorkflow
+from workflows.results import ResearchReport
 from workflows.state import RunInput
 
 QUESTION = "How does Python's with statement work, and what must a context manager implement?"

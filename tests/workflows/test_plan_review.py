@@ -19,8 +19,9 @@ from testing.processes import WorkerProcess, run_client, worker_env
 from testing.scripted_llm import Script
 from testing.settings import FAKE_KEY
 from workflows.config import ResearchConfig
-from workflows.models import ResearchProgress, ResearchReport, ResearchRequest, ResearchState
+from workflows.models import ResearchRequest
 from workflows.research import WORKFLOW_NAME
+from workflows.results import ResearchProgress, ResearchReport, ResearchState
 
 NEW_PLAN = {
     "sections": [

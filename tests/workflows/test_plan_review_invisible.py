@@ -13,7 +13,8 @@ from testing.fake_llm import FakeLLMServer
 from testing.processes import run_client
 from testing.scripted_llm import Script
 from tests.workflows.test_plan_review import start, waiting
-from workflows.models import ResearchRequest, ResearchState
+from workflows.models import ResearchRequest
+from workflows.results import ResearchState
 
 INVISIBLE = "\u200b\u200d\u2060\ufeff\u202e\u2066"  # zero-width, word joiner, BOM, bidi
 

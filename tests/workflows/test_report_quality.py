@@ -22,7 +22,7 @@ from testing.scripted_llm import Script
 from tests.support.runs import QUESTION, run_research
 from workflows.citing.citations import REPORT_MARKER, report_numbers
 from workflows.citing.sentences import is_statement, statements
-from workflows.models import ResearchReport
+from workflows.results import ResearchReport
 from workflows.text_checks import is_good_heading, is_junk
 
 CONTEXT_DOCS = ("contextlib", "with", "context-managers", "context")

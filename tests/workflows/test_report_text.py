@@ -333,7 +333,8 @@ def test_the_demo_passages_of_the_with_statement_read_as_sentences() -> None:
 
 def test_an_export_links_a_citation_that_names_its_part_and_splits_a_chinese_sources_list() -> None:
     from export.document import Paragraph, build_document
-    from workflows.models import LLMUsage, ResearchReport
+    from workflows.models import LLMUsage
+    from workflows.results import ResearchReport
 
     known = [source(1, "x", "page 2", "r.pdf"), source(2, "y", "", "s.md")]
     question = "如何评价上下文管理器的作用？"

@@ -13,8 +13,9 @@ from testing.scripted_llm import BOGUS_CITATION, Script
 from tests.support.runs import QUESTION, run_research
 from workflows.citing.citations import report_numbers as cited_numbers
 from workflows.config import ResearchConfig
-from workflows.models import ResearchReport, ResearchRequest
+from workflows.models import ResearchRequest
 from workflows.research import WORKFLOW_NAME
+from workflows.results import ResearchReport
 
 
 def llm_calls_by_schema(server: FakeLLMServer) -> dict[str, int]:

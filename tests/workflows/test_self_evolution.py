@@ -12,8 +12,9 @@ from temporalio.client import Client
 from testing.fake_llm import FakeLLMServer, RecordedRequest
 from testing.scripted_llm import Script
 from workflows.config import EVOLVABLE_UNITS, ResearchConfig, UnitEvolution
-from workflows.models import ResearchReport, ResearchRequest
+from workflows.models import ResearchRequest
 from workflows.research import WORKFLOW_NAME
+from workflows.results import ResearchReport
 
 QUESTION = "How do Python generators and the iterator protocol relate?"
 OFF = {"variants": 1, "revision_steps": 0}

@@ -18,12 +18,12 @@ from workflows.models import (
     ANSWER_MAX_CHARS,
     EVIDENCE_MAX_CHARS,
     EVIDENCE_RUN_MAX_CHARS,
-    ResearchReport,
     ResearchRequest,
     RetrievalOutput,
     Source,
 )
 from workflows.research import WORKFLOW_NAME
+from workflows.results import ResearchReport
 from workflows.sources import SourceRegistry
 from workflows.state import RunState
 

@@ -15,14 +15,9 @@ from temporalio.client import Client, WorkflowHandle
 from testing.fake_llm import FakeLLMServer, RecordedRequest
 from testing.scripted_llm import Script
 from workflows.config import ResearchConfig
-from workflows.models import (
-    CRITIQUE_KEPT_CHARS,
-    ResearchProgress,
-    ResearchReport,
-    ResearchRequest,
-    ResearchState,
-)
+from workflows.models import CRITIQUE_KEPT_CHARS, ResearchRequest
 from workflows.research import WORKFLOW_NAME
+from workflows.results import ResearchProgress, ResearchReport, ResearchState
 from workflows.visibility import DETAILS_DRAFT_CHARS
 
 
