@@ -13,7 +13,6 @@ import sys
 from types import ModuleType
 from typing import NoReturn
 
-from activities.setting_numbers import AsciiNumberParser
 from cli import (
     batch,
     corpus,
@@ -29,6 +28,7 @@ from cli import (
     top,
 )
 from common.errors import CommandError
+from common.setting_numbers import AsciiNumberParser
 from common.settings import ClientSettings, SettingsError
 from desk import command as serve
 from inspection.history import HistoryError

@@ -22,8 +22,8 @@ from collections.abc import Mapping
 
 from temporalio.common import Priority
 
-from activities.setting_numbers import ascii_int
 from common.errors import UsageError
+from common.setting_numbers import ascii_int
 
 PRIORITY_LEVELS = 5
 FAIRNESS_KEY_MAX_BYTES = 64  # the server's limit

@@ -9,8 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from activities.setting_numbers import ascii_float, ascii_int
 from common.errors import UsageError
+from common.setting_numbers import ascii_float, ascii_int
 from common.temporal_connection import task_queue_from_env
 
 TOKEN_ENV = "TTDR_SERVE_TOKEN"

@@ -38,7 +38,7 @@ from temporalio.runtime import (
     TelemetryConfig,
 )
 
-from activities.setting_numbers import ascii_int
+from common.setting_numbers import ascii_int
 
 Protocol = Literal["grpc", "http/protobuf"]
 METER_NAME = "ttdr"

@@ -26,7 +26,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
 from temporalio.client import Client
 
-from activities.setting_numbers import ascii_float
+from common.setting_numbers import ascii_float
 from inspection.runs import RunInspector, RunRow
 from observability.metrics import MetricsConfigError
 

@@ -17,8 +17,8 @@ from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDic
 from pydantic_settings.sources import PydanticBaseSettingsSource
 from pydantic_settings.sources.utils import parse_env_vars
 
-from activities.setting_numbers import ascii_float, ascii_int
 from common.errors import UsageError
+from common.setting_numbers import ascii_float, ascii_int
 
 PREFIX = "TTDR_"
 

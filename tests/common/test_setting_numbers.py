@@ -13,10 +13,10 @@ import argparse
 import pytest
 
 from activities.llm_settings import LLMConfigError, LLMSettings
-from activities.setting_numbers import ascii_float, ascii_int
 from cli.main import parser
 from cli.priority import priority_from_args
 from common.errors import UsageError
+from common.setting_numbers import ascii_float, ascii_int
 from desk.settings import DeskSettingsError, load_settings
 from observability.metrics import MetricsConfigError, MetricsSettings
 from observability.run_metrics import interval_from_env
