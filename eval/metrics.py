@@ -254,7 +254,7 @@ def _share(part: int, whole: int) -> float | None:
 
 
 _HEADING_LINE = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*$", re.MULTILINE)
-_NOTE_QUESTION = re.compile(r"^\*\*Q\d+ \([^)]*\): (.*)\*\*$", re.MULTILINE)
+_NOTE_QUESTION = re.compile(r"^\*\*Q\d+(?:, Q\d+)* \([^)]*\): (.*)\*\*$", re.MULTILINE)
 _QUOTE = re.compile(r'^> "(.*)"(?:\[[^\]]+\])+\s*$', re.MULTILINE)
 _SOURCE_ENTRY = re.compile(r"^\d+\. (.*?)(?: — |$)", re.MULTILINE)
 

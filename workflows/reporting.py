@@ -31,7 +31,7 @@ from workflows.models import QAPair, ResearchPlan
 from workflows.results import GroundingSummary, ResearchReport
 from workflows.sources import SourceRegistry
 from workflows.state import RunState
-from workflows.text_checks import echoes_the_prompt, is_junk, looks_broken, one_line
+from workflows.text_checks import echoes_the_prompt, heading_key, is_junk, looks_broken, one_line
 from workflows.topics import (
     aspects,
     heading_of,
@@ -259,13 +259,28 @@ def research_notes(findings: list[QAPair], labels: Labels, asked: str = "") -> s
     """Every question asked and what of its answer is backed: claims no source supports are
     left out here too (the notes are evidence, not the model's guesses). A question that is
     junk, broken or an echo of the prompts (`asked`: the user's question) shows as "—"."""
-    notes = []
+    # A question shown as an earlier one was ("Title: focus" whose focus is the question) is
+    # one note: a reader would otherwise read the same question twice.
+    groups: dict[str, tuple[str, list[int], list[int], list[str]]] = {}
     for i, qa in enumerate(findings, 1):
         question = shown_query(one_line(qa.question))
         if is_junk(question) or looks_broken(question) or echoes_the_prompt(question, asked):
             question = "—"
+        key = f"—{i}" if question == "—" else heading_key(question)
+        _, numbers, iterations, answers = groups.setdefault(key, (question, [], [], []))
+        numbers.append(i)
+        if qa.iteration not in iterations:
+            iterations.append(qa.iteration)
         answer = _supported_only(qa.answer) or f"*{labels.no_answer}*"
-        notes.append(f"**Q{i} ({labels.iteration} {qa.iteration}): {question}**\n\n{answer}")
+        if answer not in answers:
+            answers.append(answer)
+    none = f"*{labels.no_answer}*"
+    notes = [
+        f"**{', '.join(f'Q{n}' for n in numbers)} ({labels.iteration} "
+        f"{', '.join(map(str, iterations))}): {question}**\n\n"
+        + "\n\n".join([a for a in answers if a != none] or [none])
+        for question, numbers, iterations, answers in groups.values()
+    ]
     return f"## {labels.research_notes}\n\n" + "\n\n".join(notes)
 
 

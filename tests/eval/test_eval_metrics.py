@@ -230,11 +230,12 @@ def test_readability_counts_repeated_and_junk_headings_junk_questions_and_cut_qu
     messy = (
         "# T\n\n## Same\n\nA [1].\n\n## Same\n\nB [1].\n\n## </plan> <script>\n\nC [1].\n\n"
         '**Q1 (iteration 1): </plan>**\n\n> "During the"[1]\n\n'
+        '**Q2, Q4 (iteration 1, 2): <script>**\n\n> "It runs."[1]\n\n'
         "## Sources\n\n1. --- — a.md\n"
     )
     duplicates, junk, cut = readability(messy)
     assert duplicates == 1 and cut == 1
-    assert junk == 3  # the tag heading, the tag question, the `---` title
+    assert junk == 4  # the tag heading, the tag questions (one note asked twice), `---`
 
 
 def test_an_abbreviation_does_not_end_a_claim() -> None:

@@ -458,6 +458,31 @@ def test_broken_text_is_never_shown_as_a_heading_or_a_question() -> None:
     assert "&lt;" not in notes and "} Question" not in notes
 
 
+def test_a_question_asked_again_in_other_words_is_one_research_note() -> None:
+    """The embedded model's secrets report listed Q1 and Q3 as the same question: Q3 searched the
+    plan section "title: focus" whose focus is the question, and both are shown as the focus."""
+    from workflows.models import QAPair
+    from workflows.reporting import research_notes
+
+    asked = "When should I use the secrets module rather than the random module?"
+    findings = [
+        QAPair(question=asked, answer="Secrets suits tokens [1].", iteration=1),
+        QAPair(question="Is random reproducible?", answer="It is seeded [2].", iteration=1),
+        QAPair(
+            question=f"When should I use the secrets module?: {asked}",
+            answer="Use secrets for security tokens [1].",
+            iteration=2,
+        ),
+        QAPair(question=asked, answer="Secrets suits tokens [1].", iteration=2),
+    ]
+    notes = research_notes(findings, labels_for(asked), asked)
+    assert notes.count(asked) == 1
+    assert f"**Q1, Q3, Q4 (iteration 1, 2): {asked}**" in notes
+    assert notes.count("Secrets suits tokens [1].") == 1
+    assert "Use secrets for security tokens [1]." in notes
+    assert "**Q2 (iteration 1): Is random reproducible?**" in notes
+
+
 def test_headings_with_the_same_words_are_one_heading() -> None:
     body = (
         "# T\n\nLead [1].\n\n## How does Python's `with` statement works?\n\nA [1].\n\n"
