@@ -21,8 +21,8 @@ from typing import Literal
 from workflows.citing.citations import cited_numbers, finalise_report, strip_own_sources_section
 from workflows.citing.claim_text import cited_in, claims_of
 from workflows.citing.extractive import EvidencePool, cited_sentences, words_of
-from workflows.citing.grounding import UNSUPPORTED_MARK, cites_enough
-from workflows.citing.sentences import is_unfinished
+from workflows.citing.grounding import UNSUPPORTED_MARK, Evidence, cites_enough
+from workflows.citing.sentences import completed, is_unfinished
 from workflows.citing.support import content_words
 from workflows.config import ResearchConfig
 from workflows.headings import fixed_headings
@@ -255,7 +255,9 @@ def _level(heading: str) -> int:
     return len(heading) - len(heading.lstrip("#")) if heading.startswith("#") else 0
 
 
-def research_notes(findings: list[QAPair], labels: Labels, asked: str = "") -> str:
+def research_notes(
+    findings: list[QAPair], labels: Labels, asked: str = "", evidence: Evidence | None = None
+) -> str:
     """Every question asked and what of its answer is backed: claims no source supports are
     left out here too (the notes are evidence, not the model's guesses). A question that is
     junk, broken or an echo of the prompts (`asked`: the user's question) shows as "—"."""
@@ -271,7 +273,7 @@ def research_notes(findings: list[QAPair], labels: Labels, asked: str = "") -> s
         numbers.append(i)
         if qa.iteration not in iterations:
             iterations.append(qa.iteration)
-        answer = _supported_only(qa.answer) or f"*{labels.no_answer}*"
+        answer = _supported_only(qa.answer, evidence) or f"*{labels.no_answer}*"
         if answer not in answers:
             answers.append(answer)
     none = f"*{labels.no_answer}*"
@@ -284,14 +286,21 @@ def research_notes(findings: list[QAPair], labels: Labels, asked: str = "") -> s
     return f"## {labels.research_notes}\n\n" + "\n\n".join(notes)
 
 
-def _supported_only(answer: str) -> str:
+def _supported_only(answer: str, evidence: Evidence | None = None) -> str:
     """The blocks of a checked answer as they are when every claim is backed and finished;
-    otherwise the backed, finished claims alone ("python.util.uuid[2]" is no note)."""
+    otherwise the backed, finished claims alone ("python.util.uuid[2]" is no note), a cut copy
+    of a sentence of its source (`evidence`) read as that whole sentence."""
     blocks = []
     for block in answer.split("\n\n"):
         claims = claims_of(" ".join(block.split()))
+        copied = False
+        for claim in claims:
+            if evidence is not None and claim.sources:
+                cited = (evidence.texts[n] for n in claim.sources if n in evidence.texts)
+                if whole := completed(claim.text, cited):
+                    claim.text, copied = whole, True
         cut = any(c.sources and is_unfinished(c.text) for c in claims)
-        if UNSUPPORTED_MARK not in block and not cut:
+        if UNSUPPORTED_MARK not in block and not cut and not copied:
             blocks.append(block.strip())
             continue
         kept = [c for c in claims if c.sources and not is_unfinished(c.text)]
@@ -343,7 +352,7 @@ def final_report(
         body = f"{body}\n\n*{labels.extracted_note}*"
     appendix = bool(wanted and state.findings)
     if appendix:
-        body = f"{body}\n\n{research_notes(state.findings, labels, question)}"
+        body = f"{body}\n\n{research_notes(state.findings, labels, question, sources.evidence)}"
     if config.report.show_unsupported and unsupported:
         body = f"{body}\n\n{unsupported_appendix(unsupported, labels)}"
     markdown, cited, removed = finalise_report(body, sources.all(), note, labels)

@@ -17,7 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, computed_field
 
-from workflows.citing.sentences import is_fragment, is_unfinished
+from workflows.citing.sentences import completed, is_fragment, is_unfinished
 from workflows.citing.support import (
     DEFAULT_THRESHOLD,
     PreparedClaim,
@@ -157,7 +157,8 @@ def check_claims(
     A question, a heading or a fragment of a few words states nothing, so no source can
     support it (with `statements_only`; a table row is a fragment that may be cited).
     `strict` (the final report only: the loop's drafts decide when to stop, and runs in
-    flight must decide as they did): an unfinished text (sentences.is_unfinished) neither.
+    flight must decide as they did): an unfinished text (sentences.is_unfinished) neither, and
+    a text copying the start of a sentence its source holds becomes that whole sentence.
     """
     checked: list[CheckedClaim] = []
     figures = GroundingFigures()
@@ -165,6 +166,9 @@ def check_claims(
         text = clean_claim_text(claim.text)
         if not text:
             continue
+        if strict and claim.sources:  # a cut copy of a cited sentence reads as that sentence
+            cited = (evidence.texts[n] for n in claim.sources if n in evidence.texts)
+            text = completed(text, cited) or text
         kept: list[int] = []
         best_support = 0.0
         moved_to: int | None = None

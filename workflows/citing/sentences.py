@@ -275,6 +275,31 @@ def is_unfinished(text: str) -> bool:
     return bool(_CUT_TAIL & tail)
 
 
+_COPY_MIN_WORDS = 4
+
+
+def completed(text: str, passages: Iterable[str]) -> str | None:
+    """The whole sentence of a passage whose start a text without an end copies, or None. The
+    embedded model cited "The specification, background and examples for the Python" to the
+    page that says 'The specification, background, and examples for the Python "with"
+    statement.': the reader gets the source's sentence, not the cut copy."""
+    flat = " ".join(text.split()).strip()
+    if flat.rstrip("\"'”’)*_`").endswith((".", "!", "?", ":", ";", "。", "！", "？")):
+        return None
+    words = [w.casefold() for w in _WORD.findall(flat)]
+    if len(words) < _COPY_MIN_WORDS:
+        return None
+    for passage in passages:
+        for sentence in statements(passage):
+            said = [w.casefold() for w in _WORD.findall(sentence)]
+            missing = len(said) - len(words)
+            # Only a short tail is a cut: a strong model's list item without a full stop that
+            # opens a long sentence of its source stays as the model wrote it.
+            if 0 < missing <= max(3, len(words) // 2) and said[: len(words)] == words:
+                return sentence
+    return None
+
+
 def joined(found: Iterable[str], limit: int) -> str:
     """Whole sentences, in order, as many as fit in `limit` characters (at least none cut)."""
     out: list[str] = []

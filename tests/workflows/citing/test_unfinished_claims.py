@@ -9,7 +9,7 @@ import pytest
 
 from workflows.citing.claim_text import ground_markdown
 from workflows.citing.grounding import Evidence
-from workflows.citing.sentences import is_unfinished
+from workflows.citing.sentences import completed, is_unfinished
 from workflows.labels import labels_for
 from workflows.models import PlanSection, QAPair, ResearchPlan
 from workflows.reporting import research_notes
@@ -133,3 +133,42 @@ def test_a_section_query_whose_focus_repeats_its_title_is_shown_once() -> None:
     notes = research_notes([found], labels_for(SECRETS), SECRETS)
     assert f"**Q1 (iteration 1): {SECRETS}**" in notes
     assert shown_query("Token generation: secrets tokens") == "Token generation: secrets tokens"
+
+
+SPEC_PAGE = (
+    'The specification, background, and examples for the Python "with" statement. '
+    "See PEP 343 for the full text."
+)
+SPEC_COPY = "The specification, background and examples for the Python"
+
+
+def test_a_cut_copy_of_a_cited_sentence_reads_as_the_whole_sentence() -> None:
+    """The embedded model's generators report at 64f9982 ended a note with "The specification,
+    background and examples for the Python[5]": the reader gets with.txt's sentence instead."""
+    whole = 'The specification, background, and examples for the Python "with" statement.'
+    assert completed(SPEC_COPY, [SPEC_PAGE]) == whole
+    assert completed(whole, [SPEC_PAGE]) is None  # a finished sentence is left as written
+    assert completed("The specification and background", [SPEC_PAGE]) is None  # not its start
+    assert completed("The specification", [SPEC_PAGE]) is None  # too little to be a copy
+
+    evidence = Evidence({1: SPEC_PAGE})
+    report, _ = ground_markdown(f"{SPEC_COPY}[1]", evidence, pool=[1], strict=True)
+    assert report == f"{whole}[1]"
+    # The loop's drafts (not strict) are checked as before: runs in flight decide as they did.
+    loop, _ = ground_markdown(f"{SPEC_COPY}[1]", evidence, pool=[1])
+    assert whole not in loop
+
+    found = QAPair(question="What is with.txt?", answer=f"{SPEC_COPY}[1]", iteration=2)
+    notes = research_notes([found], labels_for("What is with.txt?"), "", evidence)
+    assert f"{whole}[1]" in notes and f"{SPEC_COPY}[1]" not in notes
+
+
+def test_a_list_item_opening_a_long_source_sentence_stays_as_written() -> None:
+    page = (
+        "Context managers are normally invoked using the with statement, but can also be used "
+        "by directly invoking their methods when a program needs finer control."
+    )
+    item = "Context managers are normally invoked using the with statement"
+    assert completed(item, [page]) is None
+    report, _ = ground_markdown(f"- {item}[1]", Evidence({1: page}), pool=[1], strict=True)
+    assert report == f"- {item}[1]"
