@@ -59,7 +59,7 @@ from observability.search_attributes import ensure_search_attributes
 from search import chain
 from search.base import SearchProvider
 from search.local_index import CorpusError
-from search.local_provider import cache_dir_from_env
+from search.local_provider import cache_dir_of
 from search.web import SearchConfigError
 from workflows.calls import llm_task_queue
 
@@ -269,11 +269,15 @@ async def llm_client_from_env(env: Mapping[str, str], log_dir: Path) -> AsyncIte
 
 
 def search_from_env(env: Mapping[str, str]) -> SearchProvider:
+    return search_from_settings(worker_settings(env), env)
+
+
+def search_from_settings(settings: WorkerSettings, env: Mapping[str, str]) -> SearchProvider:
     """TTDR_SEARCH (ordered providers, default `local`); see search/chain.py. The
     local index is checked here but refreshed in the background: the worker is ready at once,
     serving the index as last refreshed (search/local_provider.py)."""
     try:
-        return chain.search_from_env(env)
+        return chain.search_from_settings(settings, env)
     except SearchConfigError as err:
         raise StartupError(f"search: {err}") from None
     except CorpusError as err:
@@ -290,11 +294,15 @@ def tracing_from_env(env: Mapping[str, str]) -> TracerProvider | None:
         raise StartupError(str(err)) from None
 
 
-def metrics_from_env(env: Mapping[str, str]) -> worker_metrics.Metrics | None:
+def metrics_from_settings(
+    settings: WorkerSettings, env: Mapping[str, str]
+) -> worker_metrics.Metrics | None:
     """Metrics when TTDR_METRICS_PORT or an OTLP endpoint is set (one line each says where).
     Before any client connects: the Temporal SDK's runtime is chosen then."""
     try:
-        return worker_metrics.metrics_from_env(env, announce=lambda line: print(line, flush=True))
+        return worker_metrics.metrics_from_settings(
+            settings, env, announce=lambda line: print(line, flush=True)
+        )
     except worker_metrics.MetricsConfigError as err:
         raise StartupError(str(err)) from None
 
@@ -309,10 +317,10 @@ async def run_worker(
     added = await ensure_search_attributes(client, target.namespace)
     if added:
         log.info("registered search attributes: %s", ", ".join(added))
-    search = search_from_env(env)
+    search = search_from_settings(settings, env)
     rpm = settings.llm_max_rpm
     version = deployment_version(settings)
-    async with llm_client_from_env(env, cache_dir_from_env(env) / "logs") as llm:
+    async with llm_client_from_env(env, cache_dir_of(settings, env) / "logs") as llm:
         worker = build_worker(
             client,
             target.task_queue,
@@ -340,7 +348,9 @@ async def run_worker(
             flush=True,
         )
         try:
-            in_flight = worker_metrics.runs_in_flight(client, metrics, target.task_queue, env)
+            in_flight = worker_metrics.runs_in_flight(
+                client, metrics, target.task_queue, settings.run_metrics_seconds
+            )
             async with worker, in_flight:
                 if version is not None:
                     await first_version_becomes_current(client, version)
@@ -361,9 +371,10 @@ def main() -> int:
         # httpx logs every request at INFO (each LLM call, search and page fetch): 206 of 213
         # lines of a run's log. Failures are reported by the product's own lines.
         logging.getLogger("httpx").setLevel(logging.WARNING)
+    tracing.capture_content(settings.trace_content)
     try:
         provider = tracing_from_env(os.environ)
-        metrics = metrics_from_env(os.environ)
+        metrics = metrics_from_settings(settings, os.environ)
         try:
             asyncio.run(run_worker(os.environ, metrics, settings))
         finally:

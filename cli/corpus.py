@@ -23,13 +23,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from common.errors import UsageError
+from common.settings import ClientSettings
 from search.documents.secrets import secrets_from_env
 from search.local_index import CorpusError, LocalIndex
-from search.local_provider import (
-    budget_from_env,
-    cache_dir_from_env,
-    corpus_roots_from_env,
-)
+from search.local_provider import budget_of, cache_dir_of, corpus_roots
 
 MAX_K = 100
 _FIRST_LINE_CHARS = 100
@@ -92,11 +89,11 @@ def corpus_folders(values: list[str] | None) -> list[Path] | None:
 
 
 def _open(args: argparse.Namespace, progress: Progress | None = None) -> LocalIndex:
-    env = os.environ
-    cache = cache_dir_from_env(env)
+    settings: ClientSettings = args.settings  # cli/main.py loaded it at start
+    cache = cache_dir_of(settings, os.environ)
+    budget = budget_of(settings)
     try:
-        roots = corpus_folders(args.corpus) or corpus_roots_from_env(env, cache)
-        budget = budget_from_env(env)
+        roots = corpus_folders(args.corpus) or corpus_roots(settings.corpus, cache)
     except CorpusError as err:
         raise UsageError(str(err)) from None
     task = progress.add_task("reading", total=None) if progress is not None else None
@@ -110,7 +107,7 @@ def _open(args: argparse.Namespace, progress: Progress | None = None) -> LocalIn
             return LocalIndex.open(
                 roots,
                 cache / "index",
-                secrets=secrets_from_env(env),
+                secrets=secrets_from_env(os.environ),
                 progress=advance,
                 budget=budget,
             )

@@ -75,6 +75,7 @@ def main(argv: list[str] | None = None, prog: str = "client.py") -> int:
         args.settings = ClientSettings.load(os.environ)
     except SettingsError as err:
         _fail(str(err), 2)
+    tracing.capture_content(args.settings.trace_content)
     try:
         provider = tracing.configure_tracing(
             tracing.CLIENT_SERVICE, os.environ, announce=lambda line: print(line, file=sys.stderr)

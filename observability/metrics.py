@@ -39,12 +39,13 @@ from temporalio.runtime import (
 )
 
 from common.setting_numbers import ascii_int
+from common.settings import WorkerSettings
 
 Protocol = Literal["grpc", "http/protobuf"]
 METER_NAME = "ttdr"
 PORT_ENV = "TTDR_METRICS_PORT"
 SDK_PORT_ENV = "TTDR_SDK_METRICS_PORT"
-HOST_ENV = "TTDR_METRICS_HOST"
+HOST_ENV = "TTDR_METRICS_HOST"  # a child's, written by the supervisor (worker_processes)
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_EXPORT_MILLIS = 15_000
 
@@ -81,20 +82,28 @@ class MetricsSettings:
         return self.port is not None or self.otlp is not None
 
     @classmethod
-    def from_env(cls, service_name: str, env: Mapping[str, str]) -> MetricsSettings:
-        port = _port(env, PORT_ENV)
-        sdk_port = _port(env, SDK_PORT_ENV)
+    def from_settings(
+        cls, service_name: str, settings: WorkerSettings, env: Mapping[str, str]
+    ) -> MetricsSettings:
+        """The ports and host from the worker's settings (their ranges checked there); the
+        OTEL_* variables, the SDK's and not ours, from `env`."""
+        port, sdk_port = settings.metrics_port, settings.sdk_metrics_port
         if port is not None and sdk_port is None:
             sdk_port = port + 1
         if port is not None and sdk_port == port:
             raise MetricsConfigError(f"{SDK_PORT_ENV} must differ from {PORT_ENV} ({port})")
         return cls(
             service_name=env.get("OTEL_SERVICE_NAME", "").strip() or service_name,
-            host=env.get(HOST_ENV, "").strip() or DEFAULT_HOST,
+            host=settings.metrics_host.strip() or DEFAULT_HOST,
             port=port,
             sdk_port=sdk_port if port is not None else None,
             otlp=_otlp_target(env),
         )
+
+    @classmethod
+    def from_env(cls, service_name: str, env: Mapping[str, str]) -> MetricsSettings:
+        """from_settings over `env`'s WorkerSettings; a bad port is its SettingsError."""
+        return cls.from_settings(service_name, WorkerSettings.load(env), env)
 
     def describe(self) -> list[str]:
         lines = []
@@ -109,19 +118,6 @@ class MetricsSettings:
         return lines
 
 
-def _port(env: Mapping[str, str], name: str) -> int | None:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return None
-    try:
-        port = ascii_int(raw)  # not isdigit(): it says yes to other scripts' digits
-    except ValueError:
-        port = 0
-    if not 1 <= port <= 65535:
-        raise MetricsConfigError(f"{name}={raw!r} is not a port number (1-65535)")
-    return port
-
-
 def _otlp_target(env: Mapping[str, str]) -> OTLPMetricsTarget | None:
     if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
         return None
@@ -132,10 +128,14 @@ def _otlp_target(env: Mapping[str, str]) -> OTLPMetricsTarget | None:
     if not (own or base):
         return None
     protocol = (
-        env.get("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL")
-        or env.get("OTEL_EXPORTER_OTLP_PROTOCOL")
-        or "grpc"
-    ).strip().lower()
+        (
+            env.get("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL")
+            or env.get("OTEL_EXPORTER_OTLP_PROTOCOL")
+            or "grpc"
+        )
+        .strip()
+        .lower()
+    )
     if protocol not in ("grpc", "http/protobuf"):
         raise MetricsConfigError(
             f"OTEL_EXPORTER_OTLP_PROTOCOL={protocol!r} is not supported: use grpc or http/protobuf"
@@ -263,14 +263,12 @@ class Metrics:
 
 
 def configure_metrics(
-    service_name: str,
-    env: Mapping[str, str],
+    settings: MetricsSettings,
     announce: Callable[[str], object] | None = None,
 ) -> Metrics | None:
     """Install the meter provider and the Temporal SDK's default runtime when metrics are
     configured; None (no exporter, no port) otherwise. Call once, before any Temporal client
     connects: the SDK's runtime is chosen when the first client is created."""
-    settings = MetricsSettings.from_env(service_name, env)
     if not settings.enabled:
         return None
     readers: list[MetricReader] = []

@@ -1,7 +1,7 @@
 """Gauges of the runs in flight, from the same snapshot `client.py top` shows (runs.py).
 
-Every TTDR_RUN_METRICS_SECONDS (default 30; 0 turns it off) the worker reads the open runs of
-its task queue from Temporal and exports:
+Every TTDR_RUN_METRICS_SECONDS (WorkerSettings.run_metrics_seconds: default 30; 0 turns it
+off) the worker reads the open runs of its task queue from Temporal and exports:
 - ttdr.runs.in_flight {ttdr.phase, ttdr.held}: open runs;
 - ttdr.run.idle {run_id}: seconds since the run's newest history event, for runs not paused,
   held or waiting for a person (the "no progress" alert);
@@ -21,31 +21,14 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable
 
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
 from temporalio.client import Client
 
-from common.setting_numbers import ascii_float
 from inspection.runs import RunInspector, RunRow
-from observability.metrics import MetricsConfigError
 
 log = logging.getLogger(__name__)
-INTERVAL_ENV = "TTDR_RUN_METRICS_SECONDS"
-DEFAULT_INTERVAL = 30.0
-
-
-def interval_from_env(env: Mapping[str, str]) -> float:
-    raw = env.get(INTERVAL_ENV, "").strip()
-    if not raw:
-        return DEFAULT_INTERVAL
-    try:
-        seconds = ascii_float(raw)  # ASCII digits only, and no nan/inf
-    except ValueError:
-        raise MetricsConfigError(f"{INTERVAL_ENV}={raw!r} is not a number of seconds") from None
-    if seconds < 0:
-        raise MetricsConfigError(f"{INTERVAL_ENV}={raw!r} is negative")
-    return seconds
 
 
 class RunGauges:
@@ -118,4 +101,3 @@ async def collect_runs(
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-

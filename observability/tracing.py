@@ -7,7 +7,7 @@ span per call under it (`chat <model>`, `search local`).
 
 Nothing is exported, and no exporter is created, unless an OTLP endpoint is configured by the
 standard variables. Prompts, completions and search queries stay out of spans unless
-TTDR_TRACE_CONTENT=1; credentials never enter them.
+TTDR_TRACE_CONTENT is true (given at start: capture_content); credentials never enter them.
 
 Product code gets its tracer at call time (`tracer()`), never at import, so spans go to whatever
 provider is installed when they start, e.g. a test's in-memory one.
@@ -16,7 +16,6 @@ provider is installed when they start, e.g. a test's in-memory one.
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -36,7 +35,6 @@ from observability.error_types import error_type
 from workflows.config import EVOLUTION_NODE, UNIT_NODE
 
 TRACER_NAME = "ttdr"
-CONTENT_ENV = "TTDR_TRACE_CONTENT"
 CONTENT_MAX_CHARS = 4000
 WORKER_SERVICE = "ttdr-worker"
 CLIENT_SERVICE = "ttdr-client"
@@ -139,9 +137,18 @@ def tracer() -> trace.Tracer:
     return trace.get_tracer(TRACER_NAME)
 
 
+_capture_content = False  # set once at start from the process's settings (capture_content)
+
+
+def capture_content(enabled: bool) -> None:
+    """TTDR_TRACE_CONTENT (SharedSettings.trace_content), given by the process at start: prompts,
+    completions and queries go into spans from then on."""
+    global _capture_content
+    _capture_content = enabled
+
+
 def content_capture_enabled() -> bool:
-    """TTDR_TRACE_CONTENT=1 puts prompts, completions and queries in spans (read per call)."""
-    return os.environ.get(CONTENT_ENV, "").strip().lower() in ("1", "true", "yes")
+    return _capture_content
 
 
 def _clip(text: str) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 
+from common.settings import WorkerSettings
 from search import errors
 from search.base import SearchProvider, SearchResult
 from search.fetch import FetchSettings, PageFetcher
@@ -65,9 +66,10 @@ class SearchChain:
         )
 
 
-def provider_names(env: Mapping[str, str]) -> list[str]:
-    """TTDR_SEARCH, e.g. "tavily,brave,local"; default "local". Unknown names are an error."""
-    names = [n.strip().lower() for n in env.get("TTDR_SEARCH", "local").split(",") if n.strip()]
+def provider_names(raw: str) -> list[str]:
+    """TTDR_SEARCH's value (WorkerSettings.search), e.g. "tavily,brave,local"; nothing listed
+    means "local". Unknown names are an error."""
+    names = [n.strip().lower() for n in raw.split(",") if n.strip()]
     if not names:
         names = ["local"]
     unknown = [n for n in names if n not in KNOWN_PROVIDERS]
@@ -79,46 +81,49 @@ def provider_names(env: Mapping[str, str]) -> list[str]:
     return names
 
 
-def fetch_settings_from_env(env: Mapping[str, str]) -> FetchSettings:
-    # TTDR_FETCH_ALLOW_PRIVATE=1 lets pages on loopback be read: for tests only.
-    return FetchSettings(allow_loopback=env.get("TTDR_FETCH_ALLOW_PRIVATE", "") == "1")
-
-
-def web_provider_from_env(
-    name: str, env: Mapping[str, str], reader: PageReader | None
+def web_provider(
+    name: str, settings: WorkerSettings, reader: PageReader | None
 ) -> WebSearchProvider:
     factories = {
-        "tavily": tavily.TavilySearch.from_env,
-        "google": google.GoogleSearch.from_env,
-        "brave": brave.BraveSearch.from_env,
-        "searxng": searxng.SearxngSearch.from_env,
+        "tavily": tavily.TavilySearch.from_settings,
+        "google": google.GoogleSearch.from_settings,
+        "brave": brave.BraveSearch.from_settings,
+        "searxng": searxng.SearxngSearch.from_settings,
     }
-    return factories[name](env, reader)
+    return factories[name](settings, reader)
 
 
-def reader_from_env(env: Mapping[str, str]) -> PageReader | None:
-    """Page reading is on unless TTDR_FETCH_PAGES=0 (then the providers' snippets are used)."""
-    if env.get("TTDR_FETCH_PAGES", "1") == "0":
+def page_reader(settings: WorkerSettings) -> PageReader | None:
+    """Pages are read unless TTDR_FETCH_PAGES is false (then the providers' snippets are used);
+    TTDR_FETCH_ALLOW_PRIVATE lets pages on loopback be read: for tests only."""
+    if not settings.fetch_pages:
         return None
-    return PageReader(PageFetcher(fetch_settings_from_env(env)))
+    return PageReader(PageFetcher(FetchSettings(allow_loopback=settings.fetch_allow_private)))
 
 
-def search_from_env(env: Mapping[str, str]) -> SearchProvider:
+def search_from_settings(settings: WorkerSettings, env: Mapping[str, str]) -> SearchProvider:
     """The configured chain (a lone provider as itself). Raises SearchConfigError for an unknown
-    or unconfigured provider and CorpusError for a bad local corpus setting or folder, at worker
-    start-up; what the local index's refresh finds later is logged (local_provider.py)."""
-    names = provider_names(env)
-    reader = reader_from_env(env) if any(n in WEB_PROVIDERS for n in names) else None
+    or unconfigured provider and CorpusError for a bad corpus folder, at worker start-up; what
+    the local index's refresh finds later is logged (local_provider.py). `env`: the process's
+    environment, for what no setting holds (LocalSearch.refreshing)."""
+    names = provider_names(settings.search)
+    reader = page_reader(settings) if any(n in WEB_PROVIDERS for n in names) else None
     names = list(dict.fromkeys(names))  # a name listed twice is tried once
     # Web settings are checked before the (slower) local index is opened.
     built: dict[str, SearchProvider] = {
-        n: web_provider_from_env(n, env, reader) for n in names if n in WEB_PROVIDERS
+        n: web_provider(n, settings, reader) for n in names if n in WEB_PROVIDERS
     }
     if "local" in names:
         # The worker's index is refreshed in the background: it never delays readiness.
-        built["local"] = LocalSearch.refreshing(env)
+        built["local"] = LocalSearch.refreshing(settings, env)
     providers = [built[n] for n in names]
     return providers[0] if len(providers) == 1 else SearchChain(providers)
+
+
+def search_from_env(env: Mapping[str, str]) -> SearchProvider:
+    """search_from_settings over `env`'s WorkerSettings (tests, benchmarks); a bad value is the
+    model's SettingsError."""
+    return search_from_settings(WorkerSettings.load(env), env)
 
 
 async def close_search(*providers: SearchProvider) -> None:

@@ -14,10 +14,11 @@ import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from common.settings import SharedSettings
 from observability import tracing
 from search.base import SearchResult
 from search.demo_corpus import DEMO_PREFIX, materialise_demo_corpus
-from search.documents.budget import BudgetConfigError, FileBudget
+from search.documents.budget import FileBudget
 from search.documents.secrets import secrets_from_env
 from search.errors import SearchError
 from search.index_store import Progress
@@ -34,17 +35,23 @@ class _RefreshStopped(Exception):
     pass
 
 
+def cache_dir_of(settings: SharedSettings, env: Mapping[str, str]) -> Path:
+    """TTDR_CACHE_DIR, else `$XDG_CACHE_HOME/ttdr` (XDG's variable, not ours), else
+    `~/.cache/ttdr`."""
+    if settings.cache_dir is not None:
+        return settings.cache_dir.expanduser()
+    return (Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ttdr").expanduser()
+
+
 def cache_dir_from_env(env: Mapping[str, str]) -> Path:
-    default = Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ttdr"
-    return Path(env.get("TTDR_CACHE_DIR") or default).expanduser()
+    return cache_dir_of(SharedSettings.load(env), env)
 
 
-def corpus_roots_from_env(env: Mapping[str, str], cache_dir: Path) -> list[Path]:
-    """TTDR_CORPUS: folders separated by the OS path separator; unset = the demo corpus. An
-    empty entry (`:`, `docs:`, `a::b`) is refused, as `--corpus ""` is: in a PATH-like list it
-    would mean the current folder, which nobody means to index."""
-    raw = env.get(CORPUS_ENV, "")
-    if not raw.strip():
+def corpus_roots(raw: str | None, cache_dir: Path) -> list[Path]:
+    """TTDR_CORPUS's value: folders separated by the OS path separator; unset = the demo corpus.
+    An empty entry (`:`, `docs:`, `a::b`) is refused, as `--corpus ""` is: in a PATH-like list
+    it would mean the current folder, which nobody means to index."""
+    if raw is None or not raw.strip():
         return [materialise_demo_corpus(cache_dir)]
     parts = raw.split(os.pathsep)
     if any(not part.strip() for part in parts):
@@ -55,11 +62,13 @@ def corpus_roots_from_env(env: Mapping[str, str], cache_dir: Path) -> list[Path]
     return [Path(part.strip()).expanduser() for part in parts]
 
 
-def budget_from_env(env: Mapping[str, str]) -> FileBudget:
-    try:
-        return FileBudget.from_env(env)
-    except BudgetConfigError as err:
-        raise CorpusError(str(err)) from None
+def corpus_roots_from_env(env: Mapping[str, str], cache_dir: Path) -> list[Path]:
+    return corpus_roots(SharedSettings.load(env).corpus, cache_dir)
+
+
+def budget_of(settings: SharedSettings) -> FileBudget:
+    """TTDR_INDEX_FILE_SECONDS / _MEMORY_MB (bounds checked by the model)."""
+    return FileBudget(seconds=settings.index_file_seconds, memory_mib=settings.index_file_memory_mb)
 
 
 class LocalSearch:
@@ -87,26 +96,29 @@ class LocalSearch:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> LocalSearch:
-        """Refresh the index now, then serve it (the CLI, tests, benchmarks)."""
-        cache_dir = cache_dir_from_env(env)
-        roots = corpus_roots_from_env(env, cache_dir)
+        """Refresh the index now, then serve it (the CLI, tests, benchmarks). `env`'s settings
+        are read by SharedSettings; `env` itself gives XDG_CACHE_HOME and the secrets' values
+        (documents/secrets.py: any variable named like a key, not only ours)."""
+        settings = SharedSettings.load(env)
+        cache_dir = cache_dir_of(settings, env)
+        roots = corpus_roots(settings.corpus, cache_dir)
         return cls(
             LocalIndex.open(
                 roots,
                 cache_dir / "index",
                 secrets=secrets_from_env(env),
-                budget=budget_from_env(env),
+                budget=budget_of(settings),
             )
         )
 
     @classmethod
-    def refreshing(cls, env: Mapping[str, str]) -> LocalSearch:
+    def refreshing(cls, settings: SharedSettings, env: Mapping[str, str]) -> LocalSearch:
         """Serve the index as last refreshed at once and refresh it in a background thread
-        (the worker: indexing never delays its readiness). A bad setting or folder is still
-        refused here, in one line (CorpusError); what the refresh finds is logged."""
-        cache_dir = cache_dir_from_env(env)
-        roots = corpus_roots_from_env(env, cache_dir)
-        secrets, budget = secrets_from_env(env), budget_from_env(env)
+        (the worker: indexing never delays its readiness). A bad folder is still refused here,
+        in one line (CorpusError); what the refresh finds is logged. `env` as in from_env."""
+        cache_dir = cache_dir_of(settings, env)
+        roots = corpus_roots(settings.corpus, cache_dir)
+        secrets, budget = secrets_from_env(env), budget_of(settings)
         LocalIndex.check_roots(roots)
         search = cls(LocalIndex.open_cached(roots, cache_dir / "index", secrets=secrets))
         search._reopen = lambda: LocalIndex.open_cached(roots, cache_dir / "index", secrets=secrets)

@@ -9,11 +9,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SecretStr
 
 from observability import tracing
 from search import errors
@@ -50,8 +49,11 @@ class HttpRequest(BaseModel):
     json_body: dict[str, Any] | None = None
 
 
-def required(env: Mapping[str, str], name: str, provider: str) -> str:
-    value = env.get(name, "").strip()
+def required(value: str | SecretStr | None, name: str, provider: str) -> str:
+    """A provider's setting (WorkerSettings field `value`, variable `name`) that must be set."""
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    value = (value or "").strip()
     if not value:
         raise SearchConfigError(f"search provider {provider} needs {name} (TTDR_SEARCH names it)")
     return value

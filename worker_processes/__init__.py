@@ -132,7 +132,7 @@ def _metrics_plan(env: Mapping[str, str], count: int) -> tuple[MetricsSettings, 
     with a wrong setting, which child 0 then reports in its one line)."""
     try:
         settings = MetricsSettings.from_env("ttdr-worker", env)
-    except MetricsConfigError:
+    except (MetricsConfigError, SettingsError):
         return None
     if settings.port is None or settings.sdk_port is None:
         return None

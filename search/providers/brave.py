@@ -3,12 +3,10 @@ header X-Subscription-Token: BRAVE_API_KEY."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
+from common.settings import WorkerSettings
 from search.web import HttpRequest, PageReader, WebHit, WebSearchProvider, required
-
-DEFAULT_URL = "https://api.search.brave.com/res/v1/web/search"
 
 
 class BraveSearch(WebSearchProvider):
@@ -21,9 +19,9 @@ class BraveSearch(WebSearchProvider):
         self._url = url
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str], reader: PageReader | None) -> BraveSearch:
-        key = required(env, "BRAVE_API_KEY", cls.name)
-        return cls(key, env.get("TTDR_BRAVE_URL") or DEFAULT_URL, reader)
+    def from_settings(cls, settings: WorkerSettings, reader: PageReader | None) -> BraveSearch:
+        key = required(settings.brave_api_key, "BRAVE_API_KEY", cls.name)
+        return cls(key, settings.brave_url, reader)
 
     def _request(self, query: str, k: int) -> HttpRequest:
         return HttpRequest(

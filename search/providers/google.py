@@ -3,15 +3,14 @@ https://www.googleapis.com/customsearch/v1}?key=GOOGLE_API_KEY&cx=GOOGLE_CSE_ID&
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import httpx
 
+from common.settings import WorkerSettings
 from search import errors
 from search.web import HttpRequest, PageReader, WebHit, WebSearchProvider, required
 
-DEFAULT_URL = "https://www.googleapis.com/customsearch/v1"
 # Google reports an exhausted quota as 403 with one of these reasons: a wait, not a bad key.
 _QUOTA_REASONS = frozenset({"dailyLimitExceeded", "rateLimitExceeded", "userRateLimitExceeded"})
 
@@ -27,10 +26,10 @@ class GoogleSearch(WebSearchProvider):
         self._url = url
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str], reader: PageReader | None) -> GoogleSearch:
-        key = required(env, "GOOGLE_API_KEY", cls.name)
-        cx = required(env, "GOOGLE_CSE_ID", cls.name)
-        return cls(key, cx, env.get("TTDR_GOOGLE_URL") or DEFAULT_URL, reader)
+    def from_settings(cls, settings: WorkerSettings, reader: PageReader | None) -> GoogleSearch:
+        key = required(settings.google_api_key, "GOOGLE_API_KEY", cls.name)
+        cx = required(settings.google_cse_id, "GOOGLE_CSE_ID", cls.name)
+        return cls(key, cx, settings.google_url, reader)
 
     def _request(self, query: str, k: int) -> HttpRequest:
         # `num` is 1-10 in this API.

@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
+from common.settings import WorkerSettings
 from search.web import HttpRequest, PageReader, WebHit, WebSearchProvider, required
 
 
@@ -21,8 +21,8 @@ class SearxngSearch(WebSearchProvider):
         self._url = base_url.rstrip("/") + "/search"
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str], reader: PageReader | None) -> SearxngSearch:
-        return cls(required(env, "TTDR_SEARXNG_URL", cls.name), reader)
+    def from_settings(cls, settings: WorkerSettings, reader: PageReader | None) -> SearxngSearch:
+        return cls(required(settings.searxng_url, "TTDR_SEARXNG_URL", cls.name), reader)
 
     def _request(self, query: str, k: int) -> HttpRequest:
         return HttpRequest(url=self._url, params={"q": query, "format": "json"})

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
+from common.settings import WorkerSettings
 from search.web import HttpRequest, PageReader, WebHit, WebSearchProvider, required
 
 
@@ -18,9 +18,9 @@ class TavilySearch(WebSearchProvider):
         self._url = base_url.rstrip("/") + "/search"
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str], reader: PageReader | None) -> TavilySearch:
-        key = required(env, "TAVILY_API_KEY", cls.name)
-        return cls(key, env.get("TTDR_TAVILY_URL") or "https://api.tavily.com", reader)
+    def from_settings(cls, settings: WorkerSettings, reader: PageReader | None) -> TavilySearch:
+        key = required(settings.tavily_api_key, "TAVILY_API_KEY", cls.name)
+        return cls(key, settings.tavily_url, reader)
 
     def _request(self, query: str, k: int) -> HttpRequest:
         return HttpRequest(

@@ -343,9 +343,12 @@ async def test_the_run_gauges_follow_a_run_that_works_then_waits_at_a_breakpoint
 @pytest.mark.parametrize(
     ("setting", "message"),
     [
-        ({"TTDR_METRICS_PORT": "http"}, "TTDR_METRICS_PORT='http' is not a port number"),
+        # The worker's settings model judges these two at start (its one line).
+        ({"TTDR_METRICS_PORT": "http"},
+         "TTDR_METRICS_PORT must be an integer from 1 to 65535 in ASCII digits (got 'http')"),
         ({"TTDR_METRICS_PORT": "9464", "TTDR_SDK_METRICS_PORT": "9464"}, "must differ"),
-        ({"TTDR_RUN_METRICS_SECONDS": "soon"}, "TTDR_RUN_METRICS_SECONDS='soon'"),
+        ({"TTDR_RUN_METRICS_SECONDS": "soon"},
+         "TTDR_RUN_METRICS_SECONDS must be a number in ASCII digits, at least 0 (got 'soon')"),
         ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4317",
           "OTEL_EXPORTER_OTLP_PROTOCOL": "carrier-pigeon"}, "is not supported"),
     ],

@@ -290,7 +290,8 @@ async def test_content_capture_is_opt_in(
     local_search: LocalSearch,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv(tracing.CONTENT_ENV, "1")  # read at call time: the worker is running
+    # What main() does with TTDR_TRACE_CONTENT=true (the worker's settings, read at start).
+    monkeypatch.setattr(tracing, "_capture_content", True)
     async with worker_on(traced_client, fake_server, local_search) as queue:
         await run_research(traced_client, queue, max_iterations=1, questions_per_iteration=1)
     finished = list(spans.get_finished_spans())

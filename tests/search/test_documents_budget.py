@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from bench.hostile_documents import docx_paragraphs, xlsx_sparse
+from common.settings import SharedSettings
 from search.documents import registry
 from search.documents.budget import FileBudget
 from search.local_index import CorpusError, LocalIndex
-from search.local_provider import corpus_roots_from_env
+from search.local_provider import budget_of, corpus_roots_from_env
 from testing.processes import run_client_py
 
 GOOD = "# Kestrels\n\nKestrels hover in the wind while hunting voles over meadows.\n"
@@ -141,3 +142,8 @@ async def test_an_empty_corpus_option_and_setting_are_refused_alike(tmp_path: Pa
     assert err.strip().startswith("error: TTDR_CORPUS=':' has an empty entry")
     assert len(err.strip().splitlines()) == 1
     assert not (tmp_path / "cache").exists()  # nothing was indexed
+
+
+def test_an_index_opened_without_settings_reads_with_the_workers_default_budget() -> None:
+    """LocalIndex.open's FileBudget() and a worker with no TTDR_INDEX_FILE_* read alike."""
+    assert FileBudget() == budget_of(SharedSettings.load({}))

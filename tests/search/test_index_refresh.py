@@ -15,6 +15,7 @@ import pytest
 from temporalio.client import Client
 
 from bench.hostile_documents import docx_paragraphs
+from common.settings import SharedSettings
 from search.errors import SearchError
 from search.local_index import LocalIndex
 from search.local_provider import LocalSearch
@@ -40,6 +41,10 @@ QUESTION = "How do beekeepers control varroa mites?"
 _REFRESHED = re.compile(r"local index: \d+ passages from \d+ files")
 
 
+def _refreshing(env: dict[str, str]) -> LocalSearch:
+    return LocalSearch.refreshing(SharedSettings.load(env), env)  # as the worker calls it
+
+
 def _env(corpus: Path, cache: Path) -> dict[str, str]:
     return {"TTDR_CORPUS": str(corpus), "TTDR_CACHE_DIR": str(cache)}
 
@@ -60,7 +65,7 @@ async def test_the_cached_index_is_served_while_a_refresh_runs(
     (corpus / "slow.docx").write_bytes(docx_paragraphs(150_000))  # seconds to read
 
     started = time.perf_counter()
-    search = LocalSearch.refreshing(_env(corpus, cache))
+    search = _refreshing(_env(corpus, cache))
     try:
         assert time.perf_counter() - started < 2.0  # nothing read before serving
         results = await search.search("honey bees colonies", 3)
@@ -77,7 +82,7 @@ async def test_the_cached_index_is_served_while_a_refresh_runs(
 async def test_the_first_build_holds_only_the_searches_that_come_before_it_ends(
     corpus: Path, tmp_path: Path
 ) -> None:
-    search = LocalSearch.refreshing(_env(corpus, tmp_path / "cache"))  # no index yet
+    search = _refreshing(_env(corpus, tmp_path / "cache"))  # no index yet
     try:
         results = await search.search("honey bees colonies", 3)
         assert [r.document for r in results] == ["bees.md"]
@@ -89,7 +94,7 @@ async def test_a_failed_first_build_fails_searches_with_its_reason(tmp_path: Pat
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "junk.md").write_bytes(bytes(range(256)) * 8)
-    search = LocalSearch.refreshing(_env(corpus, tmp_path / "cache"))
+    search = _refreshing(_env(corpus, tmp_path / "cache"))
     try:
         with pytest.raises(SearchError, match="local search has no index: the files under"):
             await search.search("anything", 3)
@@ -101,7 +106,7 @@ async def test_a_bad_folder_is_still_refused_at_start(tmp_path: Path) -> None:
     from search.local_index import CorpusError
 
     with pytest.raises(CorpusError, match="folder to index does not exist"):
-        LocalSearch.refreshing(_env(tmp_path / "missing", tmp_path / "cache"))
+        _refreshing(_env(tmp_path / "missing", tmp_path / "cache"))
 
 
 def _searches_for_varroa(server: FakeLLMServer) -> None:

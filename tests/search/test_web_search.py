@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from common.settings import WorkerSettings
 from search import chain
 from search.base import SearchResult
 from search.chain import SearchChain
@@ -61,7 +62,7 @@ def searxng_body() -> dict:
 
 def make(name: str, base: str) -> tuple[WebSearchProvider, str]:
     """A provider pointed at the fake (base-URL override), and the path it calls."""
-    env = {
+    settings = WorkerSettings.load({
         "TAVILY_API_KEY": "tvly-test",
         "TTDR_TAVILY_URL": base,
         "GOOGLE_API_KEY": "g-key",
@@ -70,14 +71,14 @@ def make(name: str, base: str) -> tuple[WebSearchProvider, str]:
         "BRAVE_API_KEY": "brave-key",
         "TTDR_BRAVE_URL": f"{base}/res/v1/web/search",
         "TTDR_SEARXNG_URL": base,
-    }
+    })  # fmt: skip
     if name == "tavily":
-        return TavilySearch.from_env(env, None), "/search"
+        return TavilySearch.from_settings(settings, None), "/search"
     if name == "google":
-        return GoogleSearch.from_env(env, None), "/customsearch/v1"
+        return GoogleSearch.from_settings(settings, None), "/customsearch/v1"
     if name == "brave":
-        return BraveSearch.from_env(env, None), "/res/v1/web/search"
-    return SearxngSearch.from_env(env, None), "/search"
+        return BraveSearch.from_settings(settings, None), "/res/v1/web/search"
+    return SearxngSearch.from_settings(settings, None), "/search"
 
 
 BODIES = {
