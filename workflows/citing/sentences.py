@@ -276,27 +276,36 @@ def is_unfinished(text: str) -> bool:
 
 
 _COPY_MIN_WORDS = 4
+_ENDS = (".", "!", "?", ":", ";", "。", "！", "？")
 
 
 def completed(text: str, passages: Iterable[str]) -> str | None:
-    """The whole sentence of a passage whose start a text without an end copies, or None. The
-    embedded model cited "The specification, background and examples for the Python" to the
-    page that says 'The specification, background, and examples for the Python "with"
-    statement.': the reader gets the source's sentence, not the cut copy."""
+    """A text whose last sentence has no end and copies the start of a sentence of `passages`,
+    made whole, or None when there is nothing to mend. The embedded model cited "The
+    specification, background and examples for the Python" to the page that says 'The
+    specification, background, and examples for the Python "with" statement.': the reader gets
+    the source's sentence. A short missing tail is filled in from the source; after whole
+    sentences, a cut copy missing more ("… Managers). This allows common") is dropped."""
     flat = " ".join(text.split()).strip()
-    if flat.rstrip("\"'”’)*_`").endswith((".", "!", "?", ":", ";", "。", "！", "？")):
+    if flat.rstrip("\"'”’)*_`").endswith(_ENDS):
         return None
-    words = [w.casefold() for w in _WORD.findall(flat)]
-    if len(words) < _COPY_MIN_WORDS:
+    pieces = split_sentences(flat)
+    head, last = pieces[:-1], pieces[-1] if pieces else ""
+    words = [w.casefold() for w in _WORD.findall(last)]
+    if len(words) < (3 if head else _COPY_MIN_WORDS):
         return None
     for passage in passages:
         for sentence in statements(passage):
             said = [w.casefold() for w in _WORD.findall(sentence)]
             missing = len(said) - len(words)
-            # Only a short tail is a cut: a strong model's list item without a full stop that
-            # opens a long sentence of its source stays as the model wrote it.
-            if 0 < missing <= max(3, len(words) // 2) and said[: len(words)] == words:
-                return sentence
+            if missing <= 0 or said[: len(words)] != words:
+                continue
+            # Only a short tail is filled in: a strong model's list item without a full stop
+            # that opens a long sentence of its source stays as the model wrote it.
+            if missing <= max(3, len(words) // 2):
+                return " ".join([*head, sentence])
+            if head:
+                return " ".join(head)
     return None
 
 

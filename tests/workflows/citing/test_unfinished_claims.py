@@ -172,3 +172,27 @@ def test_a_list_item_opening_a_long_source_sentence_stays_as_written() -> None:
     assert completed(item, [page]) is None
     report, _ = ground_markdown(f"- {item}[1]", Evidence({1: page}), pool=[1], strict=True)
     assert report == f"- {item}[1]"
+
+
+def test_a_cut_copy_after_whole_sentences_is_dropped_when_much_is_missing() -> None:
+    """The embedded model's with-statement report at 64f9982: a note ended "… (see section With
+    Statement Context Managers). This allows common[2]", a copy of compound.txt cut by the
+    token limit. The whole sentence before it stays; the cut copy goes."""
+    page = (
+        "The with statement is used to wrap the execution of a block with methods defined by a "
+        "context manager (see section With Statement Context Managers). This allows common "
+        "try…except…finally usage patterns to be encapsulated for convenient reuse."
+    )
+    first = (
+        "The with statement is used to wrap the execution of a block with methods defined by a "
+        "context manager (see section With Statement Context Managers)."
+    )
+    assert completed(f"{first} This allows common", [page]) == first
+    short = "This allows common try…except…finally usage patterns to be encapsulated for"
+    whole = f"{short} convenient reuse."
+    assert completed(f"{first} {short}", [page]) == f"{first} {whole}"
+    found = QAPair(
+        question="How does with work?", answer=f"{first} This allows common[1]", iteration=2
+    )
+    notes = research_notes([found], labels_for("How does with work?"), "", Evidence({1: page}))
+    assert f"{first}[1]" in notes and "allows common" not in notes
