@@ -17,13 +17,11 @@ on another cluster, its matching service needs the same dynamic config.
 from __future__ import annotations
 
 import argparse
-import os
-from collections.abc import Mapping
 
 from temporalio.common import Priority
 
 from common.errors import UsageError
-from common.setting_numbers import ascii_int
+from common.settings import ClientSettings
 
 PRIORITY_LEVELS = 5
 FAIRNESS_KEY_MAX_BYTES = 64  # the server's limit
@@ -46,22 +44,19 @@ def add_priority_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def priority_from_args(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> Priority:
-    """The Priority the options (else TTDR_PRIORITY / TTDR_FAIRNESS_KEY) ask for; a bad value is
-    a UsageError naming the option, before anything is started."""
-    env = os.environ if env is None else env
+def priority_from_args(
+    args: argparse.Namespace, settings: ClientSettings | None = None
+) -> Priority:
+    """The Priority the options (else TTDR_PRIORITY / TTDR_FAIRNESS_KEY, from the client's
+    settings: `args.settings` unless given) ask for; a bad value is a UsageError naming the
+    option, before anything is started."""
+    settings = settings if settings is not None else args.settings
     level, key, weight = args.priority, args.fairness_key, args.fairness_weight
-    if level is None and env.get("TTDR_PRIORITY", "").strip():
-        try:
-            level = ascii_int(env["TTDR_PRIORITY"])
-        except ValueError:
-            raise UsageError(
-                f"TTDR_PRIORITY must be a whole number 1..{PRIORITY_LEVELS}, not "
-                f"{env['TTDR_PRIORITY']!r}"
-            ) from None
+    if level is None:
+        level = settings.priority  # the model has checked it: 1..5 in ASCII digits
     key_source = "--fairness-key"  # a bad key blames where it came from
     if key is None:
-        key = env.get("TTDR_FAIRNESS_KEY") or None
+        key = settings.fairness_key
         key_source = "TTDR_FAIRNESS_KEY"
     if level is not None and not 1 <= level <= PRIORITY_LEVELS:
         raise UsageError(f"--priority must be 1..{PRIORITY_LEVELS}, not {level}")

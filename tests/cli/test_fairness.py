@@ -21,6 +21,7 @@ from temporalio.common import Priority
 from activities.llm import LLMClient
 from cli.priority import priority_from_args
 from common.errors import UsageError
+from common.settings import ClientSettings
 from search.local_provider import LocalSearch
 from testing.fake_llm import FakeLLMServer
 from testing.processes import run_client, run_client_py
@@ -160,15 +161,18 @@ def test_the_environment_gives_defaults_that_the_options_override() -> None:
         )
 
     env = {"TTDR_FAIRNESS_KEY": "bob", "TTDR_PRIORITY": "2"}
-    assert priority_from_args(args(), env) == Priority(priority_key=2, fairness_key="bob")
-    assert priority_from_args(args(fairness_key="carol", priority=4), env) == Priority(
+    settings = ClientSettings.load(env)
+    assert priority_from_args(args(), settings) == Priority(priority_key=2, fairness_key="bob")
+    assert priority_from_args(args(fairness_key="carol", priority=4), settings) == Priority(
         priority_key=4, fairness_key="carol"
     )
-    assert priority_from_args(args(), {}) == Priority()
-    with pytest.raises(UsageError, match=r"TTDR_PRIORITY must be a whole number 1\.\.5, not 'hi'"):
-        priority_from_args(args(), {"TTDR_PRIORITY": "hi"})
-    with pytest.raises(UsageError, match=r"--priority must be 1\.\.5, not 9"):
-        priority_from_args(args(), {"TTDR_PRIORITY": "9"})
+    assert priority_from_args(args(), ClientSettings.load({})) == Priority()
+    # A bad variable is the client's settings model's one line (cli/main.py, at start).
+    for raw in ("hi", "9"):
+        with pytest.raises(
+            UsageError, match=rf"TTDR_PRIORITY must be an integer from 1 to 5 .*{raw}"
+        ):
+            ClientSettings.load({"TTDR_PRIORITY": raw})
 
 
 async def test_a_batchs_child_runs_and_their_activities_inherit_its_priority(

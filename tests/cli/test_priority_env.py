@@ -9,6 +9,7 @@ import pytest
 
 from cli.priority import priority_from_args
 from common.errors import UsageError
+from common.settings import ClientSettings
 
 
 def no_options() -> argparse.Namespace:
@@ -21,11 +22,11 @@ def no_options() -> argparse.Namespace:
 )
 def test_a_bad_fairness_key_variable_is_named(value: str, message: str) -> None:
     with pytest.raises(UsageError, match=message):
-        priority_from_args(no_options(), {"TTDR_FAIRNESS_KEY": value})
+        priority_from_args(no_options(), ClientSettings.load({"TTDR_FAIRNESS_KEY": value}))
 
 
 def test_a_bad_fairness_key_option_is_named_even_with_the_variable_set() -> None:
     args = no_options()
     args.fairness_key = " "
     with pytest.raises(UsageError, match="--fairness-key must be printable text"):
-        priority_from_args(args, {"TTDR_FAIRNESS_KEY": "bob"})
+        priority_from_args(args, ClientSettings.load({"TTDR_FAIRNESS_KEY": "bob"}))

@@ -17,7 +17,7 @@ from cli.main import parser
 from cli.priority import priority_from_args
 from common.errors import UsageError
 from common.setting_numbers import ascii_float, ascii_int
-from common.settings import SettingsError, WorkerSettings
+from common.settings import ClientSettings, SettingsError, WorkerSettings
 from desk.settings import DeskSettingsError, load_settings
 from observability.metrics import MetricsConfigError, MetricsSettings
 from worker import StartupError, llm_max_rpm_from_env
@@ -56,9 +56,11 @@ def test_ascii_options_still_parse() -> None:
 
 def test_a_priority_setting_in_other_digits_is_refused() -> None:
     options = argparse.Namespace(priority=None, fairness_key=None, fairness_weight=None)
-    with pytest.raises(UsageError, match="TTDR_PRIORITY must be a whole number"):
-        priority_from_args(options, {"TTDR_PRIORITY": FULL_WIDTH_3})
-    assert priority_from_args(options, {"TTDR_PRIORITY": " 2 "}).priority_key == 2
+    with pytest.raises(UsageError, match="TTDR_PRIORITY must be an integer from 1 to 5"):
+        ClientSettings.load({"TTDR_PRIORITY": FULL_WIDTH_3})
+    assert (
+        priority_from_args(options, ClientSettings.load({"TTDR_PRIORITY": " 2 "})).priority_key == 2
+    )
 
 
 @pytest.mark.parametrize("raw", ["0.0001", "0.5", ARABIC_120, "\uff11\uff12\uff10", "1_000"])

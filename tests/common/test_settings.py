@@ -132,7 +132,6 @@ NOT_YET_FROM_THE_MODELS = {
     "activities/prices.py": {"TTDR_LLM_PRICES"},
     "cli/mcp_http.py": {"TTDR_MCP_TOKEN", "TTDR_MCP_ALLOWED_HOSTS"},
     "cli/mcp_limits.py": {"TTDR_MCP_MAX_COST_USD"},
-    "cli/priority.py": {"TTDR_PRIORITY", "TTDR_FAIRNESS_KEY"},
     "cli/research.py": {"TTDR_WEB_UI_URL"},
     "cli/schedule.py": {"TTDR_SCHEDULE_ALLOW_SECONDS"},
     "common/temporal_connection.py": {"TTDR_TASK_QUEUE"},
