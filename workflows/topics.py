@@ -298,11 +298,20 @@ def section_query(section: PlanSection) -> str:
 def shown_query(query: str) -> str:
     """A search question as the Research notes show it: a section query whose focus repeats
     its title ("When should I use secrets?: When should I use secrets to generate tokens?")
-    reads as the longer of the two. (What was searched stays as it was: the loop drops a
-    question asked before by its text, so the searched text decides which run is replayed.)"""
+    reads as the longer of the two; a title that is a question, or has a one-word focus, reads
+    as the title. (What was searched stays as it was: the loop drops a question asked before
+    by its text, so the searched text decides which run is replayed.)"""
     title, colon, focus = query.partition(": ")
     if colon and (_holds(focus, title) or _holds(title, focus)):
         return focus if len(focus) >= len(title) else title
+    # A title that asks a question says what was searched; a one-word focus is a name, not a
+    # question ("Python with Statement: python-withstatement.html" reads as its title).
+    if (
+        colon
+        and title.strip()
+        and (title.rstrip().endswith(("?", "？")) or len(focus.split()) == 1)
+    ):
+        return title
     return query
 
 

@@ -135,6 +135,20 @@ def test_a_section_query_whose_focus_repeats_its_title_is_shown_once() -> None:
     assert shown_query("Token generation: secrets tokens") == "Token generation: secrets tokens"
 
 
+def test_a_section_asked_as_a_question_or_named_by_a_file_is_shown_by_its_title() -> None:
+    """The embedded model's with-statement notes at 64f9982 showed "Python with Statement:
+    python-withstatement.html" and "How does Python's with statement work?: a concise summary
+    of how it works?": the model's focus added nothing a reader can use."""
+    asked = "How does Python's with statement work?"
+    assert shown_query("Python with Statement: python-withstatement.html") == (
+        "Python with Statement"
+    )
+    assert shown_query(f"{asked}: a concise summary of how it works?") == asked
+    assert shown_query("Python 3.12: what changed in typing?") == (
+        "Python 3.12: what changed in typing?"
+    )
+
+
 SPEC_PAGE = (
     'The specification, background, and examples for the Python "with" statement. '
     "See PEP 343 for the full text."
