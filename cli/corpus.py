@@ -22,8 +22,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from cli.client_settings import client_settings
 from common.errors import UsageError
-from common.settings import ClientSettings
 from search.documents.secrets import secrets_from_env
 from search.local_index import CorpusError, LocalIndex
 from search.local_provider import budget_of, cache_dir_of, corpus_roots
@@ -89,7 +89,7 @@ def corpus_folders(values: list[str] | None) -> list[Path] | None:
 
 
 def _open(args: argparse.Namespace, progress: Progress | None = None) -> LocalIndex:
-    settings: ClientSettings = args.settings  # cli/main.py loaded it at start
+    settings = client_settings(args)  # cli/main.py loaded it at start
     cache = cache_dir_of(settings, os.environ)
     budget = budget_of(settings)
     try:

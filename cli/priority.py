@@ -20,6 +20,7 @@ import argparse
 
 from temporalio.common import Priority
 
+from cli.client_settings import client_settings
 from common.errors import UsageError
 from common.settings import ClientSettings
 
@@ -48,9 +49,9 @@ def priority_from_args(
     args: argparse.Namespace, settings: ClientSettings | None = None
 ) -> Priority:
     """The Priority the options (else TTDR_PRIORITY / TTDR_FAIRNESS_KEY, from the client's
-    settings: `args.settings` unless given) ask for; a bad value is a UsageError naming the
+    settings: cli/client_settings.py unless given) ask for; a bad value is a UsageError naming the
     option, before anything is started."""
-    settings = settings if settings is not None else args.settings
+    settings = settings if settings is not None else client_settings(args)
     level, key, weight = args.priority, args.fairness_key, args.fairness_weight
     if level is None:
         level = settings.priority  # the model has checked it: 1..5 in ASCII digits
