@@ -232,11 +232,13 @@ def llm_max_rpm_from_env(env: Mapping[str, str]) -> float | None:
 
 
 @contextlib.asynccontextmanager
-async def llm_client_from_env(env: Mapping[str, str], log_dir: Path) -> AsyncIterator[LLMClient]:
+async def llm_client_from_settings(
+    worker: WorkerSettings, log_dir: Path
+) -> AsyncIterator[LLMClient]:
     """The configured endpoint, or the embedded llama.cpp model when none is configured."""
     try:
-        settings = LLMSettings.from_env(env)
-        prices = PriceTable.from_env(env)  # TTDR_LLM_PRICES over the defaults
+        settings = LLMSettings.from_settings(worker)
+        prices = PriceTable.from_settings(worker)  # TTDR_LLM_PRICES over the defaults
     except (LLMConfigError, PriceConfigError) as err:
         raise StartupError(str(err)) from None
     server: LlamaServer | None = None
@@ -320,7 +322,7 @@ async def run_worker(
     search = search_from_settings(settings, env)
     rpm = settings.llm_max_rpm
     version = deployment_version(settings)
-    async with llm_client_from_env(env, cache_dir_of(settings, env) / "logs") as llm:
+    async with llm_client_from_settings(settings, cache_dir_of(settings, env) / "logs") as llm:
         worker = build_worker(
             client,
             target.task_queue,

@@ -1,4 +1,4 @@
-"""Which LLM endpoint the worker talks to, from the worker's environment (never from workflows).
+"""Which LLM endpoint the worker talks to, from the worker's settings (never from workflows).
 
 Resolution order: TTDR_LLM_* variables, then the OpenAI SDK's own OPENAI_* variables. With neither a
 base URL nor a key there is no endpoint: the worker then serves the embedded local model.
@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from common.settings import SettingsError, SharedSettings
+
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 OPENAI_DEFAULT_MODEL = "gpt-4.1-mini"
 ResponseFormatMode = Literal["auto", "json_schema", "json_object", "prompt"]
@@ -20,7 +22,7 @@ DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 
 
 class LLMConfigError(ValueError):
-    """The LLM settings in the environment are unusable; the message says what to set."""
+    """The LLM settings are unusable; the message (one line) says what to set."""
 
 
 class LLMSettings(BaseModel):
@@ -47,13 +49,13 @@ class LLMSettings(BaseModel):
         return value.rstrip("/")
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> LLMSettings | None:
+    def from_settings(cls, settings: SharedSettings) -> LLMSettings | None:
         """The configured endpoint, or None when nothing is configured (embedded model)."""
-        base_url = env.get("TTDR_LLM_BASE_URL") or env.get("OPENAI_BASE_URL")
-        api_key = env.get("TTDR_LLM_API_KEY") or env.get("OPENAI_API_KEY")
+        base_url = settings.llm_base_url or settings.openai_base_url
+        api_key = settings.llm_api_key or settings.openai_api_key
         if not base_url and not api_key:
             return None
-        model = env.get("TTDR_LLM_MODEL")
+        model = settings.llm_model
         if not model:
             if base_url and base_url.rstrip("/") != OPENAI_BASE_URL:
                 raise LLMConfigError(
@@ -61,32 +63,35 @@ class LLMSettings(BaseModel):
                     "name the model that endpoint serves"
                 )
             model = OPENAI_DEFAULT_MODEL
-        raw = {
-            "base_url": base_url or OPENAI_BASE_URL,
-            "api_key": api_key,
-            "model": model,
-            "judge_model": env.get("TTDR_LLM_JUDGE_MODEL") or model,
-            "response_format": env.get("TTDR_LLM_RESPONSE_FORMAT", "auto"),
-            "request_timeout_seconds": env.get("TTDR_LLM_TIMEOUT_SECONDS", "600"),
-            "max_response_bytes": env.get(
-                "TTDR_LLM_MAX_RESPONSE_BYTES", str(DEFAULT_MAX_RESPONSE_BYTES)
-            ),
-        }
-        try:
-            return cls.model_validate(raw)
+        try:  # the model has checked the numbers; the URL's scheme is checked here
+            return cls(
+                base_url=base_url or OPENAI_BASE_URL,
+                api_key=api_key,
+                model=model,
+                judge_model=settings.llm_judge_model or model,
+                response_format=settings.llm_response_format,
+                request_timeout_seconds=settings.llm_timeout_seconds,
+                max_response_bytes=settings.llm_max_response_bytes,
+            )
         except ValidationError as err:
             first = err.errors()[0]
             field = str(first["loc"][0]) if first["loc"] else "?"
             raise LLMConfigError(f"bad LLM setting {_ENV_NAME[field]}: {first['msg']}") from None
 
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> LLMSettings | None:
+        """from_settings over env's LLM variables alone (tests, eval, the demo, the desk)."""
+        try:
+            settings = SharedSettings.load_only(env, LLM_FIELDS)
+        except SettingsError as err:
+            raise LLMConfigError(str(err)) from None
+        return cls.from_settings(settings)
 
+
+LLM_FIELDS = tuple(f for f in SharedSettings.model_fields if f.startswith(("llm_", "openai_")))
 _ENV_NAME = {
     "base_url": "TTDR_LLM_BASE_URL",
-    "api_key": "TTDR_LLM_API_KEY",
     "model": "TTDR_LLM_MODEL",
     "judge_model": "TTDR_LLM_JUDGE_MODEL",
-    "response_format": "TTDR_LLM_RESPONSE_FORMAT",
-    "request_timeout_seconds": "TTDR_LLM_TIMEOUT_SECONDS",
-    "max_response_bytes": "TTDR_LLM_MAX_RESPONSE_BYTES",
     "?": "LLM settings",
 }

@@ -23,6 +23,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError, field_validator
 
 from activities.settings_file import SettingsFileError, read_json
+from common.settings import SharedSettings
 from embedded.llama_server import MODEL_ALIAS
 
 PRICES_ENV = "TTDR_LLM_PRICES"
@@ -119,12 +120,17 @@ class PriceTable:
         return price
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> PriceTable:
+    def from_settings(cls, settings: SharedSettings) -> PriceTable:
         """The defaults, with the entries of the file named by TTDR_LLM_PRICES over them."""
-        path = env.get(PRICES_ENV)
-        if not path:
+        path = settings.llm_prices
+        if path is None:
             return cls(DEFAULT_PRICES)
-        return cls({**DEFAULT_PRICES, **load_prices_file(Path(path))})
+        return cls({**DEFAULT_PRICES, **load_prices_file(path)})
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> PriceTable:
+        """from_settings over env's TTDR_LLM_PRICES alone (tests, the desk)."""
+        return cls.from_settings(SharedSettings.load_only(env, ["llm_prices"]))
 
 
 def load_prices_file(path: Path) -> dict[str, ModelPrice]:

@@ -8,7 +8,7 @@ e.g. `TAVILY_API_KEY`). An empty variable counts as unset, as it always did in t
 from __future__ import annotations
 
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import BeforeValidator, SecretStr, ValidationError
@@ -97,6 +97,15 @@ class EnvSettings(BaseSettings):
             return cls(**values)
         except ValidationError as err:
             raise SettingsError(_one_line(cls, err, env)) from None
+
+    @classmethod
+    def load_only(cls, env: Mapping[str, str], fields: Iterable[str]) -> Self:
+        """Like load(), reading only these fields' variables (the others keep their defaults):
+        for a helper called without its process's settings (a test, eval, the demo) that
+        must not fail on a variable it does not use."""
+        names = cls.variables()
+        wanted = {names[field] for field in fields}
+        return cls.load({key: value for key, value in env.items() if key.upper() in wanted})
 
     @classmethod
     def variables(cls) -> dict[str, str]:

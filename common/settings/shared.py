@@ -52,8 +52,8 @@ class SharedSettings(EnvSettings):
         False,
         "`true` lets a watched topic's notification go to a loopback address, **for tests only**",
     )
-    # The LLM endpoint: LLMSettings.from_env (activities/llm_settings.py) keeps resolving these
-    # (TTDR_* over OPENAI_*, the default model on OpenAI's endpoint) and its messages.
+    # The LLM endpoint: LLMSettings.from_settings (activities/llm_settings.py) resolves these
+    # (TTDR_* over OPENAI_*, the default model on OpenAI's endpoint).
     llm_base_url: str | None = setting(
         None,
         "the OpenAI-compatible endpoint, `http://` or `https://`, ending in `/v1`; with no "
@@ -99,17 +99,3 @@ class SharedSettings(EnvSettings):
         "(`activities/prices.py`)",
         shown="the built-in table",
     )
-
-    def llm_env(self) -> dict[str, str]:
-        """The LLM variables as set, for LLMSettings.from_env and PriceTable.from_env (they
-        resolve the fallbacks and keep their own messages)."""
-        names = self.variables()
-        out: dict[str, str] = {}
-        for field in type(self).model_fields:
-            if field.startswith(("llm_", "openai_")):
-                value = getattr(self, field)
-                if isinstance(value, SecretStr):
-                    value = value.get_secret_value()
-                if value is not None:
-                    out[names[field]] = str(value)
-        return out

@@ -19,6 +19,7 @@ from temporalio.client import Client, WorkflowFailureError
 from activities.llm import LLMClient
 from activities.prices import DEFAULT_PRICES, ModelPrice, PriceConfigError, PriceTable
 from cli.views import progress_line
+from common.settings import WorkerSettings
 from inspection.profile import profile_history, render_profile
 from observability.metrics import Instruments, Metrics
 from search.local_provider import LocalSearch
@@ -26,7 +27,7 @@ from testing.fake_llm import FakeLLMServer
 from testing.scripted_llm import Script
 from testing.settings import fake_llm_settings
 from tests.support.runs import run_research
-from worker import StartupError, build_worker, llm_client_from_env
+from worker import StartupError, build_worker, llm_client_from_settings
 from workflows.config import ResearchConfig
 from workflows.models import LLMUsage
 from workflows.results import ResearchProgress
@@ -128,7 +129,7 @@ async def test_the_worker_refuses_to_start_with_a_bad_prices_file(tmp_path: Path
         "TTDR_LLM_PRICES": str(tmp_path / "missing.json"),
     }
     with pytest.raises(StartupError, match=r"TTDR_LLM_PRICES=.*missing\.json cannot be read"):
-        async with llm_client_from_env(env, tmp_path):
+        async with llm_client_from_settings(WorkerSettings.load(env), tmp_path):
             pass
 
 
