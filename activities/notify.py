@@ -1,13 +1,13 @@
 """`--notify URL`: a watched topic's changes POSTed as JSON, under the page fetcher's address
 rules (search/fetch.py): http(s) only, every address the host resolves to must be
 public, the request goes to the checked address itself (no second DNS answer swaps it), no
-redirect is followed, no proxy from the environment. Loopback is let through only with
-TTDR_NOTIFY_ALLOW_LOOPBACK=1 (tests); private, link-local and reserved addresses never are.
+redirect is followed, no proxy from the environment. Loopback is let through only when the
+caller's settings allow it (TTDR_NOTIFY_ALLOW_LOOPBACK, tests); private, link-local and reserved
+addresses never are.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -18,7 +18,6 @@ from search.fetch import FetchRefused, resolve_checked
 from workflows.activity_types import NotifyActivities
 from workflows.continuation_models import NOTIFY_ACTIVITY, NotifyInput
 
-ALLOW_LOOPBACK_ENV = "TTDR_NOTIFY_ALLOW_LOOPBACK"
 MAX_URL_CHARS = 2_000
 TIMEOUT_SECONDS = 10.0
 _USER_AGENT = "ttdr-research-agent/0.1 (watched topic)"
@@ -26,10 +25,6 @@ _USER_AGENT = "ttdr-research-agent/0.1 (watched topic)"
 
 class NotifyRefused(ValueError):
     """The URL may not be notified; the message says why in one line."""
-
-
-def allow_loopback_from_env(env: Mapping[str, str]) -> bool:
-    return env.get(ALLOW_LOOPBACK_ENV, "") == "1"
 
 
 def url_shape_problem(url: str) -> str | None:

@@ -31,6 +31,7 @@ from pydantic import Field, WithJsonSchema
 from temporalio.service import RPCError
 
 from cli import mcp_status, mcp_tools, mcp_watch
+from cli.client_settings import client_settings
 from cli.follow_up import start_follow_up
 from cli.mcp_http import parse_http, serve_http
 from cli.mcp_limits import McpLimitError
@@ -297,7 +298,7 @@ def build_server(connection: Connection | None = None) -> MCPServer:
 async def cmd_mcp(args: argparse.Namespace) -> int:
     address = parse_http(args.http) if args.http is not None else None
     try:
-        connection = Connection()
+        connection = Connection(settings=client_settings(args))
     except McpLimitError as err:
         raise UsageError(str(err)) from None
     server = build_server(connection)

@@ -29,7 +29,8 @@ from cli.mcp_status import McpToolError, describe, research_run, research_status
 from cli.request import validate_request
 from cli.research import web_ui_link
 from common.errors import CommandError
-from common.temporal_connection import connect_from_env, task_queue_from_env
+from common.settings import ClientSettings
+from common.temporal_connection import connect_from_env
 from workflows.models import ResearchPlan, ResearchRequest
 from workflows.plan_review import PlanDecision
 from workflows.research import WORKFLOW_NAME
@@ -47,11 +48,15 @@ class Connection:
     Temporal is down still answers, with the connection error as the tool's error), and what
     the server lets agents spend (cli/mcp_limits.py; a bad setting stops the server at start)."""
 
-    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, env: Mapping[str, str] | None = None, settings: ClientSettings | None = None
+    ) -> None:
         self._env = dict(os.environ if env is None else env)
         self._client: Client | None = None
+        # cmd_mcp hands over the settings cli/main.py checked; a test gives only env.
+        self.settings = settings or ClientSettings.load(self._env)
         self.limits = McpLimits.from_env(self._env)
-        self.task_queue = task_queue_from_env(self._env)
+        self.task_queue = self.settings.task_queue
         self.started: set[str] = set()  # ids this process started (visibility lags)
         self.start_lock = asyncio.Lock()  # one start at a time: the in-flight count holds
 

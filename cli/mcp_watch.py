@@ -58,7 +58,8 @@ async def watch_topic(
         timing = checked_timing(every, cron)
         request = validate_request(question, connection.limits.capped(dict(config or {})))
         watch_id = check_id(schedule_id) if schedule_id else new_schedule_id(request.question)
-        notify = await checked_notify_url(notify_url) if notify_url else ""
+        loopback = connection.settings.notify_allow_loopback
+        notify = await checked_notify_url(notify_url, loopback) if notify_url else ""
         client = await connection.client()
         await create_schedule(
             client, watch_id, request.question, request.config, timing,

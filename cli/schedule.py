@@ -38,10 +38,11 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
+from cli.client_settings import client_settings
 from cli.ids import check_id
 from cli.request import build_request
 from common.errors import UsageError
-from common.temporal_connection import connect_from_env, task_queue_from_env
+from common.temporal_connection import connect_from_env
 from workflows.config import ResearchConfig
 from workflows.continuation_models import ContinuationRequest
 from workflows.research import WORKFLOW_NAME
@@ -91,12 +92,13 @@ def new_schedule_id(question: str) -> str:
     return f"watch-{slug}-{uuid.uuid4().hex[:6]}"
 
 
-async def checked_notify_url(url: str) -> str:
+async def checked_notify_url(url: str, allow_loopback: bool) -> str:
+    """`allow_loopback`: TTDR_NOTIFY_ALLOW_LOOPBACK, from the caller's ClientSettings."""
     # Imported here: the page fetcher's HTML extraction is slow to import for every command.
-    from activities.notify import NotifyRefused, allow_loopback_from_env, checked_target
+    from activities.notify import NotifyRefused, checked_target
 
     try:
-        await checked_target(url, allow_loopback_from_env(os.environ))
+        await checked_target(url, allow_loopback)
     except NotifyRefused as err:
         raise UsageError(f"--notify: {err}") from None
     return url
@@ -178,15 +180,18 @@ async def create_schedule(
 
 
 async def create(args: argparse.Namespace) -> int:
+    settings = client_settings(args)
     timing = checked_timing(args.every, args.cron)
     request = build_request(args.words[0], args.config, None)
     schedule_id = check_id(args.id) if args.id is not None else new_schedule_id(request.question)
     note = schedule_note(args.note, request.question)
-    notify = await checked_notify_url(args.notify) if args.notify else ""
+    notify = (
+        await checked_notify_url(args.notify, settings.notify_allow_loopback) if args.notify else ""
+    )
     client = await connect_from_env()
     await create_schedule(
         client, schedule_id, request.question, request.config, timing, note,
-        task_queue_from_env(), notify,
+        settings.task_queue, notify,
     )  # fmt: skip
     print(f"schedule_id: {schedule_id}")
     print(timing.summary)

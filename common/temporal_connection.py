@@ -25,11 +25,11 @@ from temporalio.service import TLSConfig
 
 from activities.settings_file import SettingsFileError, read_bounded
 from common.errors import UsageError
+from common.settings import SharedSettings
 from common.temporal_plugin import ResearchPlugin
 
 DEFAULT_ADDRESS = "localhost:7233"
 DEFAULT_NAMESPACE = "default"
-DEFAULT_TASK_QUEUE = "ttdr"
 _TRUE_FALSE = {"true", "false", "1", "0"}
 # ClientConfigTLS field -> (environment variable, temporal.toml key): named in errors.
 _TLS_FILES = {
@@ -76,8 +76,10 @@ def local_server_env(address: str, base: Mapping[str, str] | None = None) -> dic
 
 
 def task_queue_from_env(env: Mapping[str, str] | None = None) -> str:
+    """TTDR_TASK_QUEUE through the settings model, for callers without their process's
+    settings (bench, eval, tests); SettingsError is its one line."""
     env = os.environ if env is None else env
-    return env.get("TTDR_TASK_QUEUE", DEFAULT_TASK_QUEUE)
+    return SharedSettings.load_only(env, ["task_queue"]).task_queue
 
 
 def _read_pem(value: Any, setting: str) -> bytes | None:
