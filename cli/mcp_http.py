@@ -15,14 +15,15 @@ import hmac
 import ipaddress
 import socket
 import sys
-from collections.abc import Mapping
 from typing import Any
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
+from pydantic import SecretStr
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from common.errors import UsageError
+from common.settings import ClientSettings
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 TOKEN_SETTING = "TTDR_MCP_TOKEN"
@@ -51,7 +52,8 @@ def _bracketed(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def allowed_hosts(host: str, port: int, env: Mapping[str, str]) -> list[str]:
+def allowed_hosts(host: str, port: int, more: str | None) -> list[str]:
+    """The Host/Origin values accepted: the bind's names, then `more` (TTDR_MCP_ALLOWED_HOSTS)."""
     names = {_bracketed(host)}
     if is_loopback(host):
         names.update(LOOPBACK_NAMES)
@@ -64,12 +66,12 @@ def allowed_hosts(host: str, port: int, env: Mapping[str, str]) -> list[str]:
             infos = []
         names.update(_bracketed(str(info[4][0])) for info in infos)
     hosts = [f"{name}:{port}" for name in sorted(names)]
-    extra = [h.strip() for h in env.get("TTDR_MCP_ALLOWED_HOSTS", "").split(",") if h.strip()]
+    extra = [h.strip() for h in (more or "").split(",") if h.strip()]
     return hosts + extra
 
 
-def transport_security(host: str, port: int, env: Mapping[str, str]) -> TransportSecuritySettings:
-    hosts = allowed_hosts(host, port, env)
+def transport_security(host: str, port: int, more: str | None) -> TransportSecuritySettings:
+    hosts = allowed_hosts(host, port, more)
     return TransportSecuritySettings(
         enable_dns_rebinding_protection=True,
         allowed_hosts=hosts,
@@ -77,9 +79,10 @@ def transport_security(host: str, port: int, env: Mapping[str, str]) -> Transpor
     )
 
 
-def token_from_env(host: str, env: Mapping[str, str]) -> str | None:
-    """The bearer token; UsageError for a non-loopback bind without one, or a weak one."""
-    token = env.get(TOKEN_SETTING, "")
+def checked_token(host: str, secret: SecretStr | None) -> str | None:
+    """The bearer token; UsageError for a non-loopback bind without one, or one that is not
+    printable ASCII (the model has checked its length)."""
+    token = secret.get_secret_value() if secret is not None else ""
     if not token:
         if not is_loopback(host):
             raise UsageError(
@@ -120,12 +123,12 @@ class BearerToken:
         await self.app(scope, receive, send)
 
 
-async def serve_http(server: MCPServer, host: str, port: int, env: Mapping[str, str]) -> None:
+async def serve_http(server: MCPServer, host: str, port: int, settings: ClientSettings) -> None:
     import uvicorn
 
-    token = token_from_env(host, env)  # checked before anything listens
+    token = checked_token(host, settings.mcp_token)  # checked before anything listens
     app: Any = server.streamable_http_app(
-        transport_security=transport_security(host, port, env), host=host
+        transport_security=transport_security(host, port, settings.mcp_allowed_hosts), host=host
     )
     if token is not None:
         app = BearerToken(app, token)

@@ -2,7 +2,7 @@
 money. An agent is a program: six `start_research` calls in a row must not start six runs of
 20,000 calls each with no money cap.
 
-Settings (environment of `client.py mcp`; ASCII numbers):
+Settings (ClientSettings, checked at start by cli/main.py):
   TTDR_MCP_MAX_RUNS        runs started through MCP running at once on this task queue (3)
   TTDR_MCP_MAX_LLM_CALLS   a run's max_llm_calls at most (500, ResearchConfig's default)
   TTDR_MCP_MAX_TOKENS      a run's max_total_tokens at most (2,000,000, the default)
@@ -18,23 +18,21 @@ restart and covers every MCP server of the task queue; runs the CLI starts do no
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
+from common.settings import ClientSettings
 from workflows.research import WORKFLOW_NAME
 
 MEMO_KEY = "started_by"
 MEMO_VALUE = "mcp"
-_NUMBER = re.compile(r"[0-9]+(\.[0-9]+)?")
 
 
 class McpLimitError(Exception):
-    """A bad TTDR_MCP_* setting (the server does not start) or a refused start."""
+    """A start refused by a cap (a bad TTDR_MCP_* setting is the model's SettingsError)."""
 
 
 class McpLimits(BaseModel):
@@ -45,29 +43,15 @@ class McpLimits(BaseModel):
     cost_cap_for_every_run: bool = False  # TTDR_MCP_MAX_COST_USD set: the worker prices models
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> McpLimits:
-        def number(name: str, default: float, low: float, high: float) -> float:
-            raw = env.get(name, "").strip()
-            if not raw:
-                return default
-            if not _NUMBER.fullmatch(raw) or not low <= float(raw) <= high:
-                raise McpLimitError(
-                    f"{name} must be a number from {low:g} to {high:g}, not {raw!r}"
-                )
-            return float(raw)
-
-        def whole(name: str, default: int, low: int, high: int) -> int:
-            value = number(name, default, low, high)
-            if value != int(value):
-                raise McpLimitError(f"{name} must be a whole number, not {value:g}")
-            return int(value)
-
+    def from_settings(cls, settings: ClientSettings) -> McpLimits:
+        """The caps the model checked at start (bounds and ASCII digits are its business)."""
+        cost = settings.mcp_max_cost_usd
         return cls(
-            max_runs=whole("TTDR_MCP_MAX_RUNS", 3, 1, 1000),
-            max_llm_calls=whole("TTDR_MCP_MAX_LLM_CALLS", 500, 1, 20_000),
-            max_total_tokens=whole("TTDR_MCP_MAX_TOKENS", 2_000_000, 1000, 100_000_000),
-            max_cost_usd=number("TTDR_MCP_MAX_COST_USD", 5.0, 0.01, 1_000_000),
-            cost_cap_for_every_run=bool(env.get("TTDR_MCP_MAX_COST_USD", "").strip()),
+            max_runs=settings.mcp_max_runs,
+            max_llm_calls=settings.mcp_max_llm_calls,
+            max_total_tokens=settings.mcp_max_tokens,
+            max_cost_usd=5.0 if cost is None else cost,
+            cost_cap_for_every_run=cost is not None,
         )
 
     def capped(self, config: dict[str, Any]) -> dict[str, Any]:

@@ -21,7 +21,6 @@ import argparse
 import base64
 import importlib.metadata
 import json
-import os
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import MCPServer
@@ -34,9 +33,8 @@ from cli import mcp_status, mcp_tools, mcp_watch
 from cli.client_settings import client_settings
 from cli.follow_up import start_follow_up
 from cli.mcp_http import parse_http, serve_http
-from cli.mcp_limits import McpLimitError
 from cli.mcp_tools import Connection, McpToolError
-from common.errors import CommandError, UsageError
+from common.errors import CommandError
 from workflows.config import ResearchConfig
 from workflows.models import ResearchPlan
 
@@ -297,14 +295,11 @@ def build_server(connection: Connection | None = None) -> MCPServer:
 
 async def cmd_mcp(args: argparse.Namespace) -> int:
     address = parse_http(args.http) if args.http is not None else None
-    try:
-        connection = Connection(settings=client_settings(args))
-    except McpLimitError as err:
-        raise UsageError(str(err)) from None
-    server = build_server(connection)
+    settings = client_settings(args)  # the caps, token and hosts checked at start
+    server = build_server(Connection(settings=settings))
     if address is None:
         await server.run_stdio_async()
         return 0
     host, port = address
-    await serve_http(server, host, port, os.environ)
+    await serve_http(server, host, port, settings)
     return 0

@@ -55,7 +55,7 @@ class Connection:
         self._client: Client | None = None
         # cmd_mcp hands over the settings cli/main.py checked; a test gives only env.
         self.settings = settings or ClientSettings.load(self._env)
-        self.limits = McpLimits.from_env(self._env)
+        self.limits = McpLimits.from_settings(self.settings)
         self.task_queue = self.settings.task_queue
         self.started: set[str] = set()  # ids this process started (visibility lags)
         self.start_lock = asyncio.Lock()  # one start at a time: the in-flight count holds

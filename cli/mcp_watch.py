@@ -55,7 +55,7 @@ async def watch_topic(
     """Create the schedule; every input checked first, as `client.py schedule` does, and the
     config within the server's caps, as start_research's."""
     try:
-        timing = checked_timing(every, cron)
+        timing = checked_timing(every, cron, connection.settings.schedule_allow_seconds)
         request = validate_request(question, connection.limits.capped(dict(config or {})))
         watch_id = check_id(schedule_id) if schedule_id else new_schedule_id(request.question)
         loopback = connection.settings.notify_allow_loopback

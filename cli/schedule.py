@@ -9,14 +9,13 @@ policy skip (a run still going when the next is due: the next is skipped), a bou
 window (runs missed while the server was down are made up only within it), a note.
 
 All input is checked before the server is contacted: question and --config, the interval (one
-minute at least; TTDR_SCHEDULE_ALLOW_SECONDS=1 allows seconds, for tests only), the cron
+minute at least; TTDR_SCHEDULE_ALLOW_SECONDS=true allows seconds, for tests only), the cron
 expression's shape, --id, and --notify (http(s), a public address: activities/notify.py).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import uuid
 from dataclasses import dataclass
@@ -48,7 +47,6 @@ from workflows.continuation_models import ContinuationRequest
 from workflows.research import WORKFLOW_NAME
 from workflows.state import RunInput
 
-ALLOW_SECONDS_ENV = "TTDR_SCHEDULE_ALLOW_SECONDS"
 ACTIONS = ("list", "show", "pause", "resume", "trigger", "delete")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 7 * 86_400}
 _INTERVAL = re.compile(r"(\d{1,6})([smhdw])")
@@ -59,12 +57,13 @@ _CRON_FIELD = re.compile(r"[0-9A-Za-z*?/,\-#LW]+")
 _CRON_SHORTHAND = re.compile(r"@(yearly|annually|monthly|weekly|daily|midnight|hourly)")
 
 
-def parse_interval(text: str, env: dict[str, str] | os._Environ[str] = os.environ) -> timedelta:
+def parse_interval(text: str, allow_seconds: bool = False) -> timedelta:
+    """`allow_seconds`: TTDR_SCHEDULE_ALLOW_SECONDS (tests), from the caller's settings."""
     match = _INTERVAL.fullmatch(text.strip())
     if not match:
         raise UsageError(f"--every {text!r}: give a number and a unit, e.g. 30m, 12h, 7d, 2w")
     every = timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
-    least = timedelta(seconds=1) if env.get(ALLOW_SECONDS_ENV) == "1" else timedelta(minutes=1)
+    least = timedelta(seconds=1) if allow_seconds else timedelta(minutes=1)
     if every < least:
         raise UsageError(f"--every {text}: the interval must be at least {least.seconds} s")
     if every > MAX_INTERVAL:
@@ -122,12 +121,14 @@ class Timing:
     summary: str  # "every: 7d" or "cron: 0 9 * * MON"
 
 
-def checked_timing(every_text: str | None, cron_text: str | None) -> Timing:
+def checked_timing(
+    every_text: str | None, cron_text: str | None, allow_seconds: bool = False
+) -> Timing:
     """Exactly one of an interval and a cron expression, checked (UsageError otherwise); also
     used by the research desk's schedule form (desk/actions.py)."""
     if (every_text is None) == (cron_text is None):
         raise UsageError("give exactly one of --every INTERVAL or --cron EXPRESSION")
-    every = parse_interval(every_text) if every_text is not None else None
+    every = parse_interval(every_text, allow_seconds) if every_text is not None else None
     cron = check_cron(cron_text) if cron_text is not None else None
     spec, window = _spec(every, cron)
     return Timing(spec, window, f"every: {every_text}" if every else f"cron: {cron}")
@@ -181,7 +182,7 @@ async def create_schedule(
 
 async def create(args: argparse.Namespace) -> int:
     settings = client_settings(args)
-    timing = checked_timing(args.every, args.cron)
+    timing = checked_timing(args.every, args.cron, settings.schedule_allow_seconds)
     request = build_request(args.words[0], args.config, None)
     schedule_id = check_id(args.id) if args.id is not None else new_schedule_id(request.question)
     note = schedule_note(args.note, request.question)

@@ -144,7 +144,12 @@ async def watch(request: Request) -> Response:
     workflow_id = request.path_params["workflow_id"]
     try:
         # The form first, as the CLI checks its input before contacting the server.
-        watch_form = read_watch_form(_text(form, "every"), _text(form, "cron"), _text(form, "note"))
+        watch_form = read_watch_form(
+            _text(form, "every"),
+            _text(form, "cron"),
+            _text(form, "note"),
+            desk.settings.schedule_allow_seconds,
+        )
         report = await desk.runs.report(workflow_id)
         if report is None:
             raise UsageError(f"cannot watch: run {workflow_id} has no report")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import socket
 import sys
 
+from cli.client_settings import client_settings
 from common.temporal_connection import connect_from_env
-from desk.settings import DeskSettingsError, load_settings
+from desk.settings import DeskSettingsError, desk_settings
 
 
 def _check_free(host: str, port: int) -> None:
@@ -23,7 +25,8 @@ def _check_free(host: str, port: int) -> None:
 
 
 async def cmd_serve(args: argparse.Namespace) -> int:
-    settings = load_settings(args.host, args.port)  # refuses a public address without a token
+    # From the ClientSettings cli/main.py checked; refuses a public address without a token.
+    settings = desk_settings(args.host, args.port, client_settings(args), os.environ)
     _check_free(settings.host, settings.port)
     client = await connect_from_env()
     # Imported here: `client.py` stays quick for every other command.

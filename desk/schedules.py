@@ -36,10 +36,10 @@ class WatchForm:
     note: str | None
 
 
-def read_watch_form(every: str, cron: str, note: str) -> WatchForm:
+def read_watch_form(every: str, cron: str, note: str, allow_seconds: bool = False) -> WatchForm:
     """The form's interval or cron expression, checked as `client.py schedule` checks --every
     and --cron (an empty field is an option not given); UsageError with the CLI's one line."""
-    timing = checked_timing(every.strip() or None, cron.strip() or None)
+    timing = checked_timing(every.strip() or None, cron.strip() or None, allow_seconds)
     return WatchForm(timing, note.strip() or None)
 
 

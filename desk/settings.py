@@ -1,4 +1,4 @@
-"""The desk's settings, read once from the environment and checked before anything listens."""
+"""The desk's settings, from the client's (ClientSettings), checked before anything listens."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from common.errors import UsageError
-from common.setting_numbers import ascii_float, ascii_int
-from common.temporal_connection import task_queue_from_env
+from common.settings import ClientSettings, SettingsError
 
 TOKEN_ENV = "TTDR_SERVE_TOKEN"
 MIN_TOKEN_CHARS = 16
@@ -44,6 +43,7 @@ class DeskSettings:
     corpus_roots: tuple[Path, ...] = ()
     caps: Caps = Caps()
     poll_seconds: float = 1.0
+    schedule_allow_seconds: bool = False  # TTDR_SCHEDULE_ALLOW_SECONDS, tests only
 
     @property
     def loopback(self) -> bool:
@@ -59,29 +59,14 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _number(env: Mapping[str, str], name: str, default: float, kind: type) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:  # ASCII digits only (int() reads other scripts' digits; float() reads nan)
-        value = ascii_int(raw) if kind is int else ascii_float(raw)
-    except ValueError:
-        what = "a whole number" if kind is int else "a number"
-        raise DeskSettingsError(f"{name} must be {what} in ASCII digits, not {raw!r}") from None
-    if value <= 0:
-        raise DeskSettingsError(f"{name} must be positive, not {raw!r}")
-    return value
-
-
-def _corpus_roots(env: Mapping[str, str]) -> tuple[Path, ...]:
+def _corpus_roots(settings: ClientSettings, env: Mapping[str, str]) -> tuple[Path, ...]:
     """The worker's corpus folders (TTDR_CORPUS), or the demo corpus in its cache, if there."""
-    raw = env.get("TTDR_CORPUS", "").strip()
+    raw = (settings.corpus or "").strip()
     if raw:
         return tuple(Path(p).expanduser() for p in raw.split(os.pathsep) if p.strip())
-    cache = Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ttdr"
-    cache = Path(env.get("TTDR_CACHE_DIR") or cache).expanduser()
+    cache = settings.cache_dir or Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ttdr"
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    return (cache / f"{DEMO_PREFIX}{version}",)
+    return (cache.expanduser() / f"{DEMO_PREFIX}{version}",)
 
 
 def check_bind(host: str, token: str | None) -> None:
@@ -96,27 +81,37 @@ def check_bind(host: str, token: str | None) -> None:
 
 
 def load_settings(host: str, port: int, env: Mapping[str, str] | None = None) -> DeskSettings:
+    """desk_settings over env (default os.environ), checked by ClientSettings."""
     env = os.environ if env is None else env
+    try:
+        client = ClientSettings.load(env)
+    except SettingsError as err:
+        raise DeskSettingsError(str(err)) from None
+    return desk_settings(host, port, client, env)
+
+
+def desk_settings(
+    host: str, port: int, client: ClientSettings, env: Mapping[str, str]
+) -> DeskSettings:
+    """The desk's settings from the client's (checked at start); `env` only for XDG_CACHE_HOME."""
     if not 0 < port < 65536:
         raise DeskSettingsError(f"--port must be 1-65535, not {port}")
-    token = env.get(TOKEN_ENV) or None
-    if token is not None and len(token) < MIN_TOKEN_CHARS:
-        raise DeskSettingsError(f"{TOKEN_ENV} must have at least {MIN_TOKEN_CHARS} characters")
+    token = client.serve_token.get_secret_value() if client.serve_token else None
     check_bind(host, token)
-    max_cost = env.get("TTDR_SERVE_MAX_COST_USD", "").strip()
     caps = Caps(
-        runs_per_minute=int(_number(env, "TTDR_SERVE_RUNS_PER_MINUTE", 6, int)),
-        max_llm_calls=int(_number(env, "TTDR_SERVE_MAX_LLM_CALLS", 2_000, int)),
-        max_total_tokens=int(_number(env, "TTDR_SERVE_MAX_TOKENS", 5_000_000, int)),
-        max_cost_usd=_number(env, "TTDR_SERVE_MAX_COST_USD", 0, float) if max_cost else None,
+        runs_per_minute=client.serve_runs_per_minute,
+        max_llm_calls=client.serve_max_llm_calls,
+        max_total_tokens=client.serve_max_tokens,
+        max_cost_usd=client.serve_max_cost_usd,
     )
     return DeskSettings(
         host=host,
         port=port,
         token=token,
-        task_queue=task_queue_from_env(env),
-        web_queue=env.get("TTDR_SERVE_WEB_QUEUE") or None,
-        web_ui_url=env.get("TTDR_WEB_UI_URL", DEFAULT_WEB_UI).rstrip("/"),
-        corpus_roots=_corpus_roots(env),
+        task_queue=client.task_queue,
+        web_queue=client.serve_web_queue,
+        web_ui_url=client.web_ui_url.rstrip("/"),
+        corpus_roots=_corpus_roots(client, env),
         caps=caps,
+        schedule_allow_seconds=client.schedule_allow_seconds,
     )

@@ -116,7 +116,10 @@ def test_every_ttdr_variable_product_code_names_is_in_a_model() -> None:
             text = node.value if isinstance(node, ast.Constant) else None
             if isinstance(text, str) and VARIABLE.fullmatch(text):
                 named.setdefault(text, str(path.relative_to(ROOT)))
-    assert len(named) > 30  # the scan finds the variables (it would pass on finding none)
+    # The scan finds variables (it would pass on finding none): names kept for messages
+    # (PRICES_ENV, TOKEN_SETTING, ...) and writes of a child's environment (23 once the
+    # desk and MCP took theirs from the models).
+    assert len(named) > 15
     missing = {name: where for name, where in named.items() if name not in declared}
     assert not missing, f"read in code but declared by no settings model: {missing}"
 
@@ -125,13 +128,7 @@ def test_every_ttdr_variable_product_code_names_is_in_a_model() -> None:
 # models yet (issue 24 item 8). Writing a child's environment (worker_processes/children.py,
 # the supervisor's metrics ports) is not a read and needs no entry. Shrink this, never grow it.
 NOT_YET_FROM_THE_MODELS = {
-    "cli/mcp_http.py": {"TTDR_MCP_TOKEN", "TTDR_MCP_ALLOWED_HOSTS"},
-    "cli/mcp_limits.py": {"TTDR_MCP_MAX_COST_USD"},
     "cli/research.py": {"TTDR_WEB_UI_URL"},
-    "cli/schedule.py": {"TTDR_SCHEDULE_ALLOW_SECONDS"},
-    "desk/settings.py": {"TTDR_SERVE_TOKEN", "TTDR_CORPUS", "TTDR_CACHE_DIR",
-        "TTDR_SERVE_MAX_COST_USD", "TTDR_SERVE_WEB_QUEUE", "TTDR_WEB_UI_URL",
-        "TTDR_SERVE_RUNS_PER_MINUTE", "TTDR_SERVE_MAX_LLM_CALLS", "TTDR_SERVE_MAX_TOKENS"},
     "worker_processes/__init__.py": {"TTDR_WORKER_PROCESSES"},
 }  # fmt: skip
 

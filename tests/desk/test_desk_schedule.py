@@ -10,7 +10,7 @@ import httpx
 import pytest
 from temporalio.client import Client, ScheduleOverlapPolicy
 
-from cli.schedule import ALLOW_SECONDS_ENV, check_cron, parse_interval
+from cli.schedule import check_cron, parse_interval
 from common.errors import UsageError
 from tests.desk.test_desk import ASK, NO_WORKER
 from tests.support.desk import asgi_client, csrf_of, settings_for
@@ -56,9 +56,8 @@ async def flash_after(http: httpx.AsyncClient, answer: httpx.Response) -> str:
      ("1h", "@daily"), (None, None)],
 )  # fmt: skip
 async def test_bad_timing_gets_the_cli_message_and_creates_nothing(
-    client: Client, monkeypatch: pytest.MonkeyPatch, every: str | None, cron: str | None
+    client: Client, every: str | None, cron: str | None
 ) -> None:
-    monkeypatch.delenv(ALLOW_SECONDS_ENV, raising=False)  # seconds are for tests of the CLI
     settings = settings_for(NO_WORKER, [])
     form = {"every": every or "", "cron": cron or "", "note": "n"}
     async with asgi_client(client, settings) as http:
