@@ -33,6 +33,7 @@ from cli.batch_files import (
     write_runs,
 )
 from cli.batch_progress import BatchDisplay
+from cli.client_settings import client_settings
 from cli.ids import REPORTS_DIR, check_child_ids, check_id
 from cli.priority import add_priority_options, priority_from_args
 from cli.request import build_request
@@ -132,7 +133,7 @@ async def batch(args: argparse.Namespace) -> int:
     writer = BatchWriter(client, out, questions)
     left = [q for q in questions if q.id not in writer.done]
     print(f"batch_id: {batch_id}")
-    print(f"web_ui: {web_ui_link(batch_id, client.namespace)}")
+    print(f"web_ui: {web_ui_link(client_settings(args).web_ui_url, batch_id, client.namespace)}")
     print(f"out: {out} ({len(questions) - len(left)} of {len(questions)} already there)")
     if not left:
         print("nothing to do: every question is in OUT")

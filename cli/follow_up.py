@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowFailureError
 
+from cli.client_settings import client_settings
 from cli.ids import ID_RULE, check_id, id_problem
 from cli.output import report_paths
 from cli.request import build_request, validate_request
@@ -89,7 +90,8 @@ async def follow_up(args: argparse.Namespace) -> int:
     handle = await start_or_attach(client, workflow_id, request)
     print(f"workflow_id: {workflow_id}")
     print(f"parent: {args.parent}")
-    print(f"web_ui: {web_ui_link(workflow_id, client.namespace)}", flush=True)
+    link = web_ui_link(client_settings(args).web_ui_url, workflow_id, client.namespace)
+    print(f"web_ui: {link}", flush=True)
     if args.no_wait:
         return 0
     try:
@@ -146,7 +148,7 @@ async def start_follow_up(
         "workflow_id": run_id,
         "parent": parent_id,
         "status": "started",
-        "web_ui": web_ui_link(run_id, client.namespace),
+        "web_ui": web_ui_link(connection.settings.web_ui_url, run_id, client.namespace),
         "budget": {
             "max_llm_calls": config.max_llm_calls,
             "max_total_tokens": config.max_total_tokens,

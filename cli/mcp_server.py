@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import functools
 import importlib.metadata
 import json
 from typing import Annotated, Any
@@ -159,7 +160,10 @@ def build_server(connection: Connection | None = None) -> MCPServer:
         """Status, phase, iteration, last quality score, LLM calls, tokens and cost of a run;
         plan_review and, while it waits for review, the proposed plan. For a batch id: its
         questions and their runs' ids."""
-        return await read(mcp_status.research_status, workflow_id)
+        status = functools.partial(
+            mcp_status.research_status, web_ui_url=connection.settings.web_ui_url
+        )
+        return await read(status, workflow_id)
 
     @server.tool()
     async def get_plan(workflow_id: WorkflowId) -> dict[str, Any]:

@@ -117,13 +117,13 @@ def _plan_answer(plan: ResearchPlan | None) -> dict[str, Any]:
     }
 
 
-async def research_status(client: Client, workflow_id: str) -> dict[str, Any]:
+async def research_status(client: Client, workflow_id: str, *, web_ui_url: str) -> dict[str, Any]:
     description = await describe(client, workflow_id)
     status = status_name(description.status)
     answer: dict[str, Any] = {
         "workflow_id": workflow_id,
         "status": status,
-        "web_ui": web_ui_link(workflow_id, client.namespace),
+        "web_ui": web_ui_link(web_ui_url, workflow_id, client.namespace),
     }
     if is_batch(description):
         return answer | await _batch_fields(client, workflow_id)

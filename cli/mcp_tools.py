@@ -134,7 +134,7 @@ async def start_research(
     return {
         "workflow_id": run_id,
         "status": "started",
-        "web_ui": web_ui_link(run_id, client.namespace),
+        "web_ui": web_ui_link(connection.settings.web_ui_url, run_id, client.namespace),
         "budget": {
             "max_llm_calls": config.max_llm_calls,
             "max_total_tokens": config.max_total_tokens,
@@ -158,7 +158,9 @@ async def get_report(
     try:
         report = await finished_report(client, workflow_id, "get_report")
     except RunStillGoing:
-        status = await research_status(client, workflow_id)
+        status = await research_status(
+            client, workflow_id, web_ui_url=connection.settings.web_ui_url
+        )
         return {
             **status,
             "status": "running",
@@ -258,7 +260,7 @@ async def list_research(connection: Connection, limit: int) -> dict[str, Any]:
             "status": status_name(run.status),
             "started": run.start_time.isoformat() if run.start_time else None,
             "closed": run.close_time.isoformat() if run.close_time else None,
-            "web_ui": web_ui_link(run.id, client.namespace),
+            "web_ui": web_ui_link(connection.settings.web_ui_url, run.id, client.namespace),
         }
         for run, text in zip(found, questions, strict=True)
     ]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import time
 from datetime import timedelta
@@ -24,6 +23,7 @@ from temporalio.common import Priority, WorkflowIDConflictPolicy, WorkflowIDReus
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
+from cli.client_settings import client_settings
 from cli.export import (
     add_format_option,
     export_failed,
@@ -47,16 +47,15 @@ from workflows.research import WORKFLOW_NAME
 from workflows.results import ResearchProgress, ResearchReport
 from workflows.state import RunInput
 
-DEFAULT_WEB_UI = "http://localhost:8233"
 POLL_SECONDS = 1.0
 QUERY_TIMEOUT = timedelta(seconds=2)
 STALL_SECONDS = 3.0  # unanswered this long: look for the reason
 DESCRIBE_SECONDS = 5.0  # how often a followed run is described for retry back-offs
 
 
-def web_ui_link(workflow_id: str, namespace: str) -> str:
-    base = os.environ.get("TTDR_WEB_UI_URL", DEFAULT_WEB_UI).rstrip("/")
-    return f"{base}/namespaces/{namespace}/workflows/{workflow_id}"
+def web_ui_link(web_ui_url: str, workflow_id: str, namespace: str) -> str:
+    """The run's page; `web_ui_url` is TTDR_WEB_UI_URL from the caller's ClientSettings."""
+    return f"{web_ui_url.rstrip('/')}/namespaces/{namespace}/workflows/{workflow_id}"
 
 
 async def follow(client: Client, handle: WorkflowHandle[object, ResearchReport]) -> ResearchReport:
@@ -223,7 +222,8 @@ async def research(args: argparse.Namespace) -> int:
     client = await connect_from_env()
     handle = await start_or_attach(client, workflow_id, request, priority)
     print(f"workflow_id: {workflow_id}")
-    print(f"web_ui: {web_ui_link(workflow_id, client.namespace)}", flush=True)
+    link = web_ui_link(client_settings(args).web_ui_url, workflow_id, client.namespace)
+    print(f"web_ui: {link}", flush=True)
     args.interrupt_hint = interrupt_hint(workflow_id)  # what Ctrl-C prints (cli/main.py)
     if args.no_wait:
         return 0
