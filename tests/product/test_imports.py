@@ -231,3 +231,22 @@ def test_bench_eval_and_testing_import_nothing_from_tests() -> None:
                 if name.split(".")[0] == "tests"
             ]
     assert not offenders, "import from the test suite: " + "; ".join(sorted(set(offenders)))
+
+
+def test_every_product_package_is_installed() -> None:
+    """`pip install .` (no editable mode, as `pipx install .` and the Dockerfile do) ships only
+    the packages pyproject.toml lists: a package left out imports in the checkout and fails in
+    the installed worker (common.settings was, for one commit)."""
+    listed = set(
+        tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"][
+            "packages"
+        ]
+    )
+    found = {
+        ".".join(init.parent.relative_to(ROOT).parts)
+        for package in PACKAGES
+        if package not in DEV_ONLY
+        for init in (ROOT / package).rglob("__init__.py")
+    }
+    assert "common.settings" in found and "search.providers" in found, "the walk sees packages"
+    assert not found - listed, f"not in pyproject.toml's packages: {sorted(found - listed)}"
