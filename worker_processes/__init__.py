@@ -31,7 +31,7 @@ from observability.metrics import (
     MetricsConfigError,
     MetricsSettings,
 )
-from search.local_provider import cache_dir_from_env
+from search.local_provider import cache_dir_of
 from worker_processes.children import CHILD_ENV, Supervisor
 from worker_processes.metrics import MetricsProxy, free_port
 
@@ -40,7 +40,7 @@ MAX_PROCESSES = 256
 
 
 class ProcessCountError(ValueError):
-    """A wrong --processes / TTDR_WORKER_PROCESSES; the message is one line."""
+    """A wrong --processes; the message is one line (TTDR_WORKER_PROCESSES: SettingsError)."""
 
 
 def cores() -> int:
@@ -50,7 +50,8 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
-def process_count(argv: Sequence[str], env: Mapping[str, str], prog: str = "worker.py") -> int:
+def process_count(argv: Sequence[str], settings: WorkerSettings, prog: str = "worker.py") -> int:
+    """--processes, else TTDR_WORKER_PROCESSES (checked by the model), else the cores."""
     parser = argparse.ArgumentParser(
         prog=prog,
         description=(
@@ -65,14 +66,12 @@ def process_count(argv: Sequence[str], env: Mapping[str, str], prog: str = "work
         "cores); 1 runs a single worker without a supervisor",
     )
     args = parser.parse_args(list(argv))
-    raw, name = args.processes, "--processes"
+    raw = args.processes
     if raw is None:
-        raw, name = env.get(PROCESSES_ENV, "").strip() or None, PROCESSES_ENV
-    if raw is None:
-        return cores()
+        return settings.worker_processes or cores()
     if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_PROCESSES):
         raise ProcessCountError(
-            f"{name}={raw!r} is not a number of worker processes from 1 to {MAX_PROCESSES}"
+            f"--processes={raw!r} is not a number of worker processes from 1 to {MAX_PROCESSES}"
         )
     return int(raw)
 
@@ -86,28 +85,25 @@ def main(
     """worker.py's entry point: `single()` for one process, else the supervisor over `script`
     (run as `python script`, also when the worker was started as the installed `ttdr-worker`).
     `prog` names the command in the usage line."""
-    try:
-        count = process_count(sys.argv[1:] if argv is None else argv, os.environ, prog)
-    except ProcessCountError as err:
+    try:  # once, before N workers start: each would refuse a bad value and be restarted
+        settings = WorkerSettings.load(os.environ)
+        count = process_count(sys.argv[1:] if argv is None else argv, settings, prog)
+    except (SettingsError, ProcessCountError) as err:
         print(f"worker: {err}", file=sys.stderr)
         return 2
     if count == 1:
         return single()
-    try:  # once, before N workers start: each would refuse it and be restarted
-        WorkerSettings.load(os.environ)
-    except SettingsError as err:
-        print(f"worker: {err}", file=sys.stderr)
-        return 2
-    return asyncio.run(supervise(count, [sys.executable, str(script)], dict(os.environ)))
+    command = [sys.executable, str(script)]
+    return asyncio.run(supervise(count, command, dict(os.environ), settings))
 
 
 @contextlib.contextmanager
-def _embedded_model(env: dict[str, str]) -> Iterator[None]:
+def _embedded_model(env: dict[str, str], settings: WorkerSettings) -> Iterator[None]:
     """The one llama.cpp server of the host, when no endpoint is configured (env is updated)."""
-    if LLMSettings.from_env(env) is not None:
+    if LLMSettings.from_settings(settings) is not None:
         yield
         return
-    log = cache_dir_from_env(env) / "logs" / "llama-server.log"
+    log = cache_dir_of(settings, env) / "logs" / "llama-server.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     print(
         "supervisor: no LLM endpoint configured: starting the embedded llama.cpp model", flush=True
@@ -139,9 +135,11 @@ def _metrics_plan(env: Mapping[str, str], count: int) -> tuple[MetricsSettings, 
     return settings, [free_port() for _ in range(2 * count)]
 
 
-async def supervise(count: int, command: Sequence[str], env: dict[str, str]) -> int:
+async def supervise(
+    count: int, command: Sequence[str], env: dict[str, str], settings: WorkerSettings
+) -> int:
     try:
-        with _embedded_model(env):
+        with _embedded_model(env, settings):
             return await _supervise(count, command, env)
     except LLMConfigError as err:
         print(f"worker: {err}", file=sys.stderr)

@@ -133,7 +133,11 @@ async def test_a_killed_child_is_replaced_and_its_run_completes(
     ("args", "env", "message"),
     [
         (["--processes", "0"], {}, "--processes='0' is not a number of worker processes"),
-        ([], {"TTDR_WORKER_PROCESSES": "two"}, "TTDR_WORKER_PROCESSES='two' is not a number"),
+        (
+            [],
+            {"TTDR_WORKER_PROCESSES": "two"},
+            "TTDR_WORKER_PROCESSES must be an integer from 1 to 256 in ASCII digits (got 'two')",
+        ),
     ],
 )
 def test_a_wrong_process_count_is_one_line_and_starts_nothing(
