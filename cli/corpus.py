@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cli.client_settings import client_settings
+from cli.typed import as_typed
 from common.errors import UsageError
 from search.documents.secrets import secrets_from_env
 from search.local_index import CorpusError, LocalIndex
@@ -172,7 +173,7 @@ async def cmd_search(args: argparse.Namespace) -> int:
         if index.skipped:
             _print(
                 console,
-                f"({_files(len(index.skipped))} skipped: `client.py index` lists them)",
+                as_typed(f"({_files(len(index.skipped))} skipped: `client.py index` lists them)"),
                 style="dim",
             )
         if not hits:

@@ -23,6 +23,7 @@ from temporalio.service import RPCError, RPCStatusCode
 import export
 from cli.batch_ids import not_a_run
 from cli.output import report_target
+from cli.typed import as_typed
 from common.errors import UsageError
 from common.temporal_connection import connect_from_env
 from workflows.results import ResearchReport
@@ -165,8 +166,10 @@ def export_failed(workflow_id: str, failed: list[str]) -> int:
     if not failed:
         return 0
     print(
-        f"error: {len(failed)} format(s) not written; the others were. Try again: "
-        f"client.py export {workflow_id} --format {','.join(failed)}",
+        as_typed(
+            f"error: {len(failed)} format(s) not written; the others were. Try again: "
+            f"client.py export {workflow_id} --format {','.join(failed)}"
+        ),
         file=sys.stderr,
     )
     return 1

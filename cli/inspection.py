@@ -22,6 +22,7 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from cli import batch_ids
+from cli.typed import as_typed
 from cli.views import control_text, progress_line, state_view
 from common.errors import CommandError
 from common.temporal_connection import connect_from_env
@@ -186,7 +187,11 @@ async def cmd_feedback(args: argparse.Namespace) -> int:
 async def cmd_cancel(args: argparse.Namespace) -> int:
     handle, _ = await _described(args.id)
     await handle.cancel()
-    print(f"cancellation requested for {args.id}; its state stays queryable (client.py state)")
+    print(
+        as_typed(
+            f"cancellation requested for {args.id}; its state stays queryable (client.py state)"
+        )
+    )
     return 0
 
 

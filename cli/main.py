@@ -27,6 +27,7 @@ from cli import (
     schedule,
     top,
 )
+from cli.typed import as_typed, set_typed
 from common.errors import CommandError
 from common.setting_numbers import AsciiNumberParser
 from common.settings import ClientSettings, SettingsError
@@ -65,11 +66,12 @@ def parser(prog: str = "client.py") -> argparse.ArgumentParser:
 
 
 def _fail(message: str, code: int) -> NoReturn:
-    print(f"error: {message}", file=sys.stderr)
+    print(f"error: {as_typed(message)}", file=sys.stderr)
     raise SystemExit(code)
 
 
 def main(argv: list[str] | None = None, prog: str = "client.py") -> int:
+    set_typed(prog)  # hints name the command as it was typed (cli/typed.py)
     args = parser(prog).parse_args(argv)
     try:  # every variable the client reads, before any command connects (one line, exit 2)
         args.settings = ClientSettings.load(os.environ)
@@ -89,7 +91,7 @@ def main(argv: list[str] | None = None, prog: str = "client.py") -> int:
     except KeyboardInterrupt:
         # A command that started or follows a run says how to pick it up again.
         hint = getattr(args, "interrupt_hint", None) or "the run goes on in Temporal"
-        print(f"\ninterrupted: {hint}", file=sys.stderr)
+        print(f"\ninterrupted: {as_typed(hint)}", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `client.py state ID | head -1`: the reader has all it wanted
         _silence_stdout()

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
+from cli.typed import as_typed
 from common.errors import CommandError
 from common.temporal_connection import connect_from_env
 from workflows.models import ResearchPlan
@@ -118,7 +119,7 @@ async def review_interactively(
     kept = False  # an unsent edit outlives the session: the user may send it later
     try:
         while True:
-            choice = (await asyncio.to_thread(ask, MENU)).strip().lower()[:1]
+            choice = (await asyncio.to_thread(ask, as_typed(MENU))).strip().lower()[:1]
             try:
                 if choice == "a":
                     decision = PlanDecision(guidance=guidance)
@@ -157,7 +158,7 @@ async def review_interactively(
 
 def _later(workflow_id: str, guidance: str, kept_edit: Path | None) -> None:
     command = f"client.py review {workflow_id} [--plan FILE] [--guidance TEXT]"
-    print(f"later: {command}", flush=True)
+    print(as_typed(f"later: {command}"), flush=True)
     if guidance:
         print("your guidance was not sent: pass it with --guidance", flush=True)
     if kept_edit is not None:

@@ -37,6 +37,7 @@ from cli.plan_review import review_interactively
 from cli.priority import add_priority_options, priority_from_args
 from cli.request import build_request
 from cli.stalls import stall_reason
+from cli.typed import as_typed
 from cli.views import cost_text, plural, progress_line
 from common.errors import UsageError
 from common.temporal_connection import connect_from_env, task_queue_from_env
@@ -112,8 +113,10 @@ async def _offer_review(handle: WorkflowHandle) -> None:
         await review_interactively(handle)
     else:
         print(
-            f"waiting for plan review: client.py review {handle.id} "
-            "[--plan FILE.json] [--guidance TEXT] (--show prints the plan)",
+            as_typed(
+                f"waiting for plan review: client.py review {handle.id} "
+                "[--plan FILE.json] [--guidance TEXT] (--show prints the plan)"
+            ),
             flush=True,
         )
 

@@ -40,6 +40,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from cli.client_settings import client_settings
 from cli.ids import check_id
 from cli.request import build_request
+from cli.typed import as_typed
 from common.errors import UsageError
 from common.temporal_connection import connect_from_env
 from workflows.config import ResearchConfig
@@ -197,7 +198,11 @@ async def create(args: argparse.Namespace) -> int:
     print(f"schedule_id: {schedule_id}")
     print(timing.summary)
     print(f"catch-up window: {timing.window}, overlap: skip")
-    print(f"runs: workflow ids {schedule_id}-<time>; `client.py schedule show {schedule_id}`")
+    print(
+        as_typed(
+            f"runs: workflow ids {schedule_id}-<time>; `client.py schedule show {schedule_id}`"
+        )
+    )
     return 0
 
 

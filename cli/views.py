@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from cli.typed import as_typed
 from inspection.profile import money
 from workflows.models import LLMUsage
 from workflows.results import ControlStatus, ResearchProgress, ResearchState
@@ -18,7 +19,9 @@ def plural(count: int, word: str, many: str | None = None) -> str:
 
 def review_hint(workflow_id: str | None) -> str:
     target = workflow_id or "ID"
-    return f"client.py review {target} approves (--show prints the plan, --plan FILE edits it)"
+    return as_typed(
+        f"client.py review {target} approves (--show prints the plan, --plan FILE edits it)"
+    )
 
 
 PRICE_HINT = (
