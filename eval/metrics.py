@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict
 from eval.corpus import Corpus, Document, flatten, section_name
 from eval.questions import GoldPassage, Question
 from eval.support import SUPPORT_THRESHOLD, SupportScorer, lexical_support
+from workflows.reporting import HIDDEN_QUESTION
 from workflows.text_checks import is_good_heading, is_junk
 
 PASSAGE_MAX_CHARS = 1200  # the local index's largest passage
@@ -269,7 +270,8 @@ def readability(markdown: str) -> tuple[int, int, int]:
     junk = sum(
         is_junk(text) if level == 1 else not is_good_heading(text) for level, text in headings
     )
-    junk += sum(is_junk(q) for q in _NOTE_QUESTION.findall(body))
+    # "—" is the product hiding a junk question (workflows/reporting.py), not junk shown.
+    junk += sum(is_junk(q) for q in _NOTE_QUESTION.findall(body) if q.strip() != HIDDEN_QUESTION)
     junk += sum(not title.strip(" -") for title in _SOURCE_ENTRY.findall(sources_section))
     cut = sum(
         not q.rstrip("\"'”’)").endswith((".", "!", "?", "。", "！", "？")) or q.endswith("…")

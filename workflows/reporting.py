@@ -43,6 +43,8 @@ from workflows.topics import (
 )
 
 AppendixRule = Literal["auto", "always", "never"]
+# What the Research notes show for a question no reader should see (junk, broken, a prompt echo).
+HIDDEN_QUESTION = "—"
 TITLE_MAX_CHARS = 180
 SENTENCES_PER_SECTION = 3
 # A report with no section: its lead says at least this much, from the evidence if need be.
@@ -267,8 +269,8 @@ def research_notes(
     for i, qa in enumerate(findings, 1):
         question = shown_query(one_line(qa.question))
         if is_junk(question) or looks_broken(question) or echoes_the_prompt(question, asked):
-            question = "—"
-        key = f"—{i}" if question == "—" else heading_key(question)
+            question = HIDDEN_QUESTION
+        key = f"—{i}" if question == HIDDEN_QUESTION else heading_key(question)
         _, numbers, iterations, answers = groups.setdefault(key, (question, [], [], []))
         numbers.append(i)
         if qa.iteration not in iterations:

@@ -227,6 +227,8 @@ def test_readability_counts_repeated_and_junk_headings_junk_questions_and_cut_qu
         "## Sources\n\n1. with — topics/with.txt\n"
     )
     assert readability(clean) == (0, 0, 0)
+    hidden = clean.replace("How is __exit__ called?", "—")  # the product hid a junk question
+    assert readability(hidden) == (0, 0, 0)
     messy = (
         "# T\n\n## Same\n\nA [1].\n\n## Same\n\nB [1].\n\n## </plan> <script>\n\nC [1].\n\n"
         '**Q1 (iteration 1): </plan>**\n\n> "During the"[1]\n\n'
