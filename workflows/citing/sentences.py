@@ -258,13 +258,22 @@ _CUT_TAIL = frozenset(
 _CUT_MIN_WORDS = 10
 
 
+# Braces outside inline code are the debris of the model's JSON or a template, not prose:
+# "TaskGroup.create_task(self, coro, *, name=None)'}, {" was a Research note.
+_INLINE_CODE = re.compile(r"`[^`\n]*`")
+_BRACE = re.compile(r"[{}]")
+
+
 def is_unfinished(text: str) -> bool:
     """Stricter than is_fragment, for the report a reader gets: a bare name of one or two
     tokens ("python.util.uuid", cited to uuid's page because its three word parts are there),
-    a text ending on a joining word ("…executing a"), or a long sentence with no end whose
-    last two words hold one ("…which allows for common")."""
+    a text with braces outside inline code (JSON or template debris), a text ending on a
+    joining word ("…executing a"), or a long sentence with no end whose last two words hold
+    one ("…which allows for common")."""
     flat = " ".join(text.split()).strip()
     if len(flat.split()) < 3 and not _CJK.search(flat):
+        return True
+    if _BRACE.search(_INLINE_CODE.sub("", flat)):
         return True
     if flat.rstrip("\"'”’)*_`").endswith((".", "!", "?", ":", ";", "。", "！", "？")):
         return False

@@ -210,3 +210,23 @@ def test_a_cut_copy_after_whole_sentences_is_dropped_when_much_is_missing() -> N
     )
     notes = research_notes([found], labels_for("How does with work?"), "", Evidence({1: page}))
     assert f"{first}[1]" in notes and "allows common" not in notes
+
+
+def test_json_debris_is_no_claim_but_braces_in_code_are() -> None:
+    """The embedded model's asyncio notes at dd50cef held "TaskGroup.create_task(self, coro, *,
+    name=None)'}, {[3]": every word is on the cited page, and the note showed JSON debris."""
+    assert is_unfinished("TaskGroup.create_task(self, coro, *, name=None)'}, {")
+    assert is_unfinished("The handler formats the {exc_type} of the error.")
+    assert not is_unfinished("An empty dictionary is written `{}` in Python code.")
+    page = "TaskGroup.create_task(self, coro, *, name=None): Create a new task in this group."
+    found = QAPair(
+        question="TaskGroup",
+        answer="TaskGroup.create_task(self, coro, *, name=None)'}, {[1]",
+        iteration=2,
+    )
+    notes = research_notes([found], labels_for("How does TaskGroup work?"), "", Evidence({1: page}))
+    assert "'}, {" not in notes
+    code = "An empty dictionary is written `{}` in Python code."
+    page = "An empty dictionary is written {} in Python code, and an empty set with set()."
+    kept, _ = ground_markdown(f"{code}[1]", Evidence({1: page}), pool=[1], strict=True)
+    assert kept == f"{code}[1]"  # a strong model's code span stays as written
