@@ -22,7 +22,7 @@ from workflows.citing.citations import cited_numbers, finalise_report, strip_own
 from workflows.citing.claim_text import cited_in, claims_of
 from workflows.citing.extractive import EvidencePool, cited_sentences, words_of
 from workflows.citing.grounding import UNSUPPORTED_MARK, Evidence, cites_enough
-from workflows.citing.sentences import completed, is_unfinished
+from workflows.citing.sentences import is_unfinished
 from workflows.citing.support import content_words
 from workflows.config import ResearchConfig
 from workflows.headings import fixed_headings
@@ -297,10 +297,8 @@ def _supported_only(answer: str, evidence: Evidence | None = None) -> str:
         claims = claims_of(" ".join(block.split()))
         copied = False
         for claim in claims:
-            if evidence is not None and claim.sources:
-                cited = (evidence.texts[n] for n in claim.sources if n in evidence.texts)
-                if whole := completed(claim.text, cited):
-                    claim.text, copied = whole, True
+            if evidence is not None and (whole := evidence.completed(claim.text, claim.sources)):
+                claim.text, copied = whole, True
         cut = any(c.sources and is_unfinished(c.text) for c in claims)
         if UNSUPPORTED_MARK not in block and not cut and not copied:
             blocks.append(block.strip())

@@ -92,6 +92,11 @@ class Evidence:
             self._prepared[number] = prepare(self.texts[number])
         return self._prepared[number]
 
+    def completed(self, text: str, numbers: Sequence[int]) -> str | None:
+        """`text` made whole from the sources it cites when it is a cut copy of one of their
+        sentences (sentences.completed), else None."""
+        return completed(text, (self.texts[n] for n in numbers if n in self.texts))
+
     def score(self, claim: str | PreparedClaim, number: int) -> float:
         passage = self.passage(number)
         return support_score(claim, passage) if passage is not None else 0.0
@@ -167,8 +172,7 @@ def check_claims(
         if not text:
             continue
         if strict and claim.sources:  # a cut copy of a cited sentence reads as that sentence
-            cited = (evidence.texts[n] for n in claim.sources if n in evidence.texts)
-            text = completed(text, cited) or text
+            text = evidence.completed(text, claim.sources) or text
         kept: list[int] = []
         best_support = 0.0
         moved_to: int | None = None
