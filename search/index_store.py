@@ -14,6 +14,7 @@ previous generation's postings are updated rather than rebuilt from every row.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import os
 import shutil
@@ -82,17 +83,41 @@ class Refresh:
         return self.added + self.changed + self.removed
 
 
+def is_busy(exc: BaseException) -> bool:
+    """True for SQLite's "database is locked/busy": another connection holds the file, which
+    says nothing about whether the cache is sound."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+@contextlib.contextmanager
+def _setup_lock(path: Path) -> Iterator[None]:
+    """Serialise opening connections on one cache file, across threads and processes.
+
+    Until `journal_mode=WAL` has been set once, the file is in rollback-journal mode, where two
+    connections creating it at once can deadlock; SQLite then answers "database is locked" at
+    once instead of waiting out the busy timeout. An advisory lock beside the file makes the
+    set-up one at a time (it is milliseconds; the refresh itself waits on SQLite's own lock)."""
+    with open(path.with_name(path.name + ".lock"), "a") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+
 class IndexStore:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(
-            path, timeout=_LOCK_WAIT_SECONDS, isolation_level=None, check_same_thread=False
-        )
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)  # outside any transaction: executescript commits
+        with _setup_lock(path):
+            self._db = sqlite3.connect(
+                path, timeout=_LOCK_WAIT_SECONDS, isolation_level=None, check_same_thread=False
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)  # outside any transaction: executescript commits
 
     def close(self) -> None:
         with self._lock:

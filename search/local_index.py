@@ -48,7 +48,7 @@ from search.documents.files import (
 )
 from search.documents.sandbox import SandboxedReader
 from search.documents.secrets import Secret, secret_in
-from search.index_store import IndexStore, Progress, Refresh
+from search.index_store import IndexStore, Progress, Refresh, is_busy
 from search.phrases import (
     PHRASE_POOL,
     QueryNames,
@@ -341,6 +341,11 @@ def _refreshed(
         except (sqlite3.Error, OSError) as exc:
             if store is not None:
                 store.close()
+            if is_busy(exc):  # held by another process: not corrupt, so never deleted
+                raise CorpusError(
+                    f"the index cache {base} is held by another process for too long ({exc}); "
+                    "try again when its refresh has finished"
+                ) from None
             if attempt == 2 or not isinstance(exc, sqlite3.DatabaseError):
                 raise CorpusError(f"the index cache {base} cannot be used: {exc}") from None
             # The cache is ours and disposable: a corrupt one is rebuilt, not fatal.

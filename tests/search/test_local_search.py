@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from search import local_index
+from search import index_store, local_index
 from search.demo_corpus import materialise_demo_corpus
 from search.local_index import CorpusError, LocalIndex, SearchHit
 
@@ -233,6 +234,26 @@ def test_concurrent_opens_share_one_complete_cache(
     assert len({i.passage_count for i in indexes}) == 1
     assert sorted(read) == sorted(set(read))  # each file read once, by whichever came first
     assert sum(i.rebuilt for i in indexes) == 1
+    assert not LocalIndex.open([corpus], cache).rebuilt
+
+
+def test_a_cache_held_by_another_process_is_waited_for_never_deleted_as_corrupt(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "cache"
+    LocalIndex.open([corpus], cache).close()
+    [store] = cache.glob("local-index-*/index.sqlite")
+    monkeypatch.setattr(index_store, "_LOCK_WAIT_SECONDS", 0.2)
+    holder = sqlite3.connect(store, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # another worker's refresh, taking longer than the wait
+    try:
+        with pytest.raises(CorpusError, match=r"held by another process"):
+            LocalIndex.open([corpus], cache)
+        assert store.is_file()
+        assert holder.execute("SELECT count(*) FROM passages").fetchone()[0] > 0
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
     assert not LocalIndex.open([corpus], cache).rebuilt
 
 
