@@ -21,7 +21,7 @@ from typing import Literal
 from workflows.citing.citations import cited_numbers, finalise_report, strip_own_sources_section
 from workflows.citing.claim_text import cited_in, claims_of
 from workflows.citing.extractive import EvidencePool, cited_sentences, words_of
-from workflows.citing.grounding import UNSUPPORTED_MARK, Evidence, cites_enough
+from workflows.citing.grounding import UNSUPPORTED_MARK, Claim, Evidence, cites_enough
 from workflows.citing.sentences import is_unfinished
 from workflows.citing.support import content_words
 from workflows.config import ResearchConfig
@@ -299,15 +299,21 @@ def _supported_only(answer: str, evidence: Evidence | None = None) -> str:
         for claim in claims:
             if evidence is not None and (whole := evidence.completed(claim.text, claim.sources)):
                 claim.text, copied = whole, True
-        cut = any(c.sources and is_unfinished(c.text) for c in claims)
+        cut = any(c.sources and _unfinished(c, evidence) for c in claims)
         if UNSUPPORTED_MARK not in block and not cut and not copied:
             blocks.append(block.strip())
             continue
-        kept = [c for c in claims if c.sources and not is_unfinished(c.text)]
+        kept = [c for c in claims if c.sources and not _unfinished(c, evidence)]
         text = " ".join(f"{c.text}{''.join(f'[{n}]' for n in c.sources)}" for c in kept)
         if text and UNSUPPORTED_MARK not in text:
             blocks.append(text)
     return "\n\n".join(b for b in blocks if b)
+
+
+def _unfinished(claim: Claim, evidence: Evidence | None) -> bool:
+    if evidence is None:
+        return is_unfinished(claim.text)
+    return evidence.unfinished(claim.text, claim.sources)
 
 
 def unsupported_appendix(statements: list[str], labels: Labels) -> str:

@@ -17,7 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, computed_field
 
-from workflows.citing.sentences import completed, is_fragment, is_unfinished
+from workflows.citing.sentences import completed, copies_a_label, is_fragment, is_unfinished
 from workflows.citing.support import (
     DEFAULT_THRESHOLD,
     PreparedClaim,
@@ -91,6 +91,13 @@ class Evidence:
         if number not in self._prepared:
             self._prepared[number] = prepare(self.texts[number])
         return self._prepared[number]
+
+    def unfinished(self, text: str, numbers: Sequence[int]) -> bool:
+        """No claim for the report a reader gets (sentences.is_unfinished), or a copy of a
+        heading or title line of a source it cites (sentences.copies_a_label)."""
+        return is_unfinished(text) or copies_a_label(
+            text, (self.texts[n] for n in numbers if n in self.texts)
+        )
 
     def completed(self, text: str, numbers: Sequence[int]) -> str | None:
         """`text` made whole from the sources it cites when it is a cut copy of one of their
@@ -176,7 +183,9 @@ def check_claims(
         kept: list[int] = []
         best_support = 0.0
         moved_to: int | None = None
-        if statements_only and (is_fragment(text) or (strict and is_unfinished(text))):
+        if statements_only and (
+            is_fragment(text) or (strict and evidence.unfinished(text, claim.sources))
+        ):
             figures.claims += 1
             figures.unsupported_claims += 1
             figures.citations_removed += len(set(claim.sources))

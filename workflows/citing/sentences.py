@@ -262,18 +262,22 @@ _CUT_MIN_WORDS = 10
 # "TaskGroup.create_task(self, coro, *, name=None)'}, {" was a Research note.
 _INLINE_CODE = re.compile(r"`[^`\n]*`")
 _BRACE = re.compile(r"[{}]")
+# A run of emphasis marks standing alone is a name the model lost between its marks: "The
+# action of a ***** declaration" stood for the page's "*__slots__* declaration".
+_BARE_MARKS = re.compile(r"(?<!\S)[*_]{3,}(?![^\s.,;:!?)])")
 
 
 def is_unfinished(text: str) -> bool:
     """Stricter than is_fragment, for the report a reader gets: a bare name of one or two
     tokens ("python.util.uuid", cited to uuid's page because its three word parts are there),
-    a text with braces outside inline code (JSON or template debris), a text ending on a
-    joining word ("…executing a"), or a long sentence with no end whose last two words hold
-    one ("…which allows for common")."""
+    a text with braces outside inline code (JSON or template debris) or a bare run of emphasis
+    marks (a name lost between them), a text ending on a joining word ("…executing a"), or a
+    long sentence with no end whose last two words hold one ("…which allows for common")."""
     flat = " ".join(text.split()).strip()
     if len(flat.split()) < 3 and not _CJK.search(flat):
         return True
-    if _BRACE.search(_INLINE_CODE.sub("", flat)):
+    outside_code = _INLINE_CODE.sub("", flat)
+    if _BRACE.search(outside_code) or _BARE_MARKS.search(outside_code):
         return True
     if flat.rstrip("\"'”’)*_`").endswith((".", "!", "?", ":", ";", "。", "！", "？")):
         return False
@@ -285,7 +289,28 @@ def is_unfinished(text: str) -> bool:
 
 
 _COPY_MIN_WORDS = 4
+# A heading or title line is short; longer lines are prose however they end.
+MAX_LABEL_CHARS = 160
 _ENDS = (".", "!", "?", ":", ";", "。", "！", "？")
+
+
+def copies_a_label(text: str, passages: Iterable[str]) -> bool:
+    """A text with no sentence end that says only what a line of `passages` that is no sentence
+    says (a heading, a title, a label): "Attribute access (Python language reference)" was a
+    Research note citing the page that opens "# attribute-access (Python language reference)"."""
+    flat = " ".join(text.split()).strip()
+    if flat.rstrip("\"'”’)*_`").endswith(_ENDS):
+        return False
+    words = [w.casefold() for w in _WORD.findall(flat.replace("-", " "))]
+    if not words:
+        return False
+    for passage in passages:
+        for line in passage.splitlines():
+            if len(line) <= MAX_LABEL_CHARS and not line.rstrip().endswith(_ENDS):
+                said = [w.casefold() for w in _WORD.findall(line.replace("-", " "))]
+                if said == words:
+                    return True
+    return False
 
 
 def completed(text: str, passages: Iterable[str]) -> str | None:

@@ -230,3 +230,47 @@ def test_json_debris_is_no_claim_but_braces_in_code_are() -> None:
     page = "An empty dictionary is written {} in Python code, and an empty set with set()."
     kept, _ = ground_markdown(f"{code}[1]", Evidence({1: page}), pool=[1], strict=True)
     assert kept == f"{code}[1]"  # a strong model's code span stays as written
+
+
+def test_a_name_lost_between_emphasis_marks_is_no_claim() -> None:
+    """The embedded model's __slots__ report at dd50cef opened "The action of a ***** declaration
+    is not limited to the class where it is defined.[1]": the page's "*__slots__*" had become
+    five asterisks, and every word left was on the page."""
+    lost = "The action of a ***** declaration is not limited to the class where it is defined."
+    assert is_unfinished(lost)
+    page = (
+        "The action of a *__slots__* declaration is not limited to the class where it is "
+        "defined. *__slots__* declared in parents are available in child classes."
+    )
+    report, figures = ground_markdown(
+        f"{lost}[1]", Evidence({1: page}), pool=[1], policy="drop", strict=True
+    )
+    assert "*****" not in report and figures.unsupported_claims == 1
+    for kept in (
+        "The action of a *__slots__* declaration is not limited to the class.",
+        "It is ***very*** important to close the file.",
+        "Use `***` to mark a break in Markdown.",
+    ):
+        assert not is_unfinished(kept)
+
+
+def test_a_copy_of_a_sources_heading_is_no_claim() -> None:
+    """The embedded model's getattr notes at dd50cef held "Attribute access (Python language
+    reference)[1]", the heading line of the cited page: a title is no finding."""
+    page = (
+        "# attribute-access (Python language reference)\n\nCustomizing attribute access\n"
+        "****************************\n\nThe following methods can be defined to customize "
+        "the meaning of attribute access for class instances."
+    )
+    evidence = Evidence({1: page})
+    heading = "Attribute access (Python language reference)"
+    report, _ = ground_markdown(f"{heading}[1]", evidence, pool=[1], policy="drop", strict=True)
+    assert heading not in report
+    found = QAPair(question="How is attribute access customised?", iteration=2,
+                   answer=f"{heading}[1]")  # fmt: skip
+    notes = research_notes([found], labels_for(found.question), "", evidence)
+    assert heading not in notes
+    # A list item that says more than the heading, or a sentence, stays as written.
+    item = "Customizing attribute access for class instances"
+    kept, _ = ground_markdown(f"- {item}[1]", evidence, pool=[1], strict=True)
+    assert kept == f"- {item}[1]"
