@@ -219,9 +219,12 @@ def read_done(out: Path) -> set[str]:
     return done
 
 
-# A sentence ends at . ? ! before a space, or at the CJK full stop, ? or ! (no space after).
-# Not at a colon: "Research question: ..." would be titled "Research question:".
-_SENTENCE_END = re.compile("(?<=[.?!])\\s|(?<=[\u3002\uff1f\uff01])")
+# A sentence ends at . ? ! before a space and a word that does not go on in lower case, or at
+# the CJK full stop, ? or ! (no space after). Not at a colon: "Research question: ..." would be
+# titled "Research question:". Not at an ellipsis inside the sentence: "How does exception
+# chaining with raise ... from work in Python?" was titled "How does exception chaining with
+# raise ...".
+_SENTENCE_END = re.compile("(?<=[.?!])(?<!\\.\\.\\.)\\s+(?![a-z])|(?<=[\u3002\uff1f\uff01])")
 _CJK_COMMAS = "\uff0c\u3001"
 
 

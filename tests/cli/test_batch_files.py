@@ -113,6 +113,11 @@ def test_a_long_prompt_gets_a_short_title_and_keeps_its_body(tmp_path: Path) -> 
     assert short_title("中国的中产有哪些特点\uff1f请详细分析\u3002") == "中国的中产有哪些特点\uff1f"
     colon = "Research question: what is a tuple?"
     assert short_title(colon) == colon
+    # An ellipsis inside the question is no sentence end (the embedded eval's py-raise-from
+    # report was titled "How does exception chaining with raise ...").
+    dots = "How does exception chaining with raise ... from work in Python?"
+    assert short_title(dots) == dots
+    assert short_title("Is it e.g. fast? Write a report.") == "Is it e.g. fast?"
     assert with_short_title("no heading\n", "x?") == "no heading\n"
 
 
