@@ -30,7 +30,7 @@ from eval.corpus import Corpus, Document, flatten, section_name
 from eval.questions import GoldPassage, Question
 from eval.support import SUPPORT_THRESHOLD, SupportScorer, lexical_support
 from workflows.reporting import HIDDEN_QUESTION
-from workflows.text_checks import is_good_heading, is_junk
+from workflows.text_checks import has_a_word, is_junk, reads_as_heading
 
 PASSAGE_MAX_CHARS = 1200  # the local index's largest passage
 _CODE = re.compile(r"```.*?(?:```|\Z)|`[^`\n]*`", re.DOTALL)
@@ -268,10 +268,14 @@ def readability(markdown: str) -> tuple[int, int, int]:
     names = [text.casefold() for _, text in headings]
     duplicates = len(names) - len(set(names))
     junk = sum(
-        is_junk(text) if level == 1 else not is_good_heading(text) for level, text in headings
+        is_junk(text) if level == 1 else not reads_as_heading(text) for level, text in headings
     )
     # "—" is the product hiding a junk question (workflows/reporting.py), not junk shown.
-    junk += sum(is_junk(q) for q in _NOTE_QUESTION.findall(body) if q.strip() != HIDDEN_QUESTION)
+    junk += sum(
+        is_junk(q) or not has_a_word(q)
+        for q in _NOTE_QUESTION.findall(body)
+        if q.strip() != HIDDEN_QUESTION
+    )
     junk += sum(not title.strip(" -") for title in _SOURCE_ENTRY.findall(sources_section))
     cut = sum(
         not q.rstrip("\"'”’)").endswith((".", "!", "?", "。", "！", "？")) or q.endswith("…")

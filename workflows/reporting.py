@@ -31,7 +31,14 @@ from workflows.models import QAPair, ResearchPlan
 from workflows.results import GroundingSummary, ResearchReport
 from workflows.sources import SourceRegistry
 from workflows.state import RunState
-from workflows.text_checks import echoes_the_prompt, heading_key, is_junk, looks_broken, one_line
+from workflows.text_checks import (
+    echoes_the_prompt,
+    has_a_word,
+    heading_key,
+    is_junk,
+    looks_broken,
+    one_line,
+)
 from workflows.topics import (
     aspects,
     heading_of,
@@ -268,7 +275,8 @@ def research_notes(
     groups: dict[str, tuple[str, list[int], list[int], list[str]]] = {}
     for i, qa in enumerate(findings, 1):
         question = shown_query(one_line(qa.question))
-        if is_junk(question) or looks_broken(question) or echoes_the_prompt(question, asked):
+        unreadable = is_junk(question) or looks_broken(question) or not has_a_word(question)
+        if unreadable or echoes_the_prompt(question, asked):
             question = HIDDEN_QUESTION
         key = f"—{i}" if question == HIDDEN_QUESTION else heading_key(question)
         _, numbers, iterations, answers = groups.setdefault(key, (question, [], [], []))

@@ -123,11 +123,25 @@ def is_cut_phrase(text: str) -> bool:
 def reads_as_heading(text: str) -> bool:
     """A good heading (is_good_heading) that is not a sentence the model wrote in its place:
     no citation marks or braces ("It was introduced in Python 3.0, which makes it possible to
-    use this feature.[3]},"), no full stop after a clause."""
+    use this feature.[3]},"), no full stop after a clause, and something to read (a word or
+    a code span, not a build tag such as "1.0.3-SNAPSHOT_BUILDED")."""
     flat = one_line(text).strip("*_ ")
     if not is_good_heading(flat) or _CITED_OR_BRACED.search(flat) or looks_broken(flat):
         return False
+    if not has_a_word(flat):
+        return False
     return not (flat.endswith(".") and len(flat.split()) >= SENTENCE_HEADING_WORDS)
+
+
+def has_a_word(text: str) -> bool:
+    """Whether a reader finds a word in `text`: letters standing alone (an apostrophe or hyphen
+    inside), not part of a version, an identifier or a number, or an inline code span. The
+    embedded model's raise-from report was headed "1.0.3-SNAPSHOT_BUILDED", which has none."""
+    return bool(_PLAIN_WORD.search(text) or CJK.search(text) or "`" in text)
+
+
+# Letters not glued to digits, dots, underscores or hyphens ("Python." and "re-raise" count).
+_PLAIN_WORD = re.compile(r"(?<![\w\-])(?<!\w\.)[^\W\d_]{2,}(?:['’-][^\W\d_]+)*(?![\w\-])(?!\.\w)")
 
 
 def looks_broken(text: str) -> bool:

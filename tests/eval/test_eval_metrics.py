@@ -238,6 +238,12 @@ def test_readability_counts_repeated_and_junk_headings_junk_questions_and_cut_qu
     duplicates, junk, cut = readability(messy)
     assert duplicates == 1 and cut == 1
     assert junk == 4  # the tag heading, the tag questions (one note asked twice), `---`
+    # The embedded model's raise-from report at dd50cef: a build tag as a heading and as a
+    # note's question has no word a reader can read.
+    tagged = clean.replace("## Protocol", "## 1.0.3-SNAPSHOT_BUILDED").replace(
+        "How is __exit__ called?", "2.10.4-SNAPSHOT_BUILDED, -2"
+    )
+    assert readability(tagged) == (0, 2, 0)
 
 
 def test_an_abbreviation_does_not_end_a_claim() -> None:

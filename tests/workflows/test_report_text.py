@@ -26,8 +26,8 @@ from workflows.citing.sentences import (
 )
 from workflows.headings import fixed_headings
 from workflows.labels import labels_for, language_of
-from workflows.models import PlanSection, ResearchPlan
-from workflows.reporting import extractive_floor, short_title
+from workflows.models import PlanSection, QAPair, ResearchPlan
+from workflows.reporting import HIDDEN_QUESTION, extractive_floor, research_notes, short_title
 from workflows.text_checks import is_good_heading
 from workflows.topics import anchored_queries, aspects, repaired_plan, section_served
 
@@ -199,6 +199,22 @@ def test_repeated_or_junk_headings_are_replaced_and_good_ones_kept() -> None:
     assert headings[0] == "## Mechanism" and changed == 2
     assert len(set(headings)) == len(headings) == 3
     assert "## Protocol" in headings
+
+
+def test_a_heading_or_a_notes_question_with_no_word_to_read_is_replaced() -> None:
+    """The embedded model's raise-from report at dd50cef had a section headed
+    "1.0.3-SNAPSHOT_BUILDED" and asked it as Q1 of its Research notes."""
+    plan = ResearchPlan(sections=[PlanSection(title="Protocol", focus="methods")])
+    body = "# T\n\nLead.\n\n## 1.0.3-SNAPSHOT_BUILDED\n\nA.\n\n## `contextlib.suppress`\n\nB."
+    fixed, changed = fixed_headings(body, plan, QUESTION)
+    headings = [line for line in fixed.splitlines() if line.startswith("## ")]
+    assert headings == ["## Protocol", "## `contextlib.suppress`"] and changed == 1
+    tags = [
+        QAPair(question="1.0.3-SNAPSHOT_BUILDED", answer="*none*", iteration=1),
+        QAPair(question="2.10.4-SNAPSHOT_BUILDED, -2", answer="*none*", iteration=1),
+    ]
+    notes = research_notes(tags, labels_for(QUESTION), QUESTION)
+    assert "SNAPSHOT" not in notes and notes.count(HIDDEN_QUESTION) == 2
 
 
 def test_a_search_serves_the_plan_section_it_shares_words_with() -> None:
