@@ -36,7 +36,7 @@ from search.documents.files import CorpusFile, SkipFile, SkippedFile
 logger = logging.getLogger(__name__)
 
 # Bump when reading, chunking or tokenising changes: older rows are then dropped and rebuilt.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # A temporary postings folder untouched this long belongs to a process that died.
 _STALE_TMP_SECONDS = 3600.0
 # How long a worker waits for another one's refresh of the same corpus before giving up.

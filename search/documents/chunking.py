@@ -58,9 +58,19 @@ def blocks(text: str) -> list[Block]:
             out.append(Block("\n".join([*para, line]), heading=heading.strip()))
             para.clear()
             continue
+        if para and not in_fence and _WRAPPED.search(para[-1]) and _GOES_ON.match(line):
+            para[-1] += line.lstrip()  # "pre-" / "existing": one word wrapped at its hyphen
+            continue
         para.append(line)
     flush()
     return out
+
+
+# A line ending in a word and a hyphen, and the next starting in lower case: a text wrapped at
+# the hyphen of a compound ("must not collide with pre-\n   existing bindings" in Python's own
+# docs), which read "pre- existing" once the lines were joined.
+_WRAPPED = re.compile(r"(?<![\w-])[^\W\d_]{2,}-$")
+_GOES_ON = re.compile(r"^\s*[a-z]")
 
 
 def _is_heading_text(para: list[str], underline: str) -> bool:

@@ -178,6 +178,24 @@ def test_a_definition_term_starts_the_passage_its_definition_is_in(tmp_path: Pat
     assert passages[1].text.startswith("object.close(self)")
 
 
+def test_a_word_wrapped_at_its_hyphen_is_one_word_again(tmp_path: Path) -> None:
+    """Python's own docs wrap "pre-existing" and "re-raises" at the hyphen; joined as lines,
+    the embedded model's report quoted "must not collide with pre- existing bindings". A list
+    mark, a dash before a capital and code in a fence stay as they are."""
+    text = (
+        "Names listed in a nonlocal statement must not collide with pre-\n"
+        "   existing bindings in the local scope. A subsequent raise statement re-\n"
+        "   raises the exception. It ends with a dash -\n"
+        "   then goes on. Ranks: top-\nLevel stays.\n\n- item-\n- next\n\n"
+        "```\nx = value-\n    other\n```\n"
+    )
+    [passage] = indexed(tmp_path, "wrapped.txt", lambda p: p.write_text(text))
+    assert "with pre-existing bindings" in passage.text
+    assert "statement re-raises the exception" in passage.text
+    assert "dash -\n" in passage.text and "top-\nLevel" in passage.text
+    assert "- item-\n- next" in passage.text and "value-\n    other" in passage.text
+
+
 @pytest.mark.parametrize(("tail_chars", "passages_made"), [(MIN_CHARS - 20, 1), (MIN_CHARS, 2)])
 def test_a_last_section_shorter_than_the_minimum_joins_the_passage_before_it(
     tmp_path: Path, tail_chars: int, passages_made: int
