@@ -274,7 +274,8 @@ def research_notes(
     # one note: a reader would otherwise read the same question twice.
     groups: dict[str, tuple[str, list[int], list[int], list[str]]] = {}
     for i, qa in enumerate(findings, 1):
-        question = shown_query(one_line(qa.question))
+        # Shown in bold: the model's own "**PEP 572**" would end the bold midway.
+        question = shown_query(one_line(qa.question)).replace("**", "")
         unreadable = is_junk(question) or looks_broken(question) or not has_a_word(question)
         if unreadable or echoes_the_prompt(question, asked):
             question = HIDDEN_QUESTION

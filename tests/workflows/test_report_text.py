@@ -215,6 +215,10 @@ def test_a_heading_or_a_notes_question_with_no_word_to_read_is_replaced() -> Non
     ]
     notes = research_notes(tags, labels_for(QUESTION), QUESTION)
     assert "SNAPSHOT" not in notes and notes.count(HIDDEN_QUESTION) == 2
+    # The model's bold inside a question would end the note's bold label midway.
+    bold = QAPair(question="Is the operator in **PEP 572** new?", answer="*none*", iteration=2)
+    notes = research_notes([bold], labels_for(QUESTION), QUESTION)
+    assert "**Q1 (iteration 2): Is the operator in PEP 572 new?**" in notes
 
 
 def test_a_search_serves_the_plan_section_it_shares_words_with() -> None:
