@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from typing import Literal
 
 from workflows.citing.citations import cited_numbers, finalise_report, strip_own_sources_section
 from workflows.citing.claim_text import cited_in, claims_of
 from workflows.citing.extractive import EvidencePool, cited_sentences, words_of
 from workflows.citing.grounding import UNSUPPORTED_MARK, Claim, Evidence, cites_enough
-from workflows.citing.sentences import is_unfinished
+from workflows.citing.sentences import is_unfinished, restates
 from workflows.citing.support import content_words
 from workflows.config import ResearchConfig
 from workflows.headings import fixed_headings
@@ -273,6 +274,7 @@ def research_notes(
     # A question shown as an earlier one was ("Title: focus" whose focus is the question) is
     # one note: a reader would otherwise read the same question twice.
     groups: dict[str, tuple[str, list[int], list[int], list[str]]] = {}
+    none = f"*{labels.no_answer}*"
     for i, qa in enumerate(findings, 1):
         # Shown in bold: the model's own "**PEP 572**" would end the bold midway.
         question = shown_query(one_line(qa.question)).replace("**", "")
@@ -284,10 +286,9 @@ def research_notes(
         numbers.append(i)
         if qa.iteration not in iterations:
             iterations.append(qa.iteration)
-        answer = _supported_only(qa.answer, evidence) or f"*{labels.no_answer}*"
+        answer = _supported_only(qa.answer, evidence, [qa.question, asked]) or none
         if answer not in answers:
             answers.append(answer)
-    none = f"*{labels.no_answer}*"
     notes = [
         f"**{', '.join(f'Q{n}' for n in numbers)} ({labels.iteration} "
         f"{', '.join(map(str, iterations))}): {question}**\n\n"
@@ -297,10 +298,13 @@ def research_notes(
     return f"## {labels.research_notes}\n\n" + "\n\n".join(notes)
 
 
-def _supported_only(answer: str, evidence: Evidence | None = None) -> str:
+def _supported_only(
+    answer: str, evidence: Evidence | None = None, asked: Sequence[str] = ()
+) -> str:
     """The blocks of a checked answer as they are when every claim is backed and finished;
-    otherwise the backed, finished claims alone ("python.util.uuid[2]" is no note), a cut copy
-    of a sentence of its source (`evidence`) read as that whole sentence."""
+    otherwise the backed, finished claims alone ("python.util.uuid[2]" is no note, nor a
+    question of `asked` said back), a cut copy of a sentence of its source (`evidence`) read
+    as that whole sentence."""
     blocks = []
     for block in answer.split("\n\n"):
         claims = claims_of(" ".join(block.split()))
@@ -308,21 +312,21 @@ def _supported_only(answer: str, evidence: Evidence | None = None) -> str:
         for claim in claims:
             if evidence is not None and (whole := evidence.completed(claim.text, claim.sources)):
                 claim.text, copied = whole, True
-        cut = any(c.sources and _unfinished(c, evidence) for c in claims)
+        cut = any(c.sources and _unfinished(c, evidence, asked) for c in claims)
         if UNSUPPORTED_MARK not in block and not cut and not copied:
             blocks.append(block.strip())
             continue
-        kept = [c for c in claims if c.sources and not _unfinished(c, evidence)]
+        kept = [c for c in claims if c.sources and not _unfinished(c, evidence, asked)]
         text = " ".join(f"{c.text}{''.join(f'[{n}]' for n in c.sources)}" for c in kept)
         if text and UNSUPPORTED_MARK not in text:
             blocks.append(text)
     return "\n\n".join(b for b in blocks if b)
 
 
-def _unfinished(claim: Claim, evidence: Evidence | None) -> bool:
+def _unfinished(claim: Claim, evidence: Evidence | None, asked: Sequence[str]) -> bool:
     if evidence is None:
-        return is_unfinished(claim.text)
-    return evidence.unfinished(claim.text, claim.sources)
+        return is_unfinished(claim.text) or restates(claim.text, asked)
+    return evidence.unfinished(claim.text, claim.sources, asked)
 
 
 def unsupported_appendix(statements: list[str], labels: Labels) -> str:
@@ -349,7 +353,9 @@ def final_report(
     body, headings_replaced = fixed_headings(body, plan, question)
     unsupported: list[str] = []
     policy = "keep" if config.report.unsupported == "keep" else "drop"
-    body, body_grounding = sources.ground(body, policy=policy, dropped=unsupported, strict=True)
+    body, body_grounding = sources.ground(
+        body, policy=policy, dropped=unsupported, strict=True, asked=[question]
+    )
     body, repeats = without_repeats(body)
     missing = uncovered_aspects(body, question)  # by the model's backed text alone
     # The appendix rule reads what the model's own text cites, before the floor fills it in.

@@ -128,10 +128,11 @@ class SourceRegistry:
         policy: str | None = None,
         dropped: list[str] | None = None,
         strict: bool = False,
+        asked: Sequence[str] = (),
     ) -> tuple[str, GroundingFigures]:
         """Every claim of `markdown` checked against the evidence of the sources it cites
-        (workflows/citing/grounding.py); any source of the run may take over a citation. `strict`:
-        the final report's check (grounding.check_claims)."""
+        (workflows/citing/grounding.py); any source of the run may take over a citation. `strict`
+        and `asked`: the final report's check (grounding.check_claims)."""
         # Every number-like marker ([ 7 ], [7-8], word[7]…) read as the sanitiser reads it.
         known = {n: n for n in range(1, len(self) + 1)}
         normalised, unknown = remap_citations(markdown, known)
@@ -143,6 +144,7 @@ class SourceRegistry:
             policy=policy or self._report.unsupported,  # type: ignore[arg-type]
             dropped=dropped,
             strict=strict,
+            asked=asked,
         )
         figures.citations_removed += unknown
         return grounded, figures

@@ -83,10 +83,11 @@ def ground_markdown(
     policy: UnsupportedPolicy = "mark",
     dropped: list[str] | None = None,
     strict: bool = False,
+    asked: Sequence[str] = (),
 ) -> tuple[str, GroundingFigures]:
     """Check every claim of `markdown` against the evidence of the sources it cites; with
     policy `drop`, the text of each claim left out is appended to `dropped` when given;
-    `strict` as in check_claims."""
+    `strict` and `asked` as in check_claims."""
     figures = GroundingFigures()
     out: list[str] = []
 
@@ -99,6 +100,7 @@ def ground_markdown(
             threshold=threshold,
             statements_only=statements_only,
             strict=strict,
+            asked=asked,
         )
         figures = figures.plus(found)
         if dropped is not None and policy == "drop":

@@ -17,7 +17,13 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, computed_field
 
-from workflows.citing.sentences import completed, copies_a_label, is_fragment, is_unfinished
+from workflows.citing.sentences import (
+    completed,
+    copies_a_label,
+    is_fragment,
+    is_unfinished,
+    restates,
+)
 from workflows.citing.support import (
     DEFAULT_THRESHOLD,
     PreparedClaim,
@@ -92,11 +98,14 @@ class Evidence:
             self._prepared[number] = prepare(self.texts[number])
         return self._prepared[number]
 
-    def unfinished(self, text: str, numbers: Sequence[int]) -> bool:
-        """No claim for the report a reader gets (sentences.is_unfinished), or a copy of a
-        heading or title line of a source it cites (sentences.copies_a_label)."""
-        return is_unfinished(text) or copies_a_label(
-            text, (self.texts[n] for n in numbers if n in self.texts)
+    def unfinished(self, text: str, numbers: Sequence[int], asked: Sequence[str] = ()) -> bool:
+        """No claim for the report a reader gets (sentences.is_unfinished), a copy of a
+        heading or title line of a source it cites (sentences.copies_a_label), or a question
+        of `asked` said back without its question mark (restates)."""
+        return (
+            is_unfinished(text)
+            or restates(text, asked)
+            or copies_a_label(text, (self.texts[n] for n in numbers if n in self.texts))
         )
 
     def completed(self, text: str, numbers: Sequence[int]) -> str | None:
@@ -161,6 +170,7 @@ def check_claims(
     threshold: float = DEFAULT_THRESHOLD,
     statements_only: bool = True,
     strict: bool = False,
+    asked: Sequence[str] = (),
 ) -> tuple[list[CheckedClaim], GroundingFigures]:
     """Check every citation of every claim against the evidence of the source it names.
 
@@ -170,7 +180,8 @@ def check_claims(
     support it (with `statements_only`; a table row is a fragment that may be cited).
     `strict` (the final report only: the loop's drafts decide when to stop, and runs in
     flight must decide as they did): an unfinished text (sentences.is_unfinished) neither, and
-    a text copying the start of a sentence its source holds becomes that whole sentence.
+    a text copying the start of a sentence its source holds becomes that whole sentence, and
+    a text that says a question of `asked` back (restates) is no claim.
     """
     checked: list[CheckedClaim] = []
     figures = GroundingFigures()
@@ -184,7 +195,7 @@ def check_claims(
         best_support = 0.0
         moved_to: int | None = None
         if statements_only and (
-            is_fragment(text) or (strict and evidence.unfinished(text, claim.sources))
+            is_fragment(text) or (strict and evidence.unfinished(text, claim.sources, asked))
         ):
             figures.claims += 1
             figures.unsupported_claims += 1

@@ -274,3 +274,26 @@ def test_a_copy_of_a_sources_heading_is_no_claim() -> None:
     item = "Customizing attribute access for class instances"
     kept, _ = ground_markdown(f"- {item}[1]", evidence, pool=[1], strict=True)
     assert kept == f"- {item}[1]"
+
+
+def test_a_question_said_back_is_no_answer() -> None:
+    """The embedded model's is-vs-== notes at dd50cef answered "Is operator and == in
+    Python?" with "is operator and == in Python[2]": every word is on the cited page."""
+    page = "The operators is and is not test for an object's identity in Python code."
+    evidence = Evidence({1: page})
+    asked = "What is the difference between the is operator and == in Python?"
+    found = QAPair(question="Is operator and == in Python?", iteration=1,
+                   answer="is operator and == in Python[1]")  # fmt: skip
+    notes = research_notes([found], labels_for(asked), asked, evidence)
+    assert "is operator and == in Python[1]" not in notes
+    echo = "is operator and == in Python"
+    report, _ = ground_markdown(f"{echo}[1]", evidence, pool=[1], policy="drop", strict=True,
+                                asked=[asked])  # fmt: skip
+    assert echo not in report
+    # An answer, or a list item naming one thing asked about, stays as written.
+    for kept in (
+        "The operators is and is not test for an object's identity.",
+        "- The is operator",
+    ):
+        report, _ = ground_markdown(f"{kept}[1]", evidence, pool=[1], strict=True, asked=[asked])
+        assert report == f"{kept}[1]"
