@@ -312,7 +312,16 @@ def shown_query(query: str) -> str:
         and (title.rstrip().endswith(("?", "？")) or len(focus.split()) == 1)
     ):
         return title
+    # A paragraph is no question to read: the embedded model's section "Use a
+    # ProcessPoolExecutor when you need to handle multiple processes concurrently." had a
+    # 35-word focus after it. The title says what the section searched.
+    long_query = len(query.split()) > SHOWN_QUERY_WORDS
+    if colon and long_query and 1 < len(title.split()) <= SHOWN_QUERY_WORDS:
+        return title
     return query
+
+
+SHOWN_QUERY_WORDS = 24
 
 
 def _holds(text: str, part: str) -> bool:

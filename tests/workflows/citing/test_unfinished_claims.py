@@ -147,6 +147,15 @@ def test_a_section_asked_as_a_question_or_named_by_a_file_is_shown_by_its_title(
     assert shown_query("Python 3.12: what changed in typing?") == (
         "Python 3.12: what changed in typing?"
     )
+    # A section whose focus is a paragraph (the embedded model's process-pool notes at
+    # dd50cef) shows its title.
+    title = "Use a ProcessPoolExecutor when you need to handle multiple processes concurrently."
+    focus = (
+        "When you have a large number of processes that can be executed in parallel using a "
+        "process pool. This is often the case with multi-core systems, where a single CPU can "
+        "execute many tasks simultaneously."
+    )
+    assert shown_query(f"{title}: {focus}") == title
 
 
 SPEC_PAGE = (
