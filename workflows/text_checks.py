@@ -123,25 +123,42 @@ def is_cut_phrase(text: str) -> bool:
 def reads_as_heading(text: str) -> bool:
     """A good heading (is_good_heading) that is not a sentence the model wrote in its place:
     no citation marks or braces ("It was introduced in Python 3.0, which makes it possible to
-    use this feature.[3]},"), no full stop after a clause, and something to read (a word or
-    a code span, not a build tag such as "1.0.3-SNAPSHOT_BUILDED")."""
+    use this feature.[3]},"), no full stop after a clause, something to read (a word or a
+    code span, not a build tag such as "1.0.3-SNAPSHOT_BUILDED"), and no end on a joining
+    word ("The main difference between")."""
     flat = one_line(text).strip("*_ ")
     if not is_good_heading(flat) or _CITED_OR_BRACED.search(flat) or looks_broken(flat):
         return False
     if not has_a_word(flat):
         return False
+    words = flat.rstrip(" ?？.:").split()
+    if words and words[-1].casefold() in _REPORT_CUT_END:
+        return False
     return not (flat.endswith(".") and len(flat.split()) >= SENTENCE_HEADING_WORDS)
 
 
 def has_a_word(text: str) -> bool:
-    """Whether a reader finds a word in `text`: letters standing alone (an apostrophe or hyphen
-    inside), not part of a version, an identifier or a number, or an inline code span. The
-    embedded model's raise-from report was headed "1.0.3-SNAPSHOT_BUILDED", which has none."""
-    return bool(_PLAIN_WORD.search(text) or CJK.search(text) or "`" in text)
+    """Whether a reader finds a word in `text`: a token that starts with a letter (or an
+    underscore) and holds two letters or more — a word, or a name such as `shutil.copy2` or
+    `__slots__` — or an inline code span. The embedded model's raise-from report was headed
+    "1.0.3-SNAPSHOT_BUILDED", which has none."""
+    if CJK.search(text) or "`" in text:
+        return True
+    for token in text.split():
+        token = token.strip(_TOKEN_PUNCTUATION)
+        if _NAME_LIKE.fullmatch(token) and len(_LETTERS.findall(token)) >= 2:
+            return True
+    return False
 
 
-# Letters not glued to digits, dots, underscores or hyphens ("Python." and "re-raise" count).
-_PLAIN_WORD = re.compile(r"(?<![\w\-])(?<!\w\.)[^\W\d_]{2,}(?:['’-][^\W\d_]+)*(?![\w\-])(?!\.\w)")
+_TOKEN_PUNCTUATION = "\"'“”‘’()[]{}?!,.:;*"
+_NAME_LIKE = re.compile(r"[^\W\d][\w.'’-]*")
+_LETTERS = re.compile(r"[^\W\d_]")
+
+# Words a heading does not end on unless cut (beyond CUT_END, which the loop's checks use too):
+# "What is the difference between?" and "The main difference between" headed the embedded
+# model's shutil report.
+_REPORT_CUT_END = frozenset(["between", "versus", "vs", "among"])
 
 
 def looks_broken(text: str) -> bool:
