@@ -120,6 +120,13 @@ def is_cut_phrase(text: str) -> bool:
     return (first.islower() and first in _CUT_START) or last in CUT_END
 
 
+def ends_cut(text: str) -> bool:
+    """Whether `text` stops on a word nothing complete ends on ("What is the difference
+    between?"), for the report a reader gets."""
+    words = one_line(text).rstrip(" ?？.:").split()
+    return bool(words) and words[-1].casefold() in (CUT_END | _REPORT_CUT_END)
+
+
 def reads_as_heading(text: str) -> bool:
     """A good heading (is_good_heading) that is not a sentence the model wrote in its place:
     no citation marks or braces ("It was introduced in Python 3.0, which makes it possible to
@@ -131,8 +138,7 @@ def reads_as_heading(text: str) -> bool:
         return False
     if not has_a_word(flat):
         return False
-    words = flat.rstrip(" ?？.:").split()
-    if words and words[-1].casefold() in _REPORT_CUT_END:
+    if ends_cut(flat):
         return False
     return not (flat.endswith(".") and len(flat.split()) >= SENTENCE_HEADING_WORDS)
 

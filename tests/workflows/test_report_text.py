@@ -217,9 +217,11 @@ def test_a_heading_or_a_notes_question_with_no_word_to_read_is_replaced() -> Non
     tags = [
         QAPair(question="1.0.3-SNAPSHOT_BUILDED", answer="*none*", iteration=1),
         QAPair(question="2.10.4-SNAPSHOT_BUILDED, -2", answer="*none*", iteration=1),
+        QAPair(question="What is the difference between?", answer="*none*", iteration=2),
     ]
     notes = research_notes(tags, labels_for(QUESTION), QUESTION)
-    assert "SNAPSHOT" not in notes and notes.count(HIDDEN_QUESTION) == 2
+    assert "SNAPSHOT" not in notes and "between" not in notes
+    assert notes.count(HIDDEN_QUESTION) == 3
     # The model's bold inside a question would end the note's bold label midway.
     bold = QAPair(question="Is the operator in **PEP 572** new?", answer="*none*", iteration=2)
     notes = research_notes([bold], labels_for(QUESTION), QUESTION)
