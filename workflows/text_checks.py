@@ -164,7 +164,7 @@ _LETTERS = re.compile(r"[^\W\d_]")
 # Words a heading does not end on unless cut (beyond CUT_END, which the loop's checks use too):
 # "What is the difference between?" and "The main difference between" headed the embedded
 # model's shutil report.
-_REPORT_CUT_END = frozenset(["between", "versus", "vs", "among"])
+_REPORT_CUT_END = frozenset(["between", "versus", "vs", "among", "without", "into", "onto"])
 
 
 def looks_broken(text: str) -> bool:
