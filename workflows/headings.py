@@ -21,7 +21,11 @@ def fixed_headings(markdown: str, plan: ResearchPlan | None, question: str) -> t
     spares = [one_line(s.title) for s in usable_sections(plan)] + [
         heading_of(a) for a in aspects(question)
     ]
-    spares = [s for s in spares if not {heading_key(s), _words_key(s)} & whole]
+    # A spare reads as a heading by the report's standard, not only the loop's (a plan title
+    # cut after "between" was put back in place of the heading it replaced).
+    spares = [
+        s for s in spares if reads_as_heading(s) and not {heading_key(s), _words_key(s)} & whole
+    ]
     lines = markdown.split("\n")
     seen: set[str] = set(whole)
     existing = {
