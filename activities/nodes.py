@@ -19,6 +19,7 @@ from temporalio.exceptions import ApplicationError
 from activities.boundary import at_boundary
 from activities.fallbacks import (
     best_candidate,
+    final,
     quoted_answer,
     spare_questions,
     usage_if_last_invalid,
@@ -131,7 +132,17 @@ class ResearchActivities(NodeActivities):
         judge: bool = False,
     ) -> tuple[S, LLMUsage]:
         masked = [m.model_copy(update={"content": self.redactor.text(m.content)}) for m in messages]
-        return await with_heartbeat(self._llm.structured(masked, schema, sampling, judge=judge))
+        if activity.in_activity() and (attempt := activity.info().attempt) > 1:
+            # A retry with the seed of the first attempt would get its answer again.
+            sampling = sampling.model_copy(update={"seed": sampling.seed + attempt - 1})
+        try:
+            return await with_heartbeat(
+                self._llm.structured(masked, schema, sampling, judge=judge)
+            )
+        except ApplicationError as err:
+            if (last := final(err)) is err:
+                raise
+            raise last from err
 
     async def _ask_or_none(
         self,
