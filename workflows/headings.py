@@ -12,7 +12,8 @@ from workflows.topics import aspects, heading_of, usable_sections
 
 
 def fixed_headings(markdown: str, plan: ResearchPlan | None, question: str) -> tuple[str, int]:
-    """Every `##`+ heading of the report that is junk, empty or a repeat replaced by an unused
+    """Every `##`+ heading of the report that is junk, empty, a repeat or off the topic (no
+    word of the question, the plan or its own section) replaced by an unused
     plan title or aspect of the question, or dropped when none is left (its text then belongs
     to the section before). The question itself is the report's title: a section headed with it
     again is a repeat ("How does exception chaining with raise ... from work in Python?" under
@@ -34,9 +35,12 @@ def fixed_headings(markdown: str, plan: ResearchPlan | None, question: str) -> t
         if (m := _HEADING.match(line)) and reads_as_heading(m.group(2))
     }
     spares = [s for s in spares if heading_key(s) not in existing]
+    topic = content_words(question).union(
+        *(content_words(f"{s.title} {s.focus}") for s in (plan.sections if plan else []))
+    )
     changed = 0
     out: list[str] = []
-    for line in lines:
+    for at, line in enumerate(lines):
         match = _HEADING.match(line)
         if not match or len(match.group(1)) == 1:
             out.append(line)
@@ -45,7 +49,8 @@ def fixed_headings(markdown: str, plan: ResearchPlan | None, question: str) -> t
         key = heading_key(text)
         # "How does X work?", "How does X works?" and "X works!" are one heading to a reader.
         words = _words_key(text)
-        if reads_as_heading(text) and key not in seen and words not in seen:
+        on_topic = not _SLUG.fullmatch(text) or _on_topic(text, topic, _section_text(lines, at + 1))
+        if reads_as_heading(text) and on_topic and key not in seen and words not in seen:
             seen.update((key, words))
             out.append(line)
             continue
@@ -57,6 +62,25 @@ def fixed_headings(markdown: str, plan: ResearchPlan | None, question: str) -> t
             seen.update((heading_key(new), _words_key(new)))
             out.append(f"{match.group(1)} {new}")
     return "\n".join(out), changed
+
+
+def _on_topic(heading: str, topic: set[str], body: str) -> bool:
+    """Whether a heading speaks of the question, the plan or its own section: the embedded
+    model headed a truth-value section "python-babel", a word none of them holds."""
+    said = content_words(heading)
+    return not said or bool(said & (topic | content_words(body)))
+
+
+def _section_text(lines: list[str], start: int) -> str:
+    """The text from `start` to the next heading."""
+    end = next((i for i in range(start, len(lines)) if _HEADING.match(lines[i])), len(lines))
+    return "\n".join(lines[start:end])
+
+
+# A file or package name as a heading ("python-babel"): lower case words joined by hyphens or
+# underscores. Only such a heading is checked for its topic: a strong model's "The protocol"
+# over a section that never says "protocol" is a good heading.
+_SLUG = re.compile(r"[a-z0-9]+(?:[-_][a-z0-9]+)+")
 
 
 def _words_key(heading: str) -> str:

@@ -238,6 +238,22 @@ def test_a_heading_or_a_notes_question_with_no_word_to_read_is_replaced() -> Non
     assert "**Q1 (iteration 2): Is the operator in PEP 572 new?**" in notes
 
 
+def test_a_file_name_heading_off_the_topic_is_replaced_and_a_good_heading_kept() -> None:
+    """The embedded model's truth-value report at dd50cef had a section headed "python-babel",
+    a word neither the question, the plan nor the section holds. A strong model's heading
+    that its section never repeats ("The protocol") stays."""
+    plan = ResearchPlan(sections=[PlanSection(title="Protocol", focus="methods")])
+    body = (
+        "# T\n\nLead.\n\n## python-babel\n\nAn object is true unless it says otherwise.\n\n"
+        "## The exit protocol\n\nThe with statement calls __exit__ when the block ends.\n\n"
+        "## context-managers\n\nA context manager defines the runtime context."
+    )
+    fixed, changed = fixed_headings(body, plan, QUESTION)
+    headings = [line for line in fixed.splitlines() if line.startswith("## ")]
+    assert "## python-babel" not in headings and changed == 1
+    assert "## The exit protocol" in headings and "## context-managers" in headings
+
+
 def test_a_search_serves_the_plan_section_it_shares_words_with() -> None:
     plan = ResearchPlan(
         sections=[
