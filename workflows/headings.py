@@ -12,8 +12,8 @@ from workflows.topics import aspects, heading_of, usable_sections
 
 
 def fixed_headings(markdown: str, plan: ResearchPlan | None, question: str) -> tuple[str, int]:
-    """Every `##`+ heading of the report that is junk, empty, a repeat or off the topic (no
-    word of the question, the plan or its own section) replaced by an unused
+    """Every `##`+ heading of the report that is junk, empty, a repeat or a file name off the
+    topic (no word of the question, the plan or its own section) replaced by an unused
     plan title or aspect of the question, or dropped when none is left (its text then belongs
     to the section before). The question itself is the report's title: a section headed with it
     again is a repeat ("How does exception chaining with raise ... from work in Python?" under

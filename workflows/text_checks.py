@@ -122,9 +122,10 @@ def is_cut_phrase(text: str) -> bool:
 
 def ends_cut(text: str) -> bool:
     """Whether `text` stops on a word nothing complete ends on ("What is the difference
-    between?"), for the report a reader gets."""
+    between?"), for the report a reader gets. A question may end on "to", "of", "from" or
+    "by" ("Which module is it imported from?")."""
     words = one_line(text).rstrip(" ?？.:").split()
-    return bool(words) and words[-1].casefold() in (CUT_END | _REPORT_CUT_END)
+    return bool(words) and words[-1].casefold() in _ENDS_CUT
 
 
 def reads_as_heading(text: str) -> bool:
@@ -165,6 +166,7 @@ _LETTERS = re.compile(r"[^\W\d_]")
 # "What is the difference between?" and "The main difference between" headed the embedded
 # model's shutil report.
 _REPORT_CUT_END = frozenset(["between", "versus", "vs", "among", "without", "into", "onto"])
+_ENDS_CUT = (CUT_END - {"to", "of", "from", "by"}) | _REPORT_CUT_END
 
 
 def looks_broken(text: str) -> bool:
