@@ -132,15 +132,15 @@ def reads_as_heading(text: str) -> bool:
     """A good heading (is_good_heading) that is not a sentence the model wrote in its place:
     no citation marks or braces ("It was introduced in Python 3.0, which makes it possible to
     use this feature.[3]},"), no full stop after a clause, something to read (a word or a
-    code span, not a build tag such as "1.0.3-SNAPSHOT_BUILDED"), and no end on a joining
-    word ("The main difference between")."""
+    code span, not a build tag such as "1.0.3-SNAPSHOT_BUILDED"), a word that says what the
+    section is about (not "How"), and no end on a joining word ("The main difference between")."""
     flat = one_line(text).strip("*_ ")
     if not is_good_heading(flat) or _CITED_OR_BRACED.search(flat) or looks_broken(flat):
         return False
-    if not has_a_word(flat):
+    if not has_a_word(flat) or ends_cut(flat):
         return False
-    if ends_cut(flat):
-        return False
+    if not (content_words(flat) or CJK.search(flat) or "`" in flat):
+        return False  # question words alone: the embedded model's generators report had "## How"
     return not (flat.endswith(".") and len(flat.split()) >= SENTENCE_HEADING_WORDS)
 
 

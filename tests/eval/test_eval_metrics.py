@@ -237,7 +237,9 @@ def test_readability_counts_repeated_and_junk_headings_junk_questions_and_cut_qu
     )
     duplicates, junk, cut = readability(messy)
     assert duplicates == 1 and cut == 1
-    assert junk == 4  # the tag heading, the tag questions (one note asked twice), `---`
+    # The tag heading, the tag questions (one note asked twice), `---`, and "Same" twice (a
+    # heading that names nothing).
+    assert junk == 6
     # The embedded model's raise-from report at dd50cef: a build tag as a heading and as a
     # note's question has no word a reader can read.
     tagged = clean.replace("## Protocol", "## 1.0.3-SNAPSHOT_BUILDED").replace(
