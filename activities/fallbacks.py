@@ -6,8 +6,11 @@ research, and the user gets nothing. Each node below has a fallback that keeps t
 going on what the run already holds: a plan of the question's own parts, an empty first draft,
 search questions from the question and the plan, an answer quoting the retrieved passages
 (each sentence a whole sentence of the passage it cites), the draft unrevised, a variant left
-as it was. The first attempt still fails, so a Temporal retry re-asks (with another seed)
-before the fallback on the second (INVALID_OUTPUT_ATTEMPTS). The fallback is decided in the
+as it was. The first attempt still fails, so a Temporal retry re-asks before the fallback on
+the second (INVALID_OUTPUT_ATTEMPTS). The retry sends the same request (a crashed worker's
+retry must too: tests/product/test_reliability.py), which a remote model sampling at a
+temperature may answer differently; a local model answers it the same way, so more attempts
+would cost minutes for nothing. The fallback is decided in the
 activity, so its result is recorded in the history like any answer and replays unchanged (no
 workflow command changes). The judge and the report node have their own
 fallbacks in the workflow (workflows/research.py, workflows/report_unit.py).

@@ -132,9 +132,6 @@ class ResearchActivities(NodeActivities):
         judge: bool = False,
     ) -> tuple[S, LLMUsage]:
         masked = [m.model_copy(update={"content": self.redactor.text(m.content)}) for m in messages]
-        if activity.in_activity() and (attempt := activity.info().attempt) > 1:
-            # A retry with the seed of the first attempt would get its answer again.
-            sampling = sampling.model_copy(update={"seed": sampling.seed + attempt - 1})
         try:
             return await with_heartbeat(
                 self._llm.structured(masked, schema, sampling, judge=judge)
