@@ -30,7 +30,7 @@ from eval.corpus import Corpus, Document, flatten, section_name
 from eval.questions import GoldPassage, Question
 from eval.support import SUPPORT_THRESHOLD, SupportScorer, lexical_support
 from workflows.reporting import HIDDEN_QUESTION
-from workflows.text_checks import ends_cut, has_a_word, is_junk, reads_as_heading
+from workflows.text_checks import is_junk, is_unreadable_question, reads_as_heading
 
 PASSAGE_MAX_CHARS = 1200  # the local index's largest passage
 _CODE = re.compile(r"```.*?(?:```|\Z)|`[^`\n]*`", re.DOTALL)
@@ -272,7 +272,7 @@ def readability(markdown: str) -> tuple[int, int, int]:
     )
     # "—" is the product hiding a junk question (workflows/reporting.py), not junk shown.
     junk += sum(
-        is_junk(q) or not has_a_word(q) or ends_cut(q)
+        is_unreadable_question(q)
         for q in _NOTE_QUESTION.findall(body)
         if q.strip() != HIDDEN_QUESTION
     )

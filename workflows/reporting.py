@@ -34,11 +34,8 @@ from workflows.sources import SourceRegistry
 from workflows.state import RunState
 from workflows.text_checks import (
     echoes_the_prompt,
-    ends_cut,
-    has_a_word,
     heading_key,
-    is_junk,
-    looks_broken,
+    is_unreadable_question,
     one_line,
 )
 from workflows.topics import (
@@ -279,9 +276,7 @@ def research_notes(
     for i, qa in enumerate(findings, 1):
         # Shown in bold: the model's own "**PEP 572**" would end the bold midway.
         question = shown_query(one_line(qa.question)).replace("**", "")
-        unreadable = is_junk(question) or looks_broken(question) or ends_cut(question)
-        unreadable = unreadable or not has_a_word(question)
-        if unreadable or echoes_the_prompt(question, asked):
+        if is_unreadable_question(question) or echoes_the_prompt(question, asked):
             question = HIDDEN_QUESTION
         key = f"—{i}" if question == HIDDEN_QUESTION else heading_key(question)
         _, numbers, iterations, answers = groups.setdefault(key, (question, [], [], []))

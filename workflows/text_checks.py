@@ -144,6 +144,12 @@ def reads_as_heading(text: str) -> bool:
     return not (flat.endswith(".") and len(flat.split()) >= SENTENCE_HEADING_WORDS)
 
 
+def is_unreadable_question(text: str) -> bool:
+    """A search question no reader should be shown in the Research notes: junk, broken, cut
+    after a joining word, or with no word to read. One rule for the notes and eval.metrics."""
+    return is_junk(text) or looks_broken(text) or ends_cut(text) or not has_a_word(text)
+
+
 def has_a_word(text: str) -> bool:
     """Whether a reader finds a word in `text`: a token that starts with a letter (or an
     underscore) and holds two letters or more — a word, or a name such as `shutil.copy2` or
