@@ -26,7 +26,8 @@ from temporalio import workflow
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.plugin import SimplePlugin
-from temporalio.worker import WorkerConfig
+from temporalio.worker import WorkerConfig, WorkflowRunner
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from observability.tracing import NodeSpanInterceptor, RunTracingInterceptor
 from workflows.batch import BatchResearchWorkflow
@@ -49,6 +50,30 @@ def _with_research_workflows(given: Sequence[type] | None) -> list[type]:
     return workflows + [w for w in RESEARCH_WORKFLOWS if _workflow_name(w) not in taken]
 
 
+# What the workflow code imports and only reads: the product's pure workflow modules (models,
+# text checks, decisions; no I/O, no module state) and the libraries they use. Passed through,
+# they are imported once per worker process instead of once per run inside each run's sandbox.
+PASSED_THROUGH_MODULES = ("workflows", "pydantic", "pydantic_core", "annotated_types")
+
+
+def research_workflow_runner(given: WorkflowRunner | None) -> WorkflowRunner | None:
+    """The SDK's sandbox with the product's pure modules passed through, in one place.
+
+    Why: the sandbox re-imports, for every run, each module it does not pass through. The
+    workflow modules' own `imports_passed_through` blocks covered what they import, but not the
+    workflow modules themselves (the research workflow's module re-ran its top level per run).
+    What keeps them free of I/O, clock and randomness once passed through is the import scan of
+    tests/product/test_imports.py (no I/O module under workflows/), not the sandbox. A runner
+    that is not the sandbox (a test's unsandboxed runner) is kept as it was given."""
+    if given is not None and not isinstance(given, SandboxedWorkflowRunner):
+        return given
+    sandbox = given or SandboxedWorkflowRunner()
+    return SandboxedWorkflowRunner(
+        restrictions=sandbox.restrictions.with_passthrough_modules(*PASSED_THROUGH_MODULES),
+        runner_class=sandbox.runner_class,
+    )
+
+
 def carries_plugin(client: Client) -> bool:
     """Whether the client was connected with the plugin (its workers then get the workflows)."""
     return any(isinstance(p, ResearchPlugin) for p in client.config()["plugins"])
@@ -61,6 +86,7 @@ class ResearchPlugin(SimplePlugin):
             data_converter=pydantic_data_converter,
             interceptors=[RunTracingInterceptor(), NodeSpanInterceptor()],
             workflows=_with_research_workflows,
+            workflow_runner=research_workflow_runner,
         )
 
     def configure_worker(self, config: WorkerConfig) -> WorkerConfig:
@@ -73,4 +99,11 @@ class ResearchPlugin(SimplePlugin):
         return super().configure_worker(config)
 
 
-__all__ = ["PLUGIN_NAME", "RESEARCH_WORKFLOWS", "ResearchPlugin", "carries_plugin"]
+__all__ = [
+    "PASSED_THROUGH_MODULES",
+    "PLUGIN_NAME",
+    "RESEARCH_WORKFLOWS",
+    "ResearchPlugin",
+    "carries_plugin",
+    "research_workflow_runner",
+]

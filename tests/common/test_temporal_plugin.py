@@ -11,10 +11,16 @@ import pytest
 from temporalio import workflow
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.llm import LLMClient
-from common.temporal_plugin import RESEARCH_WORKFLOWS, ResearchPlugin, carries_plugin
+from common.temporal_plugin import (
+    PASSED_THROUGH_MODULES,
+    RESEARCH_WORKFLOWS,
+    ResearchPlugin,
+    carries_plugin,
+)
 from observability.tracing import NodeSpanInterceptor, RunTracingInterceptor
 from search.local_provider import LocalSearch
 from testing.fake_llm import FakeLLMServer
@@ -78,3 +84,25 @@ def test_the_replayer_gets_the_converter_and_the_workflows() -> None:
     config = ResearchPlugin().configure_replayer({"workflows": []})  # type: ignore[typeddict-item]
     assert set(config["workflows"]) == set(RESEARCH_WORKFLOWS)
     assert config["data_converter"] is pydantic_data_converter
+
+
+def _passes_through_the_product(runner: object) -> bool:
+    assert isinstance(runner, SandboxedWorkflowRunner)
+    return set(PASSED_THROUGH_MODULES) <= runner.restrictions.passthrough_modules
+
+
+async def test_workers_and_replayer_run_the_workflow_in_one_sandbox_that_passes_the_product_through(
+    client: Client,
+) -> None:
+    """The sandbox no longer re-imports the workflow modules for every run (issue 29 item 2),
+    and the worker and the Replayer get the same runner from the plugin."""
+    worker = Worker(client, task_queue=f"plugin-{uuid.uuid4().hex[:8]}")
+    assert _passes_through_the_product(worker.config(active_config=True)["workflow_runner"])
+    config = ResearchPlugin().configure_replayer({"workflows": []})  # type: ignore[typeddict-item]
+    assert _passes_through_the_product(config["workflow_runner"])
+
+
+async def test_a_runner_given_unsandboxed_is_kept(client: Client) -> None:
+    given = UnsandboxedWorkflowRunner()
+    worker = Worker(client, task_queue=f"plugin-{uuid.uuid4().hex[:8]}", workflow_runner=given)
+    assert worker.config(active_config=True)["workflow_runner"] is given
