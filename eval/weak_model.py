@@ -17,6 +17,8 @@ from testing.scripted_llm import Script
 
 JUNK_QUERIES = ["1.0.2", "continue_stmt", "</plan> <script>alert(1)</script>"]
 WANDERING = "Python's while loop has a limitation when it comes to memory"
+# A name no page holds, as the embedded model wrote "__getattr_vendor" in a heading.
+MADE_UP_NAME_HEADING = "How does __exit_vendor differ from __enter__?"
 JUNK_HEADING = (
     "The context manager is only implemented for 0 arguments and can use the list "
     "comprehension of the draft…"
@@ -54,6 +56,7 @@ def report(request: RecordedRequest) -> dict:
     sections.append(
         {"heading": "</plan> <script>", "claims": [{"text": "1018-03-07", "sources": [1]}]}
     )
+    sections.append({"heading": MADE_UP_NAME_HEADING, "claims": junk})
     return {
         "title": "</critique>",
         "summary": [{"text": _question(request), "sources": [1]}],

@@ -4,16 +4,30 @@ unused plan title or an aspect of the question, or dropped when none is left."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from workflows.citing.support import content_words
-from workflows.models import ResearchPlan
-from workflows.text_checks import heading_key, one_line, reads_as_heading
+from workflows.models import NumberedSource, ResearchPlan
+from workflows.text_checks import (
+    code_names,
+    heading_key,
+    names_unknown_code,
+    one_line,
+    reads_as_heading,
+)
 from workflows.topics import aspects, heading_of, usable_sections
 
 
-def fixed_headings(markdown: str, plan: ResearchPlan | None, question: str) -> tuple[str, int]:
-    """Every `##`+ heading of the report that is junk, empty, a repeat or a file name off the
-    topic (no word of the question, the plan or its own section) replaced by an unused
+def fixed_headings(
+    markdown: str,
+    plan: ResearchPlan | None,
+    question: str,
+    known_names: set[str] | None = None,
+) -> tuple[str, int]:
+    """Every `##`+ heading of the report that is junk, empty, a repeat, a file name off the
+    topic (no word of the question, the plan or its own section) or names code that neither
+    the question nor a retrieved source holds (`known_names`, text_checks.code_names) replaced
+    by an unused
     plan title or aspect of the question, or dropped when none is left (its text then belongs
     to the section before). The question itself is the report's title: a section headed with it
     again is a repeat ("How does exception chaining with raise ... from work in Python?" under
@@ -24,8 +38,13 @@ def fixed_headings(markdown: str, plan: ResearchPlan | None, question: str) -> t
     ]
     # A spare reads as a heading by the report's standard, not only the loop's (a plan title
     # cut after "between" was put back in place of the heading it replaced).
+    known = known_names or set()
     spares = [
-        s for s in spares if reads_as_heading(s) and not {heading_key(s), _words_key(s)} & whole
+        s
+        for s in spares
+        if reads_as_heading(s)
+        and not names_unknown_code(s, known)
+        and not {heading_key(s), _words_key(s)} & whole
     ]
     lines = markdown.split("\n")
     seen: set[str] = set(whole)
@@ -50,7 +69,8 @@ def fixed_headings(markdown: str, plan: ResearchPlan | None, question: str) -> t
         # "How does X work?", "How does X works?" and "X works!" are one heading to a reader.
         words = _words_key(text)
         on_topic = not _SLUG.fullmatch(text) or _on_topic(text, topic, _section_text(lines, at + 1))
-        if reads_as_heading(text) and on_topic and key not in seen and words not in seen:
+        readable = reads_as_heading(text) and not names_unknown_code(text, known)
+        if readable and on_topic and key not in seen and words not in seen:
             seen.update((key, words))
             out.append(line)
             continue
@@ -62,6 +82,15 @@ def fixed_headings(markdown: str, plan: ResearchPlan | None, question: str) -> t
             seen.update((heading_key(new), _words_key(new)))
             out.append(f"{match.group(1)} {new}")
     return "\n".join(out), changed
+
+
+def known_code_names(question: str, sources: Sequence[NumberedSource]) -> set[str]:
+    """The code names a heading or a notes question may use: those of the question and of the
+    retrieved sources (their titles, sections and text)."""
+    texts = [question] + [
+        f"{n.source.title} {n.source.anchor} {n.source.evidence or n.source.quote}" for n in sources
+    ]
+    return code_names(" ".join(texts))
 
 
 def _on_topic(heading: str, topic: set[str], body: str) -> bool:

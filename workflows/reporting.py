@@ -26,7 +26,7 @@ from workflows.citing.grounding import UNSUPPORTED_MARK, Claim, Evidence, cites_
 from workflows.citing.sentences import is_unfinished, restates
 from workflows.citing.support import content_words
 from workflows.config import ResearchConfig
-from workflows.headings import fixed_headings
+from workflows.headings import fixed_headings, known_code_names
 from workflows.labels import Labels, labels_for
 from workflows.models import QAPair, ResearchPlan
 from workflows.results import GroundingSummary, ResearchReport
@@ -36,6 +36,7 @@ from workflows.text_checks import (
     echoes_the_prompt,
     heading_key,
     is_unreadable_question,
+    names_unknown_code,
     one_line,
 )
 from workflows.topics import (
@@ -264,11 +265,16 @@ def _level(heading: str) -> int:
 
 
 def research_notes(
-    findings: list[QAPair], labels: Labels, asked: str = "", evidence: Evidence | None = None
+    findings: list[QAPair],
+    labels: Labels,
+    asked: str = "",
+    evidence: Evidence | None = None,
+    known_names: set[str] | None = None,
 ) -> str:
     """Every question asked and what of its answer is backed: claims no source supports are
     left out here too (the notes are evidence, not the model's guesses). A question that is
-    junk, broken or an echo of the prompts (`asked`: the user's question) shows as "—"."""
+    junk, broken, an echo of the prompts (`asked`: the user's question) or names code no
+    retrieved source holds (`known_names`) shows as "—"."""
     # A question shown as an earlier one was ("Title: focus" whose focus is the question) is
     # one note: a reader would otherwise read the same question twice.
     groups: dict[str, tuple[str, list[int], list[int], list[str]]] = {}
@@ -276,7 +282,11 @@ def research_notes(
     for i, qa in enumerate(findings, 1):
         # Shown in bold: the model's own "**PEP 572**" would end the bold midway.
         question = shown_query(one_line(qa.question)).replace("**", "")
-        if is_unreadable_question(question) or echoes_the_prompt(question, asked):
+        if (
+            is_unreadable_question(question)
+            or echoes_the_prompt(question, asked)
+            or names_unknown_code(question, known_names or set())
+        ):
             question = HIDDEN_QUESTION
         key = f"—{i}" if question == HIDDEN_QUESTION else heading_key(question)
         _, numbers, iterations, answers = groups.setdefault(key, (question, [], [], []))
@@ -347,7 +357,8 @@ def final_report(
     if fallback:
         text = fallback_text(state.draft, plan, question)
     body = strip_own_sources_section(titled(text, question))
-    body, headings_replaced = fixed_headings(body, plan, question)
+    known = known_code_names(question, sources.all())
+    body, headings_replaced = fixed_headings(body, plan, question, known)
     unsupported: list[str] = []
     policy = "keep" if config.report.unsupported == "keep" else "drop"
     body, body_grounding = sources.ground(
@@ -370,7 +381,8 @@ def final_report(
         body = f"{body}\n\n*{labels.extracted_note}*"
     appendix = bool(wanted and state.findings)
     if appendix:
-        body = f"{body}\n\n{research_notes(state.findings, labels, question, sources.evidence)}"
+        notes = research_notes(state.findings, labels, question, sources.evidence, known)
+        body = f"{body}\n\n{notes}"
     if config.report.show_unsupported and unsupported:
         body = f"{body}\n\n{unsupported_appendix(unsupported, labels)}"
     markdown, cited, removed = finalise_report(body, sources.all(), note, labels)

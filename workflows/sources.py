@@ -9,7 +9,7 @@ size costs the workflow task a bounded, linear amount of work.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 from workflows.citing.citations import cited_numbers, remap_citations
 from workflows.citing.claim_text import ground_markdown
@@ -28,17 +28,18 @@ from workflows.models import (
 from workflows.state import RunState
 
 
-class _EvidenceTexts(Mapping[int, str]):
-    """Source number → the text its citations are checked against (a live view of the state)."""
+class _SourceTexts(Mapping[int, str]):
+    """Source number → one text of that source (a live view of the state): by default the
+    text its citations are checked against."""
 
-    def __init__(self, sources: list[Source]) -> None:
+    def __init__(self, sources: list[Source], read: Callable[[Source], str] | None = None) -> None:
         self._sources = sources
+        self._read = read or (lambda source: source.evidence or source.quote)
 
     def __getitem__(self, number: int) -> str:
         if not 1 <= number <= len(self._sources):
             raise KeyError(number)
-        source = self._sources[number - 1]
-        return source.evidence or source.quote
+        return self._read(self._sources[number - 1])
 
     def __iter__(self) -> Iterator[int]:
         return iter(range(1, len(self._sources) + 1))
@@ -56,7 +57,9 @@ class SourceRegistry:
         self._numbers = {source.id: n for n, source in enumerate(state.sources, 1)}
         self._evidence_chars = sum(len(s.evidence) for s in state.sources)
         # Tokenised passages are cached here, not in the state: they are derived data.
-        self.evidence = Evidence(_EvidenceTexts(state.sources))
+        self.evidence = Evidence(
+            _SourceTexts(state.sources), titles=_SourceTexts(state.sources, lambda s: s.title)
+        )
 
     def __len__(self) -> int:
         return len(self._state.sources)

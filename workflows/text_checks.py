@@ -193,3 +193,22 @@ LONGEST_WORD = 40
 _CITED_OR_BRACED = re.compile(r"\[\d{1,3}(?:[,;]\s*\d{1,3})*\]|[{}]")
 
 SENTENCE_HEADING_WORDS = 6
+
+
+def code_names(text: str) -> set[str]:
+    """The names with an underscore that `text` holds (`__exit__`, `copy_function`), case
+    folded: what a heading or a question may name."""
+    return {token.casefold() for token in _CODE_NAME.findall(text)}
+
+
+def names_unknown_code(text: str, known: set[str]) -> bool:
+    """Whether `text` names code that no text of `known` (code_names of the question and of
+    every retrieved source) holds: a name the model made up or mangled. The embedded model's
+    getattr report at 9399885 was headed "How does __getattr_vendor differ from __getattr__"
+    and "How does __getattr() differ from …", names no page holds. With nothing known (no
+    source retrieved), nothing is judged."""
+    return bool(known) and not code_names(text) <= known
+
+
+# A word with an underscore and a letter, whole (`__getattr` is not a part of `__getattr__`).
+_CODE_NAME = re.compile(r"(?<!\w)(?=\w*_)(?=\w*[^\W\d_])\w+")

@@ -16,7 +16,7 @@ import re
 from temporalio.client import Client
 
 from eval import weak_model
-from eval.weak_model import JUNK_QUERIES, WANDERING
+from eval.weak_model import JUNK_QUERIES, MADE_UP_NAME_HEADING, WANDERING
 from testing.fake_llm import FakeLLMServer, RecordedRequest
 from testing.scripted_llm import Script
 from tests.support.runs import QUESTION, run_research
@@ -67,6 +67,7 @@ async def test_a_weak_model_cannot_steer_retrieval_or_the_headings_off_the_quest
     assert len(headings) == len(set(h.casefold() for h in headings)), headings
     assert all(is_good_heading(h) for h in headings[1:]), headings
     assert "</" not in body and "<script" not in body and "1018-03-07" not in body
+    assert MADE_UP_NAME_HEADING not in body  # a name no retrieved source holds
     # The question echoed back is not a claim, and nothing unsupported is printed.
     assert QUESTION not in body.split("\n", 1)[1]
     assert "no retrieved source supports this" not in report.markdown

@@ -24,7 +24,7 @@ from workflows.citing.sentences import (
     quote_of,
     statements,
 )
-from workflows.headings import fixed_headings
+from workflows.headings import fixed_headings, known_code_names
 from workflows.labels import labels_for, language_of
 from workflows.models import PlanSection, QAPair, ResearchPlan
 from workflows.reporting import HIDDEN_QUESTION, extractive_floor, research_notes, short_title
@@ -628,3 +628,35 @@ def test_a_strong_models_abstract_section_title_is_kept() -> None:
     )
     titles = [s.title for s in repaired_plan(plan, question, on_topic=True).sections]
     assert titles[:2] == ["How the statement runs", "The protocol"]
+
+
+def test_a_heading_or_question_naming_code_no_source_holds_is_replaced() -> None:
+    """The embedded model's getattr report at 9399885 had sections headed "How does
+    __getattr_vendor differ from __getattr__ …" and "What is the difference between __getattr()
+    and __getattribute()?", and asked "… __setattr_vendors …" in its notes: names no retrieved
+    page holds. A heading that names code the sources do hold stays as the model wrote it."""
+    page = (
+        "object.__getattr__(self, name): Called when the default attribute access fails. "
+        "object.__getattribute__(self, name): Called unconditionally."
+    )
+    question = "How does __getattr__ differ from __getattribute__?"
+    known = known_code_names(question, [source(1, page)])
+    plan = ResearchPlan(sections=[PlanSection(title="Lookup order", focus="which runs first")])
+    body = (
+        "# T\n\nLead.\n\n## How does __getattr_vendor differ from __getattr__?\n\nA.[1]\n\n"
+        "## What is the difference between __getattr() and __getattribute()?\n\nB.[1]\n\n"
+        "## When is `__getattribute__` called?\n\nC.[1]"
+    )
+    fixed, changed = fixed_headings(body, plan, question, known)
+    headings = [line for line in fixed.splitlines() if line.startswith("## ")]
+    assert changed == 2 and "__getattr_vendor" not in fixed and "__getattr()" not in fixed
+    assert headings == ["## Lookup order", "## When is `__getattribute__` called?"]
+    # With no source retrieved, nothing is known to judge by: the heading stays.
+    assert fixed_headings(body, plan, question, set())[1] == 0
+    asked = [
+        QAPair(question="What is __setattr_vendors for?", answer="*none*", iteration=1),
+        QAPair(question="When is __getattribute__ called?", answer="*none*", iteration=1),
+    ]
+    notes = research_notes(asked, labels_for(question), question, known_names=known)
+    assert "__setattr_vendors" not in notes and notes.count(HIDDEN_QUESTION) == 1
+    assert "When is __getattribute__ called?" in notes

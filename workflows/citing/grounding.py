@@ -87,6 +87,9 @@ class Evidence:
     that could reach the threshold (linear in what they share with the claim)."""
 
     texts: Mapping[int, str]
+    # Each source's title: a copy of it is no claim either (a passage of a page's second
+    # section does not hold the page's title line).
+    titles: Mapping[int, str] = field(default_factory=dict)
     _prepared: dict[int, PreparedPassage] = field(default_factory=dict)
     _postings: dict[str, list[int]] = field(default_factory=dict)
     _indexed: set[int] = field(default_factory=set)
@@ -105,8 +108,13 @@ class Evidence:
         return (
             is_unfinished(text)
             or restates(text, asked)
-            or copies_a_label(text, (self.texts[n] for n in numbers if n in self.texts))
+            or copies_a_label(text, self._labelled(numbers))
         )
+
+    def _labelled(self, numbers: Sequence[int]) -> list[str]:
+        """The texts and titles of the sources `numbers` that the run holds."""
+        held = [n for n in numbers if n in self.texts]
+        return [self.texts[n] for n in held] + [self.titles[n] for n in held if n in self.titles]
 
     def completed(self, text: str, numbers: Sequence[int]) -> str | None:
         """`text` made whole from the sources it cites when it is a cut copy of one of their

@@ -285,6 +285,22 @@ def test_a_copy_of_a_sources_heading_is_no_claim() -> None:
     assert kept == f"- {item}[1]"
 
 
+def test_a_copy_of_a_sources_title_is_no_claim_where_its_passage_lacks_the_title() -> None:
+    """The embedded model's getattr notes at 9399885 held "Attribute access (Python language
+    reference)[1]" again, citing the page's module-attribute section, whose passage does not
+    hold the page's title line: the source's title is checked too."""
+    passage = "Special names __getattr__ and __dir__ can be also used to customize access."
+    evidence = Evidence({1: passage}, titles={1: "attribute-access (Python language reference)"})
+    title = "Attribute access (Python language reference)"
+    found = QAPair(question="How is module attribute access customised?", iteration=2,
+                   answer=f"{title}[1]")  # fmt: skip
+    notes = research_notes([found], labels_for(found.question), "", evidence)
+    assert title not in notes
+    kept = f"{passage}[1]"
+    report, _ = ground_markdown(kept, evidence, pool=[1], strict=True)
+    assert report == kept
+
+
 def test_a_question_said_back_is_no_answer() -> None:
     """The embedded model's is-vs-== notes at dd50cef answered "Is operator and == in
     Python?" with "is operator and == in Python[2]": every word is on the cited page."""
