@@ -228,4 +228,3 @@ class BatchResearchWorkflow:
             running_ids=list(self._running),
             finished=self._finished[since:],
         )
-

@@ -21,7 +21,7 @@ from typing import Literal
 
 from workflows.citing.citations import cited_numbers, finalise_report, strip_own_sources_section
 from workflows.citing.claim_text import cited_in, claims_of
-from workflows.citing.extractive import EvidencePool, cited_sentences, words_of
+from workflows.citing.extractive import EvidencePool, cited_sentences, names_as_code, words_of
 from workflows.citing.grounding import UNSUPPORTED_MARK, Claim, Evidence, cites_enough
 from workflows.citing.sentences import is_unfinished, restates
 from workflows.citing.support import content_words
@@ -327,7 +327,8 @@ def _supported_only(
         text = " ".join(f"{c.text}{''.join(f'[{n}]' for n in c.sources)}" for c in kept)
         if text and UNSUPPORTED_MARK not in text:
             blocks.append(text)
-    return "\n\n".join(b for b in blocks if b)
+    # The model's "*__slots__*" would read as bold "slots": names are shown as code.
+    return "\n\n".join(names_as_code(b) for b in blocks if b)
 
 
 def _unfinished(claim: Claim, evidence: Evidence | None, asked: Sequence[str]) -> bool:

@@ -660,3 +660,12 @@ def test_a_heading_or_question_naming_code_no_source_holds_is_replaced() -> None
     notes = research_notes(asked, labels_for(question), question, known_names=known)
     assert "__setattr_vendors" not in notes and notes.count(HIDDEN_QUESTION) == 1
     assert "When is __getattribute__ called?" in notes
+
+
+def test_a_notes_answer_shows_names_as_code_not_emphasis() -> None:
+    """The embedded model's slots notes printed "The action of a *__slots__* declaration …",
+    which Markdown renders as a bold "slots". Its words stay; the name is shown as code."""
+    said = "The action of a *__slots__* declaration is not limited to the class where it is."
+    found = QAPair(question="What does __slots__ do?", answer=f"{said}[1]", iteration=1)
+    notes = research_notes([found], labels_for(found.question), found.question)
+    assert "The action of a *`__slots__`* declaration is not limited" in notes

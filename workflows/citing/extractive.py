@@ -359,7 +359,12 @@ def _safe(sentence: str) -> str:
     """Brackets inside a quoted sentence become parentheses, so a sentence cannot forge a
     citation; a leading `#`, `>` or list mark cannot turn it into a heading or a block; a name
     with underscores is code (`__enter__()`), never Markdown emphasis (bold "enter")."""
-    text = _LEADING_MARKS.sub("", sentence.replace("[", "(").replace("]", ")"))
+    return names_as_code(_LEADING_MARKS.sub("", sentence.replace("[", "(").replace("]", ")")))
+
+
+def names_as_code(text: str) -> str:
+    """Each name with an underscore outside a code span as code (`__slots__`), so that no
+    renderer reads its underscores as emphasis (bold "slots"); its words stay as written."""
     pieces = text.split("`")
     for at in range(0, len(pieces), 2):  # outside code spans
         # The text docs quote code ("__exit__()"): the quotes give way to the code span.
