@@ -30,7 +30,13 @@ from eval.corpus import Corpus, Document, flatten, section_name
 from eval.questions import GoldPassage, Question
 from eval.support import SUPPORT_THRESHOLD, SupportScorer, lexical_support
 from workflows.reporting import HIDDEN_QUESTION
-from workflows.text_checks import is_junk, is_unreadable_question, reads_as_heading
+from workflows.text_checks import (
+    code_names,
+    is_junk,
+    is_unreadable_question,
+    names_unknown_code,
+    reads_as_heading,
+)
 
 PASSAGE_MAX_CHARS = 1200  # the local index's largest passage
 _CODE = re.compile(r"```.*?(?:```|\Z)|`[^`\n]*`", re.DOTALL)
@@ -260,19 +266,24 @@ _QUOTE = re.compile(r'^> "(.*)"(?:\[[^\]]+\])+\s*$', re.MULTILINE)
 _SOURCE_ENTRY = re.compile(r"^\d+\. (.*?)(?: — |$)", re.MULTILINE)
 
 
-def readability(markdown: str) -> tuple[int, int, int]:
+def readability(markdown: str, known: set[str] | None = None) -> tuple[int, int, int]:
     """(repeated headings, junk headings / questions / source titles shown, quotes that do not
-    end a sentence) in a report's Markdown."""
+    end a sentence) in a report's Markdown. With `known` (code_names of the question and the
+    retrieved passages), a section heading or notes question naming other code is junk too."""
     body, sources_section = split_report(markdown)
+    known = known or set()
     headings = [(len(m.group(1)), m.group(2)) for m in _HEADING_LINE.finditer(body)]
     names = [text.casefold() for _, text in headings]
     duplicates = len(names) - len(set(names))
     junk = sum(
-        is_junk(text) if level == 1 else not reads_as_heading(text) for level, text in headings
+        is_junk(text)
+        if level == 1
+        else not reads_as_heading(text) or names_unknown_code(text, known)
+        for level, text in headings
     )
     # "—" is the product hiding a junk question (workflows/reporting.py), not junk shown.
     junk += sum(
-        is_unreadable_question(q)
+        is_unreadable_question(q) or names_unknown_code(q, known)
         for q in _NOTE_QUESTION.findall(body)
         if q.strip() != HIDDEN_QUESTION
     )
@@ -312,7 +323,10 @@ def score_run(
     gold_retrieved, _ = gold_recall(question.gold, run.retrieved, corpus)
     gold_cited, missing_gold = gold_recall(question.gold, run.cited, corpus)
     missing_facts = [f for f in question.facts if not fact_found(f, body)]
-    duplicates, junk, cut = readability(run.markdown)
+    known = code_names(
+        " ".join([question.prompt, *(passage_text(p, corpus) for p in run.retrieved)])
+    )
+    duplicates, junk, cut = readability(run.markdown, known)
     return QuestionScores(
         id=question.id,
         kind=question.kind,

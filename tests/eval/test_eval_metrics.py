@@ -246,6 +246,13 @@ def test_readability_counts_repeated_and_junk_headings_junk_questions_and_cut_qu
         "How is __exit__ called?", "2.10.4-SNAPSHOT_BUILDED, -2"
     )
     assert readability(tagged) == (0, 2, 0)
+    # The getattr report at 9399885: a heading and a note naming code no retrieved page holds.
+    made_up = clean.replace("## Protocol", "## How does __exit_vendor work?").replace(
+        "How is __exit__ called?", "How is __exit() called?"
+    )
+    known = {"__exit__", "__enter__"}
+    assert readability(made_up, known) == (0, 2, 0)
+    assert readability(clean, known) == (0, 0, 0)
 
 
 def test_an_abbreviation_does_not_end_a_claim() -> None:
