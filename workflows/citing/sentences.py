@@ -271,8 +271,9 @@ def is_unfinished(text: str) -> bool:
     """Stricter than is_fragment, for the report a reader gets: a bare name of one or two
     tokens ("python.util.uuid", cited to uuid's page because its three word parts are there),
     a text with braces outside inline code (JSON or template debris) or a bare run of emphasis
-    marks (a name lost between them), a text ending on a joining word ("…executing a"), or a
-    long sentence with no end whose last two words hold one ("…which allows for common")."""
+    marks (a name lost between them), a text ending on a joining word ("…executing a"), a
+    text with no end that leaves a call or a list open ("…limit=None, file="), or a long
+    sentence with no end whose last two words hold one ("…which allows for common")."""
     flat = " ".join(text.split()).strip()
     if len(flat.split()) < 3 and not _CJK.search(flat):
         return True
@@ -281,6 +282,9 @@ def is_unfinished(text: str) -> bool:
         return True
     if flat.rstrip("\"'”’)*_`").endswith((".", "!", "?", ":", ";", "。", "！", "？")):
         return False
+    # An open call or list with no sentence end: "Task.print_stack(self, *, limit=None, file=".
+    if outside_code.endswith(_OPEN_ENDS) or outside_code.count("(") > outside_code.count(")"):
+        return True
     words = [w.casefold() for w in _WORD.findall(flat)]
     if not words:
         return False
@@ -288,6 +292,7 @@ def is_unfinished(text: str) -> bool:
     return bool(_CUT_TAIL & tail)
 
 
+_OPEN_ENDS = ("=", "(", "[", ",", "–", "—", "/")
 _COPY_MIN_WORDS = 4
 # A heading or title line is short; longer lines are prose however they end.
 MAX_LABEL_CHARS = 160

@@ -301,6 +301,20 @@ def test_a_copy_of_a_sources_title_is_no_claim_where_its_passage_lacks_the_title
     assert report == kept
 
 
+def test_an_open_call_with_no_sentence_end_is_no_claim() -> None:
+    """The embedded model's wait-for notes at 9399885 held "Task.print_stack(self, *,
+    limit=None, file=[1]", the signature cut inside its parentheses. A sentence that ends, an
+    interval in it included, stays."""
+    page = "### Task.print_stack(self, *, limit=None, file=None)\n\nPrint the stack."
+    evidence = Evidence({1: page})
+    cut = "Task.print_stack(self, *, limit=None, file="
+    found = QAPair(question="How is a stack printed?", iteration=2, answer=f"{cut}[1]")
+    assert cut not in research_notes([found], labels_for(found.question), "", evidence)
+    assert is_unfinished(cut) and is_unfinished("A list of names (see the table")
+    assert not is_unfinished("Return a random int in the range (0, n].")
+    assert not is_unfinished("Caches results for speed")
+
+
 def test_a_question_said_back_is_no_answer() -> None:
     """The embedded model's is-vs-== notes at dd50cef answered "Is operator and == in
     Python?" with "is operator and == in Python[2]": every word is on the cited page."""
