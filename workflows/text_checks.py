@@ -146,8 +146,17 @@ def reads_as_heading(text: str) -> bool:
 
 def is_unreadable_question(text: str) -> bool:
     """A search question no reader should be shown in the Research notes: junk, broken, cut
-    after a joining word, or with no word to read. One rule for the notes and eval.metrics."""
-    return is_junk(text) or looks_broken(text) or ends_cut(text) or not has_a_word(text)
+    after a joining word, with no word to read, or with citation marks or braces outside code
+    (the embedded model's lambda plan had a section whose focus was "][1]} ] } A response
+    should contain …"). One rule for the notes and eval.metrics."""
+    outside_code = re.sub(r"`[^`\n]*`", "", text)
+    return (
+        is_junk(text)
+        or looks_broken(text)
+        or ends_cut(text)
+        or not has_a_word(text)
+        or bool(_CITED_OR_BRACED.search(outside_code))
+    )
 
 
 def has_a_word(text: str) -> bool:

@@ -669,3 +669,22 @@ def test_a_notes_answer_shows_names_as_code_not_emphasis() -> None:
     found = QAPair(question="What does __slots__ do?", answer=f"{said}[1]", iteration=1)
     notes = research_notes([found], labels_for(found.question), found.question)
     assert "The action of a *`__slots__`* declaration is not limited" in notes
+
+
+def test_a_notes_question_with_citation_marks_or_braces_is_hidden() -> None:
+    """The embedded model's lambda plan at 9399885 had a section "Python: What can and cannot
+    be written inside a Python lambda expression?" whose focus was "][1]} ] } A response should
+    contain exactly one section …": the notes showed it as the question searched. Braces in
+    code stay readable."""
+    junk = (
+        "Python: What can and cannot be written inside a Python lambda expression?: ][1]} ] } "
+        "A response should contain exactly one section with the specified field."
+    )
+    code = "How do `{}` placeholders in str.format work?"
+    asked = [
+        QAPair(question=junk, answer="*none*", iteration=2),
+        QAPair(question=code, answer="*none*", iteration=2),
+    ]
+    notes = research_notes(asked, labels_for(QUESTION), QUESTION)
+    assert "A response should contain" not in notes and notes.count(HIDDEN_QUESTION) == 1
+    assert code in notes
