@@ -298,7 +298,7 @@ def research_notes(
             answers.append(answer)
     notes = [
         f"**{', '.join(f'Q{n}' for n in numbers)} ({labels.iteration} "
-        f"{', '.join(map(str, iterations))}): {question}**\n\n"
+        f"{', '.join(map(str, iterations))}): {names_as_code(question)}**\n\n"
         + "\n\n".join([a for a in answers if a != none] or [none])
         for question, numbers, iterations, answers in groups.values()
     ]

@@ -659,7 +659,7 @@ def test_a_heading_or_question_naming_code_no_source_holds_is_replaced() -> None
     ]
     notes = research_notes(asked, labels_for(question), question, known_names=known)
     assert "__setattr_vendors" not in notes and notes.count(HIDDEN_QUESTION) == 1
-    assert "When is __getattribute__ called?" in notes
+    assert "When is `__getattribute__` called?" in notes  # a name shown as code, not bold
 
 
 def test_a_notes_answer_shows_names_as_code_not_emphasis() -> None:
@@ -688,3 +688,11 @@ def test_a_notes_question_with_citation_marks_or_braces_is_hidden() -> None:
     notes = research_notes(asked, labels_for(QUESTION), QUESTION)
     assert "A response should contain" not in notes and notes.count(HIDDEN_QUESTION) == 1
     assert code in notes
+
+
+def test_a_notes_question_shows_names_as_code_not_emphasis() -> None:
+    """A notes question is printed in bold: "**What does __slots__ do?**" would lose the
+    name's underscores to Markdown. The question's words stay as searched."""
+    asked = QAPair(question="What does __slots__ do in a class?", answer="*none*", iteration=1)
+    notes = research_notes([asked], labels_for(QUESTION), QUESTION)
+    assert "**Q1 (iteration 1): What does `__slots__` do in a class?**" in notes
