@@ -77,9 +77,10 @@ async def _replay_cpu(history: WorkflowHistory, runner: WorkflowRunner | None) -
     return spent
 
 
-async def measure(repeats: int) -> dict[str, dict[str, float]]:
+async def measure(
+    histories: list[tuple[str, WorkflowHistory, int]], repeats: int
+) -> dict[str, dict[str, float]]:
     """Median CPU milliseconds per workflow task, per history and runner."""
-    histories = _histories()
     samples: dict[tuple[str, str], list[float]] = {}
     for _ in range(repeats):
         for name, history, tasks in histories:
@@ -96,11 +97,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=20)
     args = parser.parse_args()
-    table = asyncio.run(measure(args.repeats))
+    histories = _histories()
+    table = asyncio.run(measure(histories, args.repeats))
     names = list(RUNNERS)
     print("| history (workflow tasks) | " + " | ".join(f"{n}, ms/task" for n in names) + " |")
     print("|---|" + "---|" * len(names))
-    tasks = {name: t for name, _, t in _histories()}
+    tasks = {name: t for name, _, t in histories}
     for history, row in table.items():
         cells = " | ".join(f"{row[n]:.2f}" for n in names)
         print(f"| {history} ({tasks[history]}) | {cells} |")

@@ -56,7 +56,7 @@ def _with_research_workflows(given: Sequence[type] | None) -> list[type]:
 PASSED_THROUGH_MODULES = ("workflows", "pydantic", "pydantic_core", "annotated_types")
 
 
-def research_workflow_runner(given: WorkflowRunner | None) -> WorkflowRunner | None:
+def research_workflow_runner(given: WorkflowRunner | None) -> WorkflowRunner:
     """The SDK's sandbox with the product's pure modules passed through, in one place.
 
     Why: the sandbox re-imports, for every run, each module it does not pass through. The

@@ -34,7 +34,6 @@ from workflows.text_checks import (
     code_names,
     is_junk,
     is_unreadable_question,
-    names_unknown_code,
     reads_as_heading,
 )
 
@@ -276,14 +275,12 @@ def readability(markdown: str, known: set[str] | None = None) -> tuple[int, int,
     names = [text.casefold() for _, text in headings]
     duplicates = len(names) - len(set(names))
     junk = sum(
-        is_junk(text)
-        if level == 1
-        else not reads_as_heading(text) or names_unknown_code(text, known)
+        is_junk(text) if level == 1 else not reads_as_heading(text, known)
         for level, text in headings
     )
     # "—" is the product hiding a junk question (workflows/reporting.py), not junk shown.
     junk += sum(
-        is_unreadable_question(q) or names_unknown_code(q, known)
+        is_unreadable_question(q, known)
         for q in _NOTE_QUESTION.findall(body)
         if q.strip() != HIDDEN_QUESTION
     )

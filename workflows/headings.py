@@ -11,7 +11,6 @@ from workflows.models import NumberedSource, ResearchPlan
 from workflows.text_checks import (
     code_names,
     heading_key,
-    names_unknown_code,
     one_line,
     reads_as_heading,
 )
@@ -27,11 +26,11 @@ def fixed_headings(
     """Every `##`+ heading of the report that is junk, empty, a repeat, a file name off the
     topic (no word of the question, the plan or its own section) or names code that neither
     the question nor a retrieved source holds (`known_names`, text_checks.code_names) replaced
-    by an unused
-    plan title or aspect of the question, or dropped when none is left (its text then belongs
-    to the section before). The question itself is the report's title: a section headed with it
-    again is a repeat ("How does exception chaining with raise ... from work in Python?" under
-    the title of that question). Returns the text and how many headings were changed."""
+    by an unused plan title or aspect of the question, or dropped when none is left (its text
+    then belongs to the section before). The question itself is the report's title: a section
+    headed with it again is a repeat ("How does exception chaining with raise ... from work in
+    Python?" under the title of that question). Returns the text and how many headings were
+    changed."""
     whole = {heading_key(question), _words_key(question)}
     spares = [one_line(s.title) for s in usable_sections(plan)] + [
         heading_of(a) for a in aspects(question)
@@ -42,16 +41,14 @@ def fixed_headings(
     spares = [
         s
         for s in spares
-        if reads_as_heading(s)
-        and not names_unknown_code(s, known)
-        and not {heading_key(s), _words_key(s)} & whole
+        if reads_as_heading(s, known) and not {heading_key(s), _words_key(s)} & whole
     ]
     lines = markdown.split("\n")
     seen: set[str] = set(whole)
     existing = {
         heading_key(m.group(2))
         for line in lines
-        if (m := _HEADING.match(line)) and reads_as_heading(m.group(2))
+        if (m := _HEADING.match(line)) and reads_as_heading(m.group(2), known)
     }
     spares = [s for s in spares if heading_key(s) not in existing]
     topic = content_words(question).union(
@@ -69,8 +66,12 @@ def fixed_headings(
         # "How does X work?", "How does X works?" and "X works!" are one heading to a reader.
         words = _words_key(text)
         on_topic = not _SLUG.fullmatch(text) or _on_topic(text, topic, _section_text(lines, at + 1))
-        readable = reads_as_heading(text) and not names_unknown_code(text, known)
-        if readable and on_topic and key not in seen and words not in seen:
+        if (
+            reads_as_heading(match.group(2), known)
+            and on_topic
+            and key not in seen
+            and words not in seen
+        ):
             seen.update((key, words))
             out.append(line)
             continue

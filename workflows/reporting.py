@@ -36,7 +36,6 @@ from workflows.text_checks import (
     echoes_the_prompt,
     heading_key,
     is_unreadable_question,
-    names_unknown_code,
     one_line,
 )
 from workflows.topics import (
@@ -282,11 +281,7 @@ def research_notes(
     for i, qa in enumerate(findings, 1):
         # Shown in bold: the model's own "**PEP 572**" would end the bold midway.
         question = shown_query(one_line(qa.question)).replace("**", "")
-        if (
-            is_unreadable_question(question)
-            or echoes_the_prompt(question, asked)
-            or names_unknown_code(question, known_names or set())
-        ):
+        if is_unreadable_question(question, known_names) or echoes_the_prompt(question, asked):
             question = HIDDEN_QUESTION
         key = f"—{i}" if question == HIDDEN_QUESTION else heading_key(question)
         _, numbers, iterations, answers = groups.setdefault(key, (question, [], [], []))

@@ -128,35 +128,44 @@ def ends_cut(text: str) -> bool:
     return bool(words) and words[-1].casefold() in _ENDS_CUT
 
 
-def reads_as_heading(text: str) -> bool:
+def reads_as_heading(text: str, known: set[str] | None = None) -> bool:
     """A good heading (is_good_heading) that is not a sentence the model wrote in its place:
     no citation marks or braces ("It was introduced in Python 3.0, which makes it possible to
     use this feature.[3]},"), no full stop after a clause, something to read (a word or a
     code span, not a build tag such as "1.0.3-SNAPSHOT_BUILDED"), a word that says what the
-    section is about (not "How"), and no end on a joining word ("The main difference between")."""
+    section is about (not "How"), no end on a joining word ("The main difference between"), and,
+    given `known` (code_names of the question and the retrieved sources), no other code named."""
     flat = one_line(text).strip("*_ ")
     if not is_good_heading(flat) or _CITED_OR_BRACED.search(flat) or looks_broken(flat):
         return False
     if not has_a_word(flat) or ends_cut(flat):
+        return False
+    # Before the strip: "__slots__ and memory" must not be read as naming "slots__".
+    if names_unknown_code(one_line(text), known or set()):
         return False
     if not (content_words(flat) or CJK.search(flat) or "`" in flat):
         return False  # question words alone: the embedded model's generators report had "## How"
     return not (flat.endswith(".") and len(flat.split()) >= SENTENCE_HEADING_WORDS)
 
 
-def is_unreadable_question(text: str) -> bool:
+def is_unreadable_question(text: str, known: set[str] | None = None) -> bool:
     """A search question no reader should be shown in the Research notes: junk, broken, cut
-    after a joining word, with no word to read, or with citation marks or braces outside code
+    after a joining word, with no word to read, with citation marks or braces outside code
     (the embedded model's lambda plan had a section whose focus was "][1]} ] } A response
-    should contain …"). One rule for the notes and eval.metrics."""
-    outside_code = re.sub(r"`[^`\n]*`", "", text)
+    should contain …"), or, given `known`, naming code no retrieved source holds. One rule for
+    the notes and eval.metrics."""
+    outside_code = _INLINE_CODE.sub("", text)
     return (
         is_junk(text)
         or looks_broken(text)
         or ends_cut(text)
         or not has_a_word(text)
         or bool(_CITED_OR_BRACED.search(outside_code))
+        or names_unknown_code(text, known or set())
     )
+
+
+_INLINE_CODE = re.compile(r"`[^`\n]*`")
 
 
 def has_a_word(text: str) -> bool:

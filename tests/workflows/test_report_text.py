@@ -653,6 +653,9 @@ def test_a_heading_or_question_naming_code_no_source_holds_is_replaced() -> None
     assert headings == ["## Lookup order", "## When is `__getattribute__` called?"]
     # With no source retrieved, nothing is known to judge by: the heading stays.
     assert fixed_headings(body, plan, question, set())[1] == 0
+    # A heading that opens with a name the sources hold stays (its underscores are the name's).
+    opening = "# T\n\nLead.\n\n## __getattribute__ and recursion\n\nC.[1]"
+    assert fixed_headings(opening, plan, question, known) == (opening, 0)
     asked = [
         QAPair(question="What is __setattr_vendors for?", answer="*none*", iteration=1),
         QAPair(question="When is __getattribute__ called?", answer="*none*", iteration=1),
