@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from workflows.citing.extractive import names_as_code
 from workflows.citing.support import content_words
 from workflows.models import NumberedSource, ResearchPlan
 from workflows.text_checks import (
@@ -85,6 +86,20 @@ def fixed_headings(
     return "\n".join(out), changed
 
 
+def headings_shown_as_code(markdown: str) -> str:
+    """Each heading's names with underscores shown as code: "## __getattr__" rendered as a bold
+    "getattr". The heading's words stay as written; code blocks are left alone."""
+    out: list[str] = []
+    fenced = False
+    for line in markdown.split("\n"):
+        if _FENCE.match(line):
+            fenced = not fenced
+        elif not fenced and (match := _HEADING.match(line)):
+            line = f"{match.group(1)} {names_as_code(match.group(2))}"
+        out.append(line)
+    return "\n".join(out)
+
+
 def known_code_names(question: str, sources: Sequence[NumberedSource]) -> set[str]:
     """The code names a heading or a notes question may use: those of the question and of the
     retrieved sources (their titles, sections and text)."""
@@ -114,8 +129,14 @@ _SLUG = re.compile(r"[a-z0-9]+(?:[-_][a-z0-9]+)+")
 
 
 def _words_key(heading: str) -> str:
-    """A heading's stemmed content words, in order: "How does X work?" and "X works!" meet."""
-    return " ".join(sorted(content_words(heading)))
+    """A heading's stemmed content words, in order: "How does X work?" and "X works!" meet,
+    and so do "use X instead of Y" and "use X rather than Y"."""
+    return " ".join(sorted(content_words(heading) - _COMPARING))
 
 
+# Words that only say "in place of": two headings that differ by them ask the same.
+_COMPARING = frozenset(content_words("instead rather versus vs"))
+
+
+_FENCE = re.compile(r"^ {0,3}(```|~~~)")
 _HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)[ \t#]*$")

@@ -26,7 +26,7 @@ from workflows.citing.grounding import UNSUPPORTED_MARK, Claim, Evidence, cites_
 from workflows.citing.sentences import is_unfinished, restates
 from workflows.citing.support import content_words
 from workflows.config import ResearchConfig
-from workflows.headings import fixed_headings, known_code_names
+from workflows.headings import fixed_headings, headings_shown_as_code, known_code_names
 from workflows.labels import Labels, labels_for
 from workflows.models import QAPair, ResearchPlan
 from workflows.results import GroundingSummary, ResearchReport
@@ -375,6 +375,7 @@ def final_report(
     filled += 1 if lead_added else 0
     if filled or aspects_added:
         body = f"{body}\n\n*{labels.extracted_note}*"
+    body = headings_shown_as_code(body)
     appendix = bool(wanted and state.findings)
     if appendix:
         notes = research_notes(state.findings, labels, question, sources.evidence, known)

@@ -127,7 +127,8 @@ async def test_a_strong_models_supported_prose_is_printed_as_it_wrote_it(
     client: Client, task_queue: str, fake_server: FakeLLMServer, script: Script
 ) -> None:
     """A model that restates its documents faithfully and heads its sections well: the body is
-    its text, citations checked, no extracted sentence, no heading replaced."""
+    its text, citations checked, no extracted sentence, no heading replaced, a heading's names
+    shown as code."""
     written: dict[str, tuple[str, int]] = {}
 
     def faithful_retrieval(request: RecordedRequest) -> dict:
@@ -156,7 +157,7 @@ async def test_a_strong_models_supported_prose_is_printed_as_it_wrote_it(
             "summary": claims[:1],
             "sections": [
                 {"heading": "How the statement runs", "claims": runs},
-                {"heading": "What a context manager implements", "claims": protocol},
+                {"heading": "What __enter__ and __exit__ do", "claims": protocol},
             ],
         }
 
@@ -168,7 +169,8 @@ async def test_a_strong_models_supported_prose_is_printed_as_it_wrote_it(
     assert report.grounding is not None
     assert report.grounding.sections_filled == 0 and report.grounding.headings_replaced == 0
     assert "## How the statement runs" in body
-    assert "## What a context manager implements" in body
+    # Its words stay; the names are shown as code (Markdown read "__enter__" as a bold "enter").
+    assert "## What `__enter__` and `__exit__` do" in body
     assert "quote the retrieved sources directly" not in report.markdown
     model_sentences = [m.strip() for m in re.findall(r"([^\]\n]+?)\[\d+", body) if m.strip()]
     assert model_sentences and all(s in written for s in model_sentences), model_sentences

@@ -699,3 +699,25 @@ def test_a_notes_question_shows_names_as_code_not_emphasis() -> None:
     asked = QAPair(question="What does __slots__ do in a class?", answer="*none*", iteration=1)
     notes = research_notes([asked], labels_for(QUESTION), QUESTION)
     assert "**Q1 (iteration 1): What does `__slots__` do in a class?**" in notes
+
+
+def test_headings_that_differ_only_by_instead_or_rather_are_one_heading() -> None:
+    """The embedded model's wait-for report headed two sections "When should I use
+    asyncio.timeout instead of asyncio.wait_for?" and "… rather than …": one question to a
+    reader. Headings that name different things stay."""
+    plan = ResearchPlan(sections=[PlanSection(title="Cancelling on timeout", focus="what runs")])
+    question = "How do asyncio.timeout and asyncio.wait_for differ?"
+    body = (
+        "# T\n\nLead.\n\n## When should I use asyncio.timeout instead of asyncio.wait_for?\n\n"
+        "A.[1]\n\n## When should I use asyncio.timeout rather than asyncio.wait_for?\n\nB.[1]\n\n"
+        "## Using asyncio.timeout\n\nC.[1]\n\n## Using asyncio.wait_for\n\nD.[1]"
+    )
+    fixed, changed = fixed_headings(body, plan, question, set())
+    headings = [line for line in fixed.splitlines() if line.startswith("## ")]
+    assert changed == 1
+    assert headings == [
+        "## When should I use asyncio.timeout instead of asyncio.wait_for?",
+        "## Cancelling on timeout",
+        "## Using asyncio.timeout",
+        "## Using asyncio.wait_for",
+    ]
