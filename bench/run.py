@@ -201,7 +201,7 @@ async def overhead_row(b: Bench, latency: float, name: str, config: dict[str, An
 # ---------------------------------------------------------------- concurrency
 
 
-def worker_env(b: Bench, queue: str) -> dict[str, str]:
+def worker_env(b: Bench, queue: str, processes: int = 1) -> dict[str, str]:
     return {
         # The bench's own dev server, whatever TEMPORAL_* / temporal.toml say
         # (common/temporal_connection.py).
@@ -212,25 +212,28 @@ def worker_env(b: Bench, queue: str) -> dict[str, str]:
         "TTDR_LLM_API_KEY": "x",
         "TTDR_CACHE_DIR": str(b.cache),
         "TTDR_LOG_LEVEL": "WARNING",
-        # One process: the figures (CPU of the worker's pid) are of one event loop, as before.
-        "TTDR_WORKER_PROCESSES": "1",
+        # One process unless asked: the figures are then of one event loop, as before.
+        "TTDR_WORKER_PROCESSES": str(processes),
     }
 
 
 @contextlib.asynccontextmanager
 async def worker_process(
-    b: Bench, queue: str, script: Path
+    b: Bench, queue: str, script: Path, processes: int = 1
 ) -> AsyncIterator[asyncio.subprocess.Process]:
+    """`script` with `processes` worker processes (a supervisor and its children when more
+    than one: read their CPU with `tree_cpu_seconds`), once all are ready."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         str(script),
-        env=worker_env(b, queue),
+        env=worker_env(b, queue, processes),
         cwd=str(ROOT),
         stdout=asyncio.subprocess.PIPE,
     )
+    ready = b"worker ready" if processes == 1 else b"worker processes ready"
     try:
         assert proc.stdout is not None
-        while b"worker ready" not in (line := await asyncio.wait_for(proc.stdout.readline(), 120)):
+        while ready not in (line := await asyncio.wait_for(proc.stdout.readline(), 120)):
             if not line:
                 raise RuntimeError(f"{script.name} exited before it was ready: {proc.returncode}")
         yield proc
@@ -243,6 +246,27 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a live process so far (/proc/<pid>/stat, clock ticks)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """`cpu_seconds` of a process and of every live process below it (a supervisor's
+    worker processes)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue  # gone since the listing
+    tree, grew = {pid}, True
+    while grew:
+        below = {child for child, parent in parents.items() if parent in tree} - tree
+        tree |= below
+        grew = bool(below)
+    total = 0.0
+    for member in tree:
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            total += cpu_seconds(member)
+    return total
 
 
 def peak_rss_mib(pid: int) -> float:

@@ -35,10 +35,10 @@ from bench.run import (
     QUESTION,
     ROOT,
     Bench,
-    cpu_seconds,
     in_process_worker,
     research,
     start_env,
+    tree_cpu_seconds,
     worker_process,
 )
 from workflows.config import ResearchConfig
@@ -96,26 +96,27 @@ async def release(client: Client, queue: str, config: dict[str, Any], n: int) ->
 
 
 async def concurrency(
-    b: Bench, config: dict[str, Any], latency: float, runs: int, script: Path
+    b: Bench, config: dict[str, Any], latency: float, runs: int, script: Path, processes: int
 ) -> None:
     queue = f"bench-s-{uuid.uuid4().hex[:6]}"
-    async with worker_process(b, queue, script) as proc:
+    async with worker_process(b, queue, script, processes) as proc:
         b.llm.configure(Latency(0.001))
         await release(b.client, queue, config, 1)  # warm-up of this worker
         b.llm.configure(Latency(latency))
         walls, peaks = {}, {}
         for n in (1, runs):
             b.llm.configure(Latency(latency))
-            cpu_w, cpu_b = cpu_seconds(proc.pid), time.process_time()
+            cpu_w, cpu_b = tree_cpu_seconds(proc.pid), time.process_time()
             walls[n] = await asyncio.wait_for(release(b.client, queue, config, n), 900)
             intervals = metrics.request_intervals(b.llm.requests, 0)
             peaks[n] = max_in_flight(intervals)
+            worker_cpu = tree_cpu_seconds(proc.pid) - cpu_w
             say(
                 f"concurrency: {n} run(s) at once, {json.dumps(config)}, {latency:g} s/call, "
-                f"{script.name}: {walls[n]:.1f} s = {walls[n] / walls[1]:.2f}x one run; "
+                f"{script.name} ({processes} process{'es' if processes > 1 else ''}): "
+                f"{walls[n]:.1f} s = {walls[n] / walls[1]:.2f}x one run; "
                 f"{len(intervals)} LLM calls, at most {peaks[n]} in flight; worker CPU "
-                f"{cpu_seconds(proc.pid) - cpu_w:.1f} s "
-                f"({(cpu_seconds(proc.pid) - cpu_w) / walls[n]:.0%} of a core); bench process "
+                f"{worker_cpu:.1f} s ({worker_cpu / walls[n]:.0%} of a core); bench process "
                 f"(client + fake) CPU {time.process_time() - cpu_b:.1f} s"
             )
 
@@ -139,7 +140,9 @@ async def main_async(args: argparse.Namespace) -> None:
             if args.only in (None, "overhead"):
                 await overhead(bench, config, args.latency)
             if args.only in (None, "concurrency"):
-                await concurrency(bench, config, args.latency, args.runs, args.worker_script)
+                await concurrency(
+                    bench, config, args.latency, args.runs, args.worker_script, args.processes
+                )
         finally:
             await env.shutdown()
 
@@ -151,6 +154,9 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=1.0, help="seconds per LLM call")
     parser.add_argument("--runs", type=int, default=20, help="runs released at once")
     parser.add_argument("--worker-script", type=Path, default=ROOT / "worker.py")
+    parser.add_argument(
+        "--processes", type=int, default=1, help="worker processes (concurrency; worker.py's N)"
+    )
     parser.add_argument("--worker-setting", action="append", default=[], metavar="NAME=INT")
     args = parser.parse_args()
     say(f"# bench.shortfalls · {os.cpu_count()} cores · load {os.getloadavg()[0]:.2f}")
