@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict
 from eval.corpus import Corpus, Document, flatten, section_name
 from eval.questions import GoldPassage, Question
 from eval.support import SUPPORT_THRESHOLD, SupportScorer, lexical_support
-from workflows.reporting import HIDDEN_QUESTION
+from workflows.notes import HIDDEN_QUESTION
 from workflows.text_checks import (
     code_names,
     is_junk,

@@ -16,41 +16,32 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
 from typing import Literal
 
 from workflows.citing.citations import cited_numbers, finalise_report, strip_own_sources_section
 from workflows.citing.claim_text import cited_in, claims_of
-from workflows.citing.extractive import EvidencePool, cited_sentences, names_as_code, words_of
-from workflows.citing.grounding import UNSUPPORTED_MARK, Claim, Evidence, cites_enough
-from workflows.citing.sentences import is_unfinished, restates
+from workflows.citing.extractive import EvidencePool, cited_sentences, words_of
+from workflows.citing.grounding import cites_enough
 from workflows.citing.support import content_words
 from workflows.config import ResearchConfig
 from workflows.headings import fixed_headings, headings_shown_as_code, known_code_names
 from workflows.labels import Labels, labels_for
-from workflows.models import QAPair, ResearchPlan
+from workflows.models import ResearchPlan
+from workflows.notes import research_notes
 from workflows.results import GroundingSummary, ResearchReport
 from workflows.sources import SourceRegistry
 from workflows.state import RunState
-from workflows.text_checks import (
-    echoes_the_prompt,
-    heading_key,
-    is_unreadable_question,
-    one_line,
-)
+from workflows.text_checks import one_line
 from workflows.topics import (
     aspects,
     heading_of,
     key_terms,
     section_query,
     section_served,
-    shown_query,
     usable_sections,
 )
 
 AppendixRule = Literal["auto", "always", "never"]
-# What the Research notes show for a question no reader should see (junk, broken, a prompt echo).
-HIDDEN_QUESTION = "—"
 TITLE_MAX_CHARS = 180
 SENTENCES_PER_SECTION = 3
 # A report with no section: its lead says at least this much, from the evidence if need be.
@@ -261,75 +252,6 @@ def _shares(wanted: set[str], words: set[str], share: float) -> bool:
 
 def _level(heading: str) -> int:
     return len(heading) - len(heading.lstrip("#")) if heading.startswith("#") else 0
-
-
-def research_notes(
-    findings: list[QAPair],
-    labels: Labels,
-    asked: str = "",
-    evidence: Evidence | None = None,
-    known_names: set[str] | None = None,
-) -> str:
-    """Every question asked and what of its answer is backed: claims no source supports are
-    left out here too (the notes are evidence, not the model's guesses). A question that is
-    junk, broken, an echo of the prompts (`asked`: the user's question) or names code no
-    retrieved source holds (`known_names`) shows as "—"."""
-    # A question shown as an earlier one was ("Title: focus" whose focus is the question) is
-    # one note: a reader would otherwise read the same question twice.
-    groups: dict[str, tuple[str, list[int], list[int], list[str]]] = {}
-    none = f"*{labels.no_answer}*"
-    for i, qa in enumerate(findings, 1):
-        # Shown in bold: the model's own "**PEP 572**" would end the bold midway.
-        question = shown_query(one_line(qa.question)).replace("**", "")
-        if is_unreadable_question(question, known_names) or echoes_the_prompt(question, asked):
-            question = HIDDEN_QUESTION
-        key = f"—{i}" if question == HIDDEN_QUESTION else heading_key(question)
-        _, numbers, iterations, answers = groups.setdefault(key, (question, [], [], []))
-        numbers.append(i)
-        if qa.iteration not in iterations:
-            iterations.append(qa.iteration)
-        answer = _supported_only(qa.answer, evidence, [qa.question, asked]) or none
-        if answer not in answers:
-            answers.append(answer)
-    notes = [
-        f"**{', '.join(f'Q{n}' for n in numbers)} ({labels.iteration} "
-        f"{', '.join(map(str, iterations))}): {names_as_code(question)}**\n\n"
-        + "\n\n".join([a for a in answers if a != none] or [none])
-        for question, numbers, iterations, answers in groups.values()
-    ]
-    return f"## {labels.research_notes}\n\n" + "\n\n".join(notes)
-
-
-def _supported_only(
-    answer: str, evidence: Evidence | None = None, asked: Sequence[str] = ()
-) -> str:
-    """The blocks of a checked answer as they are when every claim is backed and finished;
-    otherwise the backed, finished claims alone ("python.util.uuid[2]" is no note, nor a
-    question of `asked` said back), a cut copy of a sentence of its source (`evidence`) read
-    as that whole sentence."""
-    blocks = []
-    for block in answer.split("\n\n"):
-        claims = claims_of(" ".join(block.split()))
-        copied = False
-        for claim in claims:
-            if evidence is not None and (whole := evidence.completed(claim.text, claim.sources)):
-                claim.text, copied = whole, True
-        cut = any(c.sources and _unfinished(c, evidence, asked) for c in claims)
-        if UNSUPPORTED_MARK not in block and not cut and not copied:
-            blocks.append(block.strip())
-            continue
-        kept = [c for c in claims if c.sources and not _unfinished(c, evidence, asked)]
-        text = " ".join(f"{c.text}{''.join(f'[{n}]' for n in c.sources)}" for c in kept)
-        if text and UNSUPPORTED_MARK not in text:
-            blocks.append(text)
-    # The model's "*__slots__*" would read as bold "slots": names are shown as code.
-    return "\n\n".join(names_as_code(b) for b in blocks if b)
-
-
-def _unfinished(claim: Claim, evidence: Evidence | None, asked: Sequence[str]) -> bool:
-    if evidence is None:
-        return is_unfinished(claim.text) or restates(claim.text, asked)
-    return evidence.unfinished(claim.text, claim.sources, asked)
 
 
 def unsupported_appendix(statements: list[str], labels: Labels) -> str:

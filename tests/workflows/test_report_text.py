@@ -27,7 +27,8 @@ from workflows.citing.sentences import (
 from workflows.headings import fixed_headings, known_code_names
 from workflows.labels import labels_for, language_of
 from workflows.models import PlanSection, QAPair, ResearchPlan
-from workflows.reporting import HIDDEN_QUESTION, extractive_floor, research_notes, short_title
+from workflows.notes import HIDDEN_QUESTION, research_notes
+from workflows.reporting import extractive_floor, short_title
 from workflows.text_checks import is_good_heading
 from workflows.topics import anchored_queries, aspects, repaired_plan, section_served
 
@@ -508,7 +509,7 @@ def test_broken_text_is_never_shown_as_a_heading_or_a_question() -> None:
     assert out[0] != remnant and out[0] in aspects(QUESTION)
     from workflows.labels import labels_for as labels
     from workflows.models import QAPair
-    from workflows.reporting import research_notes
+    from workflows.notes import research_notes
 
     notes = research_notes([QAPair(question=remnant, answer="A [1].", iteration=2)], labels("x"))
     assert "&lt;" not in notes and "} Question" not in notes
@@ -518,7 +519,7 @@ def test_a_question_asked_again_in_other_words_is_one_research_note() -> None:
     """The embedded model's secrets report listed Q1 and Q3 as the same question: Q3 searched the
     plan section "title: focus" whose focus is the question, and both are shown as the focus."""
     from workflows.models import QAPair
-    from workflows.reporting import research_notes
+    from workflows.notes import research_notes
 
     asked = "When should I use the secrets module rather than the random module?"
     findings = [
@@ -721,3 +722,22 @@ def test_headings_that_differ_only_by_instead_or_rather_are_one_heading() -> Non
         "## Using asyncio.timeout",
         "## Using asyncio.wait_for",
     ]
+
+
+def test_a_notes_answer_prints_a_sentence_once() -> None:
+    """The embedded model's slots notes at 1e9c940 answered "1. The action of a *__slots__*
+    declaration is not limited to the class where it is defined.[1] The action of a
+    *__slots__* declaration …[1]": the same sentence twice. It is printed once, here and in a
+    later paragraph of the same answer."""
+    said = "The action of a *__slots__* declaration is not limited to the class where it is."
+    other = "It reserves space for the declared variables."
+    answer = f"1. {said}[1] {said}[1]\n\n{other}[1] {said}[1]"
+    found = QAPair(question="What does __slots__ do?", answer=answer, iteration=1)
+    notes = research_notes([found], labels_for(found.question), found.question)
+    assert notes.count("declaration is not limited") == 1
+    assert f"{other}[1]" in notes
+    # An answer that says each thing once stays as written, its list included.
+    listed = QAPair(
+        question="What does __slots__ do?", answer=f"1. {other}[1]\n2. {said}[1]", iteration=1
+    )
+    assert "1. It reserves space" in research_notes([listed], labels_for(QUESTION), QUESTION)

@@ -12,7 +12,7 @@ from workflows.citing.grounding import Evidence
 from workflows.citing.sentences import completed, is_unfinished
 from workflows.labels import labels_for
 from workflows.models import PlanSection, QAPair, ResearchPlan
-from workflows.reporting import research_notes
+from workflows.notes import research_notes
 from workflows.text_checks import echoes_the_prompt
 from workflows.topics import anchored_queries, section_query, shown_query
 
