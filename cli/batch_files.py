@@ -32,6 +32,7 @@ from pydantic import ValidationError
 from cli.ids import ID_RULE, id_problem
 from cli.request import first_validation_problem
 from common.errors import UsageError
+from workflows.citing.extractive import names_as_code
 from workflows.config import ResearchConfig
 from workflows.models import ResearchRequest
 
@@ -248,7 +249,7 @@ def with_short_title(article: str, prompt: str) -> str:
     first, newline, rest = article.partition("\n")
     if not first.startswith("# "):
         return article
-    return f"# {short_title(prompt)}{newline}{rest}"
+    return f"# {names_as_code(short_title(prompt))}{newline}{rest}"
 
 
 def append_article(out: Path, question: InputQuestion, article: str) -> None:

@@ -110,6 +110,11 @@ def test_a_long_prompt_gets_a_short_title_and_keeps_its_body(tmp_path: Path) -> 
     assert len(title) <= TITLE_MAX_CHARS and title.endswith("…") and title.startswith("Compare")
     assert titled.endswith("\n\nBody.\n")
     assert short_title("Why? Because the second sentence is not the title.") == "Why?"
+    # A name with underscores in the title is code, as in the report's own headings.
+    slots = "What does __slots__ do?"
+    assert with_short_title(f"# {slots}\n\nBody.", slots).startswith(
+        "# What does `__slots__` do?\n"
+    )
     assert short_title("中国的中产有哪些特点\uff1f请详细分析\u3002") == "中国的中产有哪些特点\uff1f"
     colon = "Research question: what is a tuple?"
     assert short_title(colon) == colon

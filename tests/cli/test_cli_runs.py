@@ -110,7 +110,8 @@ async def test_research_again_with_the_same_id_attaches_to_the_running_run(
 
     assert code == 0, err
     assert f"attached: {workflow_id}" in out
-    assert out_file.read_text().startswith(f"# {QUESTION}\n")
+    # The title is the question, its names shown as code ("__exit__" is no bold "exit").
+    assert out_file.read_text().startswith(f"# {QUESTION.replace('__exit__', '`__exit__`')}\n")
     assert fake_server.count("PlanAnswer") == 1, "one plan: one paid run"
     assert await runs_with_id(client, workflow_id) == 1
 

@@ -53,7 +53,7 @@ async def test_research_command_writes_the_report(
     assert "quality 0.30" in out, "live progress shows the judge's score"
     assert f"report: {out_file}" in out
     markdown = out_file.read_text()
-    assert markdown.startswith("# What does a context manager's __exit__ return value mean?\n")
+    assert markdown.startswith("# What does a context manager's `__exit__` return value mean?\n")
     assert "## Sources" in markdown
     details = ResearchReport.model_validate_json(out_file.with_suffix(".json").read_text())
     assert details.iterations == 2
