@@ -1,0 +1,175 @@
+"""Score recorded runs again with today's report code, without an LLM.
+
+An embedded-model eval of the 45 questions takes two hours of LLM time. A change that only
+touches what the product writes from the run (the report body, headings, Research notes,
+Sources) leaves the loop's decisions as they were, so it can be measured on runs already
+recorded: replaying a run's history executes the current workflow code over the recorded
+activity results, and the report it returns is what that code would have written. A change to
+the loop makes the replay fail (nondeterminism), which says the runs must be made again.
+
+    # while the eval's server is up: keep its completed runs' histories (gzip JSON)
+    python -m eval.replayed save --runs OUT/demo.runs.jsonl --to runs/
+    # any time later, on any commit: the reports rewritten and scored
+    python -m eval.replayed score --histories runs/ [--questions Q.jsonl] [--out OUT.jsonl]
+
+`save` reads TEMPORAL_ADDRESS (and the rest of the connection) as client.py does. `score`
+needs no server: it prints eval.run's table and can write the rewritten articles.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gzip
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from temporalio import workflow
+from temporalio.client import WorkflowHistory
+from temporalio.worker import (
+    ExecuteWorkflowInput,
+    Interceptor,
+    Replayer,
+    ReplayerConfig,
+    UnsandboxedWorkflowRunner,
+    WorkflowInboundInterceptor,
+    WorkflowInterceptorClassInput,
+)
+
+from common.temporal_connection import connect_from_env
+from common.temporal_plugin import ResearchPlugin
+from eval.corpus import Corpus, demo_corpus_root
+from eval.metrics import RunOutput, score_run
+from eval.questions import QUESTIONS_FILE, load_questions
+from eval.run import source_refs, table
+from eval.support import load_scorer
+from inspection.history import _quiet_runtime
+from workflows.results import ResearchReport
+
+# The replayed run's result, by workflow id (the replay runs unsandboxed, in this process).
+_RESULTS: dict[str, Any] = {}
+
+
+class _KeepResult(WorkflowInboundInterceptor):
+    async def execute_workflow(self, input: ExecuteWorkflowInput) -> Any:
+        result = await super().execute_workflow(input)
+        _RESULTS[workflow.info().workflow_id] = result
+        return result
+
+
+class _ResultInterceptor(Interceptor):
+    def workflow_interceptor_class(
+        self, input: WorkflowInterceptorClassInput
+    ) -> type[WorkflowInboundInterceptor]:
+        return _KeepResult
+
+
+class _ReplayWithResult(ResearchPlugin):
+    """The product's replayer (converter, workflows), unsandboxed so that the interceptor can
+    hand the result out: the committed histories' replay test keeps the sandbox honest."""
+
+    def configure_replayer(self, config: ReplayerConfig) -> ReplayerConfig:
+        config = super().configure_replayer(config)
+        config["workflow_runner"] = UnsandboxedWorkflowRunner()
+        config["interceptors"] = [*config.get("interceptors", []), _ResultInterceptor()]
+        return config
+
+
+async def replayed_report(history: WorkflowHistory) -> ResearchReport:
+    """The report today's code writes for the recorded run; ValueError when it does not replay."""
+    replayer = Replayer(workflows=[], plugins=[_ReplayWithResult()], runtime=_quiet_runtime())
+    outcome = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    if outcome.replay_failure is not None:
+        raise ValueError(f"{history.workflow_id} does not replay: {outcome.replay_failure}")
+    result = _RESULTS.pop(history.workflow_id, None)
+    if result is None:
+        raise ValueError(f"{history.workflow_id} did not complete in its history")
+    return ResearchReport.model_validate(result)
+
+
+def retrieved_in(history: WorkflowHistory) -> list[Any]:
+    """What the run's retrieval_engine activities returned (eval.run.retrieved_sources)."""
+    retrievals: set[int] = set()
+    found: list[Any] = []
+    for event in history.events:
+        if event.HasField("activity_task_scheduled_event_attributes"):
+            if event.activity_task_scheduled_event_attributes.activity_type.name == (
+                "retrieval_engine"
+            ):
+                retrievals.add(event.event_id)
+        elif event.HasField("activity_task_completed_event_attributes"):
+            completed = event.activity_task_completed_event_attributes
+            if completed.scheduled_event_id in retrievals and completed.result.payloads:
+                found += json.loads(completed.result.payloads[0].data).get("sources", [])
+    return source_refs(found)
+
+
+async def save(runs_file: Path, to: Path) -> int:
+    to.mkdir(parents=True, exist_ok=True)
+    client = await connect_from_env()
+    saved = 0
+    for run in map(json.loads, runs_file.read_text().splitlines()):
+        if run.get("status") != "completed":
+            continue
+        history = await client.get_workflow_handle(run["workflow_id"]).fetch_history()
+        record = {"run": run, "history": json.loads(history.to_json())}
+        (to / f"{run['id']}.json.gz").write_bytes(gzip.compress(json.dumps(record).encode()))
+        saved += 1
+    print(f"saved {saved} completed runs' histories to {to}")
+    return 0
+
+
+async def score(args: argparse.Namespace) -> int:
+    questions = {q.id: q for q in load_questions(args.questions)}
+    corpus = Corpus(args.corpus or demo_corpus_root())
+    scorer = load_scorer(args.scorer)
+    scores, articles = [], []
+    for path in sorted(args.histories.glob("*.json.gz")):
+        record = json.loads(gzip.decompress(path.read_bytes()))
+        run, question = record["run"], questions.get(record["run"]["id"])
+        if question is None:
+            continue
+        history = WorkflowHistory.from_json(run["workflow_id"], record["history"])
+        report = await replayed_report(history)
+        cited = source_refs([s.model_dump() for s in report.sources])
+        output = RunOutput(
+            question_id=question.id,
+            markdown=report.markdown,
+            cited=cited,
+            retrieved=retrieved_in(history) + cited,
+            llm_calls=int(run.get("llm_calls") or 0),
+            tokens=int(run.get("tokens") or 0),
+            wall_seconds=float(run.get("wall_seconds") or 0.0),
+            iterations=report.iterations,
+        )
+        scores.append(score_run(question, output, corpus, scorer))
+        articles.append({"id": question.id, "prompt": question.prompt, "article": report.markdown})
+    print(table(args.histories.name, scores))
+    if args.out:
+        lines = (json.dumps(a, ensure_ascii=False) + "\n" for a in articles)
+        args.out.write_text("".join(lines), encoding="utf-8")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m eval.replayed", description=__doc__.split("\n")[0])
+    commands = p.add_subparsers(dest="command", required=True)
+    saving = commands.add_parser("save", help="keep a batch's completed runs' histories")
+    saving.add_argument("--runs", type=Path, required=True, help="OUT/<config>.runs.jsonl")
+    saving.add_argument("--to", type=Path, required=True)
+    scoring = commands.add_parser("score", help="rewrite and score the saved runs' reports")
+    scoring.add_argument("--histories", type=Path, required=True)
+    scoring.add_argument("--questions", type=Path, default=QUESTIONS_FILE)
+    scoring.add_argument("--scorer", default="lexical")
+    scoring.add_argument("--corpus", type=Path)
+    scoring.add_argument("--out", type=Path, help="write the rewritten articles (JSONL)")
+    args = p.parse_args(argv)
+    if args.command == "save":
+        return asyncio.run(save(args.runs, args.to))
+    return asyncio.run(score(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
