@@ -52,9 +52,8 @@ def fixed_headings(
         if (m := _HEADING.match(line)) and reads_as_heading(m.group(2), known)
     }
     spares = [s for s in spares if heading_key(s) not in existing]
-    topic = content_words(question).union(
-        *(content_words(f"{s.title} {s.focus}") for s in (plan.sections if plan else []))
-    )
+    planned = " ".join(f"{s.title} {s.focus}" for s in (plan.sections if plan else []))
+    topic = content_words(question) | content_words(planned)
     changed = 0
     out: list[str] = []
     for at, line in enumerate(lines):
@@ -66,7 +65,12 @@ def fixed_headings(
         key = heading_key(text)
         # "How does X work?", "How does X works?" and "X works!" are one heading to a reader.
         words = _words_key(text)
-        on_topic = not _SLUG.fullmatch(text) or _on_topic(text, topic, _section_text(lines, at + 1))
+        section = _section_text(lines, at + 1)
+        on_topic = not _SLUG.fullmatch(text) or _on_topic(text, topic, section)
+        if on_topic and (name := _BARE_NAME.fullmatch(one_line(match.group(2)).strip("`* "))):
+            # A bare name ("python_implementation()" over a lambda section) is about what
+            # the question, the plan or its own section names.
+            on_topic = name.group(1).casefold() in f"{question} {planned} {section}".casefold()
         if (
             reads_as_heading(match.group(2), known)
             and on_topic
@@ -126,6 +130,8 @@ def _section_text(lines: list[str], start: int) -> str:
 # underscores. Only such a heading is checked for its topic: a strong model's "The protocol"
 # over a section that never says "protocol" is a good heading.
 _SLUG = re.compile(r"[a-z0-9]+(?:[-_][a-z0-9]+)+")
+# A heading that is one code name: with an underscore, a dot or a call's brackets.
+_BARE_NAME = re.compile(r"((?=[\w.]*[_.])[A-Za-z_][\w.]*|[A-Za-z_][\w.]*(?=\(\)))(?:\(\))?")
 
 
 def _words_key(heading: str) -> str:

@@ -136,7 +136,7 @@ def reads_as_heading(text: str, known: set[str] | None = None) -> bool:
     section is about (not "How"), no end on a joining word ("The main difference between"), and,
     given `known` (code_names of the question and the retrieved sources), no other code named."""
     flat = one_line(text).strip("*_ ")
-    if not is_good_heading(flat) or _CITED_OR_BRACED.search(flat) or looks_broken(flat):
+    if not _good_shape(flat) or _CITED_OR_BRACED.search(flat) or looks_broken(flat):
         return False
     if not has_a_word(flat) or ends_cut(flat):
         return False
@@ -146,6 +146,17 @@ def reads_as_heading(text: str, known: set[str] | None = None) -> bool:
     if not (content_words(flat) or CJK.search(flat) or "`" in flat):
         return False  # question words alone: the embedded model's generators report had "## How"
     return not (flat.endswith(".") and len(flat.split()) >= SENTENCE_HEADING_WORDS)
+
+
+def _good_shape(heading: str) -> bool:
+    """is_good_heading, but a question may end on "to", "of", "from" or "by" ("What does the
+    assert statement expand to?", a part of the question): the loop's check reads it as cut."""
+    if is_good_heading(heading):
+        return True
+    words = heading.rstrip(" ?？.:").split()
+    if len(words) < 2 or words[-1].casefold() not in CUT_END - _ENDS_CUT:
+        return False
+    return is_good_heading(" ".join(words[:-1]) + "?")
 
 
 def is_unreadable_question(text: str, known: set[str] | None = None) -> bool:
@@ -162,7 +173,25 @@ def is_unreadable_question(text: str, known: set[str] | None = None) -> bool:
         or not has_a_word(text)
         or bool(_CITED_OR_BRACED.search(outside_code))
         or names_unknown_code(text, known or set())
+        or not asks_something(text)
     )
+
+
+def asks_something(text: str) -> bool:
+    """Whether a search question reads as one question or a title, not as what the embedded
+    model searched at 1e9c940: question words alone ("what"), several numbered questions run
+    together ("… etc.? 7. What is the best way …") or a statement ("The assertion is expanded
+    to an empty list.")."""
+    flat = one_line(text).strip()
+    if not (content_words(flat) or CJK.search(flat) or "`" in flat):
+        return False
+    if _RUN_TOGETHER.search(flat):
+        return False
+    return not (flat.endswith(".") and len(flat.split()) >= SENTENCE_HEADING_WORDS)
+
+
+# A numbered question after another's end: "…? 7. What …", "… itself. 3. What …".
+_RUN_TOGETHER = re.compile(r"[?.!]\s+\d{1,2}[.)]\s+\w")
 
 
 _INLINE_CODE = re.compile(r"`[^`\n]*`")

@@ -206,13 +206,17 @@ def test_a_heading_or_a_notes_question_with_no_word_to_read_is_replaced() -> Non
     """The embedded model's raise-from report at dd50cef had a section headed
     "1.0.3-SNAPSHOT_BUILDED" and asked it as Q1 of its Research notes."""
     plan = ResearchPlan(sections=[PlanSection(title="Protocol", focus="methods")])
-    body = "# T\n\nLead.\n\n## 1.0.3-SNAPSHOT_BUILDED\n\nA.\n\n## `contextlib.suppress`\n\nB."
+    body = (
+        "# T\n\nLead.\n\n## 1.0.3-SNAPSHOT_BUILDED\n\nA.\n\n## `contextlib.suppress`\n\n"
+        "`contextlib.suppress` ignores the exceptions it is given."
+    )
     fixed, changed = fixed_headings(body, plan, QUESTION)
     headings = [line for line in fixed.splitlines() if line.startswith("## ")]
     assert headings == ["## Protocol", "## `contextlib.suppress`"] and changed == 1
     # A name is a word to read; a heading cut after "between" is not one to keep.
     names = (
-        "# T\n\nLead.\n\n## shutil.copy\n\nA.\n\n## The main difference between\n\nB.\n\n"
+        "# T\n\nLead.\n\n## shutil.copy\n\nshutil.copy copies.\n\n"
+        "## The main difference between\n\nB.\n\n"
         "## Copy a file without?\n\nC."
     )
     fixed, changed = fixed_headings(names, plan, QUESTION)
@@ -741,3 +745,56 @@ def test_a_notes_answer_prints_a_sentence_once() -> None:
         question="What does __slots__ do?", answer=f"1. {other}[1]\n2. {said}[1]", iteration=1
     )
     assert "1. It reserves space" in research_notes([listed], labels_for(QUESTION), QUESTION)
+
+
+def test_a_heading_that_is_a_bare_name_nothing_else_names_is_replaced() -> None:
+    """The embedded model's lambda report at 1e9c940 headed a section "python_implementation()"
+    (a function of the platform module, retrieved beside the lambda pages) over a sentence on
+    function annotations. A bare name the question, the plan or its own section names stays."""
+    plan = ResearchPlan(sections=[PlanSection(title="What a lambda may hold", focus="expressions")])
+    question = "What can and cannot be written inside a Python lambda expression?"
+    body = (
+        "# T\n\nLead.\n\n## python_implementation()\n\nAnnotations came first.[1]\n\n"
+        "## __enter__\n\nThe `__enter__()` method is called.[1]"
+    )
+    fixed, changed = fixed_headings(body, plan, question, set())
+    headings = [line for line in fixed.splitlines() if line.startswith("## ")]
+    assert changed == 1
+    assert headings == ["## What a lambda may hold", "## __enter__"]
+
+
+def test_a_notes_question_that_asks_nothing_readable_is_hidden() -> None:
+    """What the embedded model searched at 1e9c940 and the notes showed as questions: question
+    words alone, numbered questions run together, a statement. A question, a title, a query
+    opening with code and a keyword query stay."""
+    shown = [
+        "What does `__slots__` do in a Python class?",
+        "Python with Statement",
+        "asyncio.timeout vs asyncio.wait_for",
+        "tuple displays parentheses comma",  # a keyword query on the question
+    ]
+    hidden = [
+        "what",
+        "in terms of readability, maintainability, etc.? 7. What is the best way to write what",
+        "The assertion is expanded to an empty list.",
+    ]
+    asked = [QAPair(question=q, answer="*none*", iteration=1) for q in shown + hidden]
+    notes = research_notes(asked, labels_for(QUESTION), QUESTION)
+    assert notes.count(HIDDEN_QUESTION) == len(hidden)
+    assert all(q.replace("`", "") in notes.replace("`", "") for q in shown)
+    assert not any(q in notes for q in hidden)
+
+
+def test_a_heading_that_asks_what_something_expands_to_is_kept() -> None:
+    """The assert question's part "What does the assert statement expand to?" heads its
+    section: a question may end on "to". One cut after "between" is still replaced."""
+    plan = ResearchPlan(sections=[PlanSection(title="Optimised away", focus="-O")])
+    question = "What does the assert statement expand to, and why can assertions disappear?"
+    body = (
+        "# T\n\nLead.\n\n## What does the assert statement expand to?\n\nA.[1]\n\n"
+        "## The main difference between\n\nB.[1]"
+    )
+    fixed, changed = fixed_headings(body, plan, question, set())
+    headings = [line for line in fixed.splitlines() if line.startswith("## ")]
+    assert changed == 1
+    assert headings == ["## What does the assert statement expand to?", "## Optimised away"]
