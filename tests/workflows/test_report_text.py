@@ -798,3 +798,15 @@ def test_a_heading_that_asks_what_something_expands_to_is_kept() -> None:
     headings = [line for line in fixed.splitlines() if line.startswith("## ")]
     assert changed == 1
     assert headings == ["## What does the assert statement expand to?", "## Optimised away"]
+
+
+def test_a_short_sentence_that_says_the_question_back_is_no_claim() -> None:
+    """The embedded model's async-with report at 1e9c940 opened with "The async with statement
+    works.[1]" for "How does the async with statement work and where may it be used?". A
+    sentence that adds what the question does not ask stays."""
+    question = "How does the async with statement work and where may it be used?"
+    empty = QAPair(question=question, answer="The async with statement works.[1]", iteration=1)
+    said = "It is a SyntaxError to use an async with statement outside a coroutine function."
+    useful = QAPair(question=question, answer=f"{said}[1]", iteration=1)
+    notes = research_notes([empty, useful], labels_for(question), question)
+    assert "statement works." not in notes and said in notes

@@ -17,12 +17,12 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, computed_field
 
+from workflows.citing.restating import restates
 from workflows.citing.sentences import (
     completed,
     copies_a_label,
     is_fragment,
     is_unfinished,
-    restates,
 )
 from workflows.citing.support import (
     DEFAULT_THRESHOLD,

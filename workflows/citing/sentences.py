@@ -13,7 +13,7 @@ used by the retrieval activity as well, so both sides read a passage the same wa
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 from workflows.citing.support import content_words
 
@@ -315,23 +315,6 @@ def copies_a_label(text: str, passages: Iterable[str]) -> bool:
                 said = [w.casefold() for w in _WORD.findall(line.replace("-", " "))]
                 if said == words:
                     return True
-    return False
-
-
-def restates(text: str, asked: Sequence[str]) -> bool:
-    """A text with no sentence end whose words all come from one of the questions `asked`, and
-    at least half of them (three or more): the question said back, not an answer.
-    The embedded model answered "Is operator and == in Python?" with "is operator and == in
-    Python[2]", which the cited page's words back. A list item naming one thing the question
-    asks about ("The `is` operator") is not a restatement."""
-    flat = " ".join(text.split()).rstrip("\"'”’)*_`")
-    if flat.endswith(_ENDS) and not flat.endswith(("?", "？")):
-        return False
-    said = {w.casefold() for w in _WORD.findall(flat)}
-    for question in asked:
-        words = {w.casefold() for w in _WORD.findall(question)}
-        if said <= words and len(said) >= max(3, (len(words) + 1) // 2):
-            return True
     return False
 
 
