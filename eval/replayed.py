@@ -41,10 +41,10 @@ from temporalio.worker import (
 from common.temporal_connection import connect_from_env
 from common.temporal_plugin import ResearchPlugin
 from eval.corpus import Corpus, demo_corpus_root
-from eval.metrics import RunOutput, score_run
+from eval.metrics import QuestionScores, RunOutput, score_run
 from eval.questions import QUESTIONS_FILE, load_questions
 from eval.run import source_refs, table
-from eval.support import load_scorer
+from eval.support import SupportScorer, lexical_support, load_scorer
 from inspection.history import _quiet_runtime
 from workflows.results import ResearchReport
 
@@ -121,12 +121,17 @@ async def save(runs_file: Path, to: Path) -> int:
     return 0
 
 
-async def score(args: argparse.Namespace) -> int:
-    questions = {q.id: q for q in load_questions(args.questions)}
-    corpus = Corpus(args.corpus or demo_corpus_root())
-    scorer = load_scorer(args.scorer)
+async def rescored(
+    histories: Path,
+    questions_file: Path = QUESTIONS_FILE,
+    corpus: Corpus | None = None,
+    scorer: SupportScorer = lexical_support,
+) -> tuple[list[QuestionScores], list[dict[str, str]]]:
+    """Each saved run of `histories` replayed with today's code: its scores and its article."""
+    questions = {q.id: q for q in load_questions(questions_file)}
+    corpus = corpus or Corpus(demo_corpus_root())
     scores, articles = [], []
-    for path in sorted(args.histories.glob("*.json.gz")):
+    for path in sorted(histories.glob("*.json.gz")):
         record = json.loads(gzip.decompress(path.read_bytes()))
         run, question = record["run"], questions.get(record["run"]["id"])
         if question is None:
@@ -146,6 +151,13 @@ async def score(args: argparse.Namespace) -> int:
         )
         scores.append(score_run(question, output, corpus, scorer))
         articles.append({"id": question.id, "prompt": question.prompt, "article": report.markdown})
+    return scores, articles
+
+
+async def score(args: argparse.Namespace) -> int:
+    corpus = Corpus(args.corpus or demo_corpus_root())
+    found = await rescored(args.histories, args.questions, corpus, load_scorer(args.scorer))
+    scores, articles = found
     print(table(args.histories.name, scores))
     if args.out:
         lines = (json.dumps(a, ensure_ascii=False) + "\n" for a in articles)
