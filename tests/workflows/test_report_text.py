@@ -810,3 +810,14 @@ def test_a_short_sentence_that_says_the_question_back_is_no_claim() -> None:
     useful = QAPair(question=question, answer=f"{said}[1]", iteration=1)
     notes = research_notes([empty, useful], labels_for(question), question)
     assert "statement works." not in notes and said in notes
+
+
+def test_a_question_without_its_mark_is_no_answer() -> None:
+    """The embedded model's heapq notes at 1e9c940 answered "How does Python's heapq.max()[4]"
+    (a question, no mark, cited to punycode's page)."""
+    question = "How does Python's heapq module implement a priority queue?"
+    asked = QAPair(
+        question="Python's heapq.max()", answer="How does Python's heapq.max()[4]", iteration=1
+    )
+    notes = research_notes([asked], labels_for(question), question)
+    assert "How does Python's heapq.max()" not in notes

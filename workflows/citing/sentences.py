@@ -272,8 +272,9 @@ def is_unfinished(text: str) -> bool:
     tokens ("python.util.uuid", cited to uuid's page because its three word parts are there),
     a text with braces outside inline code (JSON or template debris) or a bare run of emphasis
     marks (a name lost between them), a text ending on a joining word ("…executing a"), a
-    text with no end that leaves a call or a list open ("…limit=None, file="), or a long
-    sentence with no end whose last two words hold one ("…which allows for common")."""
+    text with no end that leaves a call or a list open ("…limit=None, file="), a question with
+    no end ("How does Python's heapq.max()"), or a long sentence with no end whose last two
+    words hold one ("…which allows for common")."""
     flat = " ".join(text.split()).strip()
     if len(flat.split()) < 3 and not _CJK.search(flat):
         return True
@@ -288,11 +289,18 @@ def is_unfinished(text: str) -> bool:
     words = [w.casefold() for w in _WORD.findall(flat)]
     if not words:
         return False
+    if words[0] in _ASKING and len(words) > 1 and words[1] in _ASKING_NEXT:
+        return True  # a question with no mark: the heapq notes answered "How does …heapq.max()"
     tail = set(words[-2:]) if len(words) >= _CUT_MIN_WORDS else {words[-1]}
     return bool(_CUT_TAIL & tail)
 
 
 _OPEN_ENDS = ("=", "(", "[", ",", "–", "—", "/")
+# A question's opening: a question word and then a verb or a thing asked about.
+_ASKING = frozenset(("how", "what", "why", "when", "which", "where", "who"))
+_ASKING_NEXT = frozenset(
+    ("does", "do", "did", "is", "are", "was", "were", "can", "should", "would", "will", "to")
+)
 _COPY_MIN_WORDS = 4
 # A heading or title line is short; longer lines are prose however they end.
 MAX_LABEL_CHARS = 160
