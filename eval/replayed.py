@@ -22,12 +22,14 @@ import argparse
 import asyncio
 import gzip
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from temporalio import workflow
 from temporalio.client import WorkflowHistory
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import (
     ExecuteWorkflowInput,
     Interceptor,
@@ -107,17 +109,28 @@ def retrieved_in(history: WorkflowHistory) -> list[Any]:
 
 
 async def save(runs_file: Path, to: Path) -> int:
+    """The completed runs of `runs_file` not saved in `to` yet, from the server; a run the
+    server no longer holds (an earlier server of a resumed eval) is named and passed over."""
     to.mkdir(parents=True, exist_ok=True)
     client = await connect_from_env()
-    saved = 0
+    saved, missing = 0, []
     for run in map(json.loads, runs_file.read_text().splitlines()):
-        if run.get("status") != "completed":
+        target = to / f"{run['id']}.json.gz"
+        if run.get("status") != "completed" or target.exists():
             continue
-        history = await client.get_workflow_handle(run["workflow_id"]).fetch_history()
+        try:
+            history = await client.get_workflow_handle(run["workflow_id"]).fetch_history()
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                raise
+            missing.append(run["id"])
+            continue
         record = {"run": run, "history": json.loads(history.to_json())}
-        (to / f"{run['id']}.json.gz").write_bytes(gzip.compress(json.dumps(record).encode()))
+        target.write_bytes(gzip.compress(json.dumps(record).encode()))
         saved += 1
     print(f"saved {saved} completed runs' histories to {to}")
+    if missing:
+        print(f"not on this server (not saved): {', '.join(missing)}")
     return 0
 
 
@@ -184,4 +197,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # As eval.run: leave without interpreter finalisation, during which the Temporal SDK's
+    # native threads can abort the process ("PyGILState_Release", seen after `save`).
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

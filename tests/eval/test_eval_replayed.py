@@ -44,8 +44,14 @@ async def test_saved_runs_are_rewritten_and_scored_without_a_server(
     recorded = json.loads((out_dir / "evolution-off.jsonl").read_text())
     saved = tmp_path / "runs"
 
-    await _main(["save", "--runs", str(out_dir / "evolution-off.runs.jsonl"), "--to", str(saved)])
+    runs_file = out_dir / "evolution-off.runs.jsonl"
+    await _main(["save", "--runs", str(runs_file), "--to", str(saved)])
+    # Saved once; a run of an earlier server (a resumed eval) is named, not a failure.
+    gone = {"id": "py-finally-clause", "status": "completed", "workflow_id": "gone-1"}
+    runs_file.write_text(runs_file.read_text() + json.dumps(gone) + "\n")
     capsys.readouterr()
+    await _main(["save", "--runs", str(runs_file), "--to", str(saved)])
+    assert "saved 0 " in (said := capsys.readouterr().out) and "py-finally-clause" in said
     rewritten = tmp_path / "rewritten.jsonl"
     # No server from here on: the score comes from the saved histories alone.
     monkeypatch.setenv("TEMPORAL_ADDRESS", "127.0.0.1:1")
