@@ -45,7 +45,7 @@ from common.temporal_plugin import ResearchPlugin
 from eval.corpus import Corpus, demo_corpus_root
 from eval.metrics import QuestionScores, RunOutput, score_run
 from eval.questions import QUESTIONS_FILE, load_questions
-from eval.run import source_refs, table
+from eval.run import retrieval_sources, source_refs, table
 from eval.support import SupportScorer, lexical_support, load_scorer
 from inspection.history import _quiet_runtime
 from workflows.results import ResearchReport
@@ -89,23 +89,6 @@ async def replayed_report(history: WorkflowHistory) -> ResearchReport:
     if result is None:
         raise ValueError(f"{history.workflow_id} did not complete in its history")
     return ResearchReport.model_validate(result)
-
-
-def retrieved_in(history: WorkflowHistory) -> list[Any]:
-    """What the run's retrieval_engine activities returned (eval.run.retrieved_sources)."""
-    retrievals: set[int] = set()
-    found: list[Any] = []
-    for event in history.events:
-        if event.HasField("activity_task_scheduled_event_attributes"):
-            if event.activity_task_scheduled_event_attributes.activity_type.name == (
-                "retrieval_engine"
-            ):
-                retrievals.add(event.event_id)
-        elif event.HasField("activity_task_completed_event_attributes"):
-            completed = event.activity_task_completed_event_attributes
-            if completed.scheduled_event_id in retrievals and completed.result.payloads:
-                found += json.loads(completed.result.payloads[0].data).get("sources", [])
-    return source_refs(found)
 
 
 async def save(runs_file: Path, to: Path) -> int:
@@ -156,7 +139,7 @@ async def rescored(
             question_id=question.id,
             markdown=report.markdown,
             cited=cited,
-            retrieved=retrieved_in(history) + cited,
+            retrieved=retrieval_sources(history.events) + cited,
             llm_calls=int(run.get("llm_calls") or 0),
             tokens=int(run.get("tokens") or 0),
             wall_seconds=float(run.get("wall_seconds") or 0.0),

@@ -21,9 +21,11 @@ import csv
 import json
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
 from temporalio.service import RPCError
 
@@ -69,18 +71,24 @@ async def retrieved_sources(client: Client, workflow_id: str) -> list[SourceRef]
         history = await client.get_workflow_handle(
             workflow_id, run_id=execution.run_id
         ).fetch_history()
-        retrievals: set[int] = set()
-        for event in history.events:
-            if event.HasField("activity_task_scheduled_event_attributes"):
-                attributes = event.activity_task_scheduled_event_attributes
-                if attributes.activity_type.name == "retrieval_engine":
-                    retrievals.add(event.event_id)
-            elif event.HasField("activity_task_completed_event_attributes"):
-                completed = event.activity_task_completed_event_attributes
-                if completed.scheduled_event_id in retrievals and completed.result.payloads:
-                    result = json.loads(completed.result.payloads[0].data)
-                    refs += source_refs(result.get("sources", []))
+        refs += retrieval_sources(history.events)
     return refs
+
+
+def retrieval_sources(events: Iterable[HistoryEvent]) -> list[SourceRef]:
+    """The sources the retrieval_engine activities of one history returned."""
+    retrievals: set[int] = set()
+    found: list[Any] = []
+    for event in events:
+        if event.HasField("activity_task_scheduled_event_attributes"):
+            attributes = event.activity_task_scheduled_event_attributes
+            if attributes.activity_type.name == "retrieval_engine":
+                retrievals.add(event.event_id)
+        elif event.HasField("activity_task_completed_event_attributes"):
+            completed = event.activity_task_completed_event_attributes
+            if completed.scheduled_event_id in retrievals and completed.result.payloads:
+                found += json.loads(completed.result.payloads[0].data).get("sources", [])
+    return source_refs(found)
 
 
 async def read_run(client: Client, question: Question, run: dict[str, Any]) -> RunOutput:

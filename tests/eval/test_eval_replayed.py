@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ from eval.replayed import main, replayed_report
 from eval.run import main_async, parser
 from testing.fake_llm import FakeLLMServer
 from testing.scripted_llm import Script
-from tests.eval.test_eval_run import search_the_question
+from tests.eval.test_eval_run import eval_against
 
 IDS = "py-with-statement"
 
@@ -32,12 +31,7 @@ async def test_saved_runs_are_rewritten_and_scored_without_a_server(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    fake_server.respond("GapAnswer", search_the_question)
-    monkeypatch.setenv("TEMPORAL_ADDRESS", client.service_client.config.target_host)
-    monkeypatch.setenv("TEMPORAL_CONFIG_FILE", os.devnull)
-    monkeypatch.setenv("TTDR_TASK_QUEUE", task_queue)
-    base = tmp_path / "base.json"
-    base.write_text(json.dumps({"max_iterations": 1, "questions_per_iteration": 1}))
+    base = eval_against(client, task_queue, fake_server, monkeypatch, tmp_path)
     out_dir = tmp_path / "eval"
     argv = ["--evolution", "off", "--base-config", str(base), "--ids", IDS]
     assert await main_async(parser().parse_args([*argv, "--out-dir", str(out_dir)])) == 0

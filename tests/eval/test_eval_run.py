@@ -27,6 +27,24 @@ def search_the_question(request: RecordedRequest) -> dict:
     return {"questions": ["with statement context manager __enter__ __exit__"]}
 
 
+def eval_against(
+    client: Client,
+    task_queue: str,
+    fake_server: FakeLLMServer,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> Path:
+    """eval.run pointed at the test's server and worker, its questions searched as asked; the
+    base config file (one iteration, one question) it runs on."""
+    fake_server.respond("GapAnswer", search_the_question)
+    monkeypatch.setenv("TEMPORAL_ADDRESS", client.service_client.config.target_host)
+    monkeypatch.setenv("TEMPORAL_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("TTDR_TASK_QUEUE", task_queue)
+    base = tmp_path / "base.json"
+    base.write_text(json.dumps({"max_iterations": 1, "questions_per_iteration": 1}))
+    return base
+
+
 async def test_two_configs_are_scored_question_by_question(
     client: Client,
     task_queue: str,
@@ -36,12 +54,7 @@ async def test_two_configs_are_scored_question_by_question(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    fake_server.respond("GapAnswer", search_the_question)
-    monkeypatch.setenv("TEMPORAL_ADDRESS", client.service_client.config.target_host)
-    monkeypatch.setenv("TEMPORAL_CONFIG_FILE", os.devnull)
-    monkeypatch.setenv("TTDR_TASK_QUEUE", task_queue)
-    base = tmp_path / "base.json"
-    base.write_text(json.dumps({"max_iterations": 1, "questions_per_iteration": 1}))
+    base = eval_against(client, task_queue, fake_server, monkeypatch, tmp_path)
     out_dir = tmp_path / "eval"
     argv = ["--evolution", "off,cheap", "--base-config", str(base), "--ids", IDS]
     args = parser().parse_args([*argv, "--out-dir", str(out_dir), "--concurrency", "2"])
