@@ -46,6 +46,8 @@ def fixed_headings(
     ]
     lines = markdown.split("\n")
     seen: set[str] = set(whole)
+    # Headings only: a heading that is the question less a word is often one of its parts.
+    said: list[set[str]] = []
     existing = {
         heading_key(m.group(2))
         for line in lines
@@ -76,16 +78,23 @@ def fixed_headings(
             and on_topic
             and key not in seen
             and words not in seen
+            and not _near_repeat(text, said)
         ):
             seen.update((key, words))
+            said.append(_said_words(text))
             out.append(line)
             continue
         changed += 1
-        while spares and (heading_key(spares[0]) in seen or _words_key(spares[0]) in seen):
+        while spares and (
+            heading_key(spares[0]) in seen
+            or _words_key(spares[0]) in seen
+            or _near_repeat(spares[0], said)
+        ):
             spares.pop(0)
         if spares:
             new = spares.pop(0)
             seen.update((heading_key(new), _words_key(new)))
+            said.append(_said_words(new))
             out.append(f"{match.group(1)} {new}")
     return "\n".join(out), changed
 
@@ -140,6 +149,24 @@ def _words_key(heading: str) -> str:
     return " ".join(sorted(content_words(heading) - _COMPARING))
 
 
+def _said_words(heading: str) -> set[str]:
+    return content_words(heading) - _COMPARING
+
+
+def _near_repeat(heading: str, said: list[set[str]]) -> bool:
+    """A heading that says what an earlier one said, give or take one word: the embedded model
+    headed two sections "What are the different ways to handle exceptions in a Python
+    program?" and "… in Python?". Three shared words at least, so that "Context managers"
+    and "Async context managers" stay two headings."""
+    words = _said_words(heading)
+    for earlier in said:
+        small, large = sorted((words, earlier), key=len)
+        if len(small) >= _NEAR_SHARED and small <= large and len(large - small) <= 1:
+            return True
+    return False
+
+
+_NEAR_SHARED = 3
 # Words that only say "in place of": two headings that differ by them ask the same.
 _COMPARING = frozenset(content_words("instead rather versus vs"))
 

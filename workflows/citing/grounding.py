@@ -118,8 +118,16 @@ class Evidence:
 
     def completed(self, text: str, numbers: Sequence[int]) -> str | None:
         """`text` made whole from the sources it cites when it is a cut copy of one of their
-        sentences (sentences.completed), else None."""
-        return completed(text, (self.texts[n] for n in numbers if n in self.texts))
+        sentences (sentences.completed), else None. A cut copy of another held source's
+        sentence after whole ones is dropped, never filled in: the demo's note cited [1] for
+        "… This allows common", the start of a sentence of [2], and the rest of [2]'s
+        sentence would go out under [1]."""
+        cited = [self.texts[n] for n in numbers if n in self.texts]
+        whole = completed(text, cited)
+        if whole is not None:
+            return whole
+        others = (t for n, t in self.texts.items() if n not in numbers)
+        return completed(text, others, fill=False)
 
     def score(self, claim: str | PreparedClaim, number: int) -> float:
         passage = self.passage(number)

@@ -326,13 +326,14 @@ def copies_a_label(text: str, passages: Iterable[str]) -> bool:
     return False
 
 
-def completed(text: str, passages: Iterable[str]) -> str | None:
+def completed(text: str, passages: Iterable[str], fill: bool = True) -> str | None:
     """A text whose last sentence has no end and copies the start of a sentence of `passages`,
     made whole, or None when there is nothing to mend. The embedded model cited "The
     specification, background and examples for the Python" to the page that says 'The
     specification, background, and examples for the Python "with" statement.': the reader gets
     the source's sentence. A short missing tail is filled in from the source; after whole
-    sentences, a cut copy missing more ("… Managers). This allows common") is dropped."""
+    sentences, a cut copy missing more ("… Managers). This allows common") is dropped. With
+    `fill` False a cut copy is only ever dropped, never filled in."""
     flat = " ".join(text.split()).strip()
     if flat.rstrip("\"'”’)*_`").endswith(_ENDS):
         return None
@@ -349,7 +350,7 @@ def completed(text: str, passages: Iterable[str]) -> str | None:
                 continue
             # Only a short tail is filled in: a strong model's list item without a full stop
             # that opens a long sentence of its source stays as the model wrote it.
-            if missing <= max(3, len(words) // 2):
+            if fill and missing <= max(3, len(words) // 2):
                 return " ".join([*head, sentence])
             if head:
                 return " ".join(head)

@@ -1,0 +1,96 @@
+"""What the demo's report on the Intel machine still showed a reader: two sections headed by one
+question give or take a word, and a Research note ending on the cut start of another source's
+sentence. Both are the product's own text and must read well whatever the model wrote."""
+
+from __future__ import annotations
+
+from workflows.citing.claim_text import ground_markdown
+from workflows.citing.grounding import Evidence
+from workflows.headings import fixed_headings
+from workflows.labels import labels_for
+from workflows.models import PlanSection, QAPair, ResearchPlan
+from workflows.notes import research_notes
+
+QUESTION = (
+    "How does Python's `with` statement work, what must an object implement to be a context "
+    "manager, and when should contextlib be used instead of writing the class by hand?"
+)
+
+
+def _headings(markdown: str) -> list[str]:
+    return [line for line in markdown.splitlines() if line.startswith("## ")]
+
+
+def test_a_heading_one_word_off_an_earlier_one_is_replaced_by_an_unused_part() -> None:
+    body = (
+        "# T\n\nLead.[1]\n\n## How does Python's `with` statement work?\n\nW.[1]\n\n"
+        "## What are the different ways to handle exceptions in a Python program?\n\nA.[1]\n\n"
+        "## What must an object implement to be a context manager?\n\nB.[1]\n\n"
+        "## What are the different ways to handle exceptions in Python?\n\nC.[1]"
+    )
+    fixed, changed = fixed_headings(body, None, QUESTION, set())
+    assert changed == 1
+    assert _headings(fixed)[3] == (
+        "## When should contextlib be used instead of writing the class by hand?"
+    )
+    assert "C.[1]" in fixed  # the section's text stays, under its new heading
+
+
+def test_headings_that_share_few_words_or_differ_by_more_stay() -> None:
+    """ "Context managers" and "Async context managers" are two subjects; so are two questions
+    that differ in two words. A part of the question as a heading is not a repeat of the title."""
+    plan = ResearchPlan(sections=[PlanSection(title="Spare title", focus="x")])
+    body = (
+        "# T\n\nLead.[1]\n\n## Context managers\n\nA.[1]\n\n## Async context managers\n\nB.[1]"
+        "\n\n## How does the with statement call enter?\n\nC.[1]"
+        "\n\n## How does the async with statement call aenter?\n\nD.[1]"
+        "\n\n## What must an object implement to be a context manager?\n\nE.[1]"
+    )
+    assert fixed_headings(body, plan, QUESTION, set()) == (body, 0)
+
+
+# compound.txt's with-statement section, source [2] of the demo's run; [1] is another page.
+COMPOUND = (
+    "The with statement is used to wrap the execution of a block with methods defined by a "
+    "context manager (see section With Statement Context Managers). This allows common "
+    "try…except…finally usage patterns to be encapsulated for convenient reuse."
+)
+CONTEXT_MANAGERS = (
+    "A context manager is an object that defines the runtime context to be established when "
+    "executing a with statement. The context manager handles the entry into, and the exit "
+    "from, the desired runtime context for the execution of the block of code."
+)
+REWORDED = (
+    "The context manager is used to wrap the execution of a block with methods defined by a "
+    "context manager (see section With Statement Context Managers)."
+)
+
+
+def test_a_cut_copy_of_an_uncited_sources_sentence_is_dropped_not_filled_in() -> None:
+    """The demo's note cited [1] for "… This allows common", the start of a sentence of [2]:
+    the cut words go, and nothing of [2] is printed under [1]."""
+    evidence = Evidence({1: CONTEXT_MANAGERS, 2: COMPOUND})
+    assert evidence.completed(f"{REWORDED} This allows common", [1]) == REWORDED
+    found = QAPair(
+        question="How does the with statement work?",
+        answer=f"{REWORDED} This allows common[1]",
+        iteration=1,
+    )
+    notes = research_notes([found], labels_for(QUESTION), QUESTION, evidence)
+    assert f"{REWORDED}[1]" in notes
+    assert "allows common" not in notes and "convenient reuse" not in notes
+    cut = f"{REWORDED} This allows common[1]"
+    report, _ = ground_markdown(cut, evidence, pool=[1, 2], strict=True)
+    assert "allows common" not in report and "convenient reuse" not in report
+
+
+def test_a_short_cut_copy_of_the_cited_source_is_still_made_whole() -> None:
+    evidence = Evidence({1: CONTEXT_MANAGERS, 2: COMPOUND})
+    cut = (
+        "The context manager handles the entry into, and the exit from, the desired runtime "
+        "context for the execution of the block of"
+    )
+    whole = evidence.completed(cut, [1])
+    assert whole is not None and whole.endswith("for the execution of the block of code.")
+    # The same copy cited to the wrong source is not filled in from the right one.
+    assert evidence.completed(cut, [2]) is None
