@@ -1,4 +1,3 @@
-# ruff: noqa: RUF001 (CJK punctuation and typographic quotes are what the report holds)
 """Quality metrics of one research run against its question, computed without an LLM.
 
 Pure functions over the report's Markdown, the sources it cites, the sources the run
@@ -28,14 +27,9 @@ from pydantic import BaseModel, ConfigDict
 
 from eval.corpus import Corpus, Document, flatten, section_name
 from eval.questions import GoldPassage, Question
+from eval.readability import LIST_ENTRY, readability, split_report
 from eval.support import SUPPORT_THRESHOLD, SupportScorer, lexical_support
-from workflows.notes import HIDDEN_QUESTION
-from workflows.text_checks import (
-    code_names,
-    is_junk,
-    is_unreadable_question,
-    reads_as_heading,
-)
+from workflows.text_checks import code_names
 
 PASSAGE_MAX_CHARS = 1200  # the local index's largest passage
 _CODE = re.compile(r"```.*?(?:```|\Z)|`[^`\n]*`", re.DOTALL)
@@ -45,11 +39,6 @@ _CITATION = re.compile(
     r"(?<![\w)\]])((?:\[\d{1,4}(?:\s*,\s*\d{1,4})*(?:, [^\[\]\d\n][^\[\]\n]{0,59})?\])+)"
 )
 _GROUP = re.compile(r"\[([\d,\s]+)(?:, [^\[\]\d\n][^\[\]\n]{0,59})?\]")
-_SOURCES_HEADING = re.compile(
-    r"^\s{0,3}#{1,6}\s*(?:sources|来源|出典|출처|fuentes|quellen|fontes|источники)\s*$",
-    re.IGNORECASE | re.MULTILINE,
-)
-_LIST_ENTRY = re.compile(r"^\s*(\d+)\.\s", re.MULTILINE)
 # A line that is all emphasis is a label the product writes (a notes question, a note), not a claim.
 _LABEL_LINE = re.compile(r"^\s*(\*{1,2})[^*\n].*\1\s*$")
 _MARKS_AFTER_STOP = re.compile(r"([.!?])((?:\[\d{1,4}(?:, [^\[\]\n]{1,60})?\])+)")
@@ -117,15 +106,6 @@ class QuestionScores(BaseModel):
 # ---------------------------------------------------------------- report text
 
 
-def split_report(markdown: str) -> tuple[str, str]:
-    """(body, Sources section): the product writes the Sources list last."""
-    matches = list(_SOURCES_HEADING.finditer(markdown))
-    if not matches:
-        return markdown, ""
-    cut = matches[-1].start()
-    return markdown[:cut], markdown[cut:]
-
-
 def citations_in(text: str) -> list[int]:
     """Every citation number in prose (code spans and blocks are not prose), with repeats."""
     prose = _CODE.sub(" ", text)
@@ -139,7 +119,7 @@ def citations_in(text: str) -> list[int]:
 
 
 def listed_numbers(sources_section: str) -> set[int]:
-    return {int(n) for n in _LIST_ENTRY.findall(sources_section)}
+    return {int(n) for n in LIST_ENTRY.findall(sources_section)}
 
 
 def claims_of(body: str) -> list[str]:
@@ -257,39 +237,6 @@ def gold_recall(
 
 def _share(part: int, whole: int) -> float | None:
     return part / whole if whole else None
-
-
-_HEADING_LINE = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*$", re.MULTILINE)
-_NOTE_QUESTION = re.compile(r"^\*\*Q\d+(?:, Q\d+)* \([^)]*\): (.*)\*\*$", re.MULTILINE)
-_QUOTE = re.compile(r'^> "(.*)"(?:\[[^\]]+\])+\s*$', re.MULTILINE)
-_SOURCE_ENTRY = re.compile(r"^\d+\. (.*?)(?: — |$)", re.MULTILINE)
-
-
-def readability(markdown: str, known: set[str] | None = None) -> tuple[int, int, int]:
-    """(repeated headings, junk headings / questions / source titles shown, quotes that do not
-    end a sentence) in a report's Markdown. With `known` (code_names of the question and the
-    retrieved passages), a section heading or notes question naming other code is junk too."""
-    body, sources_section = split_report(markdown)
-    known = known or set()
-    headings = [(len(m.group(1)), m.group(2)) for m in _HEADING_LINE.finditer(body)]
-    names = [text.casefold() for _, text in headings]
-    duplicates = len(names) - len(set(names))
-    junk = sum(
-        is_junk(text) if level == 1 else not reads_as_heading(text, known)
-        for level, text in headings
-    )
-    # "—" is the product hiding a junk question (workflows/reporting.py), not junk shown.
-    junk += sum(
-        is_unreadable_question(q, known)
-        for q in _NOTE_QUESTION.findall(body)
-        if q.strip() != HIDDEN_QUESTION
-    )
-    junk += sum(not title.strip(" -") for title in _SOURCE_ENTRY.findall(sources_section))
-    cut = sum(
-        not q.rstrip("\"'”’)").endswith((".", "!", "?", "。", "！", "？")) or q.endswith("…")
-        for q in _QUOTE.findall(body)
-    )
-    return duplicates, junk, cut
 
 
 def score_run(

@@ -219,7 +219,7 @@ def test_a_document_number_with_two_passages_is_supported_by_the_better_one(
 
 
 def test_readability_counts_repeated_and_junk_headings_junk_questions_and_cut_quotes() -> None:
-    from eval.metrics import readability
+    from eval.readability import readability
 
     clean = (
         "# How does with work?\n\nLead [1].\n\n## Protocol\n\nText [1].\n\n## Research notes\n\n"
@@ -253,6 +253,32 @@ def test_readability_counts_repeated_and_junk_headings_junk_questions_and_cut_qu
     known = {"__exit__", "__enter__"}
     assert readability(made_up, known) == (0, 2, 0)
     assert readability(clean, known) == (0, 0, 0)
+
+
+def test_readability_counts_a_heading_one_word_off_and_a_note_ending_on_a_cut_sentence() -> None:
+    """The demo's report on the Intel machine (1247341) as a reader saw it."""
+    from eval.readability import readability
+
+    demo = (
+        "# How does with work?\n\nLead.[1]\n\n"
+        "## What are the different ways to handle exceptions in a Python program?\n\nA.[1]\n\n"
+        "## What are the different ways to handle exceptions in Python?\n\nB.[1]\n\n"
+        "## Research notes\n\n**Q1 (iteration 1): How does with work?**\n\n"
+        "The with statement wraps a block (see section Context Managers). This allows common"
+        "[1, §With Statement Context Managers]\n\n## Sources\n\n1. with — topics/with.txt\n"
+    )
+    assert readability(demo) == (1, 0, 1)
+    # Two subjects, a part of the question under its title, and a statement that only lacks
+    # its full stop are what a reader expects.
+    fine = (
+        "# How does with work, and what must a context manager implement?\n\nLead.[1]\n\n"
+        "## What must a context manager implement?\n\nA.[1]\n\n## Context managers\n\n"
+        "B.[1]\n\n## Async context managers\n\nC.[1]\n\n"
+        "Attribute assignments and deletions update the instance's dictionary[1]\n\n"
+        "## Sources\n\n1. with — topics/with.txt\n"
+    )
+    assert readability(fine) == (0, 0, 0)
+    assert readability(fine.replace("dictionary[1]", "dictionary of the[1]")) == (0, 0, 1)
 
 
 def test_an_abbreviation_does_not_end_a_claim() -> None:
