@@ -123,8 +123,10 @@ async def rescored(
     corpus: Corpus | None = None,
     scorer: SupportScorer = lexical_support,
 ) -> tuple[list[QuestionScores], list[dict[str, str]]]:
-    """Each saved run of `histories` replayed with today's code: its scores and its article."""
-    questions = {q.id: q for q in load_questions(questions_file)}
+    """Each saved run of `histories` replayed with today's code: its scores and its article.
+    A folder with a questions.jsonl of its own (a demo run's question) is scored against it."""
+    own = histories / "questions.jsonl"
+    questions = {q.id: q for q in load_questions(own if own.exists() else questions_file)}
     corpus = corpus or Corpus(demo_corpus_root())
     scores, articles = [], []
     for path in sorted(histories.glob("*.json.gz")):

@@ -15,7 +15,7 @@ from eval.replayed import rescored
 RECORDED = Path(__file__).resolve().parents[2] / "eval" / "recorded"
 
 
-@pytest.mark.parametrize("runs", sorted(RECORDED.glob("embedded-*")), ids=lambda p: p.name)
+@pytest.mark.parametrize("runs", sorted(RECORDED.glob("*-*")), ids=lambda p: p.name)
 async def test_the_embedded_models_recorded_reports_read_well_today(runs: Path) -> None:
     scores, articles = await rescored(runs)
     assert scores and len(scores) == len(list(runs.glob("*.json.gz")))
@@ -26,3 +26,17 @@ async def test_the_embedded_models_recorded_reports_read_well_today(runs: Path) 
     cited = [s for s in scores if s.citation_support is not None]
     support = sum(s.citation_support or 0.0 for s in cited) / len(cited)
     assert support >= 0.95  # the issue's bound for kept citations, by the product's scorer
+
+
+async def test_the_demos_report_cites_the_context_manager_docs_and_says_what_enter_and_exit_do() -> (
+    None
+):
+    """`./scripts/demo` on the Intel machine at 1247341 (the embedded model's plan there had two
+    sections on handling exceptions): today's code writes it a report that cites the
+    context-manager documentation and states what `__enter__` and `__exit__` do."""
+    _, articles = await rescored(RECORDED / "demo-intel-1247341")
+    report = articles[0]["article"]
+    body, sources = report.split("## Sources")
+    assert "context-managers" in sources and "compound" in sources
+    assert "`object.__enter__(self)`: Enter the runtime context" in body
+    assert "`object.__exit__(self, exc_type, exc_value, traceback)`: Exit the runtime" in body
