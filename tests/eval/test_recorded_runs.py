@@ -28,9 +28,7 @@ async def test_the_embedded_models_recorded_reports_read_well_today(runs: Path) 
     assert support >= 0.95  # the issue's bound for kept citations, by the product's scorer
 
 
-async def test_the_demos_report_cites_the_context_manager_docs_and_says_what_enter_and_exit_do() -> (
-    None
-):
+async def test_the_demos_report_cites_the_context_manager_docs_and_what_enter_and_exit_do() -> None:
     """`./scripts/demo` on the Intel machine at 1247341 (the embedded model's plan there had two
     sections on handling exceptions): today's code writes it a report that cites the
     context-manager documentation and states what `__enter__` and `__exit__` do."""
