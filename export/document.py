@@ -351,13 +351,18 @@ def _consecutive_levels(blocks: list[Block]) -> None:
         previous = heading.level
 
 
+_CODE_SPAN = re.compile(r"`([^`\n]+)`")
+
+
 def build_document(report: ResearchReport) -> Document:
     """The report as blocks: its first level-1 heading (if it opens the report, after an
     optional note) is the title, else the question is."""
     citable = {s.number for s in report.sources}
     tree = SyntaxTreeNode(_parser().parse(xml_safe(_split_sources(report.markdown))))
     blocks = _Builder(citable).blocks(tree.children)
-    question = xml_safe(report.question)
+    # The question as a reader reads it: "Python's `with` statement" has no backticks in the
+    # title (a code span there), nor under it.
+    question = _CODE_SPAN.sub(r"\1", xml_safe(report.question))
     title = " ".join(question.split())
     for index, block in enumerate(blocks[:2]):
         if isinstance(block, Heading) and block.level == 1:

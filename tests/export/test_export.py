@@ -222,6 +222,23 @@ def test_title_falls_back_to_the_question() -> None:
     assert [s.number for s in document.sources] == [1, 2, 3]
 
 
+def test_a_question_naming_code_is_the_title_once_without_backticks() -> None:
+    """The demo's question says "Python's `with` statement": the HTML export printed it again
+    under the title, backticks and all."""
+    question = "How does Python's `with` statement work?"
+    body = f"# {question}\n\nA context manager defines __enter__ [1].\n\n## Sources\n\n1. x"
+    report = make_report().model_copy(update={"question": question, "markdown": body})
+    document = build_document(report)
+    assert document.title == document.question == "How does Python's with statement work?"
+    page = read_html(export.render(report, "html"))
+    assert "`" not in "".join(page.text)
+    assert not [attrs for tag, attrs in page.tags if attrs.get("class") == "question"]
+    # A title of the report's own (a short one) keeps the question beneath it, as read.
+    titled = report.model_copy(update={"markdown": body.replace(question, "Context managers")})
+    shown = "".join(read_html(export.render(titled, "html")).text)
+    assert "How does Python's with statement work?" in shown and "`" not in shown
+
+
 @pytest.mark.parametrize(
     ("value", "expected"),
     [("md,html,pdf,docx", ["md", "html", "pdf", "docx"]), (" PDF , word,pdf", ["pdf", "docx"])],
