@@ -31,7 +31,7 @@ from workflows.notes import research_notes
 from workflows.results import GroundingSummary, ResearchReport
 from workflows.sources import SourceRegistry
 from workflows.state import RunState
-from workflows.text_checks import one_line
+from workflows.text_checks import CJK, one_line
 from workflows.topics import (
     aspects,
     heading_of,
@@ -131,13 +131,29 @@ def extractive_floor(
             if served and not content_words(name) & content_words(section_query(served)):
                 served = None  # the heading's own words, not another section's
             topic = f"{name} {section_query(served) if served else ''}"
-            picked = pool.take(topic, question, SENTENCES_PER_SECTION)
+            off_topic = _off_the_question(name, topic, question, pool)
+            picked = [] if off_topic else pool.take(topic, question, SENTENCES_PER_SECTION)
             if not picked:
                 dropped += 1
                 continue
             text, filled = cited_sentences(picked), filled + 1
         out.append(f"{heading}\n\n{text}")
     return "\n\n".join(part for part in out if part.strip()), filled, dropped
+
+
+def _off_the_question(name: str, topic: str, question: str, pool: EvidencePool) -> bool:
+    """A section headed with a question or a sentence whose topic shares no word with the
+    question but what every source is about: the embedded model's plan for the with-statement
+    question held "What are the different ways to handle exceptions in a Python program?", and
+    the floor quoted augmented assignment's "With the exception of …" under it. The product
+    does not write such a section; the parts of the question still unanswered get sections of
+    their own (answered_aspects). "The protocol" shares no word either and is a heading a
+    strong model may choose: only a question or sentence is judged."""
+    if not one_line(name).rstrip("*_ ").endswith(("?", ".", "？", "。")):  # noqa: RUF001
+        return False
+    said = words_of(topic) | set(CJK.findall(topic))
+    asked = words_of(question) | set(CJK.findall(question))
+    return not (said & asked) - pool.shared_subject()
 
 
 def fuller_lead(body: str, pool: EvidencePool, question: str) -> tuple[str, int]:

@@ -194,6 +194,15 @@ class EvidencePool:
         shared = self._sections.get(sentence.number, set()) & topic_words
         return len(shared) >= min(MIN_SHARED_WORDS, len(topic_words))
 
+    def shared_subject(self) -> set[str]:
+        """The words at least half the sources' titles and sections hold (three sources or
+        more): what every source is about ("Python" in a Python documentation corpus), so no
+        sign that a text is about one part of a question."""
+        if len(self._titles) < 3:
+            return set()
+        counts = Counter(word for words in self._titles.values() for word in words)
+        return {word for word, count in counts.items() if 2 * count >= len(self._titles)}
+
     def sources_about(self, question: str) -> set[int]:
         """The numbers of the sources whose statements share at least half as many of the
         question's words as the source sharing most, or three quarters when the source's

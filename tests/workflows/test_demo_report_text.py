@@ -1,15 +1,19 @@
 """What the demo's report on the Intel machine still showed a reader: two sections headed by one
-question give or take a word, and a Research note ending on the cut start of another source's
-sentence. Both are the product's own text and must read well whatever the model wrote."""
+question give or take a word, a section on handling exceptions quoting augmented assignment,
+and a Research note ending on the cut start of another source's sentence. All are the
+product's own text and must read well whatever the model wrote."""
 
 from __future__ import annotations
 
+from tests.support.evidence import source
 from workflows.citing.claim_text import ground_markdown
+from workflows.citing.extractive import EvidencePool
 from workflows.citing.grounding import Evidence
 from workflows.headings import fixed_headings
 from workflows.labels import labels_for
-from workflows.models import PlanSection, QAPair, ResearchPlan
+from workflows.models import NumberedSource, PlanSection, QAPair, ResearchPlan
 from workflows.notes import research_notes
+from workflows.reporting import extractive_floor
 
 QUESTION = (
     "How does Python's `with` statement work, what must an object implement to be a context "
@@ -94,3 +98,43 @@ def test_a_short_cut_copy_of_the_cited_source_is_still_made_whole() -> None:
     assert whole is not None and whole.endswith("for the execution of the block of code.")
     # The same copy cited to the wrong source is not filled in from the right one.
     assert evidence.completed(cut, [2]) is None
+
+
+def _titled(number: int, page: str, evidence: str) -> NumberedSource:
+    found = source(number, evidence)
+    found.source.title = f"{page} (Python language reference)"
+    return found
+
+
+def _pool() -> EvidencePool:
+    return EvidencePool(
+        [
+            _titled(1, "context-managers", CONTEXT_MANAGERS),
+            _titled(2, "compound", COMPOUND),
+            _titled(
+                3,
+                "assignment",
+                "With the exception of assigning to tuples, the assignment done by augmented "
+                "assignment statements is handled the same way as normal assignments.",
+            ),
+        ]
+    )
+
+
+OFF_TOPIC = "What are the different ways to handle exceptions in a Python program?"
+
+
+def test_the_product_writes_no_section_under_a_question_off_the_users_question() -> None:
+    """The heading shares only "Python" with the question, which every source's title holds:
+    the augmented-assignment sentence that shares "exception" with it is not quoted there."""
+    plan = ResearchPlan(sections=[PlanSection(title=OFF_TOPIC, focus="exception handling")])
+    body = f"# T\n\nThe lead.[1]\n\n## {OFF_TOPIC}\n\nNothing backed here."
+    out, filled, dropped = extractive_floor(body, _pool(), plan, QUESTION)
+    assert (filled, dropped) == (0, 1)
+    assert OFF_TOPIC not in out and "augmented" not in out
+    # A heading that is no question ("The protocol") is the model's choice of words: the
+    # product still writes it from the evidence, as it does a part of the question.
+    for heading in ("The protocol", "What must an object implement to be a context manager?"):
+        kept = f"# T\n\nThe lead.[1]\n\n## {heading}\n\nNothing backed here."
+        out, filled, dropped = extractive_floor(kept, _pool(), plan, QUESTION)
+        assert (filled, dropped) == (1, 0) and f"## {heading}" in out
