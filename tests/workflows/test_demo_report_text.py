@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from tests.support.evidence import source
 from workflows.citing.claim_text import ground_markdown
-from workflows.citing.extractive import EvidencePool
+from workflows.citing.extractive import EvidencePool, names_as_code
 from workflows.citing.grounding import Evidence
 from workflows.headings import fixed_headings
 from workflows.labels import labels_for
@@ -138,3 +138,12 @@ def test_the_product_writes_no_section_under_a_question_off_the_users_question()
         kept = f"# T\n\nThe lead.[1]\n\n## {heading}\n\nNothing backed here."
         out, filled, dropped = extractive_floor(kept, _pool(), plan, QUESTION)
         assert (filled, dropped) == (1, 0) and f"## {heading}" in out
+
+
+def test_a_full_stop_after_a_name_ends_the_sentence_not_the_code_span() -> None:
+    """The dataclass report quoted "It is an error to specify both default and
+    `default_factory.`": the full stop went inside the code span."""
+    said = "It is an error to specify both default and default_factory."
+    assert names_as_code(said) == "It is an error to specify both default and `default_factory`."
+    assert names_as_code('The "__exit__()" method.') == "The `__exit__()` method."
+    assert names_as_code("Use os_path.join here.") == "Use `os_path.join` here."

@@ -386,7 +386,8 @@ def names_as_code(text: str) -> str:
 _LEADING_MARKS = re.compile(r"^(?:\s*(?:[#>|]+|[-*+](?=\s))\s*)+")
 
 
-# A name with an underscore at its start, end or inside (`__exit__()`, `exc_type`).
+# A name with an underscore at its start, end or inside (`__exit__()`, `exc_type`), ending on
+# a word character: the full stop after "default_factory." ends the sentence, not the name.
 _UNDERSCORED = re.compile(
-    r"(?<![\w`])([\"\u201c])?([A-Za-z_][\w.]*_[\w.]*(?:\([^()\n]{0,60}\))?)(?(1)[\"\u201d]|)(?![\w`])"
+    r"(?<![\w`])([\"\u201c])?([A-Za-z_][\w.]*_(?:[\w.]*\w)?(?:\([^()\n]{0,60}\))?)(?(1)[\"\u201d]|)(?![\w`])"
 )
