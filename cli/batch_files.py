@@ -32,7 +32,7 @@ from pydantic import ValidationError
 from cli.ids import ID_RULE, id_problem
 from cli.request import first_validation_problem
 from common.errors import UsageError
-from workflows.citing.extractive import names_as_code
+from workflows.citing.shown_text import names_as_code
 from workflows.config import ResearchConfig
 from workflows.models import ResearchRequest
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from workflows.citing.extractive import names_as_code
+from workflows.citing.shown_text import names_as_code
 from workflows.citing.support import content_words
 from workflows.models import NumberedSource, ResearchPlan
 from workflows.text_checks import (

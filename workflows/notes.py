@@ -7,10 +7,10 @@ import re
 from collections.abc import Sequence
 
 from workflows.citing.claim_text import claims_of
-from workflows.citing.extractive import names_as_code
 from workflows.citing.grounding import UNSUPPORTED_MARK, Claim, Evidence
 from workflows.citing.restating import restates
 from workflows.citing.sentences import is_unfinished
+from workflows.citing.shown_text import names_as_code
 from workflows.labels import Labels
 from workflows.models import QAPair
 from workflows.text_checks import echoes_the_prompt, heading_key, is_unreadable_question, one_line

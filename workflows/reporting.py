@@ -20,8 +20,9 @@ from typing import Literal
 
 from workflows.citing.citations import cited_numbers, finalise_report, strip_own_sources_section
 from workflows.citing.claim_text import cited_in, claims_of
-from workflows.citing.extractive import EvidencePool, cited_sentences, words_of
+from workflows.citing.extractive import EvidencePool, words_of
 from workflows.citing.grounding import cites_enough
+from workflows.citing.shown_text import cited_sentences
 from workflows.citing.support import content_words
 from workflows.config import ResearchConfig
 from workflows.headings import fixed_headings, headings_shown_as_code, known_code_names

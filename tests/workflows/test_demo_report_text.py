@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from tests.support.evidence import source
 from workflows.citing.claim_text import ground_markdown
-from workflows.citing.extractive import EvidencePool, names_as_code
+from workflows.citing.extractive import EvidencePool
 from workflows.citing.grounding import Evidence
+from workflows.citing.shown_text import names_as_code
 from workflows.headings import fixed_headings
 from workflows.labels import labels_for
 from workflows.models import NumberedSource, PlanSection, QAPair, ResearchPlan
@@ -147,3 +148,38 @@ def test_a_full_stop_after_a_name_ends_the_sentence_not_the_code_span() -> None:
     assert names_as_code(said) == "It is an error to specify both default and `default_factory`."
     assert names_as_code('The "__exit__()" method.') == "The `__exit__()` method."
     assert names_as_code("Use os_path.join here.") == "Use `os_path.join` here."
+
+
+ELSE_CLAUSE = (
+    'The optional "else" clause is executed if the control flow leaves the "try" suite, no '
+    'exception was raised, and no "return", "continue", or "break" statement was executed.'
+)
+SAVED = 'If there is a saved exception it is re-raised at the end of the "finally" clause.'
+
+
+def test_the_floor_does_not_say_again_what_the_models_shorter_copy_said() -> None:
+    """The finally report's lead held the model's copy of the else-clause sentence with its
+    last clause left out; the floor quoted the source's whole sentence again below it."""
+    pool = EvidencePool([source(1, f"{ELSE_CLAUSE} {SAVED}")])
+    copy = (
+        'The optional "else" clause is executed if the control flow leaves the "try" suite, no '
+        "exception was raised."
+    )
+    body = f"# T\n\n{copy}[1]\n\n## When does the else clause run after try?\n\nUnbacked."
+    asked = "What does the finally clause guarantee, and when does the else clause run?"
+    out, filled, _ = extractive_floor(body, pool, None, asked)
+    assert filled == 1 and SAVED in out and 'no "return"' not in out
+    # A sentence that differs by one word of its own says something else.
+    pool = EvidencePool(
+        [
+            source(
+                2,
+                'It is a SyntaxError to use an "async with" statement outside a coroutine. '
+                'It is a SyntaxError to use an "async for" statement outside a coroutine.',
+            )
+        ]
+    )
+    said = 'It is a SyntaxError to use an "async with" statement outside a coroutine.'
+    body = f"# T\n\n{said}[2]\n\n## Where may async for be used?\n\nUnbacked."
+    out, _, _ = extractive_floor(body, pool, None, "Where may async with and async for be used?")
+    assert '"async for" statement outside' in out

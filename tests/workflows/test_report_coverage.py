@@ -6,8 +6,9 @@ Pure functions, no server."""
 from __future__ import annotations
 
 from tests.support.evidence import source
-from workflows.citing.extractive import EvidencePool, cited_sentences
+from workflows.citing.extractive import EvidencePool
 from workflows.citing.sentences import statements
+from workflows.citing.shown_text import cited_sentences
 from workflows.models import ResearchPlan
 from workflows.reporting import answered_aspects, extractive_floor, fuller_lead, uncovered_aspects
 

@@ -15,7 +15,7 @@ from search.documents.markup import mdx, plain
 from search.fusion import definition_first, fused
 from tests.support.evidence import source
 from workflows.citing.citations import finalise_report, short_part
-from workflows.citing.extractive import EvidencePool, cited_sentences
+from workflows.citing.extractive import EvidencePool
 from workflows.citing.grounding import Claim, Evidence, check_claims
 from workflows.citing.sentences import (
     evidence_text,
@@ -24,6 +24,7 @@ from workflows.citing.sentences import (
     quote_of,
     statements,
 )
+from workflows.citing.shown_text import cited_sentences
 from workflows.headings import fixed_headings, known_code_names
 from workflows.labels import labels_for, language_of
 from workflows.models import PlanSection, QAPair, ResearchPlan

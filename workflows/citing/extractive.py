@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from workflows.citing.sentences import split_sentences, statements
+from workflows.citing.sentences import statements
 from workflows.citing.support import content_words
 from workflows.models import NumberedSource
 
@@ -256,7 +256,25 @@ class EvidencePool:
         return out
 
     def mark_used(self, text: str) -> None:
+        """`text` said, and so every sentence of the pool it says most of: the finally report's
+        lead held the model's "The optional 'else' clause is executed if the control flow
+        leaves the `try` suite, no exception was raised.", and the floor printed the source's
+        whole sentence again below it."""
         self.used.add(_key(text))
+        said = tokens_of(text)
+        if len(said) < NEAR_COPY_MIN_WORDS:
+            return
+        for sentence in self.sentences:
+            # Every word of the text is the sentence's: "… an "async with" statement …" is no
+            # copy of the same sentence about "async for".
+            if said <= sentence.tokens and len(said) >= NEAR_COPY_SHARE * len(sentence.tokens):
+                self.used.add(_key(sentence.text))
+
+
+# A text says most of a sentence when all its words are the sentence's and they are this share
+# of them: a copy with a clause left out.
+NEAR_COPY_SHARE = 0.7
+NEAR_COPY_MIN_WORDS = 5
 
 
 # A document named by one word before its kind: "contextlib (Python standard library module)".
@@ -353,41 +371,3 @@ def _pairs(text: str) -> set[tuple[str, str]]:
     words = [w for w in re.findall(r"[a-z0-9_]+", text.lower()) if content_words(w)]
     stems = [_one_form(next(iter(content_words(w)))) for w in words]
     return set(itertools.pairwise(stems))
-
-
-def cited_sentences(picked: Sequence[EvidenceSentence]) -> str:
-    """Sentences as one paragraph, each with its source number: `Sentence.[n]` reads back as
-    one claim citing n (workflows/citing/claim_text.py). A definition kept whole cites its source
-    after each of its sentences, as every sentence of a report does."""
-    return " ".join(
-        f"{_safe(sentence)}[{s.number}]" for s in picked for sentence in split_sentences(s.text)
-    )
-
-
-def _safe(sentence: str) -> str:
-    """Brackets inside a quoted sentence become parentheses, so a sentence cannot forge a
-    citation; a leading `#`, `>` or list mark cannot turn it into a heading or a block; a name
-    with underscores is code (`__enter__()`), never Markdown emphasis (bold "enter")."""
-    return names_as_code(_LEADING_MARKS.sub("", sentence.replace("[", "(").replace("]", ")")))
-
-
-def names_as_code(text: str) -> str:
-    """Each name with an underscore outside a code span as code (`__slots__`), so that no
-    renderer reads its underscores as emphasis (bold "slots"); its words stay as written."""
-    pieces = text.split("`")
-    for at in range(0, len(pieces), 2):  # outside code spans
-        # The text docs quote code ("__exit__()"): the quotes give way to the code span.
-        pieces[at] = _UNDERSCORED.sub(r"`\2`", pieces[at])
-    return "`".join(pieces)
-
-
-# Heading, quote and table marks, or a list mark with its space, at the start: not the
-# emphasis of a sentence's first word ("*name* is the attribute name" lost its first "*").
-_LEADING_MARKS = re.compile(r"^(?:\s*(?:[#>|]+|[-*+](?=\s))\s*)+")
-
-
-# A name with an underscore at its start, end or inside (`__exit__()`, `exc_type`), ending on
-# a word character: the full stop after "default_factory." ends the sentence, not the name.
-_UNDERSCORED = re.compile(
-    r"(?<![\w`])([\"\u201c])?([A-Za-z_][\w.]*_(?:[\w.]*\w)?(?:\([^()\n]{0,60}\))?)(?(1)[\"\u201d]|)(?![\w`])"
-)

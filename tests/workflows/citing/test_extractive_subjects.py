@@ -7,7 +7,8 @@ question, is not narrowed."""
 from __future__ import annotations
 
 from workflows.citing.evidence_fill import quote_for
-from workflows.citing.extractive import EvidencePool, EvidenceSentence, cited_sentences
+from workflows.citing.extractive import EvidencePool, EvidenceSentence
+from workflows.citing.shown_text import cited_sentences
 from workflows.models import NumberedSource, Source
 from workflows.reporting import answered_aspects
 
