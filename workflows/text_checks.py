@@ -138,7 +138,7 @@ def reads_as_heading(text: str, known: set[str] | None = None) -> bool:
     flat = one_line(text).strip("*_ ")
     if not _good_shape(flat) or _CITED_OR_BRACED.search(flat) or looks_broken(flat):
         return False
-    if not has_a_word(flat) or ends_cut(flat):
+    if not has_a_word(flat) or ends_cut(flat) or is_a_slug(flat):
         return False
     # Before the strip: "__slots__ and memory" must not be read as naming "slots__".
     if names_unknown_code(one_line(text), known or set()):
@@ -174,7 +174,19 @@ def is_unreadable_question(text: str, known: set[str] | None = None) -> bool:
         or bool(_CITED_OR_BRACED.search(outside_code))
         or names_unknown_code(text, known or set())
         or not asks_something(text)
+        or is_a_slug(text)
     )
+
+
+def is_a_slug(text: str) -> bool:
+    """A question written as a file name: the embedded model's lru_cache plan had a section
+    "How-functools-lrucacheworks", shown as a heading and a notes question. A question word
+    joined by hyphens or underscores to the next two words opens no heading a reader writes
+    ("What-if analysis" is a word)."""
+    return bool(_SLUG_QUESTION.match(one_line(text).strip("*_` ")))
+
+
+_SLUG_QUESTION = re.compile(r"(?i)(?:how|what|why|when|which|where|who)[-_][a-z0-9]+[-_][a-z0-9]")
 
 
 def asks_something(text: str) -> bool:

@@ -183,3 +183,22 @@ def test_the_floor_does_not_say_again_what_the_models_shorter_copy_said() -> Non
     body = f"# T\n\n{said}[2]\n\n## Where may async for be used?\n\nUnbacked."
     out, _, _ = extractive_floor(body, pool, None, "Where may async with and async for be used?")
     assert '"async for" statement outside' in out
+
+
+def test_a_question_written_as_a_file_name_is_no_heading_and_no_notes_question() -> None:
+    """The embedded model's lru_cache report had a section "How-functools-lrucacheworks" and
+    notes questions "how-functools-lrucacheworks" and "how-functools-lrucache works"."""
+    question = (
+        "How does `functools.lru_cache` work, and what do its maxsize and typed arguments mean?"
+    )
+    body = "# T\n\nLead.[1]\n\n## How-functools-lrucacheworks\n\nA.[1]"
+    fixed, changed = fixed_headings(body, None, question, set())
+    assert changed == 1 and "## How does `functools.lru_cache` work?" in fixed
+    found = [
+        QAPair(question=q, answer="A cache.[1]", iteration=2)
+        for q in ("how-functools-lrucache works", "What-if analysis of the cache")
+    ]
+    notes = research_notes(found, labels_for(question), question)
+    assert "lrucache" not in notes and "What-if analysis of the cache" in notes
+    kept = "# T\n\nLead.[1]\n\n## Copy-on-write semantics\n\nA.[1]"
+    assert fixed_headings(kept, None, question, set()) == (kept, 0)
