@@ -45,7 +45,12 @@ def research_notes(
         numbers.append(i)
         if qa.iteration not in iterations:
             iterations.append(qa.iteration)
-        answer = _supported_only(qa.answer, evidence, [qa.question, asked]) or none
+        answer = _supported_only(qa.answer, evidence, [qa.question, asked])
+        if question == HIDDEN_QUESTION:
+            # The product's quote for a question no reader can read matches nothing asked:
+            # the lambda report's hidden question got "… write audio frames using …".
+            answer = "\n\n".join(b for b in answer.split("\n\n") if not _QUOTED.match(b))
+        answer = answer or none
         if answer not in answers:
             answers.append(answer)
     notes = [
@@ -97,6 +102,8 @@ def _said_key(text: str) -> str:
     return " ".join(_LIST_MARK.sub("", text).casefold().split()).strip(" .")
 
 
+# The product's own quote of a retrieved sentence (evidence_fill.quoted_claim).
+_QUOTED = re.compile(r'^> "')
 _LIST_MARK = re.compile(r"^\s*(?:\d{1,3}[.)]|[-*+])\s+")
 
 

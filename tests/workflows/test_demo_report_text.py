@@ -202,3 +202,18 @@ def test_a_question_written_as_a_file_name_is_no_heading_and_no_notes_question()
     assert "lrucache" not in notes and "What-if analysis of the cache" in notes
     kept = "# T\n\nLead.[1]\n\n## Copy-on-write semantics\n\nA.[1]"
     assert fixed_headings(kept, None, question, set()) == (kept, 0)
+
+
+def test_a_hidden_question_shows_no_quote_picked_for_it() -> None:
+    """The lambda report's hidden question (shown as "—") was answered with the product's quote
+    "… write audio frames using writeframesraw.": matched to words no reader sees, it says
+    nothing about the question. The model's backed claims under it stay."""
+    audio = '> "It is best to first set all parameters and then write audio frames."[1]'
+    found = [
+        QAPair(question="][1]} ] } A response should", answer=audio, iteration=2),
+        QAPair(question="}}{{", answer="Lambdas cannot hold statements.[2]", iteration=2),
+        QAPair(question="What can a lambda hold?", answer=audio, iteration=2),
+    ]
+    notes = research_notes(found, labels_for(QUESTION), QUESTION)
+    assert notes.count("audio frames") == 1  # under the question a reader can read
+    assert "Lambdas cannot hold statements.[2]" in notes
