@@ -217,3 +217,21 @@ def test_a_hidden_question_shows_no_quote_picked_for_it() -> None:
     notes = research_notes(found, labels_for(QUESTION), QUESTION)
     assert notes.count("audio frames") == 1  # under the question a reader can read
     assert "Lambdas cannot hold statements.[2]" in notes
+
+
+def test_an_ordinary_word_of_the_question_names_no_api_entry() -> None:
+    """The truth-testing question asks how a class can "control" its truth value: Tix's
+    `class Control(TixWidget)` led the report as if the question named it."""
+    tix = "`class Control(TixWidget)`: Control - An entry field with value change arrows."
+    truth = "User-defined objects can customize their truth value by providing a __bool__() method."
+    asked = "How can a class control its own truth value?"
+    pool = EvidencePool(
+        [source(1, tix, "Control"), source(2, truth, "Truth Value Testing")]
+    )
+    assert pool.take(asked, asked, 1, lead=True)[0].number == 2
+    # Named as the entry is, it is the entry's definition that comes first.
+    pool = EvidencePool(
+        [source(1, tix, "Control"), source(2, truth, "Truth Value Testing")]
+    )
+    named = "What does the Control class of Tix do to a value?"
+    assert pool.take(named, named, 1, lead=True)[0].number == 1

@@ -123,7 +123,9 @@ class EvidencePool:
         question_words = words_of(question) | (keep & tokens_of(question))
         needed = min(MIN_SHARED_WORDS, len(topic_words))
         pairs = _pairs(topic) | _pairs(question)
-        named = {name.casefold() for name in _NAME.findall(topic)}
+        # As written: "control" in "how can a class control its truth value" names no entry,
+        # and Tix's `class Control` led the truth-testing report.
+        named = set(_NAME.findall(topic))
         # An entry the topic names under an owner (`asyncio.gather`) is not another owner's
         # entry of the same name (`Textbox.gather`, curses).
         owners: dict[str, set[str]] = {}
@@ -151,7 +153,7 @@ class EvidencePool:
             wanted_owners = owners.get(sentence.name.casefold())
             if wanted_owners and sentence.owner and sentence.owner.casefold() not in wanted_owners:
                 continue  # another owner's entry of the same name: about something else
-            defines = sentence.name.casefold() in named
+            defines = sentence.name in named
             member = bool(
                 asks_members and sentence.name and self._names_section(sentence, topic_words)
             )
