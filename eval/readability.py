@@ -53,6 +53,7 @@ def readability(markdown: str, known: set[str] | None = None) -> tuple[int, int,
         if q.strip() != HIDDEN_QUESTION
     )
     junk += sum(not title.strip(" -") for title in _SOURCE_ENTRY.findall(sources_section))
+    junk += _unclosed_fence(body) + _markup_in_prose(body)
     cut = sum(
         not q.rstrip("\"'”’)").endswith(_SENTENCE_ENDS) or q.endswith("…")
         for q in _QUOTE.findall(body)
@@ -60,6 +61,25 @@ def readability(markdown: str, known: set[str] | None = None) -> tuple[int, int,
     return duplicates, junk, cut + _cut_paragraphs(body)
 
 
+def _unclosed_fence(body: str) -> int:
+    """1 when a code fence never closes: a renderer shows all that follows as code (the
+    semaphore run's notes, and the Sources list after them)."""
+    return sum(1 for line in body.splitlines() if _FENCE_LINE.match(line)) % 2
+
+
+def _markup_in_prose(body: str) -> int:
+    """Paragraphs of prose holding a markup tag, written or escaped, outside code
+    ("… PEP 3156.&lt;/code> &lt;description>[3]"); headings and notes questions are counted
+    on their own."""
+    prose = _INLINE_CODE.sub(" ", _CODE_BLOCK.sub(" ", body))
+    # Headings and notes questions are counted above.
+    prose = _NOTE_QUESTION.sub(" ", _HEADING_LINE.sub(" ", prose))
+    return sum(bool(_MARKUP.search(p)) for p in re.split(r"\n\s*\n", prose))
+
+
+_FENCE_LINE = re.compile(r"^\s{0,3}(```|~~~)")
+_INLINE_CODE = re.compile(r"`[^`\n]*`")
+_MARKUP = re.compile(r"(?<!\w)(?:<|&lt;)/?[A-Za-z][\w-]*(?:\s[^<>\n]*)?(?:>|&gt;)")
 _SENTENCE_ENDS = (".", "!", "?", "。", "！", "？")
 
 

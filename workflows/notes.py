@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from workflows.citing.claim_text import claims_of
+from workflows.citing.claim_text import claims_of, without_unclosed_fence
 from workflows.citing.grounding import UNSUPPORTED_MARK, Claim, Evidence
 from workflows.citing.restating import restates
 from workflows.citing.sentences import is_unfinished
@@ -71,7 +71,11 @@ def _supported_only(
     as that whole sentence."""
     blocks = []
     printed: set[str] = set()  # the embedded model wrote one sentence twice in an answer
-    for block in answer.split("\n\n"):
+    # The loop checked the answer as written: the text after a fence that never closes was
+    # code to it, so its claims carry no mark and must be backed here.
+    closed = without_unclosed_fence(answer)
+    unchecked = closed != answer
+    for block in closed.split("\n\n"):
         claims = claims_of(" ".join(block.split()))
         copied = False
         for claim in claims:
@@ -81,7 +85,8 @@ def _supported_only(
         keys = [_said_key(c.text) for c in claims]
         spoken = [k for k in keys if k]
         repeated = len(set(spoken)) < len(spoken) or not printed.isdisjoint(spoken)
-        if UNSUPPORTED_MARK not in block and not cut and not copied and not repeated:
+        unbacked = unchecked and any(not c.sources for c in claims)
+        if UNSUPPORTED_MARK not in block and not (cut or copied or repeated or unbacked):
             blocks.append(block.strip())
             printed.update(spoken)
             continue

@@ -138,7 +138,7 @@ def reads_as_heading(text: str, known: set[str] | None = None) -> bool:
     flat = one_line(text).strip("*_ ")
     if not _good_shape(flat) or _CITED_OR_BRACED.search(flat) or looks_broken(flat):
         return False
-    if not has_a_word(flat) or ends_cut(flat) or is_a_slug(flat):
+    if not has_a_word(flat) or ends_cut(flat) or is_a_slug(flat) or _ONE_WORD_TWICE.match(flat):
         return False
     # Before the strip: "__slots__ and memory" must not be read as naming "slots__".
     if names_unknown_code(one_line(text), known or set()):
@@ -186,6 +186,8 @@ def is_a_slug(text: str) -> bool:
     return bool(_SLUG_QUESTION.match(one_line(text).strip("*_` ")))
 
 
+# One word said twice: the semaphore run headed a section "Threads and threads".
+_ONE_WORD_TWICE = re.compile(r"(?i)(\w+)\s+(?:and|or|&)\s+\1[.?!]?$")
 _SLUG_QUESTION = re.compile(r"(?i)(?:how|what|why|when|which|where|who)[-_][a-z0-9]+[-_][a-z0-9]")
 
 

@@ -15,6 +15,7 @@ from workflows.labels import labels_for
 from workflows.models import NumberedSource, PlanSection, QAPair, ResearchPlan
 from workflows.notes import research_notes
 from workflows.reporting import extractive_floor
+from workflows.text_checks import reads_as_heading
 
 QUESTION = (
     "How does Python's `with` statement work, what must an object implement to be a context "
@@ -225,13 +226,55 @@ def test_an_ordinary_word_of_the_question_names_no_api_entry() -> None:
     tix = "`class Control(TixWidget)`: Control - An entry field with value change arrows."
     truth = "User-defined objects can customize their truth value by providing a __bool__() method."
     asked = "How can a class control its own truth value?"
-    pool = EvidencePool(
-        [source(1, tix, "Control"), source(2, truth, "Truth Value Testing")]
-    )
+    pool = EvidencePool([source(1, tix, "Control"), source(2, truth, "Truth Value Testing")])
     assert pool.take(asked, asked, 1, lead=True)[0].number == 2
     # Named as the entry is, it is the entry's definition that comes first.
-    pool = EvidencePool(
-        [source(1, tix, "Control"), source(2, truth, "Truth Value Testing")]
-    )
+    pool = EvidencePool([source(1, tix, "Control"), source(2, truth, "Truth Value Testing")])
     named = "What does the Control class of Tix do to a value?"
     assert pool.take(named, named, 1, lead=True)[0].number == 1
+
+
+MADE_UP = "The code is designed to create a list of tuples holding each release of the semaphore."
+
+
+def test_text_after_a_code_fence_that_never_closes_is_checked_as_prose() -> None:
+    """The semaphore run's answer opened with a lone fence, then made up paragraphs about "the
+    code": as code they went unchecked into the notes, and a renderer showed the Sources list
+    as code too."""
+    page = "`class BoundedSemaphore(Semaphore)`: Implements a bounded semaphore."
+    evidence = Evidence({1: page})
+    answer = f'```\n\n{MADE_UP}\n\n> "{page}"[1]'
+    found = QAPair(question="What is a bounded semaphore?", answer=answer, iteration=1)
+    notes = research_notes([found], labels_for(QUESTION), QUESTION, evidence)
+    assert "```" not in notes and "designed" not in notes and "Implements a bounded" in notes
+    body = f"# T\n\nA bounded semaphore counts releases.[1]\n\n```\n\n{MADE_UP}[1]"
+    report, _ = ground_markdown(body, evidence, pool=[1], strict=True, policy="drop")
+    assert "```" not in report and "designed" not in report
+    # A closed block is code, as written.
+    code = "```python\nsem = BoundedSemaphore(2)\n```"
+    report, _ = ground_markdown(f"Lead.[1]\n\n{code}", evidence, pool=[1], strict=True)
+    assert code in report
+
+
+def test_markup_a_label_with_one_word_or_another_sources_title_is_no_claim() -> None:
+    """Notes of the recorded runs: "The asyncio package, tracking PEP 3156.&lt;/code>
+    &lt;description>[3]", "PurePath.is_reserved(self) : True[2]", "Threads and threads[5]" and
+    "queue (Python standard library module)[1]", the title of source 2."""
+    pages = {
+        1: "Queue.join blocks until all items in the queue have been gotten and processed.",
+        2: "Return True if the path is considered reserved under Windows.",
+    }
+    evidence = Evidence(pages, titles={2: "queue (Python standard library module)"})
+    for said, number in (
+        ("The asyncio package, tracking PEP 3156.&lt;/code> &lt;description>", 1),
+        ("PurePath.is_reserved(self) : True", 2),
+        ("Threads and threads", 1),
+        ("queue (Python standard library module)", 1),
+    ):
+        assert evidence.unfinished(said, [number]), said
+    for said, number in (
+        ("Queue.join blocks until all items have been processed.", 1),
+        ("`PurePath.is_reserved(self)`: Return True if the path is reserved.", 2),
+    ):
+        assert not evidence.unfinished(said, [number]), said
+    assert not reads_as_heading("Threads and threads") and reads_as_heading("Threads and locks")

@@ -87,9 +87,12 @@ def ground_markdown(
 ) -> tuple[str, GroundingFigures]:
     """Check every claim of `markdown` against the evidence of the sources it cites; with
     policy `drop`, the text of each claim left out is appended to `dropped` when given;
-    `strict` and `asked` as in check_claims."""
+    `strict` and `asked` as in check_claims; with `strict`, a code fence that never closes
+    opens no code (without_unclosed_fence)."""
     figures = GroundingFigures()
     out: list[str] = []
+    if strict:
+        markdown = without_unclosed_fence(markdown)
 
     def check(text: str, statements_only: bool = True) -> str:
         nonlocal figures
@@ -134,6 +137,22 @@ def ground_markdown(
         else:
             out.append(check(" ".join(block.split())))
     return "\n\n".join(part for part in out if part), figures
+
+
+def without_unclosed_fence(markdown: str) -> str:
+    """`markdown` without the opening line of a code fence that never closes. Markdown reads
+    all that follows such a line as code, so the claims after it went unchecked and printed
+    verbatim: the embedded model's semaphore answer opened with a lone "```" and then made up
+    four paragraphs about "the code" (in the Research notes, and swallowing the Sources list
+    as a renderer shows it)."""
+    lines = markdown.split("\n")
+    opened: int | None = None
+    for at, line in enumerate(lines):
+        if _FENCE.match(line):
+            opened = at if opened is None else None
+    if opened is None:
+        return markdown
+    return "\n".join(lines[:opened] + lines[opened + 1 :])
 
 
 def _is_table_rule(body: str) -> bool:

@@ -112,9 +112,11 @@ class Evidence:
         )
 
     def _labelled(self, numbers: Sequence[int]) -> list[str]:
-        """The texts and titles of the sources `numbers` that the run holds."""
+        """The texts of the sources `numbers` that the run holds, and every held source's
+        title: the queue-join note "queue (Python standard library module)[1]" copied the
+        title of source 2."""
         held = [n for n in numbers if n in self.texts]
-        return [self.texts[n] for n in held] + [self.titles[n] for n in held if n in self.titles]
+        return [self.texts[n] for n in held] + list(self.titles.values())
 
     def completed(self, text: str, numbers: Sequence[int]) -> str | None:
         """`text` made whole from the sources it cites when it is a cut copy of one of their

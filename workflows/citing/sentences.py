@@ -281,6 +281,8 @@ def is_unfinished(text: str) -> bool:
     outside_code = _INLINE_CODE.sub("", flat)
     if _BRACE.search(outside_code) or _BARE_MARKS.search(outside_code):
         return True
+    if _MARKUP_TAG.search(outside_code) or says_too_little(flat, outside_code):
+        return True
     if flat.rstrip("\"'”’)*_`").endswith((".", "!", "?", ":", ";", "。", "！", "？")):
         return False
     # An open call or list with no sentence end: "Task.print_stack(self, *, limit=None, file=".
@@ -295,6 +297,25 @@ def is_unfinished(text: str) -> bool:
     return bool(_CUT_TAIL & tail)
 
 
+def says_too_little(flat: str, outside_code: str) -> bool:
+    """One word said twice: "Threads and threads" (a notes list item the semaphore run cited
+    to two passages), or an entry's label with one word after it ("`PurePath.is_reserved(self)`
+    : True"). A list item naming one thing ("- The is operator") says what it names."""
+    if _CJK.search(flat):
+        return False
+    if _LABELLED.match(flat):
+        return len(_WORD.findall(_LABELLED.sub("", flat))) < 2
+    joined = _JOINED.search(outside_code)
+    return bool(joined) and "`" not in flat and len(content_words(outside_code)) < 2
+
+
+_JOINED = re.compile(r"\s(?:and|or|&)\s", re.I)
+# Markup tags, written or escaped, outside code: "The asyncio package, tracking PEP
+# 3156.&lt;/code> &lt;description>" was a note of the taskgroup run.
+_MARKUP_TAG = re.compile(r"(?<!\w)(?:<|&lt;)/?[A-Za-z][\w-]*(?:\s[^<>]*)?(?:>|&gt;)")
+# An API entry's label, as code or as a bare name with a dot, an underscore or a call's
+# brackets ("`name(args)`:", "PurePath.is_reserved(self) :"), then its definition.
+_LABELLED = re.compile(r"^(?:`[^`\n]+`|[\w.]+\([^()\n]*\)|\w+[._][\w.]+)\s*:\s*")
 _OPEN_ENDS = ("=", "(", "[", ",", "–", "—", "/")
 # A question's opening: a question word and then a verb or a thing asked about.
 _ASKING = frozenset(("how", "what", "why", "when", "which", "where", "who"))
