@@ -6,7 +6,9 @@ given, and everything stopped afterwards.
     .venv/bin/python -m eval.embedded --model weak --config demo=scripts/demo-config.json
 
 `--model weak` answers every node with eval/weak_model.py's junk instead of a model: the
-product's floor, measured on all questions in a few minutes.
+product's floor, measured on all questions in a few minutes. `--save-histories DIR` keeps the
+completed runs' histories there before the server (and its database) goes away, for
+`python -m eval.replayed score` to score them again at any later commit.
 
 Each run gets its own task queue and server, so it never competes with a demo or a test.
 """
@@ -42,6 +44,12 @@ def main(argv: list[str]) -> int:
         default="configured",
         help="configured: TTDR_LLM_* or the embedded model; weak: eval/weak_model.py",
     )
+    parser.add_argument(
+        "--save-histories",
+        type=Path,
+        metavar="DIR",
+        help="keep the completed runs' histories here (eval.replayed save) before stopping",
+    )
     args, rest = parser.parse_known_args(argv)
     with tempfile.TemporaryDirectory(prefix="ttdr-eval-") as tmp, contextlib.ExitStack() as stack:
         logs = Path(tmp)
@@ -65,9 +73,26 @@ def main(argv: list[str]) -> int:
                 lambda: "worker ready" in worker.log_path.read_text(errors="replace"), 300
             )
             command = [sys.executable, "-m", "eval.run", *rest]
-            return subprocess.call(command, env=env, cwd=ROOT)
+            code = subprocess.call(command, env=env, cwd=ROOT)
+            if args.save_histories is not None:
+                _save_histories(_out_dir(rest), args.save_histories, env)
+            return code
         finally:
             worker.stop()
+
+
+def _out_dir(rest: list[str]) -> Path:
+    """eval.run's --out-dir among the arguments passed on (its default otherwise)."""
+    found = argparse.ArgumentParser(add_help=False)
+    found.add_argument("--out-dir", type=Path, default=Path("reports/eval"))
+    return found.parse_known_args(rest)[0].out_dir
+
+
+def _save_histories(out_dir: Path, to: Path, env: dict[str, str]) -> None:
+    """Each config's completed runs kept while the server still holds them."""
+    for runs in sorted((ROOT / out_dir).glob("*.runs.jsonl")):
+        command = [sys.executable, "-m", "eval.replayed", "save", "--runs", str(runs)]
+        subprocess.call([*command, "--to", str(to)], env=env, cwd=ROOT)
 
 
 if __name__ == "__main__":
