@@ -10,7 +10,7 @@ the loop makes the replay fail (nondeterminism), which says the runs must be mad
     # while the eval's server is up: keep its completed runs' histories (gzip JSON)
     python -m eval.replayed save --runs OUT/demo.runs.jsonl --to runs/
     # any time later, on any commit: the reports rewritten and scored
-    python -m eval.replayed score --histories runs/ [--questions Q.jsonl] [--out OUT.jsonl]
+    python -m eval.replayed score --histories runs/ [more/ …] [--out OUT.jsonl]
 
 `save` reads TEMPORAL_ADDRESS (and the rest of the connection) as client.py does. `score`
 needs no server: it prints eval.run's table and can write the rewritten articles.
@@ -154,9 +154,13 @@ async def rescored(
 
 async def score(args: argparse.Namespace) -> int:
     corpus = Corpus(args.corpus or demo_corpus_root())
-    found = await rescored(args.histories, args.questions, corpus, load_scorer(args.scorer))
-    scores, articles = found
-    print(table(args.histories.name, scores))
+    scores: list[QuestionScores] = []
+    articles: list[dict[str, str]] = []
+    for folder in args.histories:  # several folders: one table over all their runs
+        found = await rescored(folder, args.questions, corpus, load_scorer(args.scorer))
+        scores += found[0]
+        articles += found[1]
+    print(table(" + ".join(folder.name for folder in args.histories), scores))
     if args.out:
         lines = (json.dumps(a, ensure_ascii=False) + "\n" for a in articles)
         args.out.write_text("".join(lines), encoding="utf-8")
@@ -170,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     saving.add_argument("--runs", type=Path, required=True, help="OUT/<config>.runs.jsonl")
     saving.add_argument("--to", type=Path, required=True)
     scoring = commands.add_parser("score", help="rewrite and score the saved runs' reports")
-    scoring.add_argument("--histories", type=Path, required=True)
+    scoring.add_argument("--histories", type=Path, nargs="+", required=True)
     scoring.add_argument("--questions", type=Path, default=QUESTIONS_FILE)
     scoring.add_argument("--scorer", default="lexical")
     scoring.add_argument("--corpus", type=Path)
