@@ -278,3 +278,21 @@ def test_markup_a_label_with_one_word_or_another_sources_title_is_no_claim() -> 
     ):
         assert not evidence.unfinished(said, [number]), said
     assert not reads_as_heading("Threads and threads") and reads_as_heading("Threads and locks")
+
+
+def test_a_sentence_the_models_claim_ends_on_is_not_quoted_again() -> None:
+    """The json report's claim of two sentences ended with a sentence of the page, and the floor
+    quoted that sentence again in the same paragraph's next section."""
+    escaped = "Otherwise, all such characters are escaped in JSON strings."
+    page = (
+        "If ensure_ascii is false, the return value can contain non-ASCII characters. "
+        f"{escaped} If indent is a non-negative integer, then JSON array elements are indented."
+    )
+    pool = EvidencePool([source(1, page)])
+    body = (
+        f"# T\n\nIf ensure_ascii is false, the output may hold non-ASCII text. {escaped}[1]\n\n"
+        "## Which options control the JSON output?\n\nUnbacked."
+    )
+    asked = "Which options of json.dumps control the output of non-ASCII characters?"
+    out, _, _ = extractive_floor(body, pool, None, asked)
+    assert out.count(escaped) == 1

@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from workflows.citing.sentences import statements
+from workflows.citing.sentences import split_sentences, statements
 from workflows.citing.support import content_words
 from workflows.models import NumberedSource
 
@@ -261,16 +261,20 @@ class EvidencePool:
         """`text` said, and so every sentence of the pool it says most of: the finally report's
         lead held the model's "The optional 'else' clause is executed if the control flow
         leaves the `try` suite, no exception was raised.", and the floor printed the source's
-        whole sentence again below it."""
+        whole sentence again below it. Each sentence of a claim counts on its own: the json
+        report's claim of two sentences ended "Otherwise, all such characters are escaped in
+        JSON strings.", and the floor quoted that sentence again."""
         self.used.add(_key(text))
-        said = tokens_of(text)
-        if len(said) < NEAR_COPY_MIN_WORDS:
-            return
-        for sentence in self.sentences:
-            # Every word of the text is the sentence's: "… an "async with" statement …" is no
-            # copy of the same sentence about "async for".
-            if said <= sentence.tokens and len(said) >= NEAR_COPY_SHARE * len(sentence.tokens):
-                self.used.add(_key(sentence.text))
+        for part in split_sentences(text):
+            self.used.add(_key(part))
+            said = tokens_of(part)
+            if len(said) < NEAR_COPY_MIN_WORDS:
+                continue
+            for sentence in self.sentences:
+                # Every word of the text is the sentence's: "… an "async with" statement …" is
+                # no copy of the same sentence about "async for".
+                if said <= sentence.tokens and len(said) >= NEAR_COPY_SHARE * len(sentence.tokens):
+                    self.used.add(_key(sentence.text))
 
 
 # A text says most of a sentence when all its words are the sentence's and they are this share
