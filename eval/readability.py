@@ -79,7 +79,8 @@ def _markup_in_prose(body: str) -> int:
 
 _FENCE_LINE = re.compile(r"^\s{0,3}(```|~~~)")
 _INLINE_CODE = re.compile(r"`[^`\n]*`")
-_MARKUP = re.compile(r"(?<!\w)(?:<|&lt;)/?[A-Za-z][\w-]*(?:\s[^<>\n]*)?(?:>|&gt;)")
+# An escaped tag or a closing one: 'File "<stdin>"' is what the docs quote.
+_MARKUP = re.compile(r"&lt;/?[A-Za-z][\w-]*|</[A-Za-z][\w-]*>")
 _SENTENCE_ENDS = (".", "!", "?", "。", "！", "？")
 
 

@@ -283,6 +283,7 @@ def test_readability_counts_a_heading_one_word_off_and_a_note_ending_on_a_cut_se
     assert readability(fine.replace("B.[1]", "```\n\nB.[1]")) == (0, 1, 0)
     assert readability(fine.replace("B.[1]", "B &lt;/code> &lt;x>.[1]")) == (0, 1, 0)
     assert readability(fine.replace("B.[1]", "`a<b>` in code.[1]")) == (0, 0, 0)
+    assert readability(fine.replace("B.[1]", 'The name is "<stdin>" then.[1]')) == (0, 0, 0)
 
 
 def test_an_abbreviation_does_not_end_a_claim() -> None:

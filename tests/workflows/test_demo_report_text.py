@@ -274,6 +274,7 @@ def test_markup_a_label_with_one_word_or_another_sources_title_is_no_claim() -> 
         assert evidence.unfinished(said, [number]), said
     for said, number in (
         ("Queue.join blocks until all items have been processed.", 1),
+        ('The file name is "<stdin>" when the code is read from a terminal.', 1),
         ("`PurePath.is_reserved(self)`: Return True if the path is reserved.", 2),
     ):
         assert not evidence.unfinished(said, [number]), said

@@ -310,9 +310,10 @@ def says_too_little(flat: str, outside_code: str) -> bool:
 
 
 _JOINED = re.compile(r"\s(?:and|or|&)\s", re.I)
-# Markup tags, written or escaped, outside code: "The asyncio package, tracking PEP
-# 3156.&lt;/code> &lt;description>" was a note of the taskgroup run.
-_MARKUP_TAG = re.compile(r"(?<!\w)(?:<|&lt;)/?[A-Za-z][\w-]*(?:\s[^<>]*)?(?:>|&gt;)")
+# Markup debris outside code: an escaped tag or a closing one ("The asyncio package, tracking
+# PEP 3156.&lt;/code> &lt;description>" was a note of the taskgroup run). An opening tag alone
+# may be what the docs quote: 'File "<stdin>", line 1'.
+_MARKUP_TAG = re.compile(r"&lt;/?[A-Za-z][\w-]*|</[A-Za-z][\w-]*>")
 # An API entry's label, as code or as a bare name with a dot, an underscore or a call's
 # brackets ("`name(args)`:", "PurePath.is_reserved(self) :"), then its definition.
 _LABELLED = re.compile(r"^(?:`[^`\n]+`|[\w.]+\([^()\n]*\)|\w+[._][\w.]+)\s*:\s*")
