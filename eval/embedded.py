@@ -28,6 +28,7 @@ from pathlib import Path
 from common.temporal_connection import local_server_env
 from embedded.process import ManagedProcess, free_port
 from embedded.temporal_server import TemporalDevServer
+from eval import run as eval_run
 from eval import weak_model
 from testing.fake_llm import FakeLLMServer
 
@@ -83,9 +84,8 @@ def main(argv: list[str]) -> int:
 
 def _out_dir(rest: list[str]) -> Path:
     """eval.run's --out-dir among the arguments passed on (its default otherwise)."""
-    found = argparse.ArgumentParser(add_help=False)
-    found.add_argument("--out-dir", type=Path, default=Path("reports/eval"))
-    return found.parse_known_args(rest)[0].out_dir
+    out_dir: Path = eval_run.parser().parse_known_args(rest)[0].out_dir
+    return out_dir
 
 
 def _save_histories(out_dir: Path, to: Path, env: dict[str, str]) -> None:

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import re
 
-from workflows.citing.support import content_words
+from workflows.citing.claim_text import without_unclosed_fence
+from workflows.citing.grounding import CODE_SPAN
+from workflows.citing.sentences import MARKUP_TAG
+from workflows.headings import said_words, says_again
 from workflows.notes import HIDDEN_QUESTION
 from workflows.text_checks import is_junk, is_unreadable_question, reads_as_heading
 
@@ -64,41 +67,32 @@ def readability(markdown: str, known: set[str] | None = None) -> tuple[int, int,
 def _unclosed_fence(body: str) -> int:
     """1 when a code fence never closes: a renderer shows all that follows as code (the
     semaphore run's notes, and the Sources list after them)."""
-    return sum(1 for line in body.splitlines() if _FENCE_LINE.match(line)) % 2
+    return int(without_unclosed_fence(body) != body)
 
 
 def _markup_in_prose(body: str) -> int:
     """Paragraphs of prose holding a markup tag, written or escaped, outside code
     ("… PEP 3156.&lt;/code> &lt;description>[3]"); headings and notes questions are counted
     on their own."""
-    prose = _INLINE_CODE.sub(" ", _CODE_BLOCK.sub(" ", body))
+    prose = CODE_SPAN.sub(" ", _CODE_BLOCK.sub(" ", body))
     # Headings and notes questions are counted above.
     prose = _NOTE_QUESTION.sub(" ", _HEADING_LINE.sub(" ", prose))
-    return sum(bool(_MARKUP.search(p)) for p in re.split(r"\n\s*\n", prose))
+    return sum(bool(MARKUP_TAG.search(p)) for p in re.split(r"\n\s*\n", prose))
 
 
-_FENCE_LINE = re.compile(r"^\s{0,3}(```|~~~)")
-_INLINE_CODE = re.compile(r"`[^`\n]*`")
-# An escaped tag or a closing one: 'File "<stdin>"' is what the docs quote.
-_MARKUP = re.compile(r"&lt;/?[A-Za-z][\w-]*|</[A-Za-z][\w-]*>")
 _SENTENCE_ENDS = (".", "!", "?", "。", "！", "？")
 
 
 def _repeated_headings(headings: list[tuple[int, str]]) -> int:
     """Headings a reader reads as an earlier one: the same text, or (sections among themselves)
-    the same content words give or take one, three or more shared ("… handle exceptions in a
-    Python program?" and "… in Python?"). A section headed with a part of the question is no
-    repeat of the title."""
+    what an earlier section heading said give or take one word (headings.says_again). A
+    section headed with a part of the question is no repeat of the title."""
     texts: set[str] = set()
     said: list[set[str]] = []
     repeats = 0
     for level, text in headings:
-        words = content_words(text)
-        near = level > 1 and any(
-            len(small) >= 3 and small <= large and len(large - small) <= 1
-            for earlier in said
-            for small, large in [sorted((words, earlier), key=len)]
-        )
+        words = said_words(text)
+        near = level > 1 and says_again(words, said)
         if text.casefold() in texts or near:
             repeats += 1
         texts.add(text.casefold())

@@ -81,7 +81,7 @@ def fixed_headings(
             and not _near_repeat(text, said)
         ):
             seen.update((key, words))
-            said.append(_said_words(text))
+            said.append(said_words(text))
             out.append(line)
             continue
         changed += 1
@@ -94,7 +94,7 @@ def fixed_headings(
         if spares:
             new = spares.pop(0)
             seen.update((heading_key(new), _words_key(new)))
-            said.append(_said_words(new))
+            said.append(said_words(new))
             out.append(f"{match.group(1)} {new}")
     return "\n".join(out), changed
 
@@ -146,19 +146,24 @@ _BARE_NAME = re.compile(r"((?=[\w.]*[_.])[A-Za-z_][\w.]*|[A-Za-z_][\w.]*(?=\(\))
 def _words_key(heading: str) -> str:
     """A heading's stemmed content words, in order: "How does X work?" and "X works!" meet,
     and so do "use X instead of Y" and "use X rather than Y"."""
-    return " ".join(sorted(content_words(heading) - _COMPARING))
+    return " ".join(sorted(said_words(heading)))
 
 
-def _said_words(heading: str) -> set[str]:
+def said_words(heading: str) -> set[str]:
+    """What a heading says: its content words, less those that only say "in place of"."""
     return content_words(heading) - _COMPARING
 
 
 def _near_repeat(heading: str, said: list[set[str]]) -> bool:
-    """A heading that says what an earlier one said, give or take one word: the embedded model
-    headed two sections "What are the different ways to handle exceptions in a Python
-    program?" and "… in Python?". Three shared words at least, so that "Context managers"
-    and "Async context managers" stay two headings."""
-    words = _said_words(heading)
+    return says_again(said_words(heading), said)
+
+
+def says_again(words: set[str], said: list[set[str]]) -> bool:
+    """Whether a heading's words (said_words) say what an earlier heading's said, give or take
+    one word: the embedded model headed two sections "What are the different ways to handle
+    exceptions in a Python program?" and "… in Python?". Three shared words at least, so that
+    "Context managers" and "Async context managers" stay two headings. One rule for the
+    report and eval's readability."""
     for earlier in said:
         small, large = sorted((words, earlier), key=len)
         if len(small) >= _NEAR_SHARED and small <= large and len(large - small) <= 1:

@@ -281,7 +281,7 @@ def is_unfinished(text: str) -> bool:
     outside_code = _INLINE_CODE.sub("", flat)
     if _BRACE.search(outside_code) or _BARE_MARKS.search(outside_code):
         return True
-    if _MARKUP_TAG.search(outside_code) or says_too_little(flat, outside_code):
+    if MARKUP_TAG.search(outside_code) or says_too_little(flat, outside_code):
         return True
     if flat.rstrip("\"'”’)*_`").endswith((".", "!", "?", ":", ";", "。", "！", "？")):
         return False
@@ -313,7 +313,7 @@ _JOINED = re.compile(r"\s(?:and|or|&)\s", re.I)
 # Markup debris outside code: an escaped tag or a closing one ("The asyncio package, tracking
 # PEP 3156.&lt;/code> &lt;description>" was a note of the taskgroup run). An opening tag alone
 # may be what the docs quote: 'File "<stdin>", line 1'.
-_MARKUP_TAG = re.compile(r"&lt;/?[A-Za-z][\w-]*|</[A-Za-z][\w-]*>")
+MARKUP_TAG = re.compile(r"&lt;/?[A-Za-z][\w-]*|</[A-Za-z][\w-]*>")
 # An API entry's label, as code or as a bare name with a dot, an underscore or a call's
 # brackets ("`name(args)`:", "PurePath.is_reserved(self) :"), then its definition.
 _LABELLED = re.compile(r"^(?:`[^`\n]+`|[\w.]+\([^()\n]*\)|\w+[._][\w.]+)\s*:\s*")
