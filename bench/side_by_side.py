@@ -2,20 +2,27 @@
 
 One dev server, one fake LLM (bench/latency_llm.py, fixed latency per call), two worker
 processes started once: the floor (bench/floor.py: a chain of dependent httpx activities) and
-`worker.py --processes 1`. Each repeat runs, one after the other: the floor chain, the product
-with evolution off, the product on the paper profile (the default config). Per run:
+`worker.py --processes 1`. Each repeat runs, one after the other: the floor chain (`--calls`),
+the product with evolution off, the product on the paper profile (the default config), and
+right after each product run the floor chain at that run's number of dependent calls
+(`floor@off`, `floor@paper`): the product is compared with that one. Per run:
 
 - per-call overhead: (client wall - dependent steps x latency) / dependent steps, the
   orchestration each dependent call adds; dependent steps are the longest chain of LLM calls
   each started after the previous one finished (at the fake LLM), so a run that stops early
-  counts what it did, and a skew between the siblings of a fan-out counts as overhead;
+  counts what it did, and a skew between the siblings of a fan-out counts as overhead. A run
+  also has fixed costs (the client's start and result, the first and the last workflow task),
+  spread over its own steps: hence the floor at the same depth;
+- between dependent calls: the median time from one dependent call's end to the next one's
+  start (the workflow task and the two activities' own work), and the start and end of the
+  run: the wall outside the dependent calls and those gaps;
 - worker CPU per LLM call: utime+stime of that worker process during the run / LLM calls;
 - history bytes per LLM call (protobuf size of the fetched history), and events per call;
 - LLM-busy / wall: union of the fake server's request intervals over the client wall.
 
-The table gives medians over the repeats and each figure as a ratio to the floor's.
+The table gives medians over the repeats and each figure as a ratio to its floor's.
 
-    .venv/bin/python -m bench.side_by_side                    # 3 repeats at 1 s/call, ~6 min
+    .venv/bin/python -m bench.side_by_side                    # 3 repeats at 1 s/call, ~9 min
     .venv/bin/python -m bench.side_by_side --repeats 1 --latency 0.2 --profiles off
     .venv/bin/python -m bench.side_by_side --worker-env TTDR_LLM_MAX_RPM=1000000  # no eager start
 """
@@ -26,6 +33,7 @@ import argparse
 import asyncio
 import collections
 import contextlib
+import itertools
 import os
 import signal
 import subprocess
@@ -70,9 +78,19 @@ class Sample:
     events: int
     busy: float  # seconds with an LLM call in flight
     dispatch: float  # median ActivityTaskScheduled -> Started, seconds (0: started eagerly)
+    gaps: list[float]  # seconds from each dependent call's end to the next one's start
+    chain_calls: float  # seconds the dependent calls themselves took at the fake LLM
 
     def overhead_ms(self, latency: float) -> float:
         return (self.wall - self.path * latency) / self.path * 1000
+
+    def gap_ms(self) -> float:
+        return metrics.median(self.gaps) * 1000
+
+    def ends_ms(self) -> float:
+        """What the run costs outside its dependent calls and the gaps between them: the
+        client's start and result, the first workflow task, the last (the final report)."""
+        return (self.wall - self.chain_calls - sum(self.gaps)) * 1000
 
     def cpu_ms(self) -> float:
         return self.cpu / self.calls * 1000
@@ -133,33 +151,44 @@ async def measure(
     await asyncio.sleep(SETTLE_SECONDS)
     cpu = cpu_seconds(pid) - cpu0
     intervals = metrics.request_intervals(llm.requests, since)
-    path = chain_depth(intervals)
+    chain = dependent_chain(intervals)
     history = await client.get_workflow_handle(workflow_id).fetch_history()
     sample = Sample(
         kind,
         wall,
         len(intervals),
-        path,
+        len(chain),
         cpu,
         metrics.history_bytes(history),
         len(history.events),
         metrics.union_seconds(intervals),
         metrics.median(metrics.schedule_to_start(history.events)),
+        [nxt[0] - prev[1] for prev, nxt in itertools.pairwise(chain)],
+        sum(end - start for start, end in chain),
     )
     return sample, history
 
 
-def chain_depth(intervals: list[metrics.Interval]) -> int:
+def dependent_chain(intervals: list[metrics.Interval]) -> list[metrics.Interval]:
     """The longest chain of LLM calls each started after the one before it finished: the
     dependent steps the run could not have avoided (wall >= depth x latency). Counted from what
     reached the LLM, so a run that stops early, or a fan-out whose siblings overlap only in part,
-    counts what it really did."""
+    counts what it really did. Of two such calls before a step, the one that ended last is its
+    predecessor: the step waited for it."""
     ordered = sorted(intervals)
     depth: list[int] = []
+    previous: list[int | None] = []
     for start, _ in ordered:
-        before = [d for (_, end), d in zip(ordered, depth, strict=False) if end <= start]
-        depth.append(1 + max(before, default=0))
-    return max(depth, default=0)
+        before = [i for i in range(len(depth)) if ordered[i][1] <= start]
+        best = max(before, key=lambda i: (depth[i], ordered[i][1]), default=None)
+        depth.append(1 + (depth[best] if best is not None else 0))
+        previous.append(best)
+    at = max(range(len(depth)), key=depth.__getitem__, default=None)
+    chain: list[metrics.Interval] = []
+    while at is not None:
+        chain.append(ordered[at])
+        at = previous[at]
+    return chain[::-1]
 
 
 def bytes_by_event_type(history: WorkflowHistory) -> list[tuple[str, int, int]]:
@@ -174,36 +203,45 @@ def bytes_by_event_type(history: WorkflowHistory) -> list[tuple[str, int, int]]:
 
 
 def render(samples: list[Sample], latency: float, kinds: list[str]) -> str:
-    by_kind = {k: [s for s in samples if s.kind == k] for k in kinds}
+    """One row per kind; each product kind is compared with the floor chain run right after it
+    at the same number of dependent calls (`floor@kind`): a run's fixed costs (the client's
+    start and result, the first and the last workflow task) are spread over its own calls, so
+    only chains of one length compare per call."""
+    by_kind: dict[str, list[Sample]] = collections.defaultdict(list)
+    for sample in samples:
+        by_kind[sample.kind].append(sample)
 
     def med(kind: str, figure: Callable[[Sample], float]) -> float:
         return metrics.median([figure(s) for s in by_kind[kind]])
 
-    floor_overhead = med("floor", lambda s: s.overhead_ms(latency))
-    floor_cpu = med("floor", Sample.cpu_ms)
-    floor_bytes = med("floor", lambda s: s.history / s.calls)
     lines = [
         "| run | LLM calls (dependent steps) | overhead per dependent step | vs floor "
+        "| between dependent calls | vs floor | start and end of the run "
         "| worker CPU per LLM call | vs floor | history bytes per LLM call (events) "
         "| LLM-busy / wall | scheduled→started |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for kind in kinds:
+    rows = [k for kind in kinds for k in (kind, f"floor@{kind}") if by_kind.get(k)]
+    for kind in rows:
         runs = by_kind[kind]
+        floor = f"floor@{kind}" if by_kind.get(f"floor@{kind}") else "floor"
         overhead = med(kind, lambda s: s.overhead_ms(latency))
+        gap = med(kind, Sample.gap_ms)
         cpu = med(kind, Sample.cpu_ms)
-        per_call = med(kind, lambda s: s.history / s.calls)
-        events = med(kind, lambda s: s.events / s.calls)
-        busy = med(kind, lambda s: s.busy / s.wall)
-        dispatch = med(kind, lambda s: s.dispatch) * 1000
+        floor_cpu = med(floor, Sample.cpu_ms)
         spread = " to ".join(f"{s.overhead_ms(latency):.1f}" for s in runs)
         lines.append(
-            f"| {kind} | {runs[0].calls} ({runs[0].path}) | {overhead:.1f} ms ({spread}) "
-            f"| {overhead / floor_overhead:.2f}x | {cpu:.1f} ms | {cpu / floor_cpu:.2f}x "
-            f"({cpu - floor_cpu:+.1f} ms) | {per_call:,.0f} B ({events:.1f}) "
-            f"| {busy:.3f} | {dispatch:.1f} ms |"
+            f"| {kind} | {runs[0].calls} ({metrics.median([s.path for s in runs]):g}) "
+            f"| {overhead:.1f} ms ({spread}) "
+            f"| {overhead / med(floor, lambda s: s.overhead_ms(latency)):.2f}x "
+            f"| {gap:.1f} ms | {gap / med(floor, Sample.gap_ms):.2f}x "
+            f"| {med(kind, Sample.ends_ms):.0f} ms "
+            f"| {cpu:.1f} ms | {cpu / floor_cpu:.2f}x ({cpu - floor_cpu:+.1f} ms) "
+            f"| {med(kind, lambda s: s.history / s.calls):,.0f} B "
+            f"({med(kind, lambda s: s.events / s.calls):.1f}) "
+            f"| {med(kind, lambda s: s.busy / s.wall):.3f} "
+            f"| {med(kind, lambda s: s.dispatch) * 1000:.1f} ms |"
         )
-    lines.append(f"\nfloor history bytes per call: {floor_bytes:,.0f} B")
     return "\n".join(lines)
 
 
@@ -252,12 +290,19 @@ async def main_async(args: argparse.Namespace) -> None:
                         client, pid, run = runs[kind]
                         sample, last[kind] = await measure(kind, client, llm, pid, run)
                         samples.append(sample)
-                        say(
-                            f"  {repeat + 1}/{args.repeats} {kind}: {sample.wall:.1f} s, "
-                            f"{sample.calls} calls, overhead "
-                            f"{sample.overhead_ms(args.latency):.1f} ms/call, CPU "
-                            f"{sample.cpu_ms():.1f} ms/call, load {os.getloadavg()[0]:.1f}"
+                        say(f"  {repeat + 1}/{args.repeats} {_said(sample, args.latency)}")
+                        if kind == "floor":
+                            continue
+                        # The floor at this run's depth, right after it (see render).
+                        matched, _ = await measure(
+                            f"floor@{kind}",
+                            floor_client,
+                            llm,
+                            floor.pid,
+                            lambda n=sample.path: floor_run(floor_client, "side-floor", n),
                         )
+                        samples.append(matched)
+                        say(f"  {repeat + 1}/{args.repeats} {_said(matched, args.latency)}")
         finally:
             await env.shutdown()
     print(render(samples, args.latency, kinds))
@@ -267,6 +312,15 @@ async def main_async(args: argparse.Namespace) -> None:
             for name, n, size in bytes_by_event_type(last[kind])[:6]
         )
         print(f"\n{kind}, history by event type (largest first): {parts}")
+
+
+def _said(sample: Sample, latency: float) -> str:
+    return (
+        f"{sample.kind}: {sample.wall:.1f} s, {sample.calls} calls ({sample.path} dependent), "
+        f"overhead {sample.overhead_ms(latency):.1f} ms/call, between calls "
+        f"{sample.gap_ms():.1f} ms, CPU {sample.cpu_ms():.1f} ms/call, "
+        f"load {os.getloadavg()[0]:.1f}"
+    )
 
 
 def _interrupt(signum: int, frame: object) -> None:

@@ -57,6 +57,7 @@ from search.phrases import (
     quoted_definitions,
     quoted_phrases,
 )
+from search.recent import RecentSearches
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +103,7 @@ class LocalIndex:
         self._names: tuple[str | None, dict[str, int]] = ("", {})
         self._skipped = skipped
         self._secrets = secrets
+        self._recent: RecentSearches[list[SearchHit]] = RecentSearches()
 
     @classmethod
     def open(
@@ -248,6 +250,15 @@ class LocalIndex:
         with contextlib.suppress(sqlite3.Error):  # a busy or broken store: serve what we have
             self.reload_if_changed()
         postings, keys, generation = self._state
+        if (kept := self._recent.get(query, k, generation)) is not None:
+            return list(kept)
+        hits = self._search(query, k, postings, keys, generation)
+        self._recent.put(query, k, generation, hits)
+        return list(hits)
+
+    def _search(
+        self, query: str, k: int, postings: Postings, keys: np.ndarray, generation: str | None
+    ) -> list[SearchHit]:
         hasher = TermHasher()
         terms = query_hashes(hasher, query)
         names = self._query_names(query, postings, generation, hasher)

@@ -187,6 +187,31 @@ def test_only_added_changed_and_removed_files_are_processed(
     assert len(list(cache.glob("local-index-*/postings-*"))) == 1
 
 
+def test_a_query_asked_again_is_answered_from_the_newest_store(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every retrieval searches the run's anchors again, so a query's answer is kept per
+    generation of the store: asked again, the same hits without scoring; once another process
+    has refreshed the store, the new passages."""
+    cache = tmp_path / "cache"
+    served = LocalIndex.open([corpus], cache)
+    first = served.search("gravitational pull of the moon", k=3)
+    monkeypatch.setattr(
+        local_index.Postings, "top", lambda *_: pytest.fail("scored again, nothing changed")
+    )
+    again = served.search("gravitational pull of the moon", k=3)
+    assert again == first and again is not first  # the caller's own list
+    again.clear()
+    assert served.search("gravitational pull of the moon", k=3) == first
+    monkeypatch.undo()
+
+    _rewrite(corpus / "sub" / "tides.txt", "The Moon's gravitational pull lifts quicksilver.\n")
+    LocalIndex.open([corpus], cache)  # another process (`client.py index`) refreshes the store
+    fresh = served.search("gravitational pull of the moon", k=3)
+    assert "quicksilver" in fresh[0].passage.text
+    assert served.search("gravitational pull of the moon", k=1) == fresh[:1]
+
+
 def test_a_change_that_keeps_size_and_mtime_is_still_seen(
     corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

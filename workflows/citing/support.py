@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from temporalio import workflow
 
@@ -61,9 +62,29 @@ def _content(words: list[str]) -> list[str]:
 def content_words(text: str) -> set[str]:
     """The stemmed content words of `text` (what two texts must share to be about one thing);
     a dotted name counts as itself and as its parts (`asyncio.gather` meets `gather`)."""
+    if len(text) > MEMO_TEXT_MAX_CHARS:
+        return set(_words_of(text))
+    return set(_memo_words_of(text))
+
+
+# Pure functions of a text that each step of a run applies again to the same sentences and
+# sources (leads, topics, grounding, the final report) are memoised for the worker process:
+# replay gets the same answers. Only texts up to a source's evidence are kept, enough of them
+# for a few dozen runs in flight; measured full on the demo corpus: 15 KB a prepared passage,
+# 2.3 KB a passage's statements, 1.2 KB a sentence's words, about 18 MB in all.
+MEMO_TEXT_MAX_CHARS = 2_000
+PREPARED_MEMO_ENTRIES = 512
+STATEMENTS_MEMO_ENTRIES = 2_048
+WORDS_MEMO_ENTRIES = 4_096
+
+
+def _words_of(text: str) -> frozenset[str]:
     words = _words(text)
     parts = [part for word in words if "." in word for part in word.split(".")]
-    return set(_content(words + parts))
+    return frozenset(_content(words + parts))
+
+
+_memo_words_of = lru_cache(maxsize=WORDS_MEMO_ENTRIES)(_words_of)
 
 
 def _weight(word: str) -> float:
@@ -84,6 +105,14 @@ class PreparedPassage:
 
 
 def prepare(passage: str) -> PreparedPassage:
+    """The passage's words as support_score reads them (immutable: memoised, as content_words
+    is, for the sources each step grounds against again)."""
+    if len(passage) > MEMO_TEXT_MAX_CHARS:
+        return _prepare(passage)
+    return _memo_prepare(passage)
+
+
+def _prepare(passage: str) -> PreparedPassage:
     words = _words(passage)
     content = _content(words)
     # A dotted name also stands for its last part: `json.dumps` covers a claim's `dumps`.
@@ -94,6 +123,9 @@ def prepare(passage: str) -> PreparedPassage:
         pairs=frozenset(itertools.pairwise(content)),
         negated=any(w in _NEGATIONS for w in words),
     )
+
+
+_memo_prepare = lru_cache(maxsize=PREPARED_MEMO_ENTRIES)(_prepare)
 
 
 @dataclass(frozen=True)
