@@ -52,6 +52,7 @@ from temporalio.client import Client, WorkflowHistory
 from bench import metrics
 from bench.floor import WORKFLOW_NAME as FLOOR_WORKFLOW
 from bench.floor import ChainInput
+from bench.gap_parts import PARTS, gap_parts
 from bench.latency_llm import Latency, LatencyLLM
 from bench.run import QUESTION, ROOT, Bench, cpu_seconds, start_env, worker_env
 from workflows.config import ResearchConfig
@@ -80,6 +81,7 @@ class Sample:
     dispatch: float  # median ActivityTaskScheduled -> Started, seconds (0: started eagerly)
     gaps: list[float]  # seconds from each dependent call's end to the next one's start
     chain_calls: float  # seconds the dependent calls themselves took at the fake LLM
+    parts: dict[str, float]  # the gaps' seconds by where they went (bench/gap_parts.py)
 
     def overhead_ms(self, latency: float) -> float:
         return (self.wall - self.path * latency) / self.path * 1000
@@ -145,6 +147,7 @@ async def measure(
     pid: int,
     run: Callable[[], Awaitable[str]],
 ) -> tuple[Sample, WorkflowHistory]:
+    clock = time.time() - time.monotonic()
     since, cpu0 = time.monotonic(), cpu_seconds(pid)
     workflow_id = await run()
     wall = time.monotonic() - since
@@ -165,6 +168,7 @@ async def measure(
         metrics.median(metrics.schedule_to_start(history.events)),
         [nxt[0] - prev[1] for prev, nxt in itertools.pairwise(chain)],
         sum(end - start for start, end in chain),
+        gap_parts(history, chain, clock),
     )
     return sample, history
 
@@ -245,6 +249,22 @@ def render(samples: list[Sample], latency: float, kinds: list[str]) -> str:
     return "\n".join(lines)
 
 
+def render_parts(samples: list[Sample]) -> str:
+    """The time between dependent calls by part, ms per gap (medians over the repeats)."""
+    kinds = list(dict.fromkeys(s.kind for s in samples))
+    lines = [
+        "\n| between dependent calls, ms per gap | " + " | ".join(PARTS) + " |",
+        "|---|" + "---|" * len(PARTS),
+    ]
+    for kind in kinds:
+        runs = [s for s in samples if s.kind == kind and s.gaps]
+        cells = [
+            metrics.median([s.parts[part] / len(s.gaps) * 1000 for s in runs]) for part in PARTS
+        ]
+        lines.append(f"| {kind} | " + " | ".join(f"{c:.1f}" for c in cells) + " |")
+    return "\n".join(lines)
+
+
 async def main_async(args: argparse.Namespace) -> None:
     kinds = ["floor", *args.profiles]
     samples: list[Sample] = []
@@ -306,6 +326,7 @@ async def main_async(args: argparse.Namespace) -> None:
         finally:
             await env.shutdown()
     print(render(samples, args.latency, kinds))
+    print(render_parts(samples))
     for kind in kinds:
         parts = ", ".join(
             f"{name} {n} x {size / n:,.0f} B"
