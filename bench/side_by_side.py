@@ -2,10 +2,11 @@
 
 One dev server, one fake LLM (bench/latency_llm.py, fixed latency per call), two worker
 processes started once: the floor (bench/floor.py: a chain of dependent httpx activities) and
-`worker.py --processes 1`. Each repeat runs, one after the other: the floor chain (`--calls`),
-the product with evolution off, the product on the paper profile (the default config), and
-right after each product run the floor chain at that run's number of dependent calls
-(`floor@off`, `floor@paper`): the product is compared with that one. Per run:
+`worker.py --processes 1` (`--processes N`: N, their CPU read over the supervisor's tree). Each
+repeat runs, one after the other: the floor chain (`--calls`), the product with evolution off,
+the product on the paper profile (the default config), and right after each product run the
+floor chain at that run's number of dependent calls (`floor@off`, `floor@paper`): the product
+is compared with that one. Per run:
 
 - per-call overhead: (client wall - dependent steps x latency) / dependent steps, the
   orchestration each dependent call adds; dependent steps are the longest chain of LLM calls
@@ -25,6 +26,7 @@ The table gives medians over the repeats and each figure as a ratio to its floor
     .venv/bin/python -m bench.side_by_side                    # 3 repeats at 1 s/call, ~9 min
     .venv/bin/python -m bench.side_by_side --repeats 1 --latency 0.2 --profiles off
     .venv/bin/python -m bench.side_by_side --worker-env TTDR_LLM_MAX_RPM=1000000  # no eager start
+    .venv/bin/python -m bench.side_by_side --processes 2  # the product as worker.py runs it here
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ from bench.floor import WORKFLOW_NAME as FLOOR_WORKFLOW
 from bench.floor import ChainInput
 from bench.gap_parts import PARTS, gap_parts
 from bench.latency_llm import Latency, LatencyLLM
-from bench.run import QUESTION, ROOT, Bench, cpu_seconds, start_env, worker_env
+from bench.run import QUESTION, ROOT, Bench, start_env, tree_cpu_seconds, worker_env
 from workflows.config import ResearchConfig
 from workflows.models import ResearchRequest
 from workflows.research import WORKFLOW_NAME
@@ -104,13 +106,13 @@ def say(line: str) -> None:
 
 @contextlib.asynccontextmanager
 async def worker(
-    command: list[str], env: dict[str, str], log: Path
+    command: list[str], env: dict[str, str], log: Path, ready: str = "worker ready"
 ) -> AsyncIterator[subprocess.Popen[bytes]]:
     with log.open("wb") as out:
         proc = subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 180
-        while "worker ready" not in log.read_text(errors="replace"):
+        while ready not in log.read_text(errors="replace"):
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"{command[-1]} did not start: {log.read_text()[-2000:]}")
             await asyncio.sleep(0.1)
@@ -148,11 +150,12 @@ async def measure(
     run: Callable[[], Awaitable[str]],
 ) -> tuple[Sample, WorkflowHistory]:
     clock = time.time() - time.monotonic()
-    since, cpu0 = time.monotonic(), cpu_seconds(pid)
+    cpu0 = tree_cpu_seconds(pid)  # a supervisor's worker processes too (--processes)
+    since = time.monotonic()
     workflow_id = await run()
     wall = time.monotonic() - since
     await asyncio.sleep(SETTLE_SECONDS)
-    cpu = cpu_seconds(pid) - cpu0
+    cpu = tree_cpu_seconds(pid) - cpu0
     intervals = metrics.request_intervals(llm.requests, since)
     chain = dependent_chain(intervals)
     history = await client.get_workflow_handle(workflow_id).fetch_history()
@@ -273,7 +276,7 @@ async def main_async(args: argparse.Namespace) -> None:
         env = await start_env()
         address = env.client.service_client.config.target_host
         floor_client = await Client.connect(address)  # the floor: SDK defaults, JSON converter
-        product_env = worker_env(Bench(env, llm, Path(tmp), []), "side-product")
+        product_env = worker_env(Bench(env, llm, Path(tmp), []), "side-product", args.processes)
         product_env.update(kv.split("=", 1) for kv in args.worker_env)
         floor_cmd = [sys.executable, "-m", "bench.floor", "--address", address]
         floor_cmd += ["--queue", "side-floor", "--llm-url", llm.base_url]
@@ -281,9 +284,10 @@ async def main_async(args: argparse.Namespace) -> None:
             async with (
                 worker(floor_cmd, dict(os.environ), Path(tmp) / "floor.log") as floor,
                 worker(
-                    [sys.executable, str(ROOT / "worker.py"), "--processes", "1"],
+                    [sys.executable, str(ROOT / "worker.py"), "--processes", str(args.processes)],
                     product_env,
                     Path(tmp) / "product.log",
+                    "worker ready" if args.processes == 1 else "worker processes ready",
                 ) as product,
             ):
                 runs: dict[str, tuple[Client, int, Callable[[], Awaitable[str]]]] = {
@@ -355,6 +359,13 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=20, help="dependent calls of the floor")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="the product's worker processes (worker.py --processes; its default is one per "
+        "core): 1 reads one event loop, as the floor's one process",
+    )
+    parser.add_argument(
         "--profiles",
         type=lambda v: v.split(","),
         default=["off", "paper"],
@@ -372,7 +383,8 @@ def main() -> None:
     started = time.monotonic()
     head = (
         f"# bench.side_by_side · {os.cpu_count()} cores · {args.latency:g} s/call · "
-        f"{args.repeats} repeats · load {os.getloadavg()[0]:.2f} at start"
+        f"{args.repeats} repeats · product worker processes {args.processes} · "
+        f"load {os.getloadavg()[0]:.2f} at start"
     )
     print(head, flush=True)
     asyncio.run(main_async(args))
