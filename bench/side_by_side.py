@@ -238,7 +238,8 @@ def render(samples: list[Sample], latency: float, kinds: list[str]) -> str:
         floor_cpu = med(floor, Sample.cpu_ms)
         spread = " to ".join(f"{s.overhead_ms(latency):.1f}" for s in runs)
         lines.append(
-            f"| {kind} | {runs[0].calls} ({metrics.median([s.path for s in runs]):g}) "
+            f"| {kind} | {metrics.median([s.calls for s in runs]):g} "
+            f"({metrics.median([s.path for s in runs]):g}) "
             f"| {overhead:.1f} ms ({spread}) "
             f"| {overhead / med(floor, lambda s: s.overhead_ms(latency)):.2f}x "
             f"| {gap:.1f} ms | {gap / med(floor, Sample.gap_ms):.2f}x "
