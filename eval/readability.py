@@ -75,7 +75,6 @@ def _markup_in_prose(body: str) -> int:
     ("… PEP 3156.&lt;/code> &lt;description>[3]"); headings and notes questions are counted
     on their own."""
     prose = CODE_SPAN.sub(" ", _CODE_BLOCK.sub(" ", body))
-    # Headings and notes questions are counted above.
     prose = _NOTE_QUESTION.sub(" ", _HEADING_LINE.sub(" ", prose))
     return sum(bool(MARKUP_TAG.search(p)) for p in re.split(r"\n\s*\n", prose))
 

@@ -14,13 +14,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from functools import lru_cache
 
-from workflows.citing.support import (
-    MEMO_TEXT_MAX_CHARS,
-    STATEMENTS_MEMO_ENTRIES,
-    content_words,
-)
+from workflows.citing.support import STATEMENTS_MEMO_ENTRIES, content_words, short_text_memo
 
 FRONT_MATTER = re.compile(r"\A\s*---[ \t]*\n(.{0,4000}?)\n---[ \t]*(?:\n|\Z)", re.DOTALL)
 _FRONT_TITLE = re.compile(r"^title:[ \t]*(.+?)[ \t]*$", re.MULTILINE | re.IGNORECASE)
@@ -226,18 +221,13 @@ def is_statement(text: str) -> bool:
 
 def statements(text: str) -> list[str]:
     """The whole sentences of a passage's prose that state something (see is_statement)."""
-    if len(text) > MEMO_TEXT_MAX_CHARS:
-        return list(_statements(text))
-    return list(_memo_statements(text))
+    return list(_statements(text))
 
 
+# Each retrieval's leads, the grounding and the final report split the same sources again.
+@short_text_memo(STATEMENTS_MEMO_ENTRIES)
 def _statements(text: str) -> tuple[str, ...]:
     return tuple(s for s in sentences(prose(text)) if is_statement(s))
-
-
-# Each retrieval's leads, the grounding and the final report split the same sources again
-# (see support.MEMO_TEXT_MAX_CHARS).
-_memo_statements = lru_cache(maxsize=STATEMENTS_MEMO_ENTRIES)(_statements)
 
 
 def is_fragment(text: str) -> bool:

@@ -10,10 +10,12 @@ hand-labelled pairs of eval/support_labels.jsonl are in docs/use/citations.md.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from typing import TypeVar
 
 from temporalio import workflow
 
@@ -59,14 +61,6 @@ def _content(words: list[str]) -> list[str]:
     return [_stem(w) for w in words if w not in _STOPWORDS and w not in _NEGATIONS and len(w) > 1]
 
 
-def content_words(text: str) -> set[str]:
-    """The stemmed content words of `text` (what two texts must share to be about one thing);
-    a dotted name counts as itself and as its parts (`asyncio.gather` meets `gather`)."""
-    if len(text) > MEMO_TEXT_MAX_CHARS:
-        return set(_words_of(text))
-    return set(_memo_words_of(text))
-
-
 # Pure functions of a text that each step of a run applies again to the same sentences and
 # sources (leads, topics, grounding, the final report) are memoised for the worker process:
 # replay gets the same answers. Only texts up to a source's evidence are kept, enough of them
@@ -77,14 +71,37 @@ PREPARED_MEMO_ENTRIES = 512
 STATEMENTS_MEMO_ENTRIES = 2_048
 WORDS_MEMO_ENTRIES = 4_096
 
+Result = TypeVar("Result")
 
+
+def short_text_memo(entries: int) -> Callable[[Callable[[str], Result]], Callable[[str], Result]]:
+    """Memoise a pure function of one text for texts up to MEMO_TEXT_MAX_CHARS, at most
+    `entries` of them (least recently used out); a longer text is computed each time. The
+    result is shared by every caller: it must be immutable."""
+
+    def memoise(compute: Callable[[str], Result]) -> Callable[[str], Result]:
+        kept = functools.lru_cache(maxsize=entries)(compute)
+
+        @functools.wraps(compute)
+        def memoised(text: str) -> Result:
+            return kept(text) if len(text) <= MEMO_TEXT_MAX_CHARS else compute(text)
+
+        return memoised
+
+    return memoise
+
+
+def content_words(text: str) -> set[str]:
+    """The stemmed content words of `text` (what two texts must share to be about one thing);
+    a dotted name counts as itself and as its parts (`asyncio.gather` meets `gather`)."""
+    return set(_words_of(text))
+
+
+@short_text_memo(WORDS_MEMO_ENTRIES)
 def _words_of(text: str) -> frozenset[str]:
     words = _words(text)
     parts = [part for word in words if "." in word for part in word.split(".")]
     return frozenset(_content(words + parts))
-
-
-_memo_words_of = lru_cache(maxsize=WORDS_MEMO_ENTRIES)(_words_of)
 
 
 def _weight(word: str) -> float:
@@ -104,15 +121,10 @@ class PreparedPassage:
     negated: bool
 
 
+@short_text_memo(PREPARED_MEMO_ENTRIES)
 def prepare(passage: str) -> PreparedPassage:
     """The passage's words as support_score reads them (immutable: memoised, as content_words
     is, for the sources each step grounds against again)."""
-    if len(passage) > MEMO_TEXT_MAX_CHARS:
-        return _prepare(passage)
-    return _memo_prepare(passage)
-
-
-def _prepare(passage: str) -> PreparedPassage:
     words = _words(passage)
     content = _content(words)
     # A dotted name also stands for its last part: `json.dumps` covers a claim's `dumps`.
@@ -123,9 +135,6 @@ def _prepare(passage: str) -> PreparedPassage:
         pairs=frozenset(itertools.pairwise(content)),
         negated=any(w in _NEGATIONS for w in words),
     )
-
-
-_memo_prepare = lru_cache(maxsize=PREPARED_MEMO_ENTRIES)(_prepare)
 
 
 @dataclass(frozen=True)
