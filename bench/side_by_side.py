@@ -67,6 +67,21 @@ PROFILES: dict[str, dict[str, Any]] = {
     "paper": {},
     "paper-2it": {"max_iterations": 2},
 }
+# --fresh-questions: a question of its own for every product run (warm-up included, 2 + 3 x 2
+# runs by default), all on the demo corpus, so that no memo of the worker's (search hits,
+# sentence splits) holds an answer from an earlier run of the same question.
+FRESH_QUESTIONS = (
+    "How does asyncio schedule and run coroutines as tasks?",
+    "How do Python dataclasses generate their methods?",
+    "How does Python's import system find and load modules?",
+    "How do try, except and finally handle exceptions in Python?",
+    "How do Python decorators and closures work?",
+    "How does the csv module read and write files?",
+    "How do Python's comparison operators and rich comparisons work?",
+    "How does argparse parse command-line arguments?",
+    "How do concurrent.futures executors run work in threads and processes?",
+    "How does Python format strings with f-strings and str.format?",
+)
 SETTLE_SECONDS = 0.3  # lets the worker finish the run's last workflow task before CPU is read
 
 
@@ -130,11 +145,13 @@ async def floor_run(client: Client, queue: str, calls: int) -> str:
     return workflow_id
 
 
-async def product_run(client: Client, queue: str, config: dict[str, Any]) -> str:
+async def product_run(
+    client: Client, queue: str, config: dict[str, Any], question: str = QUESTION
+) -> str:
     workflow_id = f"side-{uuid.uuid4().hex[:8]}"
     await client.execute_workflow(
         WORKFLOW_NAME,
-        ResearchRequest(question=QUESTION, config=ResearchConfig.model_validate(config)),
+        ResearchRequest(question=question, config=ResearchConfig.model_validate(config)),
         id=workflow_id,
         task_queue=queue,
         result_type=ResearchReport,
@@ -281,6 +298,7 @@ async def main_async(args: argparse.Namespace) -> None:
         product_env.update(kv.split("=", 1) for kv in args.worker_env)
         floor_cmd = [sys.executable, "-m", "bench.floor", "--address", address]
         floor_cmd += ["--queue", "side-floor", "--llm-url", llm.base_url]
+        questions = itertools.cycle(FRESH_QUESTIONS if args.fresh_questions else [QUESTION])
         try:
             async with (
                 worker(floor_cmd, dict(os.environ), Path(tmp) / "floor.log") as floor,
@@ -301,7 +319,9 @@ async def main_async(args: argparse.Namespace) -> None:
                         name: (
                             env.client,
                             product.pid,
-                            lambda c=PROFILES[name]: product_run(env.client, "side-product", c),
+                            lambda c=PROFILES[name]: product_run(
+                                env.client, "side-product", c, next(questions)
+                            ),
                         )
                         for name in args.profiles
                     },
@@ -373,6 +393,12 @@ def main() -> None:
         help="of: off, paper, paper-2it",
     )
     parser.add_argument(
+        "--fresh-questions",
+        action="store_true",
+        help="a new question for every product run (default: the bench's one question, "
+        "asked again, which the worker's memos may have seen)",
+    )
+    parser.add_argument(
         "--worker-env",
         action="append",
         default=[],
@@ -385,6 +411,7 @@ def main() -> None:
     head = (
         f"# bench.side_by_side · {os.cpu_count()} cores · {args.latency:g} s/call · "
         f"{args.repeats} repeats · product worker processes {args.processes} · "
+        f"{'a new question each product run' if args.fresh_questions else 'one question'} · "
         f"load {os.getloadavg()[0]:.2f} at start"
     )
     print(head, flush=True)
