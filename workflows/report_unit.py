@@ -23,6 +23,7 @@ from workflows.models import (
     ResearchPlan,
     cap_text,
 )
+from workflows.sources import bare
 from workflows.state import RunState
 
 
@@ -68,7 +69,8 @@ class ReportUnit:
                 plan=plan,
                 draft=state.draft,
                 findings=state.findings,
-                sources=registry,
+                # The judges read each source's quote, never its evidence (sources.py, bare).
+                sources=bare(registry) if state.bare_sources else registry,
             ),
         )
         return report.text or ""

@@ -87,6 +87,10 @@ ANCHORED_PATCH = "anchored-research"
 # that is a phrase cut out of a sentence or broken text, search the items listed before their
 # kind, and go on when the judge gives no valid answer (RunState.fresh_evidence).
 FRESH_EVIDENCE_PATCH = "fresh-evidence"
+# Runs after it give the integrator and the self-evolution judges the sources without their
+# evidence, which they never read (SourceRegistry.listed): their inputs no longer grow by up to
+# 1,500 characters for every source the run holds (RunState.bare_sources).
+BARE_SOURCES_PATCH = "bare-sources-in-inputs"
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -119,6 +123,7 @@ class DeepResearchWorkflow:
             state.plan_on_topic = workflow.patched(PLAN_ON_TOPIC_PATCH)
             state.quote_on_subject = workflow.patched(QUOTE_ON_SUBJECT_PATCH)
             state.spares_on_question = workflow.patched(SPARES_ON_QUESTION_PATCH)
+            state.bare_sources = workflow.patched(BARE_SOURCES_PATCH)
         # 0. A follow-up or a watched topic's run starts from its parent's report instead.
         if request.resume is None and not await self._from_parent(request):
             # 1. Research plan (a self-evolving unit).

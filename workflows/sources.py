@@ -28,6 +28,14 @@ from workflows.models import (
 from workflows.state import RunState
 
 
+def bare(sources: Iterable[NumberedSource]) -> list[NumberedSource]:
+    """The sources without their evidence (see SourceRegistry.listed)."""
+    return [
+        NumberedSource(number=s.number, source=s.source.model_copy(update={"evidence": ""}))
+        for s in sources
+    ]
+
+
 class _SourceTexts(Mapping[int, str]):
     """Source number → one text of that source (a live view of the state): by default the
     text its citations are checked against."""
@@ -96,10 +104,18 @@ class SourceRegistry:
     def all(self) -> list[NumberedSource]:
         return self.numbered(range(1, len(self) + 1))
 
-    def cited_in(self, texts: Iterable[str]) -> list[NumberedSource]:
-        """The registered sources the texts cite, by number (texts are already bounded)."""
-        cited = {n for text in texts for n in cited_numbers(text) if 1 <= n <= len(self)}
-        return self.numbered(sorted(cited))
+    def listed(self, numbers: Iterable[int] | None = None) -> list[NumberedSource]:
+        """The sources (all by default) as a node that lists or quotes them reads them: number,
+        title, location and quote, without the evidence (up to EVIDENCE_MAX_CHARS each) that
+        only grounding reads. The integrator and the judges get these, so their inputs (and
+        the history) do not grow by the evidence of every source the run holds."""
+        return bare(self.all() if numbers is None else self.numbered(numbers))
+
+    def cited_in(self, texts: Iterable[str], *, bare: bool = False) -> list[NumberedSource]:
+        """The registered sources the texts cite, by number (texts are already bounded);
+        `bare`: as `listed`."""
+        cited = sorted({n for text in texts for n in cited_numbers(text) if 1 <= n <= len(self)})
+        return self.listed(cited) if bare else self.numbered(cited)
 
     def finding(
         self, iteration: int, question: str, text: str, retrieved: Sequence[Source] = ()

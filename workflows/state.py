@@ -104,6 +104,11 @@ class RunState(_State):
         description="a search question echoing the prompts is replaced, and a plan section "
         "that is only such an echo is no spare (SPARES_ON_QUESTION_PATCH)",
     )
+    bare_sources: bool = Field(
+        False,
+        description="the integrator and the judges get the sources without their evidence, "
+        "which only grounding reads (BARE_SOURCES_PATCH)",
+    )
     calls_started: int = 0
     control: ControlState = ControlState()
     plan_review: PlanReviewState = PlanReviewState()

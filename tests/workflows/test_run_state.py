@@ -87,6 +87,7 @@ def every_field_set() -> RunState:
         plan_on_topic=True,
         quote_on_subject=True,
         spares_on_question=True,
+        bare_sources=True,
         report_fallback="the report node failed: timeout",
         continuation=ContinuationState(
             kind="watch",

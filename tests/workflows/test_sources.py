@@ -5,15 +5,24 @@ model backs nothing, and the report settings (threshold, policy) reaching every 
 
 from __future__ import annotations
 
+import json
 import uuid
+from typing import Any
 
 from temporalio.api.enums.v1 import WorkflowTaskFailedCause
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
 
 from testing.fake_llm import FakeLLMServer, RecordedRequest
 from testing.scripted_llm import Script
 from workflows.citing.grounding import UNSUPPORTED_MARK
-from workflows.config import EVOLVABLE_UNITS, ReportConfig, ResearchConfig
+from workflows.config import (
+    EVOLUTION_STEPS,
+    EVOLVABLE_UNITS,
+    ReportConfig,
+    ResearchConfig,
+    evolution_activity,
+)
 from workflows.models import (
     ANSWER_MAX_CHARS,
     EVIDENCE_MAX_CHARS,
@@ -258,3 +267,74 @@ async def test_two_megabyte_answers_do_not_wedge_the_run(
     # What the run carries on is bounded: each evolved answer went on at most ANSWER_MAX_CHARS.
     revisions = fake_server.calls("RevisedAnswer")
     assert len(revisions) == 6 and all(len(r.prompt) < 4 * ANSWER_MAX_CHARS for r in revisions)
+
+
+def test_listed_sources_keep_what_a_node_reads_but_not_the_evidence() -> None:
+    state = RunState()
+    registry = SourceRegistry(state)
+    quoted = source("a").model_copy(
+        update={"quote": "The with statement calls __exit__.", "evidence": "x " * 500}
+    )
+    registry.globalise(RetrievalOutput(answer="[1] [2]", sources=[quoted, source("b")]))
+
+    listed = registry.listed()
+
+    assert [(n.number, n.source.title, n.source.location) for n in listed] == [
+        (1, "Ta", "/docs/a.md"),
+        (2, "Tb", "/docs/b.md"),
+    ]
+    assert listed[0].source.quote == quoted.quote and listed[0].source.evidence == ""
+    # The state (what grounding reads) keeps the evidence.
+    assert state.sources[0].evidence == quoted.evidence
+    assert [n.number for n in registry.cited_in(["only [2]"], bare=True)] == [2]
+
+
+def _inputs(history_events: list[HistoryEvent], activity: str) -> list[dict[str, Any]]:
+    return [
+        json.loads(e.activity_task_scheduled_event_attributes.input.payloads[0].data)
+        for e in history_events
+        if e.HasField("activity_task_scheduled_event_attributes")
+        and e.activity_task_scheduled_event_attributes.activity_type.name == activity
+    ]
+
+
+async def test_only_the_report_node_is_sent_the_sources_evidence(
+    client: Client, task_queue: str, fake_server: FakeLLMServer
+) -> None:
+    # Two iterations (the second integrator holds the first's sources), and judges of the
+    # answers and the report, whose contexts list the sources they may cite.
+    off = {"variants": 1, "revision_steps": 0}
+    judged = {"variants": 2, "revision_steps": 1}
+    evolution = {unit: off for unit in EVOLVABLE_UNITS} | {"answers": judged, "report": judged}
+    config = {"max_iterations": 2, "questions_per_iteration": 1, "evolution": evolution}
+    handle = await client.start_workflow(
+        WORKFLOW_NAME,
+        ResearchRequest(
+            question="How does the with statement work?", config=ResearchConfig(**config)
+        ),
+        id=f"bare-{uuid.uuid4().hex[:8]}",
+        task_queue=task_queue,
+        result_type=ResearchReport,
+    )
+    report = await handle.result()
+    events = list((await handle.fetch_history()).events)
+
+    integrated = _inputs(events, "information_integrator")
+    judged_contexts = [
+        i["context"]["sources"]
+        for unit in ("answers", "report")
+        for step in EVOLUTION_STEPS
+        for i in _inputs(events, evolution_activity(unit, step))
+    ]
+    reported = _inputs(events, "report_synthesizer")
+    assert len(integrated) == 2 and integrated[1]["sources"], "the second revision lists sources"
+    listed = [s for i in integrated for s in i["sources"]] + [
+        s for ctx in judged_contexts for s in ctx
+    ]
+    assert listed and all(s["source"]["evidence"] == "" for s in listed)
+    assert all(s["source"]["title"] and s["source"]["location"] for s in listed)
+    # The report node reads the evidence (its span's grounding figures); the workflow's own
+    # check of every claim still has it: the report cites sources that back it.
+    assert any(s["source"]["evidence"] for r in reported for s in r["sources"])
+    assert judged_contexts and any(judged_contexts), "the judges were shown sources"
+    assert report.sources and report.grounding and report.grounding.body.claims_supported > 0
