@@ -249,7 +249,8 @@ class DeepResearchWorkflow:
         """R_t from R_{t-1} and the new findings; every claim of it is then checked against
         the sources it cites (the judge sees which ones no source backs)."""
         state = self._state
-        registry = self._sources.all()  # the draft keeps earlier citations too
+        # The draft keeps earlier citations too: every source may be cited.
+        registry = self._sources.listed() if state.bare_sources else self._sources.all()
         revised = await self._calls.call(
             NodeActivities.information_integrator,
             lambda sampling: IntegratorInput(
