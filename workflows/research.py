@@ -88,8 +88,9 @@ ANCHORED_PATCH = "anchored-research"
 # kind, and go on when the judge gives no valid answer (RunState.fresh_evidence).
 FRESH_EVIDENCE_PATCH = "fresh-evidence"
 # Runs after it give the integrator and the self-evolution judges the sources without their
-# evidence, which they never read (SourceRegistry.listed): their inputs no longer grow by up to
-# 1,500 characters for every source the run holds (RunState.bare_sources).
+# evidence (and the integrator without their quotes), which they never read
+# (SourceRegistry.listed): their inputs no longer grow by up to 1,800 characters for every
+# source the run holds (RunState.bare_sources).
 BARE_SOURCES_PATCH = "bare-sources-in-inputs"
 
 
@@ -249,8 +250,9 @@ class DeepResearchWorkflow:
         """R_t from R_{t-1} and the new findings; every claim of it is then checked against
         the sources it cites (the judge sees which ones no source backs)."""
         state = self._state
-        # The draft keeps earlier citations too: every source may be cited.
-        registry = self._sources.listed() if state.bare_sources else self._sources.all()
+        # The draft keeps earlier citations too: every source may be cited. The integrator
+        # lists them by number, title and location only.
+        registry = self._sources.listed(quotes=False) if state.bare_sources else self._sources.all()
         revised = await self._calls.call(
             NodeActivities.information_integrator,
             lambda sampling: IntegratorInput(

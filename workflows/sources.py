@@ -28,11 +28,14 @@ from workflows.models import (
 from workflows.state import RunState
 
 
-def bare(sources: Iterable[NumberedSource]) -> list[NumberedSource]:
-    """The sources without their evidence (see SourceRegistry.listed)."""
+def without_evidence(
+    sources: Iterable[NumberedSource], *, quotes: bool = True
+) -> list[NumberedSource]:
+    """The sources without their evidence, and without their quotes unless `quotes` (see
+    SourceRegistry.listed)."""
+    update = {"evidence": ""} if quotes else {"evidence": "", "quote": ""}
     return [
-        NumberedSource(number=s.number, source=s.source.model_copy(update={"evidence": ""}))
-        for s in sources
+        NumberedSource(number=s.number, source=s.source.model_copy(update=update)) for s in sources
     ]
 
 
@@ -104,12 +107,16 @@ class SourceRegistry:
     def all(self) -> list[NumberedSource]:
         return self.numbered(range(1, len(self) + 1))
 
-    def listed(self, numbers: Iterable[int] | None = None) -> list[NumberedSource]:
+    def listed(
+        self, numbers: Iterable[int] | None = None, *, quotes: bool = True
+    ) -> list[NumberedSource]:
         """The sources (all by default) as a node that lists or quotes them reads them: number,
-        title, location and quote, without the evidence (up to EVIDENCE_MAX_CHARS each) that
-        only grounding reads. The integrator and the judges get these, so their inputs (and
-        the history) do not grow by the evidence of every source the run holds."""
-        return bare(self.all() if numbers is None else self.numbered(numbers))
+        title, location and (with `quotes`) quote, without the evidence (up to
+        EVIDENCE_MAX_CHARS each) that only grounding reads. The integrator (no quotes) and the
+        judges get these, so their inputs (and the history) do not grow by the evidence of
+        every source the run holds."""
+        listed = self.all() if numbers is None else self.numbered(numbers)
+        return without_evidence(listed, quotes=quotes)
 
     def cited_in(self, texts: Iterable[str], *, bare: bool = False) -> list[NumberedSource]:
         """The registered sources the texts cite, by number (texts are already bounded);

@@ -287,6 +287,7 @@ def test_listed_sources_keep_what_a_node_reads_but_not_the_evidence() -> None:
     # The state (what grounding reads) keeps the evidence.
     assert state.sources[0].evidence == quoted.evidence
     assert [n.number for n in registry.cited_in(["only [2]"], bare=True)] == [2]
+    assert registry.listed(quotes=False)[0].source.quote == ""
 
 
 def _inputs(history_events: list[HistoryEvent], activity: str) -> list[dict[str, Any]]:
@@ -328,11 +329,13 @@ async def test_only_the_report_node_is_sent_the_sources_evidence(
     ]
     reported = _inputs(events, "report_synthesizer")
     assert len(integrated) == 2 and integrated[1]["sources"], "the second revision lists sources"
-    listed = [s for i in integrated for s in i["sources"]] + [
-        s for ctx in judged_contexts for s in ctx
-    ]
-    assert listed and all(s["source"]["evidence"] == "" for s in listed)
-    assert all(s["source"]["title"] and s["source"]["location"] for s in listed)
+    listed = [s for i in integrated for s in i["sources"]]
+    quoted = [s for ctx in judged_contexts for s in ctx]
+    assert all(s["source"]["evidence"] == "" for s in listed + quoted)
+    assert all(s["source"]["title"] and s["source"]["location"] for s in listed + quoted)
+    # The integrator lists sources by number, title and location; the judges read quotes.
+    assert all(s["source"]["quote"] == "" for s in listed)
+    assert any(s["source"]["quote"] for s in quoted)
     # The report node reads the evidence (its span's grounding figures); the workflow's own
     # check of every claim still has it: the report cites sources that back it.
     assert any(s["source"]["evidence"] for r in reported for s in r["sources"])
