@@ -15,7 +15,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from workflows.citing.support import STATEMENTS_MEMO_ENTRIES, content_words, short_text_memo
+from workflows.citing.support import (
+    COMPLETION_MEMO_ENTRIES,
+    STATEMENTS_MEMO_ENTRIES,
+    content_words,
+    short_text_memo,
+)
 
 FRONT_MATTER = re.compile(r"\A\s*---[ \t]*\n(.{0,4000}?)\n---[ \t]*(?:\n|\Z)", re.DOTALL)
 _FRONT_TITLE = re.compile(r"^title:[ \t]*(.+?)[ \t]*$", re.MULTILINE | re.IGNORECASE)
@@ -370,11 +375,11 @@ def completed(text: str, passages: Iterable[str], fill: bool = True) -> str | No
     words = [w.casefold() for w in _WORD.findall(last)]
     if len(words) < (3 if head else _COPY_MIN_WORDS):
         return None
+    opening = " ".join(words) + " "  # a word holds no space: a prefix of words is a prefix
     for passage in passages:
-        for sentence in statements(passage):
-            said = [w.casefold() for w in _WORD.findall(sentence)]
-            missing = len(said) - len(words)
-            if missing <= 0 or said[: len(words)] != words:
+        for sentence, said, count in _statement_words(passage):
+            missing = count - len(words)
+            if missing <= 0 or not said.startswith(opening):
                 continue
             # Only a short tail is filled in: a strong model's list item without a full stop
             # that opens a long sentence of its source stays as the model wrote it.
@@ -383,6 +388,18 @@ def completed(text: str, passages: Iterable[str], fill: bool = True) -> str | No
             if head:
                 return " ".join(head)
     return None
+
+
+@short_text_memo(COMPLETION_MEMO_ENTRIES)
+def _statement_words(passage: str) -> tuple[tuple[str, str, int], ...]:
+    """Each statement of `passage` with its words casefolded and joined by spaces, and their
+    count: what `completed` compares a claim's opening with, for every claim of a report
+    against every source the run holds."""
+    found = []
+    for sentence in statements(passage):
+        said = [w.casefold() for w in _WORD.findall(sentence)]
+        found.append((sentence, " ".join(said) + " ", len(said)))
+    return tuple(found)
 
 
 def joined(found: Iterable[str], limit: int) -> str:

@@ -173,6 +173,8 @@ def test_a_cut_copy_of_a_cited_sentence_reads_as_the_whole_sentence() -> None:
     assert completed(whole, [SPEC_PAGE]) is None  # a finished sentence is left as written
     assert completed("The specification and background", [SPEC_PAGE]) is None  # not its start
     assert completed("The specification", [SPEC_PAGE]) is None  # too little to be a copy
+    # Copied word for word: a word cut in two is no copy of the source's whole word.
+    assert completed("The specification, background and examp", [SPEC_PAGE]) is None
 
     evidence = Evidence({1: SPEC_PAGE})
     report, _ = ground_markdown(f"{SPEC_COPY}[1]", evidence, pool=[1], strict=True)
