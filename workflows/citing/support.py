@@ -65,7 +65,7 @@ def _content(words: list[str]) -> list[str]:
 # sources (leads, topics, grounding, the final report) are memoised for the worker process:
 # replay gets the same answers. Only texts up to a source's evidence are kept, enough of them
 # for a few dozen runs in flight; measured full on the demo corpus: 15 KB a prepared passage,
-# 2.3 KB a passage's statements, 1.2 KB a sentence's words, about 4 KB a passage's statements
+# 2.3 KB a passage's statements, 1.2 KB a sentence's words, about 3 KB a passage's statements
 # with their words (what a cut claim is completed from), about 20 MB in all.
 MEMO_TEXT_MAX_CHARS = 2_000
 PREPARED_MEMO_ENTRIES = 512
