@@ -161,7 +161,9 @@ class MockedActivities:
             if not self.grounded_drafts:
                 # No source backs it (any source of the run may take over a claim it backs).
                 return IntegratorOutput(draft=UNBACKED_DRAFT, usage=USAGE)
-            cited = " ".join(f"{s.source.evidence} [{s.number}]" for s in inp.sources)
+            # As a model would: the findings' sentences, with their run-wide citations (the
+            # integrator is shown the sources by title, not their text).
+            cited = " ".join(qa.answer for qa in inp.new_answers)
             return IntegratorOutput(draft=cited, usage=USAGE)
 
         @activity.defn(name="quality_assessor")
