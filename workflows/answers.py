@@ -102,7 +102,5 @@ class Answers:
             unit="answers",
             question=self._question,
             search_question=search_question,
-            sources=self._sources.cited_in(
-                (v.text or "" for v in variants), bare=self._state.bare_sources
-            ),
+            sources=self._sources.cited_in(v.text or "" for v in variants),
         )

@@ -23,7 +23,7 @@ from workflows.models import (
     ResearchPlan,
     cap_text,
 )
-from workflows.sources import without_evidence
+from workflows.sources import as_listed
 from workflows.state import RunState
 
 
@@ -69,8 +69,7 @@ class ReportUnit:
                 plan=plan,
                 draft=state.draft,
                 findings=state.findings,
-                # The judges read each source's quote, never its evidence.
-                sources=without_evidence(registry) if state.bare_sources else registry,
+                sources=as_listed(state, registry),  # the judges read quotes, not evidence
             ),
         )
         return report.text or ""

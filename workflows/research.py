@@ -89,7 +89,7 @@ ANCHORED_PATCH = "anchored-research"
 FRESH_EVIDENCE_PATCH = "fresh-evidence"
 # Runs after it give the integrator and the self-evolution judges the sources without their
 # evidence (and the integrator without their quotes), which they never read
-# (SourceRegistry.listed): their inputs no longer grow by up to 1,800 characters for every
+# (sources.as_listed): their inputs no longer grow by up to 1,800 characters for every
 # source the run holds (RunState.bare_sources).
 BARE_SOURCES_PATCH = "bare-sources-in-inputs"
 
@@ -252,7 +252,7 @@ class DeepResearchWorkflow:
         state = self._state
         # The draft keeps earlier citations too: every source may be cited. The integrator
         # lists them by number, title and location only.
-        registry = self._sources.listed(quotes=False) if state.bare_sources else self._sources.all()
+        registry = self._sources.listed(quotes=False)
         revised = await self._calls.call(
             NodeActivities.information_integrator,
             lambda sampling: IntegratorInput(

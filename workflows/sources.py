@@ -28,11 +28,16 @@ from workflows.models import (
 from workflows.state import RunState
 
 
-def without_evidence(
-    sources: Iterable[NumberedSource], *, quotes: bool = True
+def as_listed(
+    state: RunState, sources: Iterable[NumberedSource], *, quotes: bool = True
 ) -> list[NumberedSource]:
-    """The sources without their evidence, and without their quotes unless `quotes` (see
-    SourceRegistry.listed)."""
+    """The sources as a node that lists or quotes them reads them: number, title, location and
+    (with `quotes`) quote, without the evidence (up to EVIDENCE_MAX_CHARS each) that only
+    grounding reads. The integrator (no quotes) and the self-evolution judges get these, so
+    their inputs (and the history) do not grow by the evidence of every source the run holds.
+    Runs started before BARE_SOURCES_PATCH (`state.bare_sources` False) get them whole."""
+    if not state.bare_sources:
+        return list(sources)
     update = {"evidence": ""} if quotes else {"evidence": "", "quote": ""}
     return [
         NumberedSource(number=s.number, source=s.source.model_copy(update=update)) for s in sources
@@ -110,19 +115,16 @@ class SourceRegistry:
     def listed(
         self, numbers: Iterable[int] | None = None, *, quotes: bool = True
     ) -> list[NumberedSource]:
-        """The sources (all by default) as a node that lists or quotes them reads them: number,
-        title, location and (with `quotes`) quote, without the evidence (up to
-        EVIDENCE_MAX_CHARS each) that only grounding reads. The integrator (no quotes) and the
-        judges get these, so their inputs (and the history) do not grow by the evidence of
-        every source the run holds."""
-        listed = self.all() if numbers is None else self.numbered(numbers)
-        return without_evidence(listed, quotes=quotes)
+        """The sources (all by default) as a node that lists or quotes them gets them
+        (`as_listed`)."""
+        numbered = self.all() if numbers is None else self.numbered(numbers)
+        return as_listed(self._state, numbered, quotes=quotes)
 
-    def cited_in(self, texts: Iterable[str], *, bare: bool = False) -> list[NumberedSource]:
-        """The registered sources the texts cite, by number (texts are already bounded);
-        `bare`: as `listed`."""
+    def cited_in(self, texts: Iterable[str]) -> list[NumberedSource]:
+        """The registered sources the texts cite, by number (texts are already bounded), as
+        a judge of them gets them (`as_listed`)."""
         cited = sorted({n for text in texts for n in cited_numbers(text) if 1 <= n <= len(self)})
-        return self.listed(cited) if bare else self.numbered(cited)
+        return self.listed(cited)
 
     def finding(
         self, iteration: int, question: str, text: str, retrieved: Sequence[Source] = ()

@@ -270,7 +270,7 @@ async def test_two_megabyte_answers_do_not_wedge_the_run(
 
 
 def test_listed_sources_keep_what_a_node_reads_but_not_the_evidence() -> None:
-    state = RunState()
+    state = RunState(bare_sources=True)
     registry = SourceRegistry(state)
     quoted = source("a").model_copy(
         update={"quote": "The with statement calls __exit__.", "evidence": "x " * 500}
@@ -286,8 +286,12 @@ def test_listed_sources_keep_what_a_node_reads_but_not_the_evidence() -> None:
     assert listed[0].source.quote == quoted.quote and listed[0].source.evidence == ""
     # The state (what grounding reads) keeps the evidence.
     assert state.sources[0].evidence == quoted.evidence
-    assert [n.number for n in registry.cited_in(["only [2]"], bare=True)] == [2]
+    assert [n.number for n in registry.cited_in(["only [2]"])] == [2]
+    assert registry.cited_in(["only [1]"])[0].source.evidence == ""
     assert registry.listed(quotes=False)[0].source.quote == ""
+    # A run started before the patch gets its sources whole, as it did.
+    state.bare_sources = False
+    assert registry.listed(quotes=False)[0].source == state.sources[0]
 
 
 def _inputs(history_events: list[HistoryEvent], activity: str) -> list[dict[str, Any]]:
